@@ -1,0 +1,272 @@
+//! `target-app`: the instrumented service. Flags become a [`target_app::Config`]
+//! here; the library never sees clap.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use target_app::faults::{FaultPlan, FaultRule};
+use target_app::{AdminConfig, Config, Limits, Telemetry, TelemetryMode, TlsConfig, WorkConfig};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum TelemetryArg {
+    /// OTLP export (gRPC or http/protobuf by OTEL_EXPORTER_OTLP_PROTOCOL).
+    Otlp,
+    /// Spans printed to stdout.
+    Console,
+    /// No traces; JSON logs and metrics only.
+    Off,
+}
+
+/// An OpenTelemetry-instrumented HTTP service for load tests and SLO drills.
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    after_help = "Examples:
+  target-app --telemetry console
+  target-app --listen 127.0.0.1:8080 --admin-listen 127.0.0.1:9090 --admin-token s3cret
+  target-app --fault-error-rate 0.05 --fault-route /api/orders --fault-latency 100ms
+  OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 OTEL_EXPORTER_OTLP_PROTOCOL=grpc target-app
+
+Exit codes: 0 clean shutdown, 1 runtime failure, 2 invalid input."
+)]
+struct Cli {
+    /// Address of the public listener.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "TARGET_APP_LISTEN")]
+    listen: SocketAddr,
+    /// Address of the admin API listener (needs --admin-token).
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    admin_listen: SocketAddr,
+    /// Bearer token of the admin API; without it the admin API is off.
+    #[arg(long, env = "TARGET_APP_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// Where traces go.
+    #[arg(long, value_enum, default_value = "otlp")]
+    telemetry: TelemetryArg,
+    /// PEM certificate chain; enables TLS.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// PEM CA bundle; clients must present a certificate it signed (mTLS).
+    #[arg(long, requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
+    /// Multiplies every simulated wait (0 disables simulated work).
+    #[arg(long, default_value_t = 1.0)]
+    work_scale: f64,
+    /// Share of payments the simulated provider declines (0..=1).
+    #[arg(long, default_value_t = 0.0)]
+    payment_failure_rate: f64,
+    /// Maximum API requests in flight; beyond it, 503 with Retry-After.
+    #[arg(long, default_value_t = 1024)]
+    max_in_flight: usize,
+    /// Largest request body in bytes.
+    #[arg(long, default_value_t = 64 * 1024)]
+    max_body_bytes: usize,
+    /// API requests running longer are answered with 504 (e.g. 30s, 500ms).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    request_timeout: Duration,
+    /// Readiness stays 503 this long after start.
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    startup_delay: Duration,
+    /// After SIGTERM, keep serving with readiness 503 this long.
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    shutdown_delay: Duration,
+    /// Then give in-flight requests at most this long to finish.
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    drain_timeout: Duration,
+    /// Fault plan file (YAML); see target-app/README.md.
+    #[arg(long)]
+    faults: Option<PathBuf>,
+    /// Injected error rate (0..=1) for --fault-route, or all API routes.
+    #[arg(long)]
+    fault_error_rate: Option<f64>,
+    /// Status code of injected errors.
+    #[arg(long)]
+    fault_error_status: Option<u16>,
+    /// Extra fixed latency (e.g. 100ms).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    fault_latency: Option<Duration>,
+    /// Extra random latency, uniform in 0..JITTER.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    fault_jitter: Option<Duration>,
+    /// Route template the --fault-* flags apply to (e.g. /api/orders).
+    #[arg(long)]
+    fault_route: Option<String>,
+    /// Hold every API request this long.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    fault_stall: Option<Duration>,
+}
+
+/// The whole start-up configuration.
+struct Settings {
+    config: Config,
+    telemetry: TelemetryMode,
+}
+
+impl TryFrom<Cli> for Settings {
+    type Error = anyhow::Error;
+
+    fn try_from(cli: Cli) -> anyhow::Result<Self> {
+        if !(0.0..=1.0).contains(&cli.payment_failure_rate) {
+            anyhow::bail!(
+                "--payment-failure-rate must be between 0 and 1, got {}",
+                cli.payment_failure_rate
+            );
+        }
+        if !cli.work_scale.is_finite() || cli.work_scale < 0.0 {
+            anyhow::bail!("--work-scale must be 0 or more, got {}", cli.work_scale);
+        }
+        if cli.max_in_flight == 0 {
+            anyhow::bail!("--max-in-flight must be at least 1");
+        }
+        let mut plan = match &cli.faults {
+            Some(path) => FaultPlan::from_file(path)?,
+            None => FaultPlan::default(),
+        };
+        let flagged = cli.fault_error_rate.is_some()
+            || cli.fault_error_status.is_some()
+            || cli.fault_latency.is_some()
+            || cli.fault_jitter.is_some();
+        if flagged {
+            plan.rules.push(FaultRule {
+                route: cli.fault_route.clone(),
+                error_rate: cli.fault_error_rate.unwrap_or(0.0),
+                error_status: cli.fault_error_status,
+                latency: cli.fault_latency,
+                jitter: cli.fault_jitter,
+            });
+        } else if cli.fault_route.is_some() {
+            anyhow::bail!(
+                "--fault-route needs one of --fault-error-rate, --fault-latency, --fault-jitter"
+            );
+        }
+        if cli.fault_stall.is_some() {
+            plan.stall = cli.fault_stall;
+        }
+        let plan = plan.validated().context("invalid --fault-* flags")?;
+        let telemetry = match cli.telemetry {
+            TelemetryArg::Otlp => TelemetryMode::Otlp,
+            TelemetryArg::Console => TelemetryMode::Console,
+            TelemetryArg::Off => TelemetryMode::Off,
+        };
+        let config = Config {
+            listen: cli.listen,
+            admin: cli
+                .admin_token
+                .filter(|t| !t.is_empty())
+                .map(|token| AdminConfig {
+                    listen: cli.admin_listen,
+                    token,
+                }),
+            tls: cli.tls_cert.zip(cli.tls_key).map(|(cert, key)| TlsConfig {
+                cert,
+                key,
+                client_ca: cli.tls_client_ca,
+            }),
+            limits: Limits {
+                max_in_flight: cli.max_in_flight,
+                max_body_bytes: cli.max_body_bytes,
+                request_timeout: cli.request_timeout,
+            },
+            work: WorkConfig {
+                scale: cli.work_scale,
+                payment_failure_rate: cli.payment_failure_rate,
+            },
+            faults: plan,
+            startup_delay: cli.startup_delay,
+            shutdown_delay: cli.shutdown_delay,
+            drain_timeout: cli.drain_timeout,
+            tracing: telemetry.traces(),
+        };
+        Ok(Settings { config, telemetry })
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn terminated() -> std::io::Result<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    })
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let telemetry = Telemetry::init(settings.telemetry).context("failed to set up telemetry")?;
+    let result = async {
+        let mut running = target_app::start(settings.config)
+            .await
+            .context("failed to start")?;
+        tracing::info!(
+            addr = %running.addr,
+            admin_addr = running.admin_addr.map(|a| a.to_string()),
+            scheme = running.state.scheme,
+            "listening"
+        );
+        tokio::select! {
+            signal = terminated() => {
+                let signal = signal.context("failed to install signal handlers")?;
+                tracing::info!(signal, "shutting down");
+                running.shutdown().await;
+                Ok(())
+            }
+            err = running.failed() => Err(anyhow::Error::new(err).context("server stopped")),
+        }
+    }
+    .await;
+    telemetry.shutdown();
+    result
+}
+
+fn main() -> ExitCode {
+    let settings = match Settings::try_from(Cli::parse()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("target-app: error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("target-app: error: failed to start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(serve(settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("target-app: error: {e:#}");
+            let invalid_input = e.chain().any(|c| {
+                c.downcast_ref::<target_app::tls::TlsError>().is_some()
+                    || c.downcast_ref::<target_app::telemetry::TelemetryError>()
+                        .is_some_and(|t| {
+                            matches!(
+                                t,
+                                target_app::telemetry::TelemetryError::Protocol { .. }
+                                    | target_app::telemetry::TelemetryError::Filter(_)
+                            )
+                        })
+            });
+            ExitCode::from(if invalid_input { 2 } else { 1 })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

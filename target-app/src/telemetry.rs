@@ -1,0 +1,277 @@
+//! Telemetry set-up: JSON logs on stdout (with trace and span ids inside
+//! requests), and traces and logs exported over OTLP, to the console, or not
+//! at all.
+//!
+//! The standard `OTEL_*` variables are honoured: the endpoint, headers and
+//! timeout by the OTLP exporter, `OTEL_EXPORTER_OTLP_PROTOCOL` (and its
+//! `_TRACES_`/`_LOGS_` forms) here to pick gRPC or HTTP, the sampler and its
+//! ratio (`OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`), batch settings
+//! (`OTEL_BSP_*`), and the resource (`OTEL_SERVICE_NAME`,
+//! `OTEL_RESOURCE_ATTRIBUTES`).
+//!
+//! Each layer has its own filter: a global filter would also drop the
+//! request spans that the exporter needs.
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{LogExporter, SpanExporter};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::logfmt::JsonLog;
+
+/// Where traces (and OTLP logs) go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TelemetryMode {
+    /// OTLP over gRPC or HTTP/protobuf, configured by `OTEL_*` variables.
+    Otlp,
+    /// Spans printed to stdout.
+    Console,
+    /// No spans; JSON logs only.
+    Off,
+}
+
+impl TelemetryMode {
+    pub fn traces(self) -> bool {
+        self != TelemetryMode::Off
+    }
+}
+
+/// The OTLP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    Grpc,
+    HttpProtobuf,
+}
+
+/// Errors while setting telemetry up.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("unsupported OTLP protocol {value:?} in {variable}: use \"grpc\" or \"http/protobuf\"")]
+    Protocol { variable: String, value: String },
+    #[error("failed to build the OTLP exporter: {0}")]
+    Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
+    #[error("invalid RUST_LOG filter: {0}")]
+    Filter(#[from] tracing_subscriber::filter::ParseError),
+    #[error("a global tracing subscriber is already installed")]
+    AlreadyInstalled,
+}
+
+/// Reads the protocol for `signal` ("TRACES" or "LOGS") from the standard
+/// variables; the specification's default is HTTP/protobuf.
+pub fn otlp_protocol(
+    signal: &str,
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<OtlpProtocol, TelemetryError> {
+    let specific = format!("OTEL_EXPORTER_OTLP_{signal}_PROTOCOL");
+    let (variable, value) = match get(&specific) {
+        Some(v) => (specific, v),
+        None => match get("OTEL_EXPORTER_OTLP_PROTOCOL") {
+            Some(v) => ("OTEL_EXPORTER_OTLP_PROTOCOL".to_owned(), v),
+            None => return Ok(OtlpProtocol::HttpProtobuf),
+        },
+    };
+    match value.trim() {
+        "grpc" => Ok(OtlpProtocol::Grpc),
+        "http/protobuf" | "" => Ok(OtlpProtocol::HttpProtobuf),
+        _ => Err(TelemetryError::Protocol { variable, value }),
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn resource() -> Resource {
+    let named_by_env = env("OTEL_SERVICE_NAME").is_some()
+        || env("OTEL_RESOURCE_ATTRIBUTES").is_some_and(|a| a.contains("service.name="));
+    let builder = Resource::builder();
+    let builder = if named_by_env {
+        builder
+    } else {
+        builder.with_service_name("target-app")
+    };
+    builder
+        .with_attribute(opentelemetry::KeyValue::new(
+            "service.version",
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .build()
+}
+
+fn span_exporter() -> Result<SpanExporter, TelemetryError> {
+    Ok(match otlp_protocol("TRACES", env)? {
+        OtlpProtocol::Grpc => SpanExporter::builder().with_tonic().build()?,
+        OtlpProtocol::HttpProtobuf => SpanExporter::builder().with_http().build()?,
+    })
+}
+
+fn log_exporter() -> Result<LogExporter, TelemetryError> {
+    Ok(match otlp_protocol("LOGS", env)? {
+        OtlpProtocol::Grpc => LogExporter::builder().with_tonic().build()?,
+        OtlpProtocol::HttpProtobuf => LogExporter::builder().with_http().build()?,
+    })
+}
+
+/// Targets whose events must never be exported over OTLP: the exporter's own
+/// stack would otherwise log about exporting its logs.
+fn export_filter() -> Targets {
+    Targets::new().with_default(LevelFilter::INFO).with_targets(
+        [
+            "opentelemetry",
+            "opentelemetry_sdk",
+            "opentelemetry_otlp",
+            "opentelemetry_http",
+            "hyper",
+            "hyper_util",
+            "h2",
+            "tonic",
+            "tower",
+            "reqwest",
+        ]
+        .map(|t| (t, LevelFilter::OFF)),
+    )
+}
+
+/// Installed telemetry; call [`Telemetry::shutdown`] to flush before exit.
+#[derive(Debug, Default)]
+pub struct Telemetry {
+    tracer_provider: Option<SdkTracerProvider>,
+    logger_provider: Option<SdkLoggerProvider>,
+}
+
+impl Telemetry {
+    /// Installs the global subscriber. Must run inside a Tokio runtime (the
+    /// gRPC exporter needs one). `RUST_LOG` filters stdout logs only.
+    pub fn init(mode: TelemetryMode) -> Result<Self, TelemetryError> {
+        let stdout_filter = match env("RUST_LOG") {
+            Some(spec) => EnvFilter::try_new(spec)?,
+            None => EnvFilter::new("info"),
+        };
+        let stdout = tracing_subscriber::fmt::layer()
+            .event_format(JsonLog)
+            .with_writer(std::io::stdout)
+            .with_filter(stdout_filter);
+
+        let mut telemetry = Telemetry::default();
+        let (trace_layer, log_layer) = match mode {
+            TelemetryMode::Off => (None, None),
+            TelemetryMode::Console => {
+                let provider = SdkTracerProvider::builder()
+                    .with_resource(resource())
+                    .with_simple_exporter(opentelemetry_stdout::SpanExporter::default())
+                    .build();
+                telemetry.tracer_provider = Some(provider);
+                (telemetry.trace_layer(), None)
+            }
+            TelemetryMode::Otlp => {
+                let resource = resource();
+                let provider = SdkTracerProvider::builder()
+                    .with_resource(resource.clone())
+                    .with_batch_exporter(span_exporter()?)
+                    .build();
+                let logs = SdkLoggerProvider::builder()
+                    .with_resource(resource)
+                    .with_batch_exporter(log_exporter()?)
+                    .build();
+                let bridge =
+                    opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(&logs)
+                        .with_filter(export_filter());
+                telemetry.tracer_provider = Some(provider);
+                telemetry.logger_provider = Some(logs);
+                (telemetry.trace_layer(), Some(bridge))
+            }
+        };
+        if let Some(provider) = &telemetry.tracer_provider {
+            opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+            opentelemetry::global::set_tracer_provider(provider.clone());
+        }
+        tracing_subscriber::registry()
+            .with(trace_layer)
+            .with(log_layer)
+            .with(stdout)
+            .try_init()
+            .map_err(|_| TelemetryError::AlreadyInstalled)?;
+        Ok(telemetry)
+    }
+
+    fn trace_layer<S>(&self) -> Option<impl Layer<S> + use<S>>
+    where
+        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    {
+        let tracer = self.tracer_provider.as_ref()?.tracer("target-app");
+        Some(
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_tracked_inactivity(false)
+                .with_threads(false)
+                .with_location(false)
+                .with_target(false)
+                .with_filter(Targets::new().with_target("target_app", LevelFilter::INFO)),
+        )
+    }
+
+    /// Flushes and stops the exporters; spans still queued are sent first.
+    pub fn shutdown(self) {
+        if let Some(provider) = self.tracer_provider
+            && let Err(e) = provider.shutdown()
+        {
+            eprintln!("target-app: failed to flush traces: {e}");
+        }
+        if let Some(provider) = self.logger_provider
+            && let Err(e) = provider.shutdown()
+        {
+            eprintln!("target-app: failed to flush logs: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn protocol_from_variables() {
+        assert_eq!(
+            otlp_protocol("TRACES", lookup(&[])).unwrap(),
+            OtlpProtocol::HttpProtobuf
+        );
+        assert_eq!(
+            otlp_protocol("TRACES", lookup(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")])).unwrap(),
+            OtlpProtocol::Grpc
+        );
+        assert_eq!(
+            otlp_protocol(
+                "TRACES",
+                lookup(&[
+                    ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                    ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf")
+                ])
+            )
+            .unwrap(),
+            OtlpProtocol::HttpProtobuf
+        );
+        let err = otlp_protocol(
+            "LOGS",
+            lookup(&[("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "http/json")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL"), "{err}");
+    }
+}
