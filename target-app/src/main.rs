@@ -245,7 +245,8 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("target-app: error: {e:#}");
             let invalid_input = e.chain().any(|c| {
-                c.downcast_ref::<target_app::tls::TlsError>().is_some()
+                c.downcast_ref::<target_app::ServerError>()
+                    .is_some_and(|s| matches!(s, target_app::ServerError::Tls(_)))
                     || c.downcast_ref::<target_app::telemetry::TelemetryError>()
                         .is_some_and(|t| {
                             matches!(

@@ -122,7 +122,7 @@ impl Metrics {
             "Requests answered with an injected error",
             faults_injected.clone(),
         );
-        registry.register_collector(Box::new(ProcessCollector::default()));
+        registry.register_collector(Box::new(ProcessCollector));
         Self {
             registry,
             request_duration,
@@ -181,7 +181,7 @@ mod tests {
         assert!(text.contains("# TYPE http_server_request_duration_seconds histogram"));
         assert!(text.contains("# UNIT http_server_request_duration_seconds seconds"));
         assert!(text.contains(
-            "http_server_request_duration_seconds_bucket{http_request_method=\"GET\",http_route=\"/api/products/{id}\",http_response_status_code=\"200\",le=\"0.05\"} 1 # {trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\"} 0.042"
+            "http_server_request_duration_seconds_bucket{le=\"0.05\",http_request_method=\"GET\",http_route=\"/api/products/{id}\",http_response_status_code=\"200\"} 1 # {trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\"} 0.042"
         ), "{text}");
         assert!(text.contains("orders_created_total 1"));
         assert!(text.contains("process_resident_memory_bytes"));

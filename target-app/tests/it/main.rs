@@ -1,0 +1,10 @@
+//! Integration tests of the target app, in one test binary.
+
+mod admin;
+mod otlp;
+mod prometheus;
+mod protection;
+mod routes;
+mod shutdown;
+mod tls;
+mod util;

@@ -1,0 +1,97 @@
+//! Graceful shutdown of the real binary: on SIGTERM readiness turns 503,
+//! in-flight requests finish, and the drain is bounded.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use reqwest::StatusCode;
+
+use crate::util::{client, spawn_app, wait_for};
+
+#[test]
+fn in_flight_request_completes_after_sigterm_while_not_ready() {
+    let mut app = spawn_app(
+        &[
+            "--telemetry",
+            "off",
+            "--work-scale",
+            "0",
+            "--fault-latency",
+            "1500ms",
+            "--fault-route",
+            "/api/products",
+            "--shutdown-delay",
+            "1s",
+            "--drain-timeout",
+            "10s",
+        ],
+        &[],
+    );
+    let url = app.url("/api/products");
+    let slow = std::thread::spawn(move || client().get(url).send().map(|r| r.status()));
+    // Let the slow request reach the server.
+    std::thread::sleep(Duration::from_millis(300));
+    app.guard.signal(Signal::SIGTERM);
+    let ready = wait_for(Duration::from_secs(5), || {
+        let r = client().get(app.url("/ready")).send().ok()?;
+        (r.status() == StatusCode::SERVICE_UNAVAILABLE)
+            .then(|| r.json::<serde_json::Value>().ok())
+            .flatten()
+    })
+    .expect("readiness never turned 503 after SIGTERM");
+    assert_eq!(ready["status"], "draining");
+    // Liveness still answers during the shutdown delay.
+    assert_eq!(
+        client().get(app.url("/health")).send().unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(slow.join().unwrap().unwrap(), StatusCode::OK);
+    let status = app
+        .guard
+        .wait_exit(Duration::from_secs(15))
+        .expect("did not exit after draining");
+    assert!(status.success(), "{status:?}");
+    let lines = app.json_lines();
+    assert!(lines.iter().any(|l| l["message"] == "drained"));
+}
+
+#[test]
+fn drain_is_bounded_by_the_drain_timeout() {
+    let mut app = spawn_app(
+        &[
+            "--telemetry",
+            "off",
+            "--work-scale",
+            "0",
+            "--fault-stall",
+            "60s",
+            "--request-timeout",
+            "120s",
+            "--drain-timeout",
+            "1s",
+        ],
+        &[],
+    );
+    let url = app.url("/api/products");
+    let stuck = std::thread::spawn(move || client().get(url).send().map(|r| r.status()));
+    std::thread::sleep(Duration::from_millis(300));
+    let signalled = Instant::now();
+    app.guard.signal(Signal::SIGINT);
+    let status = app
+        .guard
+        .wait_exit(Duration::from_secs(20))
+        .expect("drain was not bounded");
+    assert!(status.success(), "{status:?}");
+    // Well before the 60 s stall: the drain timeout cut it.
+    assert!(signalled.elapsed() < Duration::from_secs(20));
+    assert!(
+        stuck.join().unwrap().is_err(),
+        "the stalled request was cut"
+    );
+    let lines = app.json_lines();
+    let drained = lines
+        .iter()
+        .find(|l| l["message"] == "drained")
+        .expect("drained line");
+    assert_eq!(drained["fields"]["timed_out"], true);
+}
