@@ -21,7 +21,7 @@ pub enum FaultError {
     ErrorStatus { value: u16, index: usize },
     #[error("route must be a route template starting with \"/api/\", got {route:?} (rule {index})")]
     Route { route: String, index: usize },
-    #[error("failed to read fault file {path}: {source}")]
+    #[error("failed to read fault file {path}")]
     Read {
         path: String,
         source: std::io::Error,

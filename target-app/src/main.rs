@@ -11,6 +11,11 @@ use clap::{Parser, ValueEnum};
 use target_app::faults::{FaultPlan, FaultRule};
 use target_app::{AdminConfig, Config, Limits, Telemetry, TelemetryMode, TlsConfig, WorkConfig};
 
+// Telemetry allocates on one thread and frees on the exporter's; mimalloc
+// handles that pattern far better than the system allocator (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum TelemetryArg {
     /// OTLP export (gRPC or http/protobuf by OTEL_EXPORTER_OTLP_PROTOCOL).

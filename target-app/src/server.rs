@@ -69,7 +69,7 @@ impl Default for Config {
 /// Errors while starting.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("failed to listen on {addr}: {source}")]
+    #[error("failed to listen on {addr}")]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,

@@ -5,6 +5,7 @@
 //! Every wait is multiplied by [`WorkConfig::scale`], so benchmarks can set it
 //! to zero and measure the server alone.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
@@ -84,14 +85,14 @@ pub enum Payment {
 #[derive(Debug, Clone)]
 pub struct Work {
     config: WorkConfig,
-    products: Vec<Product>,
+    products: Arc<[Product]>,
 }
 
 impl Work {
     pub fn new(config: WorkConfig) -> Self {
         Self {
             config,
-            products: catalogue(),
+            products: catalogue().into(),
         }
     }
 
@@ -115,7 +116,7 @@ impl Work {
             "db.collection.name" = "products",
         );
         self.wait(Self::between(10, 30)).instrument(span).await;
-        self.products.clone()
+        self.products.to_vec()
     }
 
     /// Looks one product up (a query of 10-30 ms).
