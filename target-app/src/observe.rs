@@ -55,23 +55,18 @@ fn server_span(req: &Request, route: Option<&str>, scheme: &str) -> Span {
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let (host, port) = req
+    // HTTP/1.1 names the server in Host; HTTP/2 in the :authority of the URI.
+    let authority = req
         .uri()
         .authority()
-        .map(|a| (a.host().to_owned(), a.port_u16()))
-        .or_else(|| {
-            headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .and_then(|h| h.parse::<axum::http::uri::Authority>().ok())
-                .map(|a| (a.host().to_owned(), a.port_u16()))
-        })
-        .unwrap_or_default();
+        .map(|a| a.as_str())
+        .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()))
+        .unwrap_or("");
+    let (host, port) = split_authority(authority);
     let client = req
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_default();
+        .map(|c| c.0.ip());
     let span = tracing::info_span!(
         "http.server.request",
         otel.name = %name,
@@ -82,9 +77,9 @@ fn server_span(req: &Request, route: Option<&str>, scheme: &str) -> Span {
         "url.path" = req.uri().path(),
         "url.query" = req.uri().query(),
         "url.scheme" = scheme,
-        "server.address" = %host,
-        "server.port" = port.map(i64::from),
-        "client.address" = %client,
+        "server.address" = host,
+        "server.port" = port,
+        "client.address" = client.map(tracing::field::display),
         "network.protocol.version" = version(req.version()),
         "user_agent.original" = user_agent,
         "http.response.status_code" = Empty,
@@ -98,6 +93,21 @@ fn server_span(req: &Request, route: Option<&str>, scheme: &str) -> Span {
         let _ = span.set_parent(parent);
     }
     span
+}
+
+/// Splits `host[:port]` (IPv6 hosts in brackets) without allocating.
+fn split_authority(authority: &str) -> (&str, Option<i64>) {
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => (
+            host.trim_start_matches('[').trim_end_matches(']'),
+            port.parse().ok(),
+        ),
+        _ => (
+            authority.trim_start_matches('[').trim_end_matches(']'),
+            None,
+        ),
+    }
 }
 
 fn version(v: axum::http::Version) -> &'static str {
@@ -258,4 +268,19 @@ pub async fn inject_faults(
             .into_response();
     }
     next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_authority;
+
+    #[test]
+    fn authorities() {
+        assert_eq!(split_authority("127.0.0.1:8080"), ("127.0.0.1", Some(8080)));
+        assert_eq!(split_authority("example.com"), ("example.com", None));
+        assert_eq!(split_authority("[::1]:443"), ("::1", Some(443)));
+        assert_eq!(split_authority("[::1]"), ("::1", None));
+        assert_eq!(split_authority("user@host:81"), ("host", Some(81)));
+        assert_eq!(split_authority(""), ("", None));
+    }
 }

@@ -17,7 +17,7 @@ use crate::api;
 use crate::faults::{FaultPlan, Faults};
 use crate::metrics::Metrics;
 use crate::observe;
-use crate::state::{AppState, Lifecycle, Limits, Phase};
+use crate::state::{AppState, Lifecycle, Limits, Phase, Shared};
 use crate::tls::{TlsConfig, TlsError, server_config};
 use crate::work::{Work, WorkConfig};
 
@@ -131,7 +131,7 @@ pub struct Running {
 /// startup delay.
 pub async fn start(config: Config) -> Result<Running, ServerError> {
     let tls = config.tls.as_ref().map(server_config).transpose()?;
-    let state = AppState {
+    let state = AppState::new(Shared {
         lifecycle: Lifecycle::default(),
         metrics: Arc::new(Metrics::new()),
         faults: Faults::new(config.faults.clone()),
@@ -140,7 +140,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         limits: config.limits.clone(),
         tracing: config.tracing,
         scheme: if tls.is_some() { "https" } else { "http" },
-    };
+    });
     let listener = bind(config.listen)?;
     let addr = listener.local_addr().map_err(|source| ServerError::Bind {
         addr: config.listen,

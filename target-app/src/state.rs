@@ -77,9 +77,28 @@ impl Default for Limits {
     }
 }
 
-/// Everything a request handler or middleware may need.
+/// Everything a request handler or middleware may need. Cloned for every
+/// extractor and middleware, so it is one `Arc`.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The contents of [`AppState`].
+#[derive(Debug)]
+pub struct Shared {
     pub lifecycle: Lifecycle,
     pub metrics: Arc<Metrics>,
     pub faults: Faults,

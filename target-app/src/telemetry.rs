@@ -19,10 +19,10 @@ use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::level_filters::LevelFilter;
-use tracing_subscriber::filter::Targets;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{FilterExt, Targets, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::logfmt::JsonLog;
 
@@ -57,7 +57,9 @@ pub enum TelemetryError {
     Protocol { variable: String, value: String },
     #[error("failed to build the OTLP exporter: {0}")]
     Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
-    #[error("invalid RUST_LOG filter: {0}")]
+    #[error(
+        "invalid RUST_LOG filter: {0} (expected a level like \"info\" or \"target=level,...\")"
+    )]
     Filter(#[from] tracing_subscriber::filter::ParseError),
     #[error("a global tracing subscriber is already installed")]
     AlreadyInstalled,
@@ -139,6 +141,10 @@ fn export_filter() -> Targets {
     )
 }
 
+fn events_only<S>() -> impl tracing_subscriber::layer::Filter<S> + Clone {
+    filter_fn(|meta| meta.is_event())
+}
+
 /// Installed telemetry; call [`Telemetry::shutdown`] to flush before exit.
 #[derive(Debug, Default)]
 pub struct Telemetry {
@@ -150,14 +156,18 @@ impl Telemetry {
     /// Installs the global subscriber. Must run inside a Tokio runtime (the
     /// gRPC exporter needs one). `RUST_LOG` filters stdout logs only.
     pub fn init(mode: TelemetryMode) -> Result<Self, TelemetryError> {
+        // `Targets` (`level` or `target=level,...`) is decided per callsite
+        // once; an EnvFilter would be consulted again for every event.
         let stdout_filter = match env("RUST_LOG") {
-            Some(spec) => EnvFilter::try_new(spec)?,
-            None => EnvFilter::new("info"),
+            Some(spec) if !spec.trim().is_empty() => spec.parse::<Targets>()?,
+            _ => Targets::new().with_default(LevelFilter::INFO),
         };
+        // Log layers see events only: letting spans through would make them
+        // record every span's fields on the request path for nothing.
         let stdout = tracing_subscriber::fmt::layer()
             .event_format(JsonLog)
             .with_writer(std::io::stdout)
-            .with_filter(stdout_filter);
+            .with_filter(stdout_filter.and(events_only()));
 
         let mut telemetry = Telemetry::default();
         let (trace_layer, log_layer) = match mode {
@@ -182,7 +192,7 @@ impl Telemetry {
                     .build();
                 let bridge =
                     opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(&logs)
-                        .with_filter(export_filter());
+                        .with_filter(export_filter().and(events_only()));
                 telemetry.tracer_provider = Some(provider);
                 telemetry.logger_provider = Some(logs);
                 (telemetry.trace_layer(), Some(bridge))
