@@ -145,10 +145,20 @@ impl FaultPlan {
         plan.validated()
     }
 
-    /// Reads a fault plan from a file.
+    /// Reads a fault plan from a file, or from standard input when `path` is `-`.
     pub fn from_file(path: &Path) -> Result<Self, FaultError> {
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| FaultError::Read {
+        let stdin = path == Path::new("-");
+        let shown = if stdin {
+            "<stdin>".to_owned()
+        } else {
+            path.display().to_string()
+        };
+        let read = if stdin {
+            std::io::read_to_string(std::io::stdin())
+        } else {
+            std::fs::read_to_string(path)
+        };
+        let text = read.map_err(|source| FaultError::Read {
             path: shown.clone(),
             source,
         })?;

@@ -84,7 +84,7 @@ struct Cli {
     /// Then give in-flight requests at most this long to finish.
     #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
     drain_timeout: Duration,
-    /// Fault plan file (YAML); see target-app/README.md.
+    /// Fault plan file (YAML), or - for standard input; see target-app/README.md.
     #[arg(long)]
     faults: Option<PathBuf>,
     /// Injected error rate (0..=1) for --fault-route, or all API routes.

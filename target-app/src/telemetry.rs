@@ -55,7 +55,7 @@ pub enum OtlpProtocol {
 pub enum TelemetryError {
     #[error("unsupported OTLP protocol {value:?} in {variable}: use \"grpc\" or \"http/protobuf\"")]
     Protocol { variable: String, value: String },
-    #[error("failed to build the OTLP exporter: {0}")]
+    #[error("failed to build the OTLP exporter")]
     Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
     #[error(
         "invalid RUST_LOG filter: {0} (expected a level like \"info\" or \"target=level,...\")"

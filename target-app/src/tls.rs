@@ -32,7 +32,7 @@ pub enum TlsError {
     Key { path: String, message: String },
     #[error("invalid client CA in {path}: {message}")]
     ClientCa { path: String, message: String },
-    #[error("invalid TLS configuration: {0}")]
+    #[error("invalid TLS configuration")]
     Config(#[from] rustls::Error),
 }
 

@@ -264,6 +264,61 @@ fn faults_from_flags_and_file() {
 }
 
 #[test]
+fn fault_plan_from_stdin() {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_target-app"))
+        .args([
+            "--telemetry",
+            "off",
+            "--listen",
+            "127.0.0.1:0",
+            "--faults",
+            "-",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"rules:\n  - error_rate: 7\n").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("error_rate must be between 0 and 1, got 7"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn invalid_environment_exits_2() {
+    for (var, value, expected) in [
+        (
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            "http/json",
+            "unsupported OTLP protocol",
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+            "carrier-pigeon",
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        ),
+        ("RUST_LOG", "nonsense=loud", "invalid RUST_LOG filter"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_target-app"))
+            .args(["--telemetry", "otlp", "--listen", "127.0.0.1:0"])
+            .env(var, value)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{var}={value}: {stderr}");
+        assert!(stderr.contains(expected), "{var}={value}: {stderr}");
+    }
+}
+
+#[test]
 fn invalid_fault_input_exits_2_with_location() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.yaml");
