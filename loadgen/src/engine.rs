@@ -1,0 +1,458 @@
+//! Execution on goose 0.19: scenarios and transactions are built at run time
+//! from the [`Plan`].
+//!
+//! - Closed model: one goose scenario per scenario (with its weight), users
+//!   ramped by goose's test plan; each transaction runs one iteration.
+//! - Open model: goose runs `max_users` users that take iterations from a
+//!   queue fed by our [`Pacer`]; each iteration carries its intended start, and
+//!   latency is recorded from it (coordinated-omission corrected) as well as
+//!   from the actual send. An iteration that finds the queue full (every user
+//!   busy and `max_users` already waiting) is dropped and counted.
+//!
+//! Results go over a channel to the [`Recorder`] task; users never wait on it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use goose::GooseAttack;
+use goose::config::{GooseConfiguration, GooseDefault, GooseDefaultType};
+use goose::goose::{GooseUser, Scenario as GooseScenario, Transaction, TransactionResult};
+use rand::Rng;
+use rand::distr::Distribution;
+use rand::distr::weighted::WeightedIndex;
+use tokio::sync::mpsc;
+
+use crate::pacer::Pacer;
+use crate::recorder::{Recorded, Recorder};
+use crate::scenario::template::RenderCtx;
+use crate::scenario::{Load, Plan, Scenario};
+use crate::stats::{Outcome, Sample};
+use crate::threshold::Threshold;
+
+/// Errors that stop a run from starting or finishing.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("goose failed: {0}")]
+    Goose(String),
+}
+
+/// What the run produced.
+#[derive(Debug)]
+pub struct RunResult {
+    pub recorded: Recorded,
+    pub started_at: SystemTime,
+    pub elapsed: Duration,
+    pub iterations: u64,
+    pub dropped: u64,
+    /// Stopped by Ctrl-C (or SIGTERM) before the end.
+    pub interrupted: bool,
+    /// The abort-on-fail threshold that stopped the run.
+    pub aborted_by: Option<String>,
+}
+
+/// Run-wide switches set from outside (signal handlers).
+#[derive(Debug, Default)]
+pub struct Control {
+    pub interrupted: AtomicBool,
+}
+
+impl Control {
+    /// Stops the run; reports are still written.
+    pub fn interrupt(&self) {
+        self.interrupted.store(true, Ordering::SeqCst);
+        goose::trigger_killswitch("interrupted");
+    }
+}
+
+struct Ticket {
+    intended: Instant,
+    scenario: usize,
+    seq: u64,
+}
+
+/// The run's clock, read by the recorder.
+struct ClockRef(Arc<RunCtx>);
+
+impl ClockRef {
+    fn get(&self) -> Option<&Instant> {
+        self.0.start.get()
+    }
+}
+
+enum Msg {
+    Sample(Sample),
+    Finish,
+}
+
+struct RunCtx {
+    plan: Arc<Plan>,
+    base: String,
+    /// When the run's clock starts: at once (closed), or when the schedule begins (open).
+    start: std::sync::OnceLock<Instant>,
+    tx: mpsc::UnboundedSender<Msg>,
+    seq: AtomicU64,
+    iterations: AtomicU64,
+    in_flight: AtomicUsize,
+    ready: AtomicUsize,
+    tickets: Option<async_channel::Receiver<Ticket>>,
+}
+
+fn classify(err: &reqwest::Error) -> Outcome {
+    if err.is_timeout() {
+        Outcome::Timeout
+    } else if err.is_connect() {
+        Outcome::Connect
+    } else {
+        Outcome::Request
+    }
+}
+
+/// Runs one iteration of `scenario`. The first request's corrected latency
+/// counts from `intended` (the open model's schedule).
+async fn iteration(
+    user: &mut GooseUser,
+    ctx: &RunCtx,
+    scenario: &Scenario,
+    intended: Option<Instant>,
+    seq: u64,
+) {
+    ctx.in_flight.fetch_add(1, Ordering::SeqCst);
+    let plan = &ctx.plan;
+    for (i, req) in scenario.requests.iter().enumerate() {
+        let (url, headers, body, trace_id, span_id) = {
+            let mut rng = rand::rng();
+            let mut render = RenderCtx { seq, rng: &mut rng };
+            let mut url = ctx.base.clone();
+            req.path.render_into(&mut render, &mut url);
+            let headers: Vec<(http::HeaderName, String)> = req
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.render(&mut render)))
+                .collect();
+            let body = req.body.as_ref().map(|b| b.render(&mut render));
+            let trace_id: u128 = rng.random_range(1..=u128::MAX);
+            let span_id: u64 = rng.random_range(1..=u64::MAX);
+            (url, headers, body, trace_id, span_id)
+        };
+        let mut builder = user.client.request(req.method.clone(), &url).header(
+            "traceparent",
+            format!("00-{trace_id:032x}-{span_id:016x}-01"),
+        );
+        for (k, v) in &plan.headers {
+            builder = builder.header(k, v);
+        }
+        for (k, v) in headers {
+            builder = builder.header(k, v);
+        }
+        if let Some(body) = body {
+            builder = builder.body(body);
+        }
+        let sent = Instant::now();
+        let intended_start = match (i, intended) {
+            (0, Some(t)) => t.min(sent),
+            _ => sent,
+        };
+        let result = tokio::time::timeout(plan.timeout, async {
+            let response = builder.send().await?;
+            let status = response.status().as_u16();
+            response.bytes().await?;
+            Ok::<u16, reqwest::Error>(status)
+        })
+        .await;
+        let end = Instant::now();
+        let outcome = match result {
+            Err(_) => Outcome::Timeout,
+            Ok(Err(e)) => classify(&e),
+            Ok(Ok(status)) if req.accepts(status) => Outcome::Ok(status),
+            Ok(Ok(status)) => Outcome::Status(status),
+        };
+        // The recorder outlives every user; a closed channel only means the run is over.
+        let _ = ctx.tx.send(Msg::Sample(Sample {
+            name: req.name_id,
+            corrected: end - intended_start,
+            actual: end - sent,
+            at: end - ctx.start.get().copied().unwrap_or(sent),
+            outcome,
+            trace_id,
+        }));
+        if !req.think_time.is_zero() && i + 1 < scenario.requests.len() {
+            tokio::time::sleep(req.think_time).await;
+        }
+    }
+    ctx.iterations.fetch_add(1, Ordering::Relaxed);
+    ctx.in_flight.fetch_sub(1, Ordering::SeqCst);
+    if let Some(last) = scenario.requests.last()
+        && !last.think_time.is_zero()
+    {
+        tokio::time::sleep(last.think_time).await;
+    }
+}
+
+fn quiet_config(host: &str) -> GooseConfiguration {
+    let mut c = GooseConfiguration::default();
+    c.host = Some(host.to_owned());
+    c.no_metrics = true;
+    c.no_print_metrics = true;
+    c.no_error_summary = true;
+    c.no_telnet = true;
+    c.no_status_codes = true;
+    c.no_transaction_metrics = true;
+    c.no_scenario_metrics = true;
+    c.quiet = 1;
+    c
+}
+
+fn goose_err(e: impl std::fmt::Debug) -> EngineError {
+    EngineError::Goose(format!("{e:?}"))
+}
+
+/// Checks the abort-on-fail thresholds against what is recorded so far.
+fn failing_abort(
+    thresholds: &[Threshold],
+    rec: &Recorded,
+    names: &[String],
+    elapsed: Duration,
+    dropped: u64,
+) -> Option<String> {
+    thresholds.iter().filter(|t| t.abort_on_fail).find_map(|t| {
+        let v = crate::report::observe(t, rec, names, elapsed, dropped)?;
+        (!t.passes(v)).then(|| t.to_string())
+    })
+}
+
+/// Runs the plan to the end (or until interrupted or aborted).
+pub async fn run(
+    plan: Plan,
+    host: Option<String>,
+    keep_interval_histograms: bool,
+    control: Arc<Control>,
+) -> Result<RunResult, EngineError> {
+    let plan = Arc::new(plan);
+    let base = host
+        .map(|h| h.trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| plan.base_url.clone());
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let open = matches!(plan.load, Load::Open { .. });
+    let (ticket_tx, ticket_rx) = match &plan.load {
+        Load::Open { max_users, .. } => {
+            let (t, r) = async_channel::bounded::<Ticket>(*max_users as usize);
+            (Some(t), Some(r))
+        }
+        Load::Closed { .. } => (None, None),
+    };
+    let started_at = SystemTime::now();
+    let start = Instant::now();
+    let ctx = Arc::new(RunCtx {
+        plan: plan.clone(),
+        base: base.clone(),
+        start: if open {
+            std::sync::OnceLock::new()
+        } else {
+            std::sync::OnceLock::from(start)
+        },
+        tx: tx.clone(),
+        seq: AtomicU64::new(0),
+        iterations: AtomicU64::new(0),
+        in_flight: AtomicUsize::new(0),
+        ready: AtomicUsize::new(0),
+        tickets: ticket_rx,
+    });
+    let dropped = Arc::new(AtomicU64::new(0));
+    let aborted: Arc<std::sync::OnceLock<String>> = Arc::default();
+
+    // The recorder task: drains samples, closes intervals each second, and
+    // checks abort-on-fail thresholds.
+    let recorder = {
+        let plan = plan.clone();
+        let clock = ctx.clone();
+        let clock = ClockRef(clock);
+        let dropped = dropped.clone();
+        let aborted = aborted.clone();
+        tokio::spawn(async move {
+            let mut rec = Recorder::new(plan.names.len(), keep_interval_histograms);
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    msg = rx.recv() => match msg {
+                        Some(Msg::Sample(s)) => rec.push(&s),
+                        Some(Msg::Finish) | None => break,
+                    },
+                    _ = tick.tick() => {
+                        let now = clock.get().map_or(Duration::ZERO, |s| s.elapsed());
+                        rec.close_before(now);
+                        if aborted.get().is_none()
+                            && let Some(t) = failing_abort(&plan.thresholds, rec.current(), &plan.names, now, dropped.load(Ordering::Relaxed))
+                        {
+                            let _ = aborted.set(t);
+                            goose::trigger_killswitch("threshold failed");
+                        }
+                    }
+                }
+            }
+            rec.finish()
+        })
+    };
+
+    let mut attack = GooseAttack::initialize_with_config(quiet_config(&base)).map_err(goose_err)?;
+    let duration = plan.load.duration();
+    match &plan.load {
+        Load::Closed { stages } => {
+            let steps: Vec<String> = stages
+                .iter()
+                .map(|s| format!("{},{}s", s.target as u64, s.duration.as_secs()))
+                .collect();
+            attack = *attack
+                .set_default(GooseDefault::TestPlan, steps.join(";").as_str())
+                .map_err(goose_err)?;
+            for (index, scenario) in plan.scenarios.iter().enumerate() {
+                let ctx = ctx.clone();
+                let tx_fn: goose::goose::TransactionFunction =
+                    Arc::new(move |user: &mut GooseUser| {
+                        let ctx = ctx.clone();
+                        Box::pin(async move {
+                            let seq = ctx.seq.fetch_add(1, Ordering::Relaxed);
+                            let scenario = &ctx.plan.scenarios[index];
+                            iteration(user, &ctx, scenario, None, seq).await;
+                            TransactionResult::Ok(())
+                        })
+                    });
+                let gs = GooseScenario::new(&scenario.name)
+                    .set_weight(scenario.weight as usize)
+                    .map_err(goose_err)?
+                    .register_transaction(Transaction::new(tx_fn).set_name("iteration"));
+                attack = attack.register_scenario(gs);
+            }
+        }
+        Load::Open { max_users, .. } => {
+            let users = *max_users as usize;
+            attack = *attack
+                .set_default(GooseDefault::Users, users)
+                .map_err(goose_err)?;
+            attack = *attack
+                .set_default(
+                    GooseDefault::IncreaseRate,
+                    (users * 100).max(1000).to_string().as_str(),
+                )
+                .map_err(goose_err)?;
+            attack = *attack
+                .set_default(
+                    GooseDefault::RunTime,
+                    (duration.as_secs() + plan.timeout.as_secs() + 30) as usize,
+                )
+                .map_err(goose_err)?;
+            let ctx2 = ctx.clone();
+            let tx_fn: goose::goose::TransactionFunction = Arc::new(move |user: &mut GooseUser| {
+                let ctx = ctx2.clone();
+                Box::pin(async move {
+                    if user.get_session_data::<bool>().is_none() {
+                        user.set_session_data(true);
+                        ctx.ready.fetch_add(1, Ordering::SeqCst);
+                    }
+                    let Some(rx) = &ctx.tickets else {
+                        return TransactionResult::Ok(());
+                    };
+                    match rx.recv().await {
+                        Ok(ticket) => {
+                            let scenario = &ctx.plan.scenarios[ticket.scenario];
+                            iteration(user, &ctx, scenario, Some(ticket.intended), ticket.seq)
+                                .await;
+                        }
+                        // The schedule is over: idle until goose stops this user.
+                        Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                    }
+                    TransactionResult::Ok(())
+                })
+            });
+            attack = attack.register_scenario(
+                GooseScenario::new("open")
+                    .register_transaction(Transaction::new(tx_fn).set_name("iteration")),
+            );
+        }
+    }
+
+    // The pacer (open model) runs beside goose and stops it when done.
+    let pacer = if let (
+        Load::Open {
+            start_rate,
+            stages,
+            max_users,
+        },
+        Some(ticket_tx),
+    ) = (&plan.load, ticket_tx)
+    {
+        let ctx = ctx.clone();
+        let dropped = dropped.clone();
+        let pacer = Pacer::new(*start_rate, stages);
+        let users = *max_users as usize;
+        let weights: Vec<u32> = plan.scenarios.iter().map(|s| s.weight).collect();
+        Some(tokio::spawn(async move {
+            // Let goose launch the users first (bounded wait).
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while ctx.ready.load(Ordering::SeqCst) < users && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            let pick = WeightedIndex::new(&weights).ok();
+            let begin = tokio::time::Instant::now();
+            let begin_std = Instant::now();
+            let _ = ctx.start.set(begin_std);
+            for due in pacer {
+                tokio::time::sleep_until(begin + due).await;
+                if goose::is_killswitch_triggered() {
+                    break;
+                }
+                let scenario = pick.as_ref().map_or(0, |p| p.sample(&mut rand::rng()));
+                let seq = ctx.seq.fetch_add(1, Ordering::Relaxed);
+                let ticket = Ticket {
+                    intended: begin_std + due,
+                    scenario,
+                    seq,
+                };
+                if ticket_tx.try_send(ticket).is_err() {
+                    dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            ticket_tx.close();
+            // Let the iterations in flight finish, then stop goose.
+            let limit = Instant::now() + ctx.plan.timeout + Duration::from_secs(1);
+            while (ctx.in_flight.load(Ordering::SeqCst) > 0 || !ticket_tx.is_empty())
+                && Instant::now() < limit
+                && !goose::is_killswitch_triggered()
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            if !goose::is_killswitch_triggered() {
+                goose::trigger_killswitch("schedule complete");
+            }
+        }))
+    } else {
+        None
+    };
+
+    let outcome = attack.execute().await;
+    if let Some(p) = pacer {
+        p.abort();
+    }
+    let elapsed = ctx.start.get().copied().unwrap_or(start).elapsed();
+    let _ = tx.send(Msg::Finish);
+    drop(tx);
+    let recorded = recorder.await.map_err(goose_err)?;
+    outcome.map_err(goose_err)?;
+    // The open model's clock is its schedule; waiting for users to launch
+    // and for the last responses is not part of it.
+    let elapsed = if open && !control.interrupted.load(Ordering::SeqCst) && aborted.get().is_none()
+    {
+        duration
+    } else {
+        elapsed
+    };
+    Ok(RunResult {
+        recorded,
+        started_at,
+        elapsed,
+        iterations: ctx.iterations.load(Ordering::Relaxed),
+        dropped: dropped.load(Ordering::Relaxed),
+        interrupted: control.interrupted.load(Ordering::SeqCst),
+        aborted_by: aborted.get().cloned(),
+    })
+}

@@ -1,0 +1,166 @@
+//! The recorder: drains samples sent by the users and keeps the statistics
+//! per request name, for the whole run, and per second. Users never wait on
+//! it: they send over a channel and go on.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::stats::{Sample, Stats, encode_histogram};
+
+/// One second of the run in the report's interval series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntervalSummary {
+    /// Seconds from the start at which this interval begins.
+    pub t: u64,
+    pub count: u64,
+    pub errors: BTreeMap<String, u64>,
+    pub status_codes: BTreeMap<u16, u64>,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl IntervalSummary {
+    fn of(t: u64, s: &Stats) -> Self {
+        Self {
+            t,
+            count: s.count,
+            errors: s.errors.clone(),
+            status_codes: s.statuses.clone(),
+            p50_ms: s.percentile_ms(50.0, true),
+            p90_ms: s.percentile_ms(90.0, true),
+            p99_ms: s.percentile_ms(99.0, true),
+            max_ms: s.max_ms(true),
+        }
+    }
+}
+
+/// Everything recorded in a run.
+#[derive(Debug, Clone, Default)]
+pub struct Recorded {
+    pub per_name: Vec<Stats>,
+    pub total: Stats,
+    pub intervals: Vec<IntervalSummary>,
+    /// (second, encoded corrected histogram) per interval, for the HdrHistogram log.
+    pub interval_histograms: Vec<(u64, String)>,
+}
+
+/// Accumulates samples; intervals are closed once they are old enough that
+/// no sample can still arrive for them.
+#[derive(Debug)]
+pub struct Recorder {
+    recorded: Recorded,
+    open: BTreeMap<u64, Stats>,
+    keep_histograms: bool,
+}
+
+impl Recorder {
+    pub fn new(names: usize, keep_histograms: bool) -> Self {
+        Self {
+            recorded: Recorded {
+                per_name: vec![Stats::default(); names],
+                ..Recorded::default()
+            },
+            open: BTreeMap::new(),
+            keep_histograms,
+        }
+    }
+
+    pub fn push(&mut self, s: &Sample) {
+        if let Some(stats) = self.recorded.per_name.get_mut(s.name) {
+            stats.push(s);
+        }
+        self.recorded.total.push(s);
+        let second = s.at.as_secs();
+        // A sample for an interval already closed (very late) still counts in the totals.
+        if self
+            .recorded
+            .intervals
+            .last()
+            .is_none_or(|last| second > last.t)
+        {
+            self.open.entry(second).or_default().push(s);
+        }
+    }
+
+    /// Closes the intervals that end before `now - 1s`.
+    pub fn close_before(&mut self, now: Duration) {
+        let limit = now.as_secs().saturating_sub(1);
+        while let Some((&second, _)) = self.open.first_key_value() {
+            if second >= limit {
+                break;
+            }
+            if let Some((second, stats)) = self.open.pop_first() {
+                self.close(second, &stats);
+            }
+        }
+    }
+
+    fn close(&mut self, second: u64, stats: &Stats) {
+        // Seconds without any request still appear, with zero counts.
+        let next = self.recorded.intervals.last().map_or(0, |l| l.t + 1);
+        for empty in next..second {
+            self.recorded
+                .intervals
+                .push(IntervalSummary::of(empty, &Stats::default()));
+        }
+        self.recorded
+            .intervals
+            .push(IntervalSummary::of(second, stats));
+        if self.keep_histograms {
+            self.recorded
+                .interval_histograms
+                .push((second, encode_histogram(&stats.corrected)));
+        }
+    }
+
+    /// The statistics so far (for thresholds during the run).
+    pub fn current(&self) -> &Recorded {
+        &self.recorded
+    }
+
+    /// Closes every interval and returns the record.
+    pub fn finish(mut self) -> Recorded {
+        while let Some((second, stats)) = self.open.pop_first() {
+            self.close(second, &stats);
+        }
+        self.recorded
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Outcome;
+
+    fn at(secs: f64, name: usize) -> Sample {
+        Sample {
+            name,
+            corrected: Duration::from_millis(10),
+            actual: Duration::from_millis(10),
+            at: Duration::from_secs_f64(secs),
+            outcome: Outcome::Ok(200),
+            trace_id: 1,
+        }
+    }
+
+    #[test]
+    fn intervals_close_in_order_with_gaps_filled() {
+        let mut r = Recorder::new(2, true);
+        r.push(&at(0.2, 0));
+        r.push(&at(0.7, 1));
+        r.push(&at(3.1, 0));
+        r.close_before(Duration::from_secs_f64(2.5));
+        assert_eq!(r.current().intervals.len(), 1);
+        let done = r.finish();
+        let counts: Vec<(u64, u64)> = done.intervals.iter().map(|i| (i.t, i.count)).collect();
+        assert_eq!(counts, vec![(0, 2), (1, 0), (2, 0), (3, 1)]);
+        assert_eq!(done.per_name[0].count, 2);
+        assert_eq!(done.per_name[1].count, 1);
+        assert_eq!(done.total.count, 3);
+        assert_eq!(done.interval_histograms.len(), 2);
+    }
+}

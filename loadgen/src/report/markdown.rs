@@ -1,0 +1,73 @@
+//! A Markdown summary for CI job summaries (e.g. `$GITHUB_STEP_SUMMARY`).
+
+use std::fmt::Write as _;
+
+use super::Report;
+
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    let verdict = if r.passed() { "passed" } else { "failed" };
+    let _ = writeln!(out, "### loadgen: {} {verdict}\n", r.scenario);
+    let _ = writeln!(
+        out,
+        "Target `{}`, {} model, {:.1} s, {} iterations, {} dropped{}.\n",
+        r.target,
+        r.model,
+        r.elapsed_s,
+        r.iterations,
+        r.dropped_iterations,
+        if r.interrupted {
+            ", **interrupted**"
+        } else {
+            ""
+        }
+    );
+    out.push_str("| name | count | rps | p50 ms | p95 ms | p99 ms | max ms | errors |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    for n in r.requests.iter().chain(std::iter::once(&r.total)) {
+        let l = &n.latency_ms;
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
+            n.name.replace('|', "\\|"),
+            n.count,
+            n.rps,
+            l.p50,
+            l.p95,
+            l.p99,
+            l.max,
+            n.errors.values().sum::<u64>()
+        );
+    }
+    if !r.thresholds.is_empty() {
+        out.push_str("\n| threshold | observed | result |\n|---|---:|---|\n");
+        for t in &r.thresholds {
+            let scope = t
+                .request
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "| `{}`{} | {} | {} |",
+                t.threshold,
+                scope.replace('|', "\\|"),
+                t.observed_text,
+                if t.passed { "✅ pass" } else { "❌ fail" }
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn table_rows_and_verdict() {
+        let r = super::super::tests::sample_report();
+        let md = super::render(&r);
+        assert!(md.starts_with("### loadgen: unit passed"));
+        assert!(md.contains("| a | 100 |"));
+        assert!(md.contains("| `p(95)<1s` | 200ms | ✅ pass |"));
+    }
+}

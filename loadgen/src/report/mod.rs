@@ -1,0 +1,493 @@
+//! The run report: a versioned JSON document with per-name statistics,
+//! serialized histograms (so reports merge exactly), the interval series,
+//! the slowest requests with their trace ids, and threshold results. The
+//! other outputs (table, JUnit, Markdown, HdrHistogram log) render from it.
+
+pub mod hdrlog;
+pub mod junit;
+pub mod markdown;
+pub mod table;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::RunResult;
+use crate::recorder::{IntervalSummary, Recorded};
+use crate::scenario::{Load, Plan};
+use crate::stats::{Slow, Stats, decode_histogram, encode_histogram};
+use crate::threshold::{Metric, Threshold};
+
+/// The report format version; bumped on incompatible changes.
+pub const REPORT_VERSION: u32 = 1;
+
+/// Latency percentiles in milliseconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub p99_9: f64,
+    pub max: f64,
+    pub mean: f64,
+}
+
+impl Latency {
+    fn of(s: &Stats, corrected: bool) -> Self {
+        Self {
+            p50: s.percentile_ms(50.0, corrected),
+            p90: s.percentile_ms(90.0, corrected),
+            p95: s.percentile_ms(95.0, corrected),
+            p99: s.percentile_ms(99.0, corrected),
+            p99_9: s.percentile_ms(99.9, corrected),
+            max: s.max_ms(corrected),
+            mean: s.mean_ms(corrected),
+        }
+    }
+}
+
+/// Statistics of one request name (or of all requests).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NameReport {
+    pub name: String,
+    pub count: u64,
+    pub rps: f64,
+    pub errors: BTreeMap<String, u64>,
+    pub status_codes: BTreeMap<u16, u64>,
+    /// From the intended start (coordinated-omission corrected).
+    pub latency_ms: Latency,
+    /// From the actual send.
+    pub latency_uncorrected_ms: Latency,
+    /// HdrHistogram V2 (deflate, base64) of corrected latency in microseconds.
+    pub histogram: String,
+    pub histogram_uncorrected: String,
+    pub slowest: Vec<Slow>,
+}
+
+impl NameReport {
+    fn of(name: &str, s: &Stats, elapsed: f64) -> Self {
+        Self {
+            name: name.to_owned(),
+            count: s.count,
+            rps: if elapsed > 0.0 {
+                s.count as f64 / elapsed
+            } else {
+                0.0
+            },
+            errors: s.errors.clone(),
+            status_codes: s.statuses.clone(),
+            latency_ms: Latency::of(s, true),
+            latency_uncorrected_ms: Latency::of(s, false),
+            histogram: encode_histogram(&s.corrected),
+            histogram_uncorrected: encode_histogram(&s.actual),
+            slowest: s.slowest.clone(),
+        }
+    }
+
+    /// Rebuilds the statistics (for merging and re-evaluating thresholds).
+    pub fn stats(&self) -> Result<Stats, String> {
+        Ok(Stats {
+            corrected: decode_histogram(&self.histogram)?,
+            actual: decode_histogram(&self.histogram_uncorrected)?,
+            count: self.count,
+            errors: self.errors.clone(),
+            statuses: self.status_codes.clone(),
+            slowest: self.slowest.clone(),
+        })
+    }
+}
+
+/// A threshold and its verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    pub threshold: String,
+    pub request: Option<String>,
+    pub abort_on_fail: bool,
+    /// The observed value, in the threshold's unit; absent when there was no data.
+    pub observed: Option<f64>,
+    pub observed_text: String,
+    pub passed: bool,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub version: u32,
+    pub scenario: String,
+    pub target: String,
+    pub model: String,
+    /// RFC 3339.
+    pub started_at: String,
+    /// Seconds the run lasted (the schedule, for the open model).
+    pub elapsed_s: f64,
+    pub iterations: u64,
+    pub dropped_iterations: u64,
+    pub interrupted: bool,
+    pub aborted_by: Option<String>,
+    pub total: NameReport,
+    pub requests: Vec<NameReport>,
+    pub intervals: Vec<IntervalSummary>,
+    pub thresholds: Vec<ThresholdResult>,
+}
+
+/// Errors while writing or reading reports.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("failed to write {path}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("failed to read report {path}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: not a loadgen report: {message}")]
+    Parse {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error(
+        "{path}: report version {found} is not supported (this loadgen reads version {REPORT_VERSION})"
+    )]
+    Version { path: String, found: u32 },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// The observed value of a threshold, or `None` when there is no data for it.
+pub fn observe(
+    t: &Threshold,
+    rec: &Recorded,
+    names: &[String],
+    elapsed: Duration,
+    dropped: u64,
+) -> Option<f64> {
+    let stats = match &t.request {
+        Some(r) => rec.per_name.get(names.iter().position(|n| n == r)?)?,
+        None => &rec.total,
+    };
+    observe_stats(t, stats, elapsed.as_secs_f64(), dropped)
+}
+
+fn observe_stats(t: &Threshold, stats: &Stats, elapsed: f64, dropped: u64) -> Option<f64> {
+    match t.metric {
+        Metric::Dropped => Some(dropped as f64),
+        Metric::Rps => (elapsed > 0.0).then(|| stats.count as f64 / elapsed),
+        _ if stats.count == 0 => None,
+        Metric::Percentile(q) => Some(stats.percentile_ms(q, true)),
+        Metric::AvgLatency => Some(stats.mean_ms(true)),
+        Metric::MaxLatency => Some(stats.max_ms(true)),
+        Metric::ErrorRate => Some(stats.error_rate()),
+    }
+}
+
+fn evaluate(t: &Threshold, stats: Option<&Stats>, elapsed: f64, dropped: u64) -> ThresholdResult {
+    let observed = stats.and_then(|s| observe_stats(t, s, elapsed, dropped));
+    ThresholdResult {
+        threshold: t.expr.clone(),
+        request: t.request.clone(),
+        abort_on_fail: t.abort_on_fail,
+        observed,
+        observed_text: observed.map_or_else(|| "no data".to_owned(), |v| t.format_value(v)),
+        // No data is never a pass.
+        passed: observed.is_some_and(|v| t.passes(v)),
+    }
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+impl Report {
+    /// Builds the report of a finished run.
+    pub fn build(plan: &Plan, target: &str, run: &RunResult) -> Self {
+        let elapsed = run.elapsed.as_secs_f64();
+        let requests: Vec<NameReport> = plan
+            .names
+            .iter()
+            .zip(&run.recorded.per_name)
+            .map(|(n, s)| NameReport::of(n, s, elapsed))
+            .collect();
+        let mut report = Report {
+            version: REPORT_VERSION,
+            scenario: plan.name.clone(),
+            target: target.to_owned(),
+            model: match plan.load {
+                Load::Open { .. } => "open".into(),
+                Load::Closed { .. } => "closed".into(),
+            },
+            started_at: rfc3339(run.started_at),
+            elapsed_s: elapsed,
+            iterations: run.iterations,
+            dropped_iterations: run.dropped,
+            interrupted: run.interrupted,
+            aborted_by: run.aborted_by.clone(),
+            total: NameReport::of("total", &run.recorded.total, elapsed),
+            requests,
+            intervals: run.recorded.intervals.clone(),
+            thresholds: Vec::new(),
+        };
+        report.thresholds = plan
+            .thresholds
+            .iter()
+            .map(|t| {
+                let stats = match &t.request {
+                    Some(r) => plan
+                        .names
+                        .iter()
+                        .position(|n| n == r)
+                        .and_then(|i| run.recorded.per_name.get(i)),
+                    None => Some(&run.recorded.total),
+                };
+                evaluate(t, stats, elapsed, run.dropped)
+            })
+            .collect();
+        report
+    }
+
+    /// True when every threshold passed.
+    pub fn passed(&self) -> bool {
+        self.thresholds.iter().all(|t| t.passed)
+    }
+
+    /// Reads a report, checking its version.
+    pub fn read(path: &Path) -> Result<Self, ReportError> {
+        let shown = path.display().to_string();
+        let text = if path == Path::new("-") {
+            std::io::read_to_string(std::io::stdin())
+        } else {
+            std::fs::read_to_string(path)
+        }
+        .map_err(|source| ReportError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| ReportError::Parse {
+                path: shown.clone(),
+                line: e.line(),
+                column: e.column(),
+                message: e.to_string(),
+            })?;
+        let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
+        if version != REPORT_VERSION {
+            return Err(ReportError::Version {
+                path: shown,
+                found: version,
+            });
+        }
+        serde_json::from_value(value).map_err(|e| ReportError::Parse {
+            path: shown,
+            line: 1,
+            column: 1,
+            message: e.to_string(),
+        })
+    }
+
+    /// Merges reports of runs split across machines or pods: histograms and
+    /// counters add up, intervals add up by second, rates add up.
+    pub fn merge(reports: &[(String, Report)]) -> Result<Report, ReportError> {
+        let Some((_, first)) = reports.first() else {
+            return Err(ReportError::Invalid {
+                path: "-".into(),
+                message: "nothing to merge".into(),
+            });
+        };
+        let invalid = |path: &str, message: String| ReportError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        let mut names: Vec<String> = Vec::new();
+        let mut per_name: Vec<Stats> = Vec::new();
+        let mut total = Stats::default();
+        let mut intervals: BTreeMap<u64, IntervalSummary> = BTreeMap::new();
+        let mut elapsed: f64 = 0.0;
+        let (mut iterations, mut dropped) = (0, 0);
+        for (path, r) in reports {
+            elapsed = elapsed.max(r.elapsed_s);
+            iterations += r.iterations;
+            dropped += r.dropped_iterations;
+            total.merge(&r.total.stats().map_err(|e| invalid(path, e))?);
+            for n in &r.requests {
+                let s = n.stats().map_err(|e| invalid(path, e))?;
+                match names.iter().position(|x| x == &n.name) {
+                    Some(i) => per_name[i].merge(&s),
+                    None => {
+                        names.push(n.name.clone());
+                        per_name.push(s);
+                    }
+                }
+            }
+            for i in &r.intervals {
+                let e = intervals.entry(i.t).or_insert_with(|| IntervalSummary {
+                    t: i.t,
+                    count: 0,
+                    errors: BTreeMap::new(),
+                    status_codes: BTreeMap::new(),
+                    p50_ms: 0.0,
+                    p90_ms: 0.0,
+                    p99_ms: 0.0,
+                    max_ms: 0.0,
+                });
+                e.count += i.count;
+                for (k, v) in &i.errors {
+                    *e.errors.entry(k.clone()).or_default() += v;
+                }
+                for (k, v) in &i.status_codes {
+                    *e.status_codes.entry(*k).or_default() += v;
+                }
+                // Percentiles of merged intervals are not derivable from the
+                // parts; the worst of the parts is the honest upper bound.
+                e.p50_ms = e.p50_ms.max(i.p50_ms);
+                e.p90_ms = e.p90_ms.max(i.p90_ms);
+                e.p99_ms = e.p99_ms.max(i.p99_ms);
+                e.max_ms = e.max_ms.max(i.max_ms);
+            }
+        }
+        let mut merged = first.clone();
+        merged.elapsed_s = elapsed;
+        merged.iterations = iterations;
+        merged.dropped_iterations = dropped;
+        merged.interrupted = reports.iter().any(|(_, r)| r.interrupted);
+        merged.aborted_by = reports.iter().find_map(|(_, r)| r.aborted_by.clone());
+        merged.total = NameReport::of("total", &total, elapsed);
+        merged.requests = names
+            .iter()
+            .zip(&per_name)
+            .map(|(n, s)| NameReport::of(n, s, elapsed))
+            .collect();
+        merged.intervals = intervals.into_values().collect();
+        // Re-evaluate the thresholds on the merged data.
+        for t in &mut merged.thresholds {
+            let Ok(mut parsed) = Threshold::parse(&t.threshold) else {
+                continue;
+            };
+            parsed.request = t.request.clone();
+            let stats = match &t.request {
+                Some(r) => names.iter().position(|n| n == r).map(|i| &per_name[i]),
+                None => Some(&total),
+            };
+            *t = ThresholdResult {
+                abort_on_fail: t.abort_on_fail,
+                ..evaluate(&parsed, stats, elapsed, dropped)
+            };
+        }
+        Ok(merged)
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let err = |source| ReportError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "report".into());
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::{Outcome, Sample};
+
+    pub(crate) fn sample_report() -> Report {
+        let mut per = [Stats::default(), Stats::default()];
+        let mut total = Stats::default();
+        for i in 0..200u64 {
+            let s = Sample {
+                name: (i % 2) as usize,
+                corrected: Duration::from_millis(10 + i),
+                actual: Duration::from_millis(10),
+                at: Duration::from_millis(i * 10),
+                outcome: if i % 50 == 0 {
+                    Outcome::Status(500)
+                } else {
+                    Outcome::Ok(200)
+                },
+                trace_id: u128::from(i) + 1,
+            };
+            per[s.name].push(&s);
+            total.push(&s);
+        }
+        let elapsed = 2.0;
+        Report {
+            version: REPORT_VERSION,
+            scenario: "unit".into(),
+            target: "http://127.0.0.1:1".into(),
+            model: "open".into(),
+            started_at: "2026-01-01T00:00:00Z".into(),
+            elapsed_s: elapsed,
+            iterations: 200,
+            dropped_iterations: 3,
+            interrupted: false,
+            aborted_by: None,
+            total: NameReport::of("total", &total, elapsed),
+            requests: vec![
+                NameReport::of("a", &per[0], elapsed),
+                NameReport::of("b", &per[1], elapsed),
+            ],
+            intervals: vec![],
+            thresholds: vec![ThresholdResult {
+                threshold: "p(95)<1s".into(),
+                request: None,
+                abort_on_fail: false,
+                observed: Some(200.0),
+                observed_text: "200ms".into(),
+                passed: true,
+            }],
+        }
+    }
+
+    #[test]
+    fn json_round_trip_and_merge() {
+        let r = sample_report();
+        let text = serde_json::to_string_pretty(&r).unwrap();
+        let back: Report = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, r);
+        let merged = Report::merge(&[("a".into(), r.clone()), ("b".into(), r.clone())]).unwrap();
+        assert_eq!(merged.total.count, 400);
+        assert_eq!(merged.requests[0].count, 200);
+        assert_eq!(merged.dropped_iterations, 6);
+        assert_eq!(merged.total.errors["status"], 8);
+        assert_eq!(merged.total.latency_ms.p50, r.total.latency_ms.p50);
+        assert!((merged.total.rps - 200.0).abs() < 1e-9);
+        assert!(merged.thresholds[0].passed);
+    }
+
+    #[test]
+    fn atomic_write_replaces_whole_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.json");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert!(write_atomic(&dir.path().join("missing/r.json"), b"x").is_err());
+    }
+}

@@ -1,0 +1,745 @@
+//! The scenario file: what to request, how hard, and what counts as passing.
+//!
+//! [`ScenarioFile`] is the YAML as written (serde + JSON Schema via
+//! schemars). [`load`] parses it with file:line:column errors and validates
+//! it into a [`Plan`]: templates compiled, data files read, thresholds parsed,
+//! so the engine never sees an invalid value.
+
+pub mod template;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::threshold::{Threshold, ThresholdError};
+pub use template::{DataSet, Template, TemplateError};
+
+/// A scenario file as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// A name for reports; defaults to the file name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Scheme, host and port every path is joined to; `--host` overrides it.
+    pub base_url: String,
+    /// Headers sent with every request.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Per-request timeout (e.g. `10s`); a request that takes longer is an error of kind `timeout`.
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub timeout: Duration,
+    /// CSV files (with a header row) for `{{ data.NAME.COLUMN }}`, relative to the scenario file.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub data: BTreeMap<String, PathBuf>,
+    /// The scenarios; each iteration runs one of them, chosen by weight.
+    pub scenarios: Vec<ScenarioSpec>,
+    /// The load profile.
+    pub load: LoadSpec,
+    /// Pass/fail criteria, k6-like: `p(95)<300ms`, `error_rate<1%`, `rps>=500`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<ThresholdSpec>,
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// One scenario: a sequence of requests run as one iteration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioSpec {
+    pub name: String,
+    /// Relative weight when choosing the scenario of an iteration (default 1).
+    #[serde(default = "one")]
+    pub weight: u32,
+    /// Pause after each request of this scenario, unless the request sets its own.
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(with = "Option<String>")]
+    pub think_time: Option<Duration>,
+    pub requests: Vec<RequestSpec>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// One request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSpec {
+    /// The name results are reported under; requests may share a name.
+    pub name: String,
+    /// HTTP method (default GET).
+    #[serde(default = "get")]
+    pub method: String,
+    /// Path (and query) joined to the base URL; may contain templates.
+    pub path: String,
+    /// Extra headers; values may contain templates.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Request body; may contain templates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Status codes that count as success (default: any 2xx or 3xx).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expect: Vec<u16>,
+    /// Pause after this request.
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(with = "Option<String>")]
+    pub think_time: Option<Duration>,
+}
+
+fn get() -> String {
+    "GET".into()
+}
+
+/// A ramp stage: move linearly to `target` over `duration` (k6's stages).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub duration: Duration,
+    pub target: f64,
+}
+
+/// The load profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "model", rename_all = "lowercase", deny_unknown_fields)]
+pub enum LoadSpec {
+    /// A fixed or ramping number of users, each running iterations back to back
+    /// (k6's constant-vus and ramping-vus).
+    Closed {
+        /// Users for a constant load (with `duration`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        users: Option<u32>,
+        /// Ramp stages of user counts; whole seconds.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        stages: Vec<Stage>,
+        #[serde(
+            default,
+            with = "humantime_serde",
+            skip_serializing_if = "Option::is_none"
+        )]
+        #[schemars(with = "Option<String>")]
+        duration: Option<Duration>,
+    },
+    /// Iterations start at a set rate whatever the latency (k6's constant- and
+    /// ramping-arrival-rate); latency is measured from each iteration's intended start.
+    Open {
+        /// Iterations per second for a constant rate (with `duration`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rate: Option<f64>,
+        /// Ramp stages of rates, starting from `start_rate`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        stages: Vec<Stage>,
+        /// Rate at the start of the first stage (default 0).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        start_rate: Option<f64>,
+        #[serde(
+            default,
+            with = "humantime_serde",
+            skip_serializing_if = "Option::is_none"
+        )]
+        #[schemars(with = "Option<String>")]
+        duration: Option<Duration>,
+        /// Users available to run iterations; when all are busy, an iteration
+        /// waits in a queue of the same size, and beyond it is dropped (and counted).
+        max_users: u32,
+    },
+}
+
+/// A threshold as written: a bare expression, or one with options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ThresholdSpec {
+    Expr(String),
+    Full {
+        threshold: String,
+        /// Apply to one request name instead of all requests.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request: Option<String>,
+        /// Stop the run as soon as this threshold fails.
+        #[serde(default)]
+        abort_on_fail: bool,
+    },
+}
+
+/// A validated request, ready to run.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub name: String,
+    /// Index into [`Plan::names`].
+    pub name_id: usize,
+    pub method: http::Method,
+    pub path: Template,
+    pub headers: Vec<(http::HeaderName, Template)>,
+    pub body: Option<Template>,
+    pub expect: Vec<u16>,
+    pub think_time: Duration,
+}
+
+impl Request {
+    /// Whether `status` counts as success.
+    pub fn accepts(&self, status: u16) -> bool {
+        if self.expect.is_empty() {
+            (200..400).contains(&status)
+        } else {
+            self.expect.contains(&status)
+        }
+    }
+}
+
+/// A validated scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub weight: u32,
+    pub requests: Vec<Request>,
+}
+
+/// The validated load profile.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Load {
+    Closed {
+        stages: Vec<Stage>,
+    },
+    Open {
+        start_rate: f64,
+        stages: Vec<Stage>,
+        max_users: u32,
+    },
+}
+
+impl Load {
+    /// Total run time: the sum of the stages.
+    pub fn duration(&self) -> Duration {
+        match self {
+            Load::Closed { stages } | Load::Open { stages, .. } => {
+                stages.iter().map(|s| s.duration).sum()
+            }
+        }
+    }
+
+    /// The same profile cut or stretched to `duration` (for `--duration`):
+    /// the last stage absorbs the difference.
+    pub fn with_duration(mut self, duration: Duration) -> Self {
+        let stages = match &mut self {
+            Load::Closed { stages } | Load::Open { stages, .. } => stages,
+        };
+        let mut left = duration;
+        let mut kept = Vec::new();
+        for stage in stages.iter() {
+            if left.is_zero() {
+                break;
+            }
+            let d = stage.duration.min(left);
+            kept.push(Stage {
+                duration: d,
+                target: stage.target,
+            });
+            left -= d;
+        }
+        if !left.is_zero()
+            && let Some(last) = kept.last().copied()
+        {
+            kept.push(Stage {
+                duration: left,
+                target: last.target,
+            });
+        }
+        *stages = kept;
+        self
+    }
+}
+
+/// Everything the engine needs.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub name: String,
+    pub base_url: String,
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    pub timeout: Duration,
+    pub data: BTreeMap<String, DataSet>,
+    pub scenarios: Vec<Scenario>,
+    pub load: Load,
+    pub thresholds: Vec<Threshold>,
+    /// Distinct request names, in first-seen order.
+    pub names: Vec<String>,
+}
+
+/// Errors in a scenario file. Each names where, and how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("failed to read scenario {path}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}\n  |\n{line:>3} | {snippet}\n  = hint: {hint}")]
+    Syntax {
+        path: String,
+        line: u64,
+        column: u64,
+        message: String,
+        snippet: String,
+        hint: String,
+    },
+    #[error("{path}: {what}\n  = hint: {hint}")]
+    Invalid {
+        path: String,
+        what: String,
+        hint: String,
+    },
+}
+
+struct Ctx<'a> {
+    path: &'a str,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    /// An error located at the first line mentioning `needle` (or the file).
+    fn invalid(&self, needle: &str, what: String, hint: &str) -> ScenarioError {
+        let found = (!needle.is_empty())
+            .then(|| {
+                self.text
+                    .lines()
+                    .enumerate()
+                    .find_map(|(i, l)| l.find(needle).map(|c| (i + 1, c + 1)))
+            })
+            .flatten();
+        match found {
+            Some((line, column)) => ScenarioError::Syntax {
+                path: self.path.to_owned(),
+                line: line as u64,
+                column: column as u64,
+                message: what,
+                snippet: self.text.lines().nth(line - 1).unwrap_or("").to_owned(),
+                hint: hint.to_owned(),
+            },
+            None => ScenarioError::Invalid {
+                path: self.path.to_owned(),
+                what,
+                hint: hint.to_owned(),
+            },
+        }
+    }
+}
+
+fn hint_for(message: &str) -> &'static str {
+    if message.contains("unknown field") {
+        "check the spelling against the format in loadgen/README.md (or the JSON Schema: loadgen schema)"
+    } else if message.contains("missing field") {
+        "add the field; loadgen/README.md lists the required ones"
+    } else if message.contains("model") || message.contains("variant") {
+        "load.model is \"open\" (rate, stages, max_users) or \"closed\" (users, stages)"
+    } else if message.contains("duration") || message.contains("time") {
+        "durations are written like 500ms, 30s, 2m or 1h"
+    } else {
+        "see the scenario format in loadgen/README.md"
+    }
+}
+
+/// Parses and validates a scenario. `path` names the file in errors and
+/// anchors relative data-file paths.
+pub fn parse(text: &str, path: &Path) -> Result<Plan, ScenarioError> {
+    let shown = path.display().to_string();
+    let ctx = Ctx { path: &shown, text };
+    let file: ScenarioFile = serde_saphyr::from_str(text).map_err(|err| {
+        let (line, column) = err
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((1, 1));
+        let message = err.to_string();
+        let message = message.lines().next().unwrap_or("").to_owned();
+        ScenarioError::Syntax {
+            path: shown.clone(),
+            line,
+            column,
+            hint: hint_for(&message).to_owned(),
+            message,
+            snippet: text
+                .lines()
+                .nth(line.saturating_sub(1) as usize)
+                .unwrap_or("")
+                .to_owned(),
+        }
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    validate(file, &ctx, base, &shown)
+}
+
+/// Reads and validates a scenario file (`-` reads standard input).
+pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
+    let stdin = path == Path::new("-");
+    let text = if stdin {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(path)
+    }
+    .map_err(|source| ScenarioError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let shown = if stdin { Path::new("<stdin>") } else { path };
+    parse(&text, shown)
+}
+
+fn validate(
+    file: ScenarioFile,
+    ctx: &Ctx,
+    base: &Path,
+    shown: &str,
+) -> Result<Plan, ScenarioError> {
+    let url = reqwest::Url::parse(&file.base_url).map_err(|e| {
+        ctx.invalid(
+            "base_url",
+            format!("base_url {:?} is not a URL: {e}", file.base_url),
+            "write it like http://127.0.0.1:8080",
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ctx.invalid(
+            "base_url",
+            format!("base_url must be http or https, got {:?}", url.scheme()),
+            "write it like http://127.0.0.1:8080",
+        ));
+    }
+    if file.timeout.is_zero() {
+        return Err(ctx.invalid(
+            "timeout",
+            "timeout must be more than 0".into(),
+            "e.g. timeout: 10s",
+        ));
+    }
+    let mut headers = Vec::new();
+    for (k, v) in &file.headers {
+        let name = http::HeaderName::try_from(k.as_str()).map_err(|_| {
+            ctx.invalid(
+                k,
+                format!("invalid header name {k:?}"),
+                "header names are tokens like x-api-key",
+            )
+        })?;
+        let value = http::HeaderValue::try_from(v.as_str()).map_err(|_| {
+            ctx.invalid(
+                k,
+                format!("invalid value for header {k:?}"),
+                "header values are visible ASCII",
+            )
+        })?;
+        headers.push((name, value));
+    }
+    let mut data = BTreeMap::new();
+    for (name, rel) in &file.data {
+        let full = if rel.is_absolute() {
+            rel.clone()
+        } else {
+            base.join(rel)
+        };
+        let set = DataSet::from_csv_file(&full).map_err(|e| {
+            ctx.invalid(
+                name,
+                format!("data {name:?}: {e}"),
+                "a CSV file with a header row, relative to the scenario file",
+            )
+        })?;
+        data.insert(name.clone(), set);
+    }
+    if file.scenarios.is_empty() {
+        return Err(ctx.invalid(
+            "scenarios",
+            "no scenarios: add at least one".into(),
+            "scenarios: [{name: browse, requests: [...]}]",
+        ));
+    }
+    let mut names: Vec<String> = Vec::new();
+    let mut scenarios = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for s in &file.scenarios {
+        if !seen.insert(s.name.clone()) {
+            return Err(ctx.invalid(
+                &format!("name: {}", s.name),
+                format!("scenario {:?} is defined twice", s.name),
+                "give each scenario its own name",
+            ));
+        }
+        if s.weight == 0 {
+            return Err(ctx.invalid(
+                "weight",
+                format!("weight of scenario {:?} must be at least 1", s.name),
+                "weights are relative: 1, 2, 3...",
+            ));
+        }
+        if s.requests.is_empty() {
+            return Err(ctx.invalid(
+                &s.name,
+                format!("scenario {:?} has no requests", s.name),
+                "add at least one request",
+            ));
+        }
+        let mut requests = Vec::new();
+        for r in &s.requests {
+            let method = http::Method::from_bytes(r.method.to_ascii_uppercase().as_bytes())
+                .map_err(|_| {
+                    ctx.invalid(
+                        &r.method,
+                        format!("invalid method {:?} in request {:?}", r.method, r.name),
+                        "GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS",
+                    )
+                })?;
+            let compile = |t: &str| {
+                Template::parse(t, &data).map_err(|e| {
+                    ctx.invalid(t, format!("request {:?}: {e}", r.name), "templates: {{ randint(1, 20) }}, {{ uuid }}, {{ seq }}, {{ data.NAME.COLUMN }}")
+                })
+            };
+            if !r.path.starts_with('/') {
+                return Err(ctx.invalid(
+                    &r.path,
+                    format!(
+                        "path of request {:?} must start with /, got {:?}",
+                        r.name, r.path
+                    ),
+                    "paths are joined to base_url, e.g. /api/products",
+                ));
+            }
+            let path = compile(&r.path)?;
+            let mut req_headers = Vec::new();
+            for (k, v) in &r.headers {
+                let name = http::HeaderName::try_from(k.as_str()).map_err(|_| {
+                    ctx.invalid(
+                        k,
+                        format!("invalid header name {k:?} in request {:?}", r.name),
+                        "header names are tokens like content-type",
+                    )
+                })?;
+                req_headers.push((name, compile(v)?));
+            }
+            let body = r.body.as_deref().map(compile).transpose()?;
+            if let Some(bad) = r.expect.iter().find(|c| !(100..=599).contains(*c)) {
+                return Err(ctx.invalid(
+                    "expect",
+                    format!(
+                        "expected status {bad} in request {:?} is not an HTTP status",
+                        r.name
+                    ),
+                    "status codes are 100 to 599",
+                ));
+            }
+            let name_id = match names.iter().position(|n| n == &r.name) {
+                Some(i) => i,
+                None => {
+                    names.push(r.name.clone());
+                    names.len() - 1
+                }
+            };
+            requests.push(Request {
+                name: r.name.clone(),
+                name_id,
+                method,
+                path,
+                headers: req_headers,
+                body,
+                expect: r.expect.clone(),
+                think_time: r.think_time.or(s.think_time).unwrap_or_default(),
+            });
+        }
+        scenarios.push(Scenario {
+            name: s.name.clone(),
+            weight: s.weight,
+            requests,
+        });
+    }
+    let load = validate_load(&file.load, ctx)?;
+    let mut thresholds = Vec::new();
+    for t in &file.thresholds {
+        let (expr, request, abort) = match t {
+            ThresholdSpec::Expr(e) => (e.as_str(), None, false),
+            ThresholdSpec::Full {
+                threshold,
+                request,
+                abort_on_fail,
+            } => (threshold.as_str(), request.clone(), *abort_on_fail),
+        };
+        let mut parsed = Threshold::parse(expr).map_err(|e: ThresholdError| {
+            ctx.invalid(
+                expr,
+                e.to_string(),
+                "e.g. p(95)<300ms, p(99.9)<1s, error_rate<1%, rps>=500",
+            )
+        })?;
+        if let Some(r) = &request
+            && !names.contains(r)
+        {
+            return Err(ctx.invalid(
+                r,
+                format!("threshold {expr:?} names request {r:?}, which no scenario has"),
+                "use a request name from scenarios[].requests[].name",
+            ));
+        }
+        parsed.request = request;
+        parsed.abort_on_fail = abort;
+        thresholds.push(parsed);
+    }
+    let name = file.name.clone().unwrap_or_else(|| {
+        Path::new(shown)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "scenario".into())
+    });
+    Ok(Plan {
+        name,
+        base_url: file.base_url.trim_end_matches('/').to_owned(),
+        headers,
+        timeout: file.timeout,
+        data,
+        scenarios,
+        load,
+        thresholds,
+        names,
+    })
+}
+
+fn check_stages(stages: &[Stage], ctx: &Ctx, what: &str) -> Result<(), ScenarioError> {
+    for s in stages {
+        if !s.target.is_finite() || s.target < 0.0 {
+            return Err(ctx.invalid(
+                "target",
+                format!("stage target must be 0 or more, got {}", s.target),
+                &format!("targets are {what}"),
+            ));
+        }
+        if s.duration.is_zero() {
+            return Err(ctx.invalid(
+                "duration",
+                "stage duration must be more than 0".into(),
+                "e.g. duration: 30s",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_load(load: &LoadSpec, ctx: &Ctx) -> Result<Load, ScenarioError> {
+    let need_one = |what: &str| {
+        ctx.invalid(
+            "model",
+            format!("load needs either {what} with duration, or stages, not both and not neither"),
+            "e.g. rate: 100 and duration: 30s, or stages: [{duration: 30s, target: 100}]",
+        )
+    };
+    match load {
+        LoadSpec::Closed {
+            users,
+            stages,
+            duration,
+        } => {
+            let stages = match (users, stages.is_empty(), duration) {
+                (Some(u), true, Some(d)) => vec![Stage {
+                    duration: *d,
+                    target: f64::from(*u),
+                }],
+                (None, false, None) => stages.clone(),
+                _ => return Err(need_one("users")),
+            };
+            check_stages(&stages, ctx, "user counts")?;
+            if stages.iter().any(|s| s.target.fract() != 0.0) {
+                return Err(ctx.invalid(
+                    "target",
+                    "closed-model targets are whole user counts".into(),
+                    "e.g. target: 10",
+                ));
+            }
+            if stages.iter().any(|s| s.duration.subsec_nanos() != 0) {
+                return Err(ctx.invalid(
+                    "duration",
+                    "closed-model stage durations are whole seconds".into(),
+                    "e.g. duration: 30s",
+                ));
+            }
+            if stages.iter().all(|s| s.target == 0.0) {
+                return Err(ctx.invalid(
+                    "users",
+                    "the closed model needs at least one user".into(),
+                    "e.g. users: 10",
+                ));
+            }
+            if stages.iter().any(|s| s.duration.is_zero())
+                || stages.iter().map(|s| s.duration).sum::<Duration>() < Duration::from_secs(1)
+            {
+                return Err(ctx.invalid(
+                    "duration",
+                    "the run must last at least 1s".into(),
+                    "e.g. duration: 30s",
+                ));
+            }
+            Ok(Load::Closed { stages })
+        }
+        LoadSpec::Open {
+            rate,
+            stages,
+            start_rate,
+            duration,
+            max_users,
+        } => {
+            let stages = match (rate, stages.is_empty(), duration) {
+                (Some(r), true, Some(d)) => vec![Stage {
+                    duration: *d,
+                    target: *r,
+                }],
+                (None, false, None) => stages.clone(),
+                _ => return Err(need_one("rate")),
+            };
+            check_stages(&stages, ctx, "iterations per second")?;
+            let start_rate = match (rate, start_rate) {
+                (Some(r), None) => *r,
+                (Some(_), Some(_)) => {
+                    return Err(ctx.invalid(
+                        "start_rate",
+                        "start_rate only goes with stages".into(),
+                        "remove start_rate, or use stages",
+                    ));
+                }
+                (None, s) => s.unwrap_or(0.0),
+            };
+            if !start_rate.is_finite() || start_rate < 0.0 {
+                return Err(ctx.invalid(
+                    "start_rate",
+                    format!("start_rate must be 0 or more, got {start_rate}"),
+                    "e.g. start_rate: 10",
+                ));
+            }
+            if *max_users == 0 {
+                return Err(ctx.invalid(
+                    "max_users",
+                    "max_users must be at least 1".into(),
+                    "about rate x expected latency in seconds, with headroom",
+                ));
+            }
+            Ok(Load::Open {
+                start_rate,
+                stages,
+                max_users: *max_users,
+            })
+        }
+    }
+}
+
+/// The JSON Schema of the scenario file, for editors.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(ScenarioFile)).unwrap_or_default()
+}

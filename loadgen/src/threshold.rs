@@ -1,0 +1,272 @@
+//! Thresholds in k6-like syntax: `p(95)<300ms`, `p(99.9)<1s`, `avg<=200ms`,
+//! `max<2s`, `error_rate<1%`, `rps>=500`, `dropped<=0`. Latency thresholds
+//! use the coordinated-omission-corrected latency.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// What a threshold measures.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// A latency percentile (0 < q < 100), in milliseconds.
+    Percentile(f64),
+    AvgLatency,
+    MaxLatency,
+    /// Failed requests over all requests, as a fraction.
+    ErrorRate,
+    /// Requests per second over the run.
+    Rps,
+    /// Iterations dropped because every user was busy (open model).
+    Dropped,
+}
+
+/// A comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    #[serde(rename = "<")]
+    Lt,
+    #[serde(rename = "<=")]
+    Le,
+    #[serde(rename = ">")]
+    Gt,
+    #[serde(rename = ">=")]
+    Ge,
+}
+
+impl Op {
+    fn as_str(self) -> &'static str {
+        match self {
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+        }
+    }
+
+    pub fn holds(self, observed: f64, limit: f64) -> bool {
+        match self {
+            Op::Lt => observed < limit,
+            Op::Le => observed <= limit,
+            Op::Gt => observed > limit,
+            Op::Ge => observed >= limit,
+        }
+    }
+}
+
+/// A parsed threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Threshold {
+    /// As written.
+    pub expr: String,
+    pub metric: Metric,
+    pub op: Op,
+    /// Milliseconds for latency, a fraction for error_rate, a count or rate otherwise.
+    pub limit: f64,
+    /// One request name, or all requests when absent.
+    pub request: Option<String>,
+    pub abort_on_fail: bool,
+}
+
+/// Why a threshold did not parse.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ThresholdError {
+    #[error("threshold {0:?} has no comparison (<, <=, > or >=)")]
+    NoOp(String),
+    #[error(
+        "unknown metric {metric:?} in threshold {expr:?} (use p(N), avg, max, error_rate, rps or dropped)"
+    )]
+    Metric { metric: String, expr: String },
+    #[error("percentile in {0:?} must be between 0 and 100")]
+    Percentile(String),
+    #[error("invalid value {value:?} in threshold {expr:?}: {why}")]
+    Value {
+        value: String,
+        expr: String,
+        why: &'static str,
+    },
+}
+
+fn parse_ms(value: &str) -> Option<f64> {
+    let split = value.find(|c: char| c.is_ascii_alphabetic())?;
+    let (num, unit) = value.split_at(split);
+    let n: f64 = num.trim().parse().ok()?;
+    let factor = match unit.trim() {
+        "us" | "µs" => 0.001,
+        "ms" => 1.0,
+        "s" => 1_000.0,
+        "m" => 60_000.0,
+        _ => return None,
+    };
+    (n.is_finite() && n >= 0.0).then_some(n * factor)
+}
+
+impl Threshold {
+    /// Parses one expression; `request` and `abort_on_fail` are set by the caller.
+    pub fn parse(expr: &str) -> Result<Self, ThresholdError> {
+        let compact: String = expr.chars().filter(|c| !c.is_whitespace()).collect();
+        let (at, op, len) = [("<=", Op::Le), (">=", Op::Ge), ("<", Op::Lt), (">", Op::Gt)]
+            .iter()
+            .filter_map(|(s, op)| compact.find(s).map(|i| (i, *op, s.len())))
+            .min_by_key(|(i, _, len)| (*i, std::cmp::Reverse(*len)))
+            .ok_or_else(|| ThresholdError::NoOp(expr.to_owned()))?;
+        let (lhs, rhs) = (&compact[..at], &compact[at + len..]);
+        let bad_value = |why| ThresholdError::Value {
+            value: rhs.to_owned(),
+            expr: expr.to_owned(),
+            why,
+        };
+        let metric = match lhs {
+            "avg" => Metric::AvgLatency,
+            "max" => Metric::MaxLatency,
+            "med" => Metric::Percentile(50.0),
+            "error_rate" => Metric::ErrorRate,
+            "rps" => Metric::Rps,
+            "dropped" => Metric::Dropped,
+            _ => match lhs.strip_prefix("p(").and_then(|p| p.strip_suffix(')')) {
+                Some(q) => {
+                    let q: f64 = q
+                        .parse()
+                        .map_err(|_| ThresholdError::Percentile(expr.to_owned()))?;
+                    if !(q > 0.0 && q < 100.0) {
+                        return Err(ThresholdError::Percentile(expr.to_owned()));
+                    }
+                    Metric::Percentile(q)
+                }
+                None => {
+                    return Err(ThresholdError::Metric {
+                        metric: lhs.to_owned(),
+                        expr: expr.to_owned(),
+                    });
+                }
+            },
+        };
+        let limit = match metric {
+            Metric::Percentile(_) | Metric::AvgLatency | Metric::MaxLatency => parse_ms(rhs)
+                .ok_or_else(|| bad_value("expected a duration such as 300ms or 1.5s"))?,
+            Metric::ErrorRate => {
+                let (num, pct) = match rhs.strip_suffix('%') {
+                    Some(n) => (n, true),
+                    None => (rhs, false),
+                };
+                let v: f64 = num.parse().map_err(|_| {
+                    bad_value("expected a percentage such as 1% or a fraction such as 0.01")
+                })?;
+                let v = if pct { v / 100.0 } else { v };
+                if !(0.0..=1.0).contains(&v) {
+                    return Err(bad_value("an error rate is between 0% and 100%"));
+                }
+                v
+            }
+            Metric::Rps | Metric::Dropped => {
+                let v: f64 = rhs.parse().map_err(|_| bad_value("expected a number"))?;
+                if !v.is_finite() || v < 0.0 {
+                    return Err(bad_value("expected a number of 0 or more"));
+                }
+                v
+            }
+        };
+        Ok(Threshold {
+            expr: expr.trim().to_owned(),
+            metric,
+            op,
+            limit,
+            request: None,
+            abort_on_fail: false,
+        })
+    }
+
+    /// Whether the observed value passes.
+    pub fn passes(&self, observed: f64) -> bool {
+        observed.is_finite() && self.op.holds(observed, self.limit)
+    }
+
+    /// The observed value formatted in the threshold's unit.
+    pub fn format_value(&self, v: f64) -> String {
+        match self.metric {
+            Metric::Percentile(_) | Metric::AvgLatency | Metric::MaxLatency => {
+                format!("{v:.2}ms")
+            }
+            Metric::ErrorRate => format!("{:.3}%", v * 100.0),
+            Metric::Rps => format!("{v:.1}"),
+            Metric::Dropped => format!("{v:.0}"),
+        }
+    }
+}
+
+impl fmt::Display for Threshold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.request {
+            Some(r) => write!(f, "{} [{}]", self.expr, r),
+            None => write!(f, "{}", self.expr),
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_k6_syntax() {
+        let t = Threshold::parse("p(95)<300ms").unwrap();
+        assert_eq!(
+            (t.metric, t.op, t.limit),
+            (Metric::Percentile(95.0), Op::Lt, 300.0)
+        );
+        let t = Threshold::parse("p(99.9) <= 1.5s").unwrap();
+        assert_eq!(
+            (t.metric, t.op, t.limit),
+            (Metric::Percentile(99.9), Op::Le, 1500.0)
+        );
+        let t = Threshold::parse("error_rate<1%").unwrap();
+        assert_eq!((t.metric, t.limit), (Metric::ErrorRate, 0.01));
+        let t = Threshold::parse("error_rate<0.05").unwrap();
+        assert_eq!(t.limit, 0.05);
+        let t = Threshold::parse("rps>=500").unwrap();
+        assert_eq!((t.metric, t.op, t.limit), (Metric::Rps, Op::Ge, 500.0));
+        let t = Threshold::parse("max<250us").unwrap();
+        assert!((t.limit - 0.25).abs() < 1e-12);
+        assert_eq!(
+            Threshold::parse("dropped<=0").unwrap().metric,
+            Metric::Dropped
+        );
+        assert_eq!(Threshold::parse("avg<1m").unwrap().limit, 60_000.0);
+    }
+
+    #[test]
+    fn evaluates() {
+        let t = Threshold::parse("p(95)<300ms").unwrap();
+        assert!(t.passes(299.9));
+        assert!(!t.passes(300.0));
+        assert!(!t.passes(f64::NAN));
+        let t = Threshold::parse("rps>=500").unwrap();
+        assert!(t.passes(500.0) && !t.passes(499.0));
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        for (expr, want) in [
+            ("p(95)", "no comparison"),
+            ("p95<300ms", "unknown metric"),
+            ("p(100)<1s", "between 0 and 100"),
+            ("p(x)<1s", "between 0 and 100"),
+            ("p(95)<300", "duration"),
+            ("p(95)<300 parsecs", "duration"),
+            ("error_rate<150%", "between 0% and 100%"),
+            ("error_rate<lots", "percentage"),
+            ("rps>=-1", "0 or more"),
+            ("latency<1s", "unknown metric"),
+        ] {
+            let err = Threshold::parse(expr).unwrap_err().to_string();
+            assert!(err.contains(want), "{expr}: {err}");
+        }
+    }
+}
