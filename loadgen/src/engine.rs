@@ -7,7 +7,7 @@
 //!   queue fed by our [`Pacer`]; each iteration carries its intended start, and
 //!   latency is recorded from it (coordinated-omission corrected) as well as
 //!   from the actual send. An iteration that finds the queue full (every user
-//!   busy and `max_users` already waiting) is dropped and counted.
+//!   busy and `max_queue` already waiting) is dropped and counted.
 //!
 //! Results go over a channel to the [`Recorder`] task; users never wait on it.
 
@@ -233,10 +233,9 @@ pub async fn run(
         .map(|h| h.trim_end_matches('/').to_owned())
         .unwrap_or_else(|| plan.base_url.clone());
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
-    let open = matches!(plan.load, Load::Open { .. });
     let (ticket_tx, ticket_rx) = match &plan.load {
-        Load::Open { max_users, .. } => {
-            let (t, r) = async_channel::bounded::<Ticket>(*max_users as usize);
+        Load::Open { max_queue, .. } => {
+            let (t, r) = async_channel::bounded::<Ticket>(*max_queue as usize);
             (Some(t), Some(r))
         }
         Load::Closed { .. } => (None, None),
@@ -246,11 +245,7 @@ pub async fn run(
     let ctx = Arc::new(RunCtx {
         plan: plan.clone(),
         base: base.clone(),
-        start: if open {
-            std::sync::OnceLock::new()
-        } else {
-            std::sync::OnceLock::from(start)
-        },
+        start: std::sync::OnceLock::new(),
         tx: tx.clone(),
         seq: AtomicU64::new(0),
         iterations: AtomicU64::new(0),
@@ -294,64 +289,62 @@ pub async fn run(
         })
     };
 
-    let mut attack = GooseAttack::initialize_with_config(quiet_config(&base)).map_err(goose_err)?;
+    // Goose runs a fixed pool of users; our own schedule decides what they do:
+    // the pacer hands out iterations (open), or the ramp says how many of the
+    // pool are active at each moment (closed).
     let duration = plan.load.duration();
-    match &plan.load {
-        Load::Closed { stages } => {
-            let steps: Vec<String> = stages
+    let (pool, profile) = match &plan.load {
+        Load::Open {
+            max_users,
+            start_rate,
+            stages,
+            ..
+        } => (*max_users as usize, Pacer::new(*start_rate, stages)),
+        Load::Closed {
+            start_users,
+            stages,
+        } => {
+            let peak = stages
                 .iter()
-                .map(|s| format!("{},{}s", s.target as u64, s.duration.as_secs()))
-                .collect();
-            attack = *attack
-                .set_default(GooseDefault::TestPlan, steps.join(";").as_str())
-                .map_err(goose_err)?;
-            for (index, scenario) in plan.scenarios.iter().enumerate() {
-                let ctx = ctx.clone();
-                let tx_fn: goose::goose::TransactionFunction =
-                    Arc::new(move |user: &mut GooseUser| {
-                        let ctx = ctx.clone();
-                        Box::pin(async move {
-                            let seq = ctx.seq.fetch_add(1, Ordering::Relaxed);
-                            let scenario = &ctx.plan.scenarios[index];
-                            iteration(user, &ctx, scenario, None, seq).await;
-                            TransactionResult::Ok(())
-                        })
-                    });
-                let gs = GooseScenario::new(&scenario.name)
-                    .set_weight(scenario.weight as usize)
-                    .map_err(goose_err)?
-                    .register_transaction(Transaction::new(tx_fn).set_name("iteration"));
-                attack = attack.register_scenario(gs);
-            }
+                .map(|s| s.target as usize)
+                .chain(std::iter::once(*start_users as usize))
+                .max()
+                .unwrap_or(1);
+            (peak.max(1), Pacer::new(f64::from(*start_users), stages))
         }
-        Load::Open { max_users, .. } => {
-            let users = *max_users as usize;
-            attack = *attack
-                .set_default(GooseDefault::Users, users)
-                .map_err(goose_err)?;
-            attack = *attack
-                .set_default(
-                    GooseDefault::IncreaseRate,
-                    (users * 100).max(1000).to_string().as_str(),
-                )
-                .map_err(goose_err)?;
-            attack = *attack
-                .set_default(
-                    GooseDefault::RunTime,
-                    (duration.as_secs() + plan.timeout.as_secs() + 30) as usize,
-                )
-                .map_err(goose_err)?;
-            let ctx2 = ctx.clone();
-            let tx_fn: goose::goose::TransactionFunction = Arc::new(move |user: &mut GooseUser| {
-                let ctx = ctx2.clone();
-                Box::pin(async move {
-                    if user.get_session_data::<bool>().is_none() {
-                        user.set_session_data(true);
-                        ctx.ready.fetch_add(1, Ordering::SeqCst);
-                    }
-                    let Some(rx) = &ctx.tickets else {
-                        return TransactionResult::Ok(());
-                    };
+    };
+    let mut attack = GooseAttack::initialize_with_config(quiet_config(&base)).map_err(goose_err)?;
+    attack = *attack
+        .set_default(GooseDefault::Users, pool)
+        .map_err(goose_err)?;
+    attack = *attack
+        .set_default(
+            GooseDefault::IncreaseRate,
+            (pool * 100).max(1000).to_string().as_str(),
+        )
+        .map_err(goose_err)?;
+    attack = *attack
+        .set_default(
+            GooseDefault::RunTime,
+            (duration.as_secs() + plan.timeout.as_secs() + 30) as usize,
+        )
+        .map_err(goose_err)?;
+    let weights: Vec<u32> = plan.scenarios.iter().map(|s| s.weight).collect();
+    let pick = Arc::new(WeightedIndex::new(&weights).map_err(goose_err)?);
+    let user_fn: goose::goose::TransactionFunction = {
+        let ctx = ctx.clone();
+        let profile = profile.clone();
+        let pick = pick.clone();
+        Arc::new(move |user: &mut GooseUser| {
+            let ctx = ctx.clone();
+            let profile = profile.clone();
+            let pick = pick.clone();
+            Box::pin(async move {
+                if user.get_session_data::<bool>().is_none() {
+                    user.set_session_data(true);
+                    ctx.ready.fetch_add(1, Ordering::SeqCst);
+                }
+                if let Some(rx) = &ctx.tickets {
                     match rx.recv().await {
                         Ok(ticket) => {
                             let scenario = &ctx.plan.scenarios[ticket.scenario];
@@ -361,61 +354,86 @@ pub async fn run(
                         // The schedule is over: idle until goose stops this user.
                         Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
                     }
-                    TransactionResult::Ok(())
-                })
-            });
-            attack = attack.register_scenario(
-                GooseScenario::new("open")
-                    .register_transaction(Transaction::new(tx_fn).set_name("iteration")),
-            );
-        }
-    }
+                    return TransactionResult::Ok(());
+                }
+                // Closed model: this user works while the ramp includes it.
+                let Some(start) = ctx.start.get().copied() else {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    return TransactionResult::Ok(());
+                };
+                let t = start.elapsed();
+                let active =
+                    t < duration && (user.weighted_users_index as f64) < profile.rate_at(t).floor();
+                if active {
+                    let scenario = pick.sample(&mut rand::rng());
+                    let seq = ctx.seq.fetch_add(1, Ordering::Relaxed);
+                    iteration(user, &ctx, &ctx.plan.scenarios[scenario], None, seq).await;
+                } else {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                TransactionResult::Ok(())
+            })
+        })
+    };
+    attack = attack.register_scenario(
+        GooseScenario::new(&plan.name)
+            .register_transaction(Transaction::new(user_fn).set_name("iteration")),
+    );
 
-    // The pacer (open model) runs beside goose and stops it when done.
-    let pacer = if let (
-        Load::Open {
-            start_rate,
-            stages,
-            max_users,
-        },
-        Some(ticket_tx),
-    ) = (&plan.load, ticket_tx)
-    {
+    // The conductor: waits for goose to launch the pool, starts the clock,
+    // feeds the queue (open) or just waits out the ramp (closed), lets the
+    // iterations in flight finish, then stops goose.
+    let conductor = {
         let ctx = ctx.clone();
         let dropped = dropped.clone();
-        let pacer = Pacer::new(*start_rate, stages);
-        let users = *max_users as usize;
-        let weights: Vec<u32> = plan.scenarios.iter().map(|s| s.weight).collect();
-        Some(tokio::spawn(async move {
-            // Let goose launch the users first (bounded wait).
+        let pick = pick.clone();
+        tokio::spawn(async move {
             let deadline = Instant::now() + Duration::from_secs(10);
-            while ctx.ready.load(Ordering::SeqCst) < users && Instant::now() < deadline {
+            while ctx.ready.load(Ordering::SeqCst) < pool && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            let pick = WeightedIndex::new(&weights).ok();
             let begin = tokio::time::Instant::now();
             let begin_std = Instant::now();
             let _ = ctx.start.set(begin_std);
-            for due in pacer {
-                tokio::time::sleep_until(begin + due).await;
-                if goose::is_killswitch_triggered() {
-                    break;
+            match ticket_tx {
+                Some(ticket_tx) => {
+                    for due in profile {
+                        tokio::time::sleep_until(begin + due).await;
+                        if goose::is_killswitch_triggered() {
+                            break;
+                        }
+                        let ticket = Ticket {
+                            intended: begin_std + due,
+                            scenario: pick.sample(&mut rand::rng()),
+                            seq: ctx.seq.fetch_add(1, Ordering::Relaxed),
+                        };
+                        if ticket_tx.try_send(ticket).is_err() {
+                            dropped.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    ticket_tx.close();
+                    // Iterations still queued are started and counted.
+                    let limit = Instant::now() + ctx.plan.timeout + Duration::from_secs(5);
+                    while !ticket_tx.is_empty()
+                        && Instant::now() < limit
+                        && !goose::is_killswitch_triggered()
+                    {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
                 }
-                let scenario = pick.as_ref().map_or(0, |p| p.sample(&mut rand::rng()));
-                let seq = ctx.seq.fetch_add(1, Ordering::Relaxed);
-                let ticket = Ticket {
-                    intended: begin_std + due,
-                    scenario,
-                    seq,
-                };
-                if ticket_tx.try_send(ticket).is_err() {
-                    dropped.fetch_add(1, Ordering::Relaxed);
+                None => {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(begin + duration) => {}
+                        _ = async {
+                            while !goose::is_killswitch_triggered() {
+                                tokio::time::sleep(Duration::from_millis(20)).await;
+                            }
+                        } => {}
+                    }
                 }
             }
-            ticket_tx.close();
-            // Let the iterations in flight finish, then stop goose.
             let limit = Instant::now() + ctx.plan.timeout + Duration::from_secs(1);
-            while (ctx.in_flight.load(Ordering::SeqCst) > 0 || !ticket_tx.is_empty())
+            while ctx.in_flight.load(Ordering::SeqCst) > 0
                 && Instant::now() < limit
                 && !goose::is_killswitch_triggered()
             {
@@ -424,24 +442,19 @@ pub async fn run(
             if !goose::is_killswitch_triggered() {
                 goose::trigger_killswitch("schedule complete");
             }
-        }))
-    } else {
-        None
+        })
     };
 
     let outcome = attack.execute().await;
-    if let Some(p) = pacer {
-        p.abort();
-    }
+    conductor.abort();
     let elapsed = ctx.start.get().copied().unwrap_or(start).elapsed();
     let _ = tx.send(Msg::Finish);
     drop(tx);
     let recorded = recorder.await.map_err(goose_err)?;
     outcome.map_err(goose_err)?;
-    // The open model's clock is its schedule; waiting for users to launch
-    // and for the last responses is not part of it.
-    let elapsed = if open && !control.interrupted.load(Ordering::SeqCst) && aborted.get().is_none()
-    {
+    // A completed run's clock is its schedule; launching the users and
+    // waiting for the last responses are not part of it.
+    let elapsed = if !control.interrupted.load(Ordering::SeqCst) && aborted.get().is_none() {
         duration
     } else {
         elapsed

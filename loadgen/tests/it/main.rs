@@ -1,0 +1,7 @@
+//! Integration tests: the real loadgen binary against the real target app on
+//! loopback (started in-process on an ephemeral port).
+
+mod malformed;
+mod reports;
+mod runs;
+mod util;

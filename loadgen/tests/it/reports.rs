@@ -1,0 +1,84 @@
+//! Report files: the JSON round-trips, and reports merge.
+
+use std::time::Duration;
+
+use crate::util::{Dir, open_scenario, report, run, target};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_round_trips_and_merges() {
+    let app = target(0.0).await;
+    let dir = Dir::new();
+    let file = dir.write(
+        "r.yaml",
+        &open_scenario("/api/products", 30.0, 2, 10, "thresholds:\n  - p(99)<5s\n"),
+    );
+    let rep = dir.path("r.json");
+    let hdr = dir.path("r.hlog");
+    let out = run(
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--host",
+            &format!("http://{}", app.addr),
+            "--report",
+            rep.to_str().unwrap(),
+            "--hdr-log",
+            hdr.to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    // Round trip through the typed report.
+    let text = std::fs::read_to_string(&rep).unwrap();
+    let typed: loadgen::report::Report = serde_json::from_str(&text).unwrap();
+    let again = serde_json::to_value(&typed).unwrap();
+    assert_eq!(again, report(&rep));
+    assert_eq!(typed.version, loadgen::report::REPORT_VERSION);
+    assert_eq!(typed.total.slowest.len(), loadgen::stats::SLOWEST);
+    assert_eq!(typed.total.slowest[0].trace_id.len(), 32);
+    // The HdrHistogram log has one histogram per second with requests.
+    let log = std::fs::read_to_string(&hdr).unwrap();
+    assert!(
+        log.lines()
+            .filter(|l| l.starts_with("Tag=corrected,"))
+            .count()
+            >= 2,
+        "{log}"
+    );
+
+    // Two reports merge into one with the counts added.
+    let merged = dir.path("m.json");
+    let out = run(
+        &[
+            "merge",
+            rep.to_str().unwrap(),
+            rep.to_str().unwrap(),
+            "--report",
+            merged.to_str().unwrap(),
+        ],
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let m = report(&merged);
+    assert_eq!(m["total"]["count"].as_u64(), Some(2 * typed.total.count));
+    assert_eq!(
+        m["total"]["latency_ms"]["p99"],
+        report(&rep)["total"]["latency_ms"]["p99"]
+    );
+
+    // A file that is not a report is refused with its location.
+    let bad = dir.write("bad.json", "{\"version\": 1,\n \"scenario\": }");
+    let out = run(&["merge", bad.to_str().unwrap()], Duration::from_secs(20)).await;
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("bad.json:2:"), "{}", out.stderr);
+    let old = dir.write("old.json", "{\"version\": 0}");
+    let out = run(&["merge", old.to_str().unwrap()], Duration::from_secs(20)).await;
+    assert_eq!(out.code, Some(2));
+    assert!(
+        out.stderr.contains("version 0 is not supported"),
+        "{}",
+        out.stderr
+    );
+}

@@ -1,0 +1,117 @@
+//! Test helpers: the target app in-process, loadgen as a child process that
+//! is killed by PID when dropped, scenario files in a temp dir.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+pub const TOKEN: &str = "loadgen-test-token";
+
+/// The target app on 127.0.0.1 with an admin listener; no simulated waits.
+pub async fn target(scale: f64) -> target_app::Running {
+    target_app::start(target_app::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        admin: Some(target_app::AdminConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            token: TOKEN.into(),
+        }),
+        work: target_app::WorkConfig {
+            scale,
+            payment_failure_rate: 0.0,
+        },
+        tracing: false,
+        ..target_app::Config::default()
+    })
+    .await
+    .expect("target app starts")
+}
+
+pub struct Dir {
+    pub dir: tempfile::TempDir,
+}
+
+impl Dir {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// The result of a loadgen run.
+pub struct Out {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Starts loadgen; the child is killed by PID if the handle is dropped.
+pub fn spawn(args: &[&str]) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("loadgen starts")
+}
+
+/// Runs loadgen to the end (bounded by `limit`).
+pub async fn run(args: &[&str], limit: Duration) -> Out {
+    let child = spawn(args);
+    let out = tokio::time::timeout(limit, child.wait_with_output())
+        .await
+        .expect("loadgen finished in time")
+        .unwrap();
+    Out {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn report(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A one-request open-model scenario.
+pub fn open_scenario(path: &str, rate: f64, secs: u64, users: u32, extra: &str) -> String {
+    format!(
+        "base_url: http://127.0.0.1:1\ntimeout: 5s\nscenarios:\n  - name: s\n    requests:\n      - name: req\n        path: {path}\nload:\n  model: open\n  rate: {rate}\n  duration: {secs}s\n  max_users: {users}\n{extra}"
+    )
+}
+
+/// Sets the target app's fault plan through its admin API.
+pub async fn set_faults(app: &target_app::Running, plan: serde_json::Value) {
+    let r = reqwest::Client::new()
+        .put(format!("http://{}/admin/faults", app.admin_addr.unwrap()))
+        .bearer_auth(TOKEN)
+        .json(&plan)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+}
+
+/// Total requests the target app has counted for `route`.
+pub fn served(app: &target_app::Running, route: &str) -> f64 {
+    let text = app.state.metrics.encode();
+    text.lines()
+        .filter(|l| {
+            l.starts_with("http_server_request_duration_seconds_count{")
+                && l.contains(&format!("http_route=\"{route}\""))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
