@@ -23,6 +23,7 @@ use rand::distr::Distribution;
 use rand::distr::weighted::WeightedIndex;
 use tokio::sync::mpsc;
 
+use crate::client_spans::ClientSpans;
 use crate::pacer::Pacer;
 use crate::recorder::{Recorded, Recorder};
 use crate::scenario::template::RenderCtx;
@@ -51,10 +52,13 @@ pub struct RunResult {
     pub aborted_by: Option<String>,
 }
 
-/// Run-wide switches set from outside (signal handlers).
+/// Run-wide switches set from outside (signal handlers), and live counters
+/// read from outside (the progress line).
 #[derive(Debug, Default)]
 pub struct Control {
     pub interrupted: AtomicBool,
+    pub requests: AtomicU64,
+    pub errors: AtomicU64,
 }
 
 impl Control {
@@ -87,6 +91,8 @@ enum Msg {
 
 struct RunCtx {
     plan: Arc<Plan>,
+    control: Arc<Control>,
+    spans: Option<Arc<ClientSpans>>,
     base: String,
     /// When the run's clock starts: at once (closed), or when the schedule begins (open).
     start: std::sync::OnceLock<Instant>,
@@ -120,7 +126,7 @@ async fn iteration(
     ctx.in_flight.fetch_add(1, Ordering::SeqCst);
     let plan = &ctx.plan;
     for (i, req) in scenario.requests.iter().enumerate() {
-        let (url, headers, body, trace_id, span_id) = {
+        let (url, headers, body, mut trace_id, mut span_id, traced) = {
             let mut rng = rand::rng();
             let mut render = RenderCtx { seq, rng: &mut rng };
             let mut url = ctx.base.clone();
@@ -133,7 +139,20 @@ async fn iteration(
             let body = req.body.as_ref().map(|b| b.render(&mut render));
             let trace_id: u128 = rng.random_range(1..=u128::MAX);
             let span_id: u64 = rng.random_range(1..=u64::MAX);
-            (url, headers, body, trace_id, span_id)
+            let traced = ctx
+                .spans
+                .as_ref()
+                .is_some_and(|s| s.share > 0.0 && rng.random::<f64>() < s.share);
+            (url, headers, body, trace_id, span_id, traced)
+        };
+        let client_span = match (&ctx.spans, traced) {
+            (Some(spans), true) => {
+                let span = spans.start(&req.name, req.method.as_str(), &url);
+                trace_id = span.trace_id;
+                span_id = span.span_id;
+                Some(span)
+            }
+            _ => None,
         };
         let mut builder = user.client.request(req.method.clone(), &url).header(
             "traceparent",
@@ -167,6 +186,13 @@ async fn iteration(
             Ok(Ok(status)) if req.accepts(status) => Outcome::Ok(status),
             Ok(Ok(status)) => Outcome::Status(status),
         };
+        if let Some(span) = client_span {
+            span.end(outcome);
+        }
+        ctx.control.requests.fetch_add(1, Ordering::Relaxed);
+        if outcome.error_kind().is_some() {
+            ctx.control.errors.fetch_add(1, Ordering::Relaxed);
+        }
         // The recorder outlives every user; a closed channel only means the run is over.
         let _ = ctx.tx.send(Msg::Sample(Sample {
             name: req.name_id,
@@ -227,6 +253,7 @@ pub async fn run(
     host: Option<String>,
     keep_interval_histograms: bool,
     control: Arc<Control>,
+    spans: Option<Arc<ClientSpans>>,
 ) -> Result<RunResult, EngineError> {
     let plan = Arc::new(plan);
     let base = host
@@ -244,6 +271,8 @@ pub async fn run(
     let start = Instant::now();
     let ctx = Arc::new(RunCtx {
         plan: plan.clone(),
+        control: control.clone(),
+        spans: spans.clone(),
         base: base.clone(),
         start: std::sync::OnceLock::new(),
         tx: tx.clone(),

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use loadgen::client_spans::ClientSpans;
 use loadgen::engine::{self, Control};
 use loadgen::report::{self, Report};
 use loadgen::scenario::{self, Plan, ScenarioError};
@@ -76,6 +77,13 @@ struct RunArgs {
     /// Run for this long instead of the file's duration (e.g. 30s, 2m).
     #[arg(long, value_parser = humantime::parse_duration)]
     duration: Option<Duration>,
+    /// Export client spans over OTLP to this endpoint (e.g. http://127.0.0.1:4318);
+    /// the standard OTEL_EXPORTER_OTLP_* variables work too.
+    #[arg(long)]
+    otlp_endpoint: Option<String>,
+    /// Share of requests (0..=1) that get an exported client span.
+    #[arg(long, default_value_t = 0.01)]
+    trace_share: f64,
     #[command(flatten)]
     outputs: Outputs,
 }
@@ -159,21 +167,66 @@ fn install_signal_handler(control: &Arc<Control>) {
     }
 }
 
-async fn execute(plan: Plan, host: Option<String>, outputs: &Outputs) -> Result<u8, Failure> {
+/// A progress line on stderr, once a second, while stdout is a terminal.
+async fn progress(control: Arc<Control>, duration: Duration) {
+    use std::sync::atomic::Ordering;
+    let start = std::time::Instant::now();
+    let mut last = 0;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let requests = control.requests.load(Ordering::Relaxed);
+        let errors = control.errors.load(Ordering::Relaxed);
+        let elapsed = start.elapsed().as_secs().min(duration.as_secs());
+        let width = 30usize;
+        let done = if duration.is_zero() {
+            width
+        } else {
+            (elapsed as usize * width / duration.as_secs().max(1) as usize).min(width)
+        };
+        eprint!(
+            "\r\x1b[2K[{}{}] {}s/{}s  {} requests  {} rps  {} errors",
+            "#".repeat(done),
+            " ".repeat(width - done),
+            elapsed,
+            duration.as_secs(),
+            requests,
+            requests - last,
+            errors
+        );
+        last = requests;
+    }
+}
+
+async fn execute(
+    plan: Plan,
+    host: Option<String>,
+    outputs: &Outputs,
+    spans: Option<ClientSpans>,
+) -> Result<u8, Failure> {
     let control = Arc::new(Control::default());
     install_signal_handler(&control);
     let target = host.clone().unwrap_or_else(|| plan.base_url.clone());
-    if std::io::stderr().is_terminal() {
-        eprintln!(
-            "loadgen: running {} against {} for {}...",
-            plan.name,
-            target,
-            humantime::format_duration(plan.load.duration())
-        );
+    let progress = std::io::stdout()
+        .is_terminal()
+        .then(|| tokio::spawn(progress(control.clone(), plan.load.duration())));
+    let spans = spans.map(Arc::new);
+    let run = engine::run(
+        plan.clone(),
+        host,
+        outputs.hdr_log.is_some(),
+        control,
+        spans.clone(),
+    )
+    .await;
+    if let Some(spans) = &spans {
+        spans.shutdown();
     }
-    let run = engine::run(plan.clone(), host, outputs.hdr_log.is_some(), control)
-        .await
-        .context("the run failed")?;
+    if let Some(p) = progress {
+        p.abort();
+        eprint!("\r\x1b[2K");
+    }
+    let run = run.context("the run failed")?;
     let report = Report::build(&plan, &target, &run);
     print!("{}", report::table::render(&report));
     write_outputs(
@@ -219,7 +272,7 @@ async fn demo(duration: Duration, outputs: &Outputs) -> Result<u8, Failure> {
     );
     let mut plan = scenario::parse(loadgen::bundled::STEADY, Path::new("scenarios/steady.yaml"))?;
     plan.load = plan.load.with_duration(duration);
-    let code = execute(plan, Some(host), outputs).await;
+    let code = execute(plan, Some(host), outputs, None).await;
     app.shutdown().await;
     code
 }
@@ -248,7 +301,12 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => {
                 let plan = load_plan(&args.scenario, args.duration)?;
-                execute(plan, args.host, &args.outputs).await
+                let spans = ClientSpans::init(args.otlp_endpoint.as_deref(), args.trace_share)
+                    .map_err(|e| Failure {
+                        code: EXIT_INVALID,
+                        error: e.into(),
+                    })?;
+                execute(plan, args.host, &args.outputs, spans).await
             }
             Command::Validate { scenario } => {
                 let plan = load_plan(&scenario, None)?;

@@ -2,6 +2,7 @@
 //! loopback (started in-process on an ephemeral port).
 
 mod malformed;
+mod otlp;
 mod reports;
 mod runs;
 mod util;
