@@ -27,7 +27,7 @@ use crate::client_spans::ClientSpans;
 use crate::pacer::Pacer;
 use crate::recorder::{Recorded, Recorder};
 use crate::scenario::template::RenderCtx;
-use crate::scenario::{Load, Plan, Scenario};
+use crate::scenario::{Load, Plan};
 use crate::stats::{Outcome, Sample};
 use crate::threshold::Threshold;
 
@@ -91,6 +91,8 @@ enum Msg {
 
 struct RunCtx {
     plan: Arc<Plan>,
+    /// Per scenario and request: the URL, when the path has no template.
+    static_urls: Vec<Vec<Option<reqwest::Url>>>,
     control: Arc<Control>,
     spans: Option<Arc<ClientSpans>>,
     base: String,
@@ -114,23 +116,83 @@ fn classify(err: &reqwest::Error) -> Outcome {
     }
 }
 
+/// What each goose user keeps: its own HTTP client (so its own connections).
+#[derive(Clone)]
+struct UserState {
+    client: reqwest::Client,
+}
+
+/// The HTTP client of one user. Goose's client builder cannot turn off
+/// redirects and proxies, which a load generator must control: a redirect is
+/// reported as the 3xx it is, and requests go straight to the target.
+fn http_client(plan: &Plan) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .tcp_nodelay(true)
+        .connect_timeout(plan.timeout)
+        .user_agent(concat!("loadgen/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Counts a finished request and sends it to the recorder.
+fn record(
+    ctx: &RunCtx,
+    name: usize,
+    intended_start: Instant,
+    sent: Instant,
+    end: Instant,
+    outcome: Outcome,
+    trace_id: u128,
+) {
+    ctx.control.requests.fetch_add(1, Ordering::Relaxed);
+    if outcome.error_kind().is_some() {
+        ctx.control.errors.fetch_add(1, Ordering::Relaxed);
+    }
+    // The recorder outlives every user; a closed channel only means the run is over.
+    let _ = ctx.tx.send(Msg::Sample(Sample {
+        name,
+        corrected: end - intended_start,
+        actual: end - sent,
+        at: end - ctx.start.get().copied().unwrap_or(sent),
+        outcome,
+        trace_id,
+    }));
+}
+
 /// Runs one iteration of `scenario`. The first request's corrected latency
 /// counts from `intended` (the open model's schedule).
 async fn iteration(
-    user: &mut GooseUser,
+    user: &GooseUser,
     ctx: &RunCtx,
-    scenario: &Scenario,
+    index: usize,
     intended: Option<Instant>,
     seq: u64,
 ) {
     ctx.in_flight.fetch_add(1, Ordering::SeqCst);
     let plan = &ctx.plan;
+    let scenario = &plan.scenarios[index];
     for (i, req) in scenario.requests.iter().enumerate() {
         let (url, headers, body, mut trace_id, mut span_id, traced) = {
             let mut rng = rand::rng();
             let mut render = RenderCtx { seq, rng: &mut rng };
-            let mut url = ctx.base.clone();
-            req.path.render_into(&mut render, &mut url);
+            // Static paths were parsed once; others are rendered and parsed here.
+            let url = match &ctx.static_urls[index][i] {
+                Some(u) => u.clone(),
+                None => {
+                    let mut text = ctx.base.clone();
+                    req.path.render_into(&mut render, &mut text);
+                    match reqwest::Url::parse(&text) {
+                        Ok(u) => u,
+                        Err(_) => {
+                            // A template rendered into something that is not a URL.
+                            let now = Instant::now();
+                            record(ctx, req.name_id, now, now, now, Outcome::Request, 0);
+                            continue;
+                        }
+                    }
+                }
+            };
             let headers: Vec<(http::HeaderName, String)> = req
                 .headers
                 .iter()
@@ -147,14 +209,17 @@ async fn iteration(
         };
         let client_span = match (&ctx.spans, traced) {
             (Some(spans), true) => {
-                let span = spans.start(&req.name, req.method.as_str(), &url);
+                let span = spans.start(&req.name, req.method.as_str(), url.as_str());
                 trace_id = span.trace_id;
                 span_id = span.span_id;
                 Some(span)
             }
             _ => None,
         };
-        let mut builder = user.client.request(req.method.clone(), &url).header(
+        let Some(state) = user.get_session_data::<UserState>() else {
+            break;
+        };
+        let mut builder = state.client.request(req.method.clone(), url).header(
             "traceparent",
             format!("00-{trace_id:032x}-{span_id:016x}-01"),
         );
@@ -189,19 +254,7 @@ async fn iteration(
         if let Some(span) = client_span {
             span.end(outcome);
         }
-        ctx.control.requests.fetch_add(1, Ordering::Relaxed);
-        if outcome.error_kind().is_some() {
-            ctx.control.errors.fetch_add(1, Ordering::Relaxed);
-        }
-        // The recorder outlives every user; a closed channel only means the run is over.
-        let _ = ctx.tx.send(Msg::Sample(Sample {
-            name: req.name_id,
-            corrected: end - intended_start,
-            actual: end - sent,
-            at: end - ctx.start.get().copied().unwrap_or(sent),
-            outcome,
-            trace_id,
-        }));
+        record(ctx, req.name_id, intended_start, sent, end, outcome, trace_id);
         if !req.think_time.is_zero() && i + 1 < scenario.requests.len() {
             tokio::time::sleep(req.think_time).await;
         }
@@ -269,7 +322,31 @@ pub async fn run(
     };
     let started_at = SystemTime::now();
     let start = Instant::now();
+    let static_urls = plan
+        .scenarios
+        .iter()
+        .map(|s| {
+            s.requests
+                .iter()
+                .map(|r| {
+                    let path = r.path.is_static().then(|| {
+                        let mut text = base.clone();
+                        r.path.render_into(
+                            &mut RenderCtx {
+                                seq: 0,
+                                rng: &mut rand::rng(),
+                            },
+                            &mut text,
+                        );
+                        text
+                    })?;
+                    reqwest::Url::parse(&path).ok()
+                })
+                .collect()
+        })
+        .collect();
     let ctx = Arc::new(RunCtx {
+        static_urls,
         plan: plan.clone(),
         control: control.clone(),
         spans: spans.clone(),
@@ -369,15 +446,21 @@ pub async fn run(
             let profile = profile.clone();
             let pick = pick.clone();
             Box::pin(async move {
-                if user.get_session_data::<bool>().is_none() {
-                    user.set_session_data(true);
+                if user.get_session_data::<UserState>().is_none() {
+                    match http_client(&ctx.plan) {
+                        Ok(client) => user.set_session_data(UserState { client }),
+                        Err(e) => {
+                            eprintln!("loadgen: cannot build an HTTP client: {e}");
+                            goose::trigger_killswitch("no HTTP client");
+                            return TransactionResult::Ok(());
+                        }
+                    }
                     ctx.ready.fetch_add(1, Ordering::SeqCst);
                 }
                 if let Some(rx) = &ctx.tickets {
                     match rx.recv().await {
                         Ok(ticket) => {
-                            let scenario = &ctx.plan.scenarios[ticket.scenario];
-                            iteration(user, &ctx, scenario, Some(ticket.intended), ticket.seq)
+                            iteration(user, &ctx, ticket.scenario, Some(ticket.intended), ticket.seq)
                                 .await;
                         }
                         // The schedule is over: idle until goose stops this user.
@@ -396,7 +479,7 @@ pub async fn run(
                 if active {
                     let scenario = pick.sample(&mut rand::rng());
                     let seq = ctx.seq.fetch_add(1, Ordering::Relaxed);
-                    iteration(user, &ctx, &ctx.plan.scenarios[scenario], None, seq).await;
+                    iteration(user, &ctx, scenario, None, seq).await;
                 } else {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
