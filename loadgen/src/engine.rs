@@ -23,6 +23,7 @@ use rand::distr::Distribution;
 use rand::distr::weighted::WeightedIndex;
 use tokio::sync::mpsc;
 
+use crate::client::{Connection, SendError, Target};
 use crate::client_spans::ClientSpans;
 use crate::pacer::Pacer;
 use crate::recorder::{Recorded, Recorder};
@@ -36,6 +37,8 @@ use crate::threshold::Threshold;
 pub enum EngineError {
     #[error("goose failed: {0}")]
     Goose(String),
+    #[error("invalid target: {0}")]
+    Target(String),
 }
 
 /// What the run produced.
@@ -91,8 +94,11 @@ enum Msg {
 
 struct RunCtx {
     plan: Arc<Plan>,
-    /// Per scenario and request: the URL, when the path has no template.
-    static_urls: Vec<Vec<Option<reqwest::Url>>>,
+    target: Target,
+    /// Per scenario and request: the request target, when the path has no template.
+    static_uris: Vec<Vec<Option<http::Uri>>>,
+    /// One connection per goose user, by the user's index.
+    conns: Vec<tokio::sync::Mutex<Connection>>,
     control: Arc<Control>,
     spans: Option<Arc<ClientSpans>>,
     base: String,
@@ -106,34 +112,7 @@ struct RunCtx {
     tickets: Option<async_channel::Receiver<Ticket>>,
 }
 
-fn classify(err: &reqwest::Error) -> Outcome {
-    if err.is_timeout() {
-        Outcome::Timeout
-    } else if err.is_connect() {
-        Outcome::Connect
-    } else {
-        Outcome::Request
-    }
-}
-
-/// What each goose user keeps: its own HTTP client (so its own connections).
-#[derive(Clone)]
-struct UserState {
-    client: reqwest::Client,
-}
-
-/// The HTTP client of one user. Goose's client builder cannot turn off
-/// redirects and proxies, which a load generator must control: a redirect is
-/// reported as the 3xx it is, and requests go straight to the target.
-fn http_client(plan: &Plan) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .tcp_nodelay(true)
-        .connect_timeout(plan.timeout)
-        .user_agent(concat!("loadgen/", env!("CARGO_PKG_VERSION")))
-        .build()
-}
+const USER_AGENT: &str = concat!("loadgen/", env!("CARGO_PKG_VERSION"));
 
 /// Counts a finished request and sends it to the recorder.
 fn record(
@@ -172,26 +151,25 @@ async fn iteration(
     ctx.in_flight.fetch_add(1, Ordering::SeqCst);
     let plan = &ctx.plan;
     let scenario = &plan.scenarios[index];
+    let Some(conn) = ctx.conns.get(user.weighted_users_index) else {
+        ctx.in_flight.fetch_sub(1, Ordering::SeqCst);
+        return;
+    };
+    let mut conn = conn.lock().await;
     for (i, req) in scenario.requests.iter().enumerate() {
-        let (url, headers, body, mut trace_id, mut span_id, traced) = {
+        let (uri, headers, body, mut trace_id, mut span_id, traced) = {
             let mut rng = rand::rng();
             let mut render = RenderCtx { seq, rng: &mut rng };
             // Static paths were parsed once; others are rendered and parsed here.
-            let url = match &ctx.static_urls[index][i] {
-                Some(u) => u.clone(),
-                None => {
-                    let mut text = ctx.base.clone();
-                    req.path.render_into(&mut render, &mut text);
-                    match reqwest::Url::parse(&text) {
-                        Ok(u) => u,
-                        Err(_) => {
-                            // A template rendered into something that is not a URL.
-                            let now = Instant::now();
-                            record(ctx, req.name_id, now, now, now, Outcome::Request, 0);
-                            continue;
-                        }
-                    }
-                }
+            let uri = match &ctx.static_uris[index][i] {
+                Some(u) => Ok(u.clone()),
+                None => ctx.target.uri(&req.path.render(&mut render)),
+            };
+            let Ok(uri) = uri else {
+                // A template rendered into something that is not a path.
+                let now = Instant::now();
+                record(ctx, req.name_id, now, now, now, Outcome::Request, 0);
+                continue;
             };
             let headers: Vec<(http::HeaderName, String)> = req
                 .headers
@@ -205,60 +183,81 @@ async fn iteration(
                 .spans
                 .as_ref()
                 .is_some_and(|s| s.share > 0.0 && rng.random::<f64>() < s.share);
-            (url, headers, body, trace_id, span_id, traced)
+            (uri, headers, body, trace_id, span_id, traced)
         };
         let client_span = match (&ctx.spans, traced) {
             (Some(spans), true) => {
-                let span = spans.start(&req.name, req.method.as_str(), url.as_str());
+                let url = format!(
+                    "{}{}",
+                    ctx.base.trim_end_matches(ctx.target.base_path.as_str()),
+                    uri
+                );
+                let span = spans.start(&req.name, req.method.as_str(), &url);
                 trace_id = span.trace_id;
                 span_id = span.span_id;
                 Some(span)
             }
             _ => None,
         };
-        let Some(state) = user.get_session_data::<UserState>() else {
-            break;
-        };
-        let mut builder = state.client.request(req.method.clone(), url).header(
-            "traceparent",
-            format!("00-{trace_id:032x}-{span_id:016x}-01"),
-        );
+        let mut builder = http::Request::builder()
+            .method(req.method.clone())
+            .uri(uri)
+            .header("user-agent", USER_AGENT)
+            .header(
+                "traceparent",
+                format!("00-{trace_id:032x}-{span_id:016x}-01"),
+            );
         for (k, v) in &plan.headers {
             builder = builder.header(k, v);
         }
         for (k, v) in headers {
             builder = builder.header(k, v);
         }
-        if let Some(body) = body {
-            builder = builder.body(body);
-        }
+        let request = builder.body(http_body_util::Full::new(hyper::body::Bytes::from(
+            body.unwrap_or_default(),
+        )));
         let sent = Instant::now();
         let intended_start = match (i, intended) {
             (0, Some(t)) => t.min(sent),
             _ => sent,
         };
-        let result = tokio::time::timeout(plan.timeout, async {
-            let response = builder.send().await?;
-            let status = response.status().as_u16();
-            response.bytes().await?;
-            Ok::<u16, reqwest::Error>(status)
-        })
-        .await;
+        let result = match request {
+            Ok(request) => {
+                tokio::time::timeout(plan.timeout, conn.send(&ctx.target, request, plan.timeout))
+                    .await
+            }
+            // A header value rendered from a template may be invalid.
+            Err(_) => Ok(Err(SendError::Request)),
+        };
         let end = Instant::now();
         let outcome = match result {
-            Err(_) => Outcome::Timeout,
-            Ok(Err(e)) => classify(&e),
+            Err(_) => {
+                // The connection is in an unknown state after a timeout.
+                *conn = Connection::default();
+                Outcome::Timeout
+            }
+            Ok(Err(SendError::Connect)) => Outcome::Connect,
+            Ok(Err(SendError::Request)) => Outcome::Request,
             Ok(Ok(status)) if req.accepts(status) => Outcome::Ok(status),
             Ok(Ok(status)) => Outcome::Status(status),
         };
         if let Some(span) = client_span {
             span.end(outcome);
         }
-        record(ctx, req.name_id, intended_start, sent, end, outcome, trace_id);
+        record(
+            ctx,
+            req.name_id,
+            intended_start,
+            sent,
+            end,
+            outcome,
+            trace_id,
+        );
         if !req.think_time.is_zero() && i + 1 < scenario.requests.len() {
             tokio::time::sleep(req.think_time).await;
         }
     }
+    drop(conn);
     ctx.iterations.fetch_add(1, Ordering::Relaxed);
     ctx.in_flight.fetch_sub(1, Ordering::SeqCst);
     if let Some(last) = scenario.requests.last()
@@ -322,7 +321,32 @@ pub async fn run(
     };
     let started_at = SystemTime::now();
     let start = Instant::now();
-    let static_urls = plan
+    // Goose runs a fixed pool of users; our own schedule decides what they do:
+    // the pacer hands out iterations (open), or the ramp says how many of the
+    // pool are active at each moment (closed).
+    let duration = plan.load.duration();
+    let (pool, profile) = match &plan.load {
+        Load::Open {
+            max_users,
+            start_rate,
+            stages,
+            ..
+        } => (*max_users as usize, Pacer::new(*start_rate, stages)),
+        Load::Closed {
+            start_users,
+            stages,
+        } => {
+            let peak = stages
+                .iter()
+                .map(|s| s.target as usize)
+                .chain(std::iter::once(*start_users as usize))
+                .max()
+                .unwrap_or(1);
+            (peak.max(1), Pacer::new(f64::from(*start_users), stages))
+        }
+    };
+    let target = Target::parse(&base).map_err(EngineError::Target)?;
+    let static_uris = plan
         .scenarios
         .iter()
         .map(|s| {
@@ -330,23 +354,20 @@ pub async fn run(
                 .iter()
                 .map(|r| {
                     let path = r.path.is_static().then(|| {
-                        let mut text = base.clone();
-                        r.path.render_into(
-                            &mut RenderCtx {
-                                seq: 0,
-                                rng: &mut rand::rng(),
-                            },
-                            &mut text,
-                        );
-                        text
+                        r.path.render(&mut RenderCtx {
+                            seq: 0,
+                            rng: &mut rand::rng(),
+                        })
                     })?;
-                    reqwest::Url::parse(&path).ok()
+                    target.uri(&path).ok()
                 })
                 .collect()
         })
         .collect();
     let ctx = Arc::new(RunCtx {
-        static_urls,
+        static_uris,
+        target,
+        conns: (0..pool).map(|_| tokio::sync::Mutex::default()).collect(),
         plan: plan.clone(),
         control: control.clone(),
         spans: spans.clone(),
@@ -395,30 +416,6 @@ pub async fn run(
         })
     };
 
-    // Goose runs a fixed pool of users; our own schedule decides what they do:
-    // the pacer hands out iterations (open), or the ramp says how many of the
-    // pool are active at each moment (closed).
-    let duration = plan.load.duration();
-    let (pool, profile) = match &plan.load {
-        Load::Open {
-            max_users,
-            start_rate,
-            stages,
-            ..
-        } => (*max_users as usize, Pacer::new(*start_rate, stages)),
-        Load::Closed {
-            start_users,
-            stages,
-        } => {
-            let peak = stages
-                .iter()
-                .map(|s| s.target as usize)
-                .chain(std::iter::once(*start_users as usize))
-                .max()
-                .unwrap_or(1);
-            (peak.max(1), Pacer::new(f64::from(*start_users), stages))
-        }
-    };
     let mut attack = GooseAttack::initialize_with_config(quiet_config(&base)).map_err(goose_err)?;
     attack = *attack
         .set_default(GooseDefault::Users, pool)
@@ -446,22 +443,21 @@ pub async fn run(
             let profile = profile.clone();
             let pick = pick.clone();
             Box::pin(async move {
-                if user.get_session_data::<UserState>().is_none() {
-                    match http_client(&ctx.plan) {
-                        Ok(client) => user.set_session_data(UserState { client }),
-                        Err(e) => {
-                            eprintln!("loadgen: cannot build an HTTP client: {e}");
-                            goose::trigger_killswitch("no HTTP client");
-                            return TransactionResult::Ok(());
-                        }
-                    }
+                if user.get_session_data::<bool>().is_none() {
+                    user.set_session_data(true);
                     ctx.ready.fetch_add(1, Ordering::SeqCst);
                 }
                 if let Some(rx) = &ctx.tickets {
                     match rx.recv().await {
                         Ok(ticket) => {
-                            iteration(user, &ctx, ticket.scenario, Some(ticket.intended), ticket.seq)
-                                .await;
+                            iteration(
+                                user,
+                                &ctx,
+                                ticket.scenario,
+                                Some(ticket.intended),
+                                ticket.seq,
+                            )
+                            .await;
                         }
                         // The schedule is over: idle until goose stops this user.
                         Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,

@@ -7,6 +7,7 @@
 //! [`recorder`], [`report`]) is unit-tested without a network; [`engine`]
 //! does the I/O and is integration-tested against the real target app.
 
+pub mod client;
 pub mod client_spans;
 pub mod engine;
 pub mod pacer;
