@@ -288,13 +288,16 @@ fn goose_err(e: impl std::fmt::Debug) -> EngineError {
 /// Checks the abort-on-fail thresholds against what is recorded so far.
 fn failing_abort(
     thresholds: &[Threshold],
-    rec: &Recorded,
+    rec: &Recorder,
     names: &[String],
     elapsed: Duration,
     dropped: u64,
 ) -> Option<String> {
-    thresholds.iter().filter(|t| t.abort_on_fail).find_map(|t| {
-        let v = crate::report::observe(t, rec, names, elapsed, dropped)?;
+    let mut aborting = thresholds.iter().filter(|t| t.abort_on_fail).peekable();
+    aborting.peek()?;
+    let total = rec.total();
+    aborting.find_map(|t| {
+        let v = crate::report::observe(t, &total, rec.per_name(), names, elapsed, dropped)?;
         (!t.passes(v)).then(|| t.to_string())
     })
 }
@@ -404,7 +407,7 @@ pub async fn run(
                         let now = clock.get().map_or(Duration::ZERO, |s| s.elapsed());
                         rec.close_before(now);
                         if aborted.get().is_none()
-                            && let Some(t) = failing_abort(&plan.thresholds, rec.current(), &plan.names, now, dropped.load(Ordering::Relaxed))
+                            && let Some(t) = failing_abort(&plan.thresholds, &rec, &plan.names, now, dropped.load(Ordering::Relaxed))
                         {
                             let _ = aborted.set(t);
                             goose::trigger_killswitch("threshold failed");

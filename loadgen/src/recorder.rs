@@ -73,7 +73,7 @@ impl Recorder {
         if let Some(stats) = self.recorded.per_name.get_mut(s.name) {
             stats.push(s);
         }
-        self.recorded.total.push(s);
+        // The total is the merge of the names, made when it is needed.
         let second = s.at.as_secs();
         // A sample for an interval already closed (very late) still counts in the totals.
         if self
@@ -82,7 +82,7 @@ impl Recorder {
             .last()
             .is_none_or(|last| second > last.t)
         {
-            self.open.entry(second).or_default().push(s);
+            self.open.entry(second).or_default().push_interval(s);
         }
     }
 
@@ -117,9 +117,18 @@ impl Recorder {
         }
     }
 
-    /// The statistics so far (for thresholds during the run).
-    pub fn current(&self) -> &Recorded {
-        &self.recorded
+    /// The statistics per name so far.
+    pub fn per_name(&self) -> &[Stats] {
+        &self.recorded.per_name
+    }
+
+    /// All requests so far: the merge of the names.
+    pub fn total(&self) -> Stats {
+        let mut total = Stats::default();
+        for s in &self.recorded.per_name {
+            total.merge(s);
+        }
+        total
     }
 
     /// Closes every interval and returns the record.
@@ -127,6 +136,7 @@ impl Recorder {
         while let Some((second, stats)) = self.open.pop_first() {
             self.close(second, &stats);
         }
+        self.recorded.total = self.total();
         self.recorded
     }
 }
@@ -154,7 +164,8 @@ mod tests {
         r.push(&at(0.7, 1));
         r.push(&at(3.1, 0));
         r.close_before(Duration::from_secs_f64(2.5));
-        assert_eq!(r.current().intervals.len(), 1);
+        assert_eq!(r.recorded.intervals.len(), 1);
+        assert_eq!(r.total().count, 3);
         let done = r.finish();
         let counts: Vec<(u64, u64)> = done.intervals.iter().map(|i| (i.t, i.count)).collect();
         assert_eq!(counts, vec![(0, 2), (1, 0), (2, 0), (3, 1)]);

@@ -138,6 +138,18 @@ impl Stats {
         }
     }
 
+    /// Records only what an interval reports: corrected latency and counters.
+    pub fn push_interval(&mut self, s: &Sample) {
+        self.corrected.saturating_record(micros(s.corrected));
+        self.count += 1;
+        if let Some(status) = s.outcome.status() {
+            *self.statuses.entry(status).or_default() += 1;
+        }
+        if let Some(kind) = s.outcome.error_kind() {
+            *self.errors.entry(kind.to_owned()).or_default() += 1;
+        }
+    }
+
     fn sort_slowest(&mut self) {
         self.slowest
             .sort_by(|a, b| b.latency_ms.total_cmp(&a.latency_ms));

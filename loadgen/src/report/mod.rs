@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::RunResult;
-use crate::recorder::{IntervalSummary, Recorded};
+use crate::recorder::IntervalSummary;
 use crate::scenario::{Load, Plan};
 use crate::stats::{Slow, Stats, decode_histogram, encode_histogram};
 use crate::threshold::{Metric, Threshold};
@@ -165,14 +165,15 @@ pub enum ReportError {
 /// The observed value of a threshold, or `None` when there is no data for it.
 pub fn observe(
     t: &Threshold,
-    rec: &Recorded,
+    total: &Stats,
+    per_name: &[Stats],
     names: &[String],
     elapsed: Duration,
     dropped: u64,
 ) -> Option<f64> {
     let stats = match &t.request {
-        Some(r) => rec.per_name.get(names.iter().position(|n| n == r)?)?,
-        None => &rec.total,
+        Some(r) => per_name.get(names.iter().position(|n| n == r)?)?,
+        None => total,
     };
     observe_stats(t, stats, elapsed.as_secs_f64(), dropped)
 }
