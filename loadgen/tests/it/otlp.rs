@@ -11,7 +11,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use prost::Message;
 
-use crate::util::{Dir, open_scenario, report, run, target};
+use crate::util::{Dir, arg, open_scenario, report, run, run_against, target};
 
 async fn receiver() -> (String, Arc<Mutex<Vec<Span>>>) {
     let spans: Arc<Mutex<Vec<Span>>> = Arc::default();
@@ -49,20 +49,17 @@ async fn client_spans_start_the_traces() {
         &open_scenario("/api/products/{{ randint(1, 20) }}", 20.0, 2, 5, ""),
     );
     let rep = dir.path("t.json");
-    let out = run(
+    let out = run_against(
+        &app,
+        &file,
         &[
-            "run",
-            file.to_str().unwrap(),
-            "--host",
-            &format!("http://{}", app.addr),
             "--otlp-endpoint",
             &endpoint,
             "--trace-share",
             "1",
             "--report",
-            rep.to_str().unwrap(),
+            arg(&rep),
         ],
-        Duration::from_secs(60),
     )
     .await;
     assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::util::{Dir, open_scenario, report, run, target};
+use crate::util::{Dir, arg, open_scenario, report, run, run_against, target};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_round_trips_and_merges() {
@@ -14,18 +14,10 @@ async fn report_round_trips_and_merges() {
     );
     let rep = dir.path("r.json");
     let hdr = dir.path("r.hlog");
-    let out = run(
-        &[
-            "run",
-            file.to_str().unwrap(),
-            "--host",
-            &format!("http://{}", app.addr),
-            "--report",
-            rep.to_str().unwrap(),
-            "--hdr-log",
-            hdr.to_str().unwrap(),
-        ],
-        Duration::from_secs(60),
+    let out = run_against(
+        &app,
+        &file,
+        &["--report", arg(&rep), "--hdr-log", arg(&hdr)],
     )
     .await;
     assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);

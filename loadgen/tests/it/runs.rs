@@ -5,12 +5,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::util::{Dir, open_scenario, report, run, served, set_faults, spawn, target};
+use crate::util::{
+    Dir, arg, open_scenario, report, run_against, served, set_faults, spawn, target,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_model_holds_the_rate() {
     let app = target(0.0).await;
-    let host = format!("http://{}", app.addr);
     let dir = Dir::new();
     for rate in [25.0, 100.0, 400.0] {
         let before = served(&app, "/api/products/{id}");
@@ -19,18 +20,7 @@ async fn open_model_holds_the_rate() {
             &open_scenario("/api/products/{{ randint(1, 20) }}", rate, 4, 50, ""),
         );
         let rep = dir.path("rate.json");
-        let out = run(
-            &[
-                "run",
-                file.to_str().unwrap(),
-                "--host",
-                &host,
-                "--report",
-                rep.to_str().unwrap(),
-            ],
-            Duration::from_secs(60),
-        )
-        .await;
+        let out = run_against(&app, &file, &["--report", arg(&rep)]).await;
         assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
         let r = report(&rep);
         let iterations = r["iterations"].as_f64().unwrap();
@@ -72,18 +62,7 @@ async fn latency_is_measured_accurately() {
     let dir = Dir::new();
     let file = dir.write("lat.yaml", &open_scenario("/api/products", 20.0, 3, 20, ""));
     let rep = dir.path("lat.json");
-    let out = run(
-        &[
-            "run",
-            file.to_str().unwrap(),
-            "--host",
-            &format!("http://{}", app.addr),
-            "--report",
-            rep.to_str().unwrap(),
-        ],
-        Duration::from_secs(60),
-    )
-    .await;
+    let out = run_against(&app, &file, &["--report", arg(&rep)]).await;
     assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
     let r = report(&rep);
     for key in ["latency_ms", "latency_uncorrected_ms"] {
@@ -144,7 +123,6 @@ async fn a_stall_shows_in_corrected_latency_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_model_and_thresholds() {
     let app = target(0.0).await;
-    let host = format!("http://{}", app.addr);
     let dir = Dir::new();
     let scenario = |thresholds: &str| {
         format!(
@@ -157,18 +135,10 @@ async fn closed_model_and_thresholds() {
     );
     let junit = dir.path("pass.xml");
     let rep = dir.path("pass.json");
-    let out = run(
-        &[
-            "run",
-            pass.to_str().unwrap(),
-            "--host",
-            &host,
-            "--junit",
-            junit.to_str().unwrap(),
-            "--report",
-            rep.to_str().unwrap(),
-        ],
-        Duration::from_secs(60),
+    let out = run_against(
+        &app,
+        &pass,
+        &["--junit", arg(&junit), "--report", arg(&rep)],
     )
     .await;
     assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
@@ -186,18 +156,7 @@ async fn closed_model_and_thresholds() {
 
     let fail = dir.write("fail.yaml", &scenario("  - p(50)<1us\n  - error_rate<1%\n"));
     let junit = dir.path("fail.xml");
-    let out = run(
-        &[
-            "run",
-            fail.to_str().unwrap(),
-            "--host",
-            &host,
-            "--junit",
-            junit.to_str().unwrap(),
-        ],
-        Duration::from_secs(60),
-    )
-    .await;
+    let out = run_against(&app, &fail, &["--junit", arg(&junit)]).await;
     assert_eq!(out.code, Some(99), "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("FAIL p(50)<1us"), "{}", out.stdout);
     let xml = std::fs::read_to_string(&junit).unwrap();
@@ -225,18 +184,7 @@ async fn abort_on_fail_stops_early() {
     );
     let rep = dir.path("abort.json");
     let started = Instant::now();
-    let out = run(
-        &[
-            "run",
-            file.to_str().unwrap(),
-            "--host",
-            &format!("http://{}", app.addr),
-            "--report",
-            rep.to_str().unwrap(),
-        ],
-        Duration::from_secs(60),
-    )
-    .await;
+    let out = run_against(&app, &file, &["--report", arg(&rep)]).await;
     assert_eq!(out.code, Some(99), "{}{}", out.stdout, out.stderr);
     assert!(
         started.elapsed() < Duration::from_secs(15),

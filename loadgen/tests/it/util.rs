@@ -115,3 +115,17 @@ pub fn served(app: &target_app::Running, route: &str) -> f64 {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
+
+/// `loadgen run FILE --host http://APP EXTRA...`, bounded by a minute.
+pub async fn run_against(app: &target_app::Running, file: &Path, extra: &[&str]) -> Out {
+    let host = format!("http://{}", app.addr);
+    let file = file.to_str().expect("temp paths are UTF-8");
+    let mut args = vec!["run", file, "--host", &host];
+    args.extend_from_slice(extra);
+    run(&args, Duration::from_secs(60)).await
+}
+
+/// A path as an argument.
+pub fn arg(p: &Path) -> &str {
+    p.to_str().expect("temp paths are UTF-8")
+}
