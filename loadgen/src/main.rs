@@ -305,6 +305,14 @@ fn main() -> ExitCode {
     let result: Result<u8, Failure> = runtime.block_on(async {
         match cli.command {
             Command::Run(args) => {
+                if let Some(host) = &args.host {
+                    loadgen::client::Target::parse(host).map_err(|e| Failure {
+                        code: EXIT_INVALID,
+                        error: anyhow::anyhow!(
+                            "invalid --host: {e} (e.g. --host http://127.0.0.1:8080)"
+                        ),
+                    })?;
+                }
                 let plan = load_plan(&args.scenario, args.duration)?;
                 let spans = ClientSpans::init(args.otlp_endpoint.as_deref(), args.trace_share)
                     .map_err(|e| Failure {

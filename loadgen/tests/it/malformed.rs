@@ -280,8 +280,19 @@ async fn usage_errors_exit_2() {
         vec!["run", "x.yaml", "--duration", "soon"],
         vec!["frobnicate"],
         vec!["run", "/nonexistent/scenario.yaml"],
+        vec!["run", "x.yaml", "--host", "not a url"],
+        vec!["run", "x.yaml", "--host", "ftp://127.0.0.1/"],
+        vec!["run", "x.yaml", "--duration", "0s"],
+        vec!["merge"],
     ] {
         let out = run(&args, Duration::from_secs(20)).await;
         assert_eq!(out.code, Some(2), "{args:?}: {}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{args:?}: {}", out.stderr);
     }
+    let out = run(
+        &["run", "x.yaml", "--host", "nope"],
+        Duration::from_secs(20),
+    )
+    .await;
+    assert!(out.stderr.contains("invalid --host"), "{}", out.stderr);
 }
