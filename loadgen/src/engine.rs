@@ -114,6 +114,30 @@ struct RunCtx {
 
 const USER_AGENT: &str = concat!("loadgen/", env!("CARGO_PKG_VERSION"));
 
+/// True once the run must stop. Goose clears its killswitch when it starts,
+/// so an interruption that came earlier is passed on again here.
+fn stopping(ctx: &RunCtx) -> bool {
+    if ctx.control.interrupted.load(Ordering::SeqCst) && !goose::is_killswitch_triggered() {
+        goose::trigger_killswitch("interrupted");
+    }
+    goose::is_killswitch_triggered()
+}
+
+/// Sleeps until `deadline`, waking early when the run stops; true when the
+/// deadline was reached.
+async fn wait_until(ctx: &RunCtx, deadline: tokio::time::Instant) -> bool {
+    loop {
+        if stopping(ctx) {
+            return false;
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return true;
+        }
+        tokio::time::sleep((deadline - now).min(Duration::from_millis(50))).await;
+    }
+}
+
 /// Counts a finished request and sends it to the recorder.
 fn record(
     ctx: &RunCtx,
@@ -293,7 +317,11 @@ fn failing_abort(
     elapsed: Duration,
     dropped: u64,
 ) -> Option<String> {
-    let mut aborting = thresholds.iter().filter(|t| t.abort_on_fail).peekable();
+    // Rates are judged at the end only: a ramp is slow at first by design.
+    let mut aborting = thresholds
+        .iter()
+        .filter(|t| t.abort_on_fail && t.metric != crate::threshold::Metric::Rps)
+        .peekable();
     aborting.peek()?;
     let total = rec.total();
     aborting.find_map(|t| {
@@ -407,6 +435,7 @@ pub async fn run(
                         let now = clock.get().map_or(Duration::ZERO, |s| s.elapsed());
                         rec.close_before(now);
                         if aborted.get().is_none()
+                            && !goose::is_killswitch_triggered()
                             && let Some(t) = failing_abort(&plan.thresholds, &rec, &plan.names, now, dropped.load(Ordering::Relaxed))
                         {
                             let _ = aborted.set(t);
@@ -419,6 +448,10 @@ pub async fn run(
         })
     };
 
+    let queue_rounds = match &plan.load {
+        Load::Open { max_queue, .. } => u64::from(*max_queue) / pool.max(1) as u64,
+        Load::Closed { .. } => 0,
+    };
     let mut attack = GooseAttack::initialize_with_config(quiet_config(&base)).map_err(goose_err)?;
     attack = *attack
         .set_default(GooseDefault::Users, pool)
@@ -432,7 +465,9 @@ pub async fn run(
     attack = *attack
         .set_default(
             GooseDefault::RunTime,
-            (duration.as_secs() + plan.timeout.as_secs() + 30) as usize,
+            // A safety net only: the conductor stops goose when the schedule
+            // and the iterations it started (queued ones included) are done.
+            (duration.as_secs() + plan.timeout.as_secs() * (queue_rounds + 3) + 30) as usize,
         )
         .map_err(goose_err)?;
     let weights: Vec<u32> = plan.scenarios.iter().map(|s| s.weight).collect();
@@ -509,8 +544,7 @@ pub async fn run(
             match ticket_tx {
                 Some(ticket_tx) => {
                     for due in profile {
-                        tokio::time::sleep_until(begin + due).await;
-                        if goose::is_killswitch_triggered() {
+                        if !wait_until(&ctx, begin + due).await {
                             break;
                         }
                         let ticket = Ticket {
@@ -523,30 +557,22 @@ pub async fn run(
                         }
                     }
                     ticket_tx.close();
-                    // Iterations still queued are started and counted.
-                    let limit = Instant::now() + ctx.plan.timeout + Duration::from_secs(5);
-                    while !ticket_tx.is_empty()
-                        && Instant::now() < limit
-                        && !goose::is_killswitch_triggered()
-                    {
+                    // Iterations still queued are started and counted: each
+                    // user gets through at least one per timeout.
+                    let rounds = ticket_tx.len() / pool.max(1) + 2;
+                    let limit = Instant::now() + ctx.plan.timeout * rounds as u32;
+                    while !ticket_tx.is_empty() && Instant::now() < limit && !stopping(&ctx) {
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
                 }
                 None => {
-                    tokio::select! {
-                        _ = tokio::time::sleep_until(begin + duration) => {}
-                        _ = async {
-                            while !goose::is_killswitch_triggered() {
-                                tokio::time::sleep(Duration::from_millis(20)).await;
-                            }
-                        } => {}
-                    }
+                    wait_until(&ctx, begin + duration).await;
                 }
             }
             let limit = Instant::now() + ctx.plan.timeout + Duration::from_secs(1);
             while ctx.in_flight.load(Ordering::SeqCst) > 0
                 && Instant::now() < limit
-                && !goose::is_killswitch_triggered()
+                && !stopping(&ctx)
             {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
@@ -558,6 +584,12 @@ pub async fn run(
 
     let outcome = attack.execute().await;
     conductor.abort();
+    // Iterations still queued when the run stopped never started: dropped.
+    if let Some(rx) = &ctx.tickets {
+        while rx.try_recv().is_ok() {
+            dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
     let elapsed = ctx.start.get().copied().unwrap_or(start).elapsed();
     let _ = tx.send(Msg::Finish);
     drop(tx);

@@ -180,11 +180,15 @@ impl FaultPlan {
             if rule.route.as_deref().is_some_and(|r| r != route) {
                 continue;
             }
-            decision.delay += rule.latency.unwrap_or_default();
+            decision.delay = decision
+                .delay
+                .saturating_add(rule.latency.unwrap_or_default());
             if let Some(jitter) = rule.jitter
                 && !jitter.is_zero()
             {
-                decision.delay += jitter.mul_f64(rng.random::<f64>());
+                decision.delay = decision
+                    .delay
+                    .saturating_add(jitter.mul_f64(rng.random::<f64>()));
             }
             if decision.error_status.is_none()
                 && rule.error_rate > 0.0
@@ -300,6 +304,20 @@ mod tests {
             let d = plan.decide("/api/products", &mut rng).delay;
             assert!(d >= Duration::from_millis(2100) && d < Duration::from_millis(2150));
         }
+    }
+
+    #[test]
+    fn huge_latencies_saturate_instead_of_overflowing() {
+        let mut rng = StdRng::seed_from_u64(5);
+        let huge = FaultRule {
+            latency: Some(Duration::MAX),
+            ..FaultRule::default()
+        };
+        let plan = FaultPlan {
+            rules: vec![huge.clone(), huge],
+            stall: Some(Duration::MAX),
+        };
+        assert_eq!(plan.decide("/api/orders", &mut rng).delay, Duration::MAX);
     }
 
     #[test]

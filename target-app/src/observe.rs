@@ -45,10 +45,12 @@ impl Drop for ActiveGuard<'_> {
 }
 
 fn server_span(req: &Request, route: Option<&str>, scheme: &str) -> Span {
-    let method = req.method().as_str();
+    let method = method_label(req.method());
+    // Span names use "HTTP" for methods outside the standard set.
+    let verb = if method == "_OTHER" { "HTTP" } else { method };
     let name = match route {
-        Some(r) => format!("{method} {r}"),
-        None => method.to_owned(),
+        Some(r) => format!("{verb} {r}"),
+        None => verb.to_owned(),
     };
     let headers = req.headers();
     let user_agent = headers
@@ -95,6 +97,25 @@ fn server_span(req: &Request, route: Option<&str>, scheme: &str) -> Span {
     span
 }
 
+/// The method as a bounded label: the standard methods, or `_OTHER` (as the
+/// OpenTelemetry HTTP conventions say), so arbitrary methods cannot create
+/// unbounded series.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "_OTHER",
+    }
+}
+
 /// Splits `host[:port]` (IPv6 hosts in brackets) without allocating.
 fn split_authority(authority: &str) -> (&str, Option<i64>) {
     let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
@@ -139,7 +160,7 @@ pub async fn observe(
 ) -> Response {
     let start = Instant::now();
     let route = matched.as_ref().map(|m| m.as_str());
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method()).to_owned();
     let route_label = route.unwrap_or("").to_owned();
     let active = state
         .metrics
@@ -273,6 +294,16 @@ pub async fn inject_faults(
 #[cfg(test)]
 mod tests {
     use super::split_authority;
+
+    #[test]
+    fn methods_are_bounded() {
+        use axum::http::Method;
+        assert_eq!(super::method_label(&Method::GET), "GET");
+        assert_eq!(
+            super::method_label(&Method::from_bytes(b"FOO1").unwrap()),
+            "_OTHER"
+        );
+    }
 
     #[test]
     fn authorities() {

@@ -190,9 +190,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
     let startup_delay = config.startup_delay;
     tokio::spawn(async move {
         tokio::time::sleep(startup_delay).await;
-        if lifecycle.phase() == Phase::Starting {
-            lifecycle.set(Phase::Ready);
-        }
+        lifecycle.promote();
     });
 
     Ok(Running {

@@ -46,6 +46,13 @@ impl Lifecycle {
         }
     }
 
+    /// Starting -> Ready, unless the service is already draining.
+    pub fn promote(&self) {
+        let _ = self
+            .0
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire);
+    }
+
     pub fn set(&self, phase: Phase) {
         let value = match phase {
             Phase::Starting => 0,

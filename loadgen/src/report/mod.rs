@@ -181,8 +181,8 @@ pub fn observe(
 fn observe_stats(t: &Threshold, stats: &Stats, elapsed: f64, dropped: u64) -> Option<f64> {
     match t.metric {
         Metric::Dropped => Some(dropped as f64),
-        Metric::Rps => (elapsed > 0.0).then(|| stats.count as f64 / elapsed),
         _ if stats.count == 0 => None,
+        Metric::Rps => (elapsed > 0.0).then(|| stats.count as f64 / elapsed),
         Metric::Percentile(q) => Some(stats.percentile_ms(q, true)),
         Metric::AvgLatency => Some(stats.mean_ms(true)),
         Metric::MaxLatency => Some(stats.max_ms(true)),

@@ -244,20 +244,31 @@ impl Load {
     /// The same profile cut or stretched to `duration` (for `--duration`):
     /// the last stage absorbs the difference.
     pub fn with_duration(mut self, duration: Duration) -> Self {
-        let stages = match &mut self {
-            Load::Closed { stages, .. } | Load::Open { stages, .. } => stages,
+        let (start, stages) = match &mut self {
+            Load::Closed {
+                start_users,
+                stages,
+            } => (f64::from(*start_users), stages),
+            Load::Open {
+                start_rate, stages, ..
+            } => (*start_rate, stages),
         };
         let mut left = duration;
+        let mut level = start;
         let mut kept = Vec::new();
         for stage in stages.iter() {
             if left.is_zero() {
                 break;
             }
             let d = stage.duration.min(left);
+            // A stage cut short stops where its ramp had got to.
+            let target =
+                level + (stage.target - level) * (d.as_secs_f64() / stage.duration.as_secs_f64());
             kept.push(Stage {
                 duration: d,
-                target: stage.target,
+                target,
             });
+            level = stage.target;
             left -= d;
         }
         if !left.is_zero()
@@ -270,6 +281,36 @@ impl Load {
         }
         *stages = kept;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_duration_cuts_ramps_where_they_are_and_extends_the_last_level() {
+        let load = Load::Open {
+            start_rate: 0.0,
+            stages: vec![Stage {
+                duration: Duration::from_secs(60),
+                target: 100.0,
+            }],
+            max_users: 1,
+            max_queue: 1,
+        };
+        let cut = load.clone().with_duration(Duration::from_secs(30));
+        let Load::Open { stages, .. } = &cut else {
+            unreachable!()
+        };
+        assert_eq!(stages.len(), 1);
+        assert!((stages[0].target - 50.0).abs() < 1e-9);
+        let longer = load.with_duration(Duration::from_secs(90));
+        assert_eq!(longer.duration(), Duration::from_secs(90));
+        let Load::Open { stages, .. } = &longer else {
+            unreachable!()
+        };
+        assert_eq!(stages[1].target, 100.0);
     }
 }
 

@@ -101,9 +101,6 @@ impl Template {
             parts.push(Self::expr(after[..close].trim(), data)?);
             rest = &after[close + 2..];
         }
-        if rest.contains("}}") {
-            return Err(TemplateError::Unknown(rest.to_owned()));
-        }
         if !rest.is_empty() {
             parts.push(Part::Text(rest.to_owned()));
         }
@@ -228,6 +225,15 @@ mod tests {
         let id = out.rsplit('=').next().unwrap();
         assert_eq!(uuid::Uuid::parse_str(id).unwrap().get_version_num(), 4);
         assert!(Template::parse("/plain", &data()).unwrap().is_static());
+        // JSON with nested objects is text, not a template.
+        let json = Template::parse(r#"{"a":{"b":{{ seq }}}}"#, &data()).unwrap();
+        assert_eq!(
+            json.render(&mut RenderCtx {
+                seq: 7,
+                rng: &mut rng
+            }),
+            r#"{"a":{"b":7}}"#
+        );
     }
 
     #[test]
@@ -258,7 +264,6 @@ mod tests {
             ("{{ randint(a, 1) }}", "randint"),
             ("{{ data.other.x }}", "no data file"),
             ("{{ data.users.email }}", "no column"),
-            ("x }}", "unknown template"),
         ] {
             let err = Template::parse(text, &data()).unwrap_err().to_string();
             assert!(err.contains(want), "{text}: {err}");

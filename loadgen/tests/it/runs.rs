@@ -243,3 +243,38 @@ async fn an_interrupted_run_still_writes_its_report() {
             .contains("**interrupted**")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iterations_still_queued_at_the_stop_count_as_dropped() {
+    let app = target(0.0).await;
+    set_faults(
+        &app,
+        json!({"rules": [{"route": "/api/products", "latency": "300ms"}]}),
+    )
+    .await;
+    let dir = Dir::new();
+    // One user serves about 3 iterations/s of the 50/s due: the rest queue up.
+    let file = dir.write(
+        "q.yaml",
+        &open_scenario("/api/products", 50.0, 60, 1, "  max_queue: 1000\n"),
+    );
+    let rep = dir.path("q.json");
+    let host = format!("http://{}", app.addr);
+    let child = spawn(&["run", arg(&file), "--host", &host, "--report", arg(&rep)]);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let pid = nix::unistd::Pid::from_raw(child.id().unwrap() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("stopped after SIGINT")
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let r = report(&rep);
+    let iterations = r["iterations"].as_u64().unwrap();
+    let dropped = r["dropped_iterations"].as_u64().unwrap();
+    assert!(iterations <= 15, "{iterations} iterations");
+    assert!(
+        dropped >= 60,
+        "only {dropped} dropped: queued iterations were lost"
+    );
+}
