@@ -1,0 +1,188 @@
+//! Error-budget arithmetic: SLI, budget consumed and remaining, burn rate,
+//! time to exhaustion. Windows without enough traffic are "no traffic",
+//! never NaN or infinity.
+
+use std::time::Duration;
+
+use crate::model::Slo;
+
+/// Good and total events over a window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Events {
+    pub total: f64,
+    pub errors: f64,
+}
+
+/// What a window says about an SLO.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Verdict {
+    /// Fewer events than the SLO's minimum (or none at all).
+    NoTraffic,
+    Measured {
+        /// Share of good events.
+        sli: f64,
+        /// Error ratio divided by the budget: 1 spends the budget exactly over the period.
+        burn_rate: f64,
+    },
+}
+
+/// Evaluates one window.
+pub fn verdict(slo: &Slo, e: Events) -> Verdict {
+    if !(e.total.is_finite() && e.errors.is_finite()) || e.total <= 0.0 || e.total < slo.min_events
+    {
+        return Verdict::NoTraffic;
+    }
+    let errors = e.errors.clamp(0.0, e.total);
+    let error_ratio = errors / e.total;
+    Verdict::Measured {
+        sli: 1.0 - error_ratio,
+        burn_rate: error_ratio / slo.budget(),
+    }
+}
+
+/// The budget over the SLO's period, from the period's events.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budget {
+    /// Failed events the period allows at its current traffic.
+    pub allowed_errors: f64,
+    pub consumed_errors: f64,
+    /// consumed / allowed (may exceed 1).
+    pub consumed_ratio: f64,
+    /// 1 - consumed_ratio (negative when overspent).
+    pub remaining_ratio: f64,
+    /// More failed events allowed at the period's traffic (0 when overspent).
+    pub remaining_errors: f64,
+}
+
+pub fn budget(slo: &Slo, period: Events) -> Option<Budget> {
+    if !(period.total.is_finite() && period.errors.is_finite()) || period.total <= 0.0 {
+        return None;
+    }
+    let allowed = period.total * slo.budget();
+    let consumed = period.errors.clamp(0.0, period.total);
+    let ratio = consumed / allowed;
+    Some(Budget {
+        allowed_errors: allowed,
+        consumed_errors: consumed,
+        consumed_ratio: ratio,
+        remaining_ratio: 1.0 - ratio,
+        remaining_errors: (allowed - consumed).max(0.0),
+    })
+}
+
+/// How long the remaining budget lasts at `burn_rate`; `None` when it is
+/// not being spent (burn rate 0) or already gone.
+pub fn time_to_exhaustion(slo: &Slo, remaining_ratio: f64, burn_rate: f64) -> Option<Duration> {
+    let spending = burn_rate.is_finite() && burn_rate > 0.0;
+    let left = remaining_ratio.is_finite() && remaining_ratio > 0.0;
+    if !(spending && left) {
+        return None;
+    }
+    let secs = remaining_ratio * slo.period.as_secs_f64() / burn_rate;
+    secs.is_finite().then(|| Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Alerting, Sli};
+
+    fn slo(objective: f64) -> Slo {
+        Slo {
+            name: "s".into(),
+            description: None,
+            objective,
+            period: Duration::from_secs(30 * 86_400),
+            sli: Sli::Availability {
+                selector: String::new(),
+            },
+            min_events: 10.0,
+            labels: Default::default(),
+            alerting: Alerting::default(),
+        }
+    }
+
+    #[test]
+    fn burn_rate_is_error_ratio_over_budget() {
+        let s = slo(0.999);
+        match verdict(
+            &s,
+            Events {
+                total: 10_000.0,
+                errors: 50.0,
+            },
+        ) {
+            Verdict::Measured { sli, burn_rate } => {
+                assert!((sli - 0.995).abs() < 1e-12);
+                assert!((burn_rate - 5.0).abs() < 1e-9);
+            }
+            v => panic!("{v:?}"),
+        }
+    }
+
+    #[test]
+    fn no_traffic_is_never_nan() {
+        let s = slo(0.999);
+        for e in [
+            Events {
+                total: 0.0,
+                errors: 0.0,
+            },
+            Events {
+                total: 5.0,
+                errors: 5.0,
+            },
+            Events {
+                total: f64::NAN,
+                errors: 1.0,
+            },
+            Events {
+                total: 100.0,
+                errors: f64::INFINITY,
+            },
+        ] {
+            assert_eq!(verdict(&s, e), Verdict::NoTraffic, "{e:?}");
+        }
+        assert_eq!(
+            budget(
+                &s,
+                Events {
+                    total: 0.0,
+                    errors: 0.0
+                }
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn budget_and_exhaustion() {
+        let s = slo(0.99);
+        let b = budget(
+            &s,
+            Events {
+                total: 100_000.0,
+                errors: 250.0,
+            },
+        )
+        .unwrap();
+        assert!((b.allowed_errors - 1000.0).abs() < 1e-9);
+        assert!((b.consumed_ratio - 0.25).abs() < 1e-12);
+        assert!((b.remaining_errors - 750.0).abs() < 1e-9);
+        // 75% left at burn 3: 0.75 * 30d / 3 = 7.5 days.
+        let t = time_to_exhaustion(&s, b.remaining_ratio, 3.0).unwrap();
+        assert_eq!(t, Duration::from_secs(7 * 86_400 + 43_200));
+        assert_eq!(time_to_exhaustion(&s, 0.5, 0.0), None);
+        assert_eq!(time_to_exhaustion(&s, -0.1, 2.0), None);
+        let over = budget(
+            &s,
+            Events {
+                total: 1000.0,
+                errors: 50.0,
+            },
+        )
+        .unwrap();
+        assert!(over.remaining_ratio < 0.0);
+        assert_eq!(over.remaining_errors, 0.0);
+    }
+}

@@ -1,0 +1,13 @@
+//! SLOs: specs, the PromQL behind their SLIs, error budgets and burn rates.
+//!
+//! The pure core: [`spec`] parses and validates a native spec into the
+//! [`model`]; [`windows`] scales the SRE Workbook's multi-window burn-rate
+//! alerts to the SLO's period; [`promql`] builds exact SLI queries (ratios of
+//! increases) and checks every one with promql-parser; [`budget`] does the
+//! arithmetic (no traffic is "no traffic", never NaN).
+
+pub mod budget;
+pub mod model;
+pub mod promql;
+pub mod spec;
+pub mod windows;

@@ -1,0 +1,75 @@
+//! The validated SLO model every other part works from.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A service and its SLOs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub slos: Vec<Slo>,
+}
+
+/// One SLO.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slo {
+    pub name: String,
+    pub description: Option<String>,
+    /// Target as a fraction (0.999 for 99.9%).
+    pub objective: f64,
+    pub period: Duration,
+    pub sli: Sli,
+    /// Windows with fewer events are reported as "no traffic".
+    pub min_events: f64,
+    pub labels: BTreeMap<String, String>,
+    pub alerting: Alerting,
+}
+
+impl Slo {
+    /// The error budget as a fraction of events (0.001 for 99.9%).
+    pub fn budget(&self) -> f64 {
+        1.0 - self.objective
+    }
+}
+
+/// How good and bad events are counted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sli {
+    /// Queries with a `{{.window}}` placeholder returning error and total rates.
+    Events {
+        error_query: String,
+        total_query: String,
+    },
+    /// Counter selectors of good and total events.
+    Ratio { good: String, total: String },
+    /// A histogram (base name, without `_bucket`), label matchers, and the
+    /// bound in seconds under which a request is good.
+    Latency {
+        metric: String,
+        selector: String,
+        threshold: f64,
+    },
+    /// OpenTelemetry HTTP server metrics; 5xx responses are errors.
+    Availability { selector: String },
+}
+
+/// Page or ticket alert settings.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AlertSpec {
+    pub enabled: bool,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// Alerting settings.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Alerting {
+    pub name: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub runbook_url: Option<String>,
+    pub page: AlertSpec,
+    pub ticket: AlertSpec,
+    pub absent: bool,
+}

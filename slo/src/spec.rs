@@ -1,0 +1,439 @@
+//! The native SLO spec (YAML) as written, and its validation into the
+//! [`crate::model`] types. Errors name `file:line:column`, show the line and
+//! give a hint.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{AlertSpec, Alerting, Service, Sli, Slo};
+use crate::promql;
+
+/// A spec file as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecFile {
+    /// Must be `slo/v1`.
+    pub version: String,
+    pub service: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    pub slos: Vec<SloSpec>,
+}
+
+/// One SLO as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SloSpec {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Target in percent, e.g. 99.9.
+    pub objective: f64,
+    /// Any duration: 7d, 28d, 30d...
+    #[serde(default = "default_period", with = "humantime_serde")]
+    pub period: Duration,
+    pub sli: SliSpec,
+    /// Windows with fewer events than this are "no traffic", not a verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_events: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerting: Option<AlertingSpec>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+fn default_period() -> Duration {
+    Duration::from_secs(30 * 86_400)
+}
+
+/// The SLI as written: exactly one kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum SliSpec {
+    /// Sloth-style: error and total queries with a `{{.window}}` placeholder.
+    Events {
+        error_query: String,
+        total_query: String,
+    },
+    /// Good and total counters (metric selectors), as ratios of increases.
+    Ratio { good: String, total: String },
+    /// A histogram: requests faster than `threshold` (seconds, a bucket bound) are good.
+    Latency {
+        metric: String,
+        #[serde(default)]
+        selector: String,
+        threshold: f64,
+    },
+    /// OpenTelemetry HTTP server metrics: 5xx responses are errors.
+    Availability {
+        #[serde(default)]
+        selector: String,
+    },
+}
+
+/// Alerting settings as written.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertingSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<AlertSpecFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<AlertSpecFile>,
+    /// Also alert when the SLI has no data.
+    #[serde(default)]
+    pub absent: bool,
+}
+
+/// Page or ticket settings as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSpecFile {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Errors in a spec.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("failed to read SLO spec {path}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}\n{line:>4} | {snippet}\n     = hint: {hint}")]
+    At {
+        path: String,
+        line: u64,
+        column: u64,
+        message: String,
+        snippet: String,
+        hint: String,
+    },
+}
+
+struct Ctx<'a> {
+    path: &'a str,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn at(&self, line: u64, column: u64, message: String, hint: &str) -> SpecError {
+        SpecError::At {
+            path: self.path.to_owned(),
+            line,
+            column,
+            message,
+            snippet: self
+                .text
+                .lines()
+                .nth(line.saturating_sub(1) as usize)
+                .unwrap_or("")
+                .to_owned(),
+            hint: hint.to_owned(),
+        }
+    }
+
+    /// An error at the first line (from `from`) mentioning `needle`.
+    fn near(&self, from: u64, needle: &str, message: String, hint: &str) -> SpecError {
+        let found = self
+            .text
+            .lines()
+            .enumerate()
+            .skip(from.saturating_sub(1) as usize)
+            .find_map(|(i, l)| l.find(needle).map(|c| (i as u64 + 1, c as u64 + 1)));
+        let (line, column) = found.unwrap_or((from.max(1), 1));
+        self.at(line, column, message, hint)
+    }
+
+    /// The line where `- name: NAME` starts, to anchor errors in one SLO.
+    fn slo_line(&self, name: &str) -> u64 {
+        self.text
+            .lines()
+            .position(|l| {
+                let t = l.trim_start().trim_start_matches("- ").trim();
+                t == format!("name: {name}") || t == format!("name: \"{name}\"")
+            })
+            .map_or(1, |i| i as u64 + 1)
+    }
+}
+
+fn hint_for(message: &str) -> &'static str {
+    if message.contains("unknown field") {
+        "check the spelling against the spec format in slo/README.md"
+    } else if message.contains("missing field") {
+        "add the field; slo/README.md lists the required ones"
+    } else if message.contains("variant") {
+        "sli is one of: events, ratio, latency, availability"
+    } else if message.contains("duration") {
+        "durations are written like 7d, 28d or 30d"
+    } else {
+        "see the spec format in slo/README.md"
+    }
+}
+
+/// Parses and validates a native spec; `path` names it in errors.
+pub fn parse(text: &str, path: &Path) -> Result<Service, SpecError> {
+    let shown = path.display().to_string();
+    let ctx = Ctx { path: &shown, text };
+    let file: SpecFile = serde_saphyr::from_str(text).map_err(|err| {
+        let (line, column) = err
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((1, 1));
+        let message = err.to_string();
+        let message = message.lines().next().unwrap_or("").to_owned();
+        ctx.at(line, column, message.clone(), hint_for(&message))
+    })?;
+    validate(file, &ctx)
+}
+
+/// Reads and validates a spec file (`-` for standard input).
+pub fn load(path: &Path) -> Result<Service, SpecError> {
+    let stdin = path == Path::new("-");
+    let text = if stdin {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(path)
+    }
+    .map_err(|source| SpecError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse(&text, if stdin { Path::new("<stdin>") } else { path })
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn alert_spec(a: Option<&AlertSpecFile>) -> AlertSpec {
+    match a {
+        Some(a) => AlertSpec {
+            enabled: a.enabled,
+            labels: a.labels.clone(),
+            annotations: a.annotations.clone(),
+        },
+        None => AlertSpec {
+            enabled: true,
+            ..AlertSpec::default()
+        },
+    }
+}
+
+fn validate(file: SpecFile, ctx: &Ctx) -> Result<Service, SpecError> {
+    if file.version != "slo/v1" {
+        return Err(ctx.near(
+            1,
+            "version",
+            format!("unsupported version {:?}", file.version),
+            "write version: slo/v1 (Sloth and OpenSLO files are imported with `slo import`)",
+        ));
+    }
+    if !valid_name(&file.service) {
+        return Err(ctx.near(
+            1,
+            "service",
+            format!(
+                "service name {:?} must be letters, digits, - or _",
+                file.service
+            ),
+            "e.g. service: target-app",
+        ));
+    }
+    if file.slos.is_empty() {
+        return Err(ctx.near(
+            1,
+            "slos",
+            "no SLOs: add at least one".into(),
+            "slos: [{name: availability, objective: 99.9, sli: {availability: {}}}]",
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut slos = Vec::new();
+    for s in file.slos {
+        let line = ctx.slo_line(&s.name);
+        if !valid_name(&s.name) {
+            return Err(ctx.near(
+                line,
+                "name",
+                format!("SLO name {:?} must be letters, digits, - or _", s.name),
+                "e.g. name: checkout-availability",
+            ));
+        }
+        if !seen.insert(s.name.clone()) {
+            return Err(ctx.near(
+                line,
+                "name",
+                format!("SLO {:?} is defined twice", s.name),
+                "give each SLO its own name",
+            ));
+        }
+        if !(s.objective > 0.0 && s.objective < 100.0) {
+            return Err(ctx.near(
+                line,
+                "objective",
+                format!(
+                    "objective must be between 0 and 100 (exclusive), got {} (slo {:?})",
+                    s.objective, s.name
+                ),
+                "objectives are percentages such as 99.9",
+            ));
+        }
+        if s.period < Duration::from_secs(3600) {
+            return Err(ctx.near(
+                line,
+                "period",
+                format!(
+                    "period must be at least 1h, got {} (slo {:?})",
+                    humantime::format_duration(s.period),
+                    s.name
+                ),
+                "e.g. period: 30d",
+            ));
+        }
+        if let Some(m) = s.min_events
+            && !(m.is_finite() && m >= 0.0)
+        {
+            return Err(ctx.near(
+                line,
+                "min_events",
+                format!("min_events must be 0 or more, got {m}"),
+                "e.g. min_events: 10",
+            ));
+        }
+        let sli = match &s.sli {
+            SliSpec::Events {
+                error_query,
+                total_query,
+            } => {
+                for (what, q) in [("error_query", error_query), ("total_query", total_query)] {
+                    if !q.contains("{{.window}}") {
+                        return Err(ctx.near(
+                            line,
+                            what,
+                            format!(
+                                "{what} of slo {:?} has no {{{{.window}}}} placeholder",
+                                s.name
+                            ),
+                            "write the range as [{{.window}}], as in Sloth",
+                        ));
+                    }
+                    promql::check(&q.replace("{{.window}}", "5m")).map_err(|e| {
+                        ctx.near(
+                            line,
+                            what,
+                            format!("{what} of slo {:?} is not valid PromQL: {e}", s.name),
+                            "test the query in Prometheus with [5m] in place of [{{.window}}]",
+                        )
+                    })?;
+                }
+                Sli::Events {
+                    error_query: error_query.clone(),
+                    total_query: total_query.clone(),
+                }
+            }
+            SliSpec::Ratio { good, total } => {
+                for (what, q) in [("good", good), ("total", total)] {
+                    promql::check_selector(q).map_err(|e| {
+                        ctx.near(
+                            line,
+                            what,
+                            format!("{what} of slo {:?} must be a metric selector: {e}", s.name),
+                            "e.g. good: 'http_requests_total{code!~\"5..\"}'",
+                        )
+                    })?;
+                }
+                Sli::Ratio {
+                    good: good.clone(),
+                    total: total.clone(),
+                }
+            }
+            SliSpec::Latency {
+                metric,
+                selector,
+                threshold,
+            } => {
+                if !(threshold.is_finite() && *threshold > 0.0) {
+                    return Err(ctx.near(line, "threshold", format!("latency threshold must be a positive number of seconds, got {threshold}"), "use a bucket bound of the histogram, e.g. threshold: 0.3"));
+                }
+                let metric = metric.strip_suffix("_bucket").unwrap_or(metric).to_owned();
+                promql::check_selector(&format!("{metric}_bucket{}", promql::braces(selector)))
+                    .map_err(|e| {
+                        ctx.near(
+                            line,
+                            "metric",
+                            format!("latency SLI of slo {:?}: {e}", s.name),
+                            "metric: a histogram name; selector: label matchers like {job=\"api\"}",
+                        )
+                    })?;
+                Sli::Latency {
+                    metric,
+                    selector: selector.clone(),
+                    threshold: *threshold,
+                }
+            }
+            SliSpec::Availability { selector } => {
+                promql::check_selector(&format!(
+                    "http_server_request_duration_seconds_count{}",
+                    promql::braces(selector)
+                ))
+                .map_err(|e| {
+                    ctx.near(
+                        line,
+                        "selector",
+                        format!("availability SLI of slo {:?}: {e}", s.name),
+                        "label matchers like {job=\"target-app\"}",
+                    )
+                })?;
+                Sli::Availability {
+                    selector: selector.clone(),
+                }
+            }
+        };
+        let alerting = s.alerting.clone().unwrap_or_default();
+        slos.push(Slo {
+            name: s.name.clone(),
+            description: s.description.clone(),
+            objective: s.objective / 100.0,
+            period: s.period,
+            sli,
+            min_events: s.min_events.unwrap_or(0.0),
+            labels: s.labels.clone(),
+            alerting: Alerting {
+                name: alerting.name.clone(),
+                labels: alerting.labels.clone(),
+                annotations: alerting.annotations.clone(),
+                runbook_url: alerting.runbook_url.clone(),
+                page: alert_spec(alerting.page.as_ref()),
+                ticket: alert_spec(alerting.ticket.as_ref()),
+                absent: alerting.absent,
+            },
+        });
+    }
+    Ok(Service {
+        name: file.service,
+        labels: file.labels,
+        slos,
+    })
+}

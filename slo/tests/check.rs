@@ -1,0 +1,216 @@
+//! `slo check` on the example spec and on malformed specs: each malformed one
+//! exits 2 with file:line:column, the offending line and a hint, never a panic.
+
+use std::process::Command;
+
+fn slo(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_slo"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn example_spec_checks() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/target-app.yaml");
+    let (code, stdout, stderr) = slo(&["check", path]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("availability: 99.9% over 30days"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("page   burn > 14.4 over 1h and 5m (2% of the budget)"),
+        "{stdout}"
+    );
+    assert!(!stderr.contains("warning"), "{stderr}");
+}
+
+const HEAD: &str = "version: slo/v1\nservice: shop\nslos:\n";
+const GOOD_SLI: &str = "    sli:\n      availability: {}\n";
+
+fn one(fields: &str, sli: &str) -> String {
+    format!("{HEAD}  - name: a\n{fields}{sli}")
+}
+
+#[test]
+fn malformed_specs_exit_2_with_location_and_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("empty", String::new(), "spec.yaml:"),
+        ("not yaml", "version: [\n".into(), "spec.yaml:"),
+        ("a list", "- 1\n".into(), "spec.yaml:1:"),
+        (
+            "no version",
+            "service: shop\nslos: []\n".into(),
+            "missing field",
+        ),
+        (
+            "wrong version",
+            format!(
+                "version: sloth/v1\nservice: shop\nslos:\n  - name: a\n    objective: 99\n{GOOD_SLI}"
+            ),
+            "spec.yaml:1:",
+        ),
+        (
+            "bad service",
+            format!(
+                "version: slo/v1\nservice: my shop\nslos:\n  - name: a\n    objective: 99\n{GOOD_SLI}"
+            ),
+            "spec.yaml:2:",
+        ),
+        ("no slos", format!("{HEAD}"), "spec.yaml:"),
+        (
+            "empty slos",
+            "version: slo/v1\nservice: shop\nslos: []\n".into(),
+            "no SLOs",
+        ),
+        (
+            "unknown field",
+            one("    objective: 99\n    objectve: 99\n", GOOD_SLI),
+            "unknown field",
+        ),
+        ("no objective", one("", GOOD_SLI), "missing field"),
+        (
+            "objective 100",
+            one("    objective: 100\n", GOOD_SLI),
+            "spec.yaml:5:",
+        ),
+        (
+            "objective 0",
+            one("    objective: 0\n", GOOD_SLI),
+            "between 0 and 100",
+        ),
+        (
+            "objective negative",
+            one("    objective: -1\n", GOOD_SLI),
+            "between 0 and 100",
+        ),
+        (
+            "objective text",
+            one("    objective: high\n", GOOD_SLI),
+            "spec.yaml:5:",
+        ),
+        (
+            "bad period",
+            one("    objective: 99\n    period: a month\n", GOOD_SLI),
+            "spec.yaml:",
+        ),
+        (
+            "short period",
+            one("    objective: 99\n    period: 5m\n", GOOD_SLI),
+            "at least 1h",
+        ),
+        (
+            "bad name",
+            format!("{HEAD}  - name: a b\n    objective: 99\n{GOOD_SLI}"),
+            "spec.yaml:4:",
+        ),
+        (
+            "duplicate",
+            format!(
+                "{HEAD}  - name: a\n    objective: 99\n{GOOD_SLI}  - name: a\n    objective: 99\n{GOOD_SLI}"
+            ),
+            "defined twice",
+        ),
+        ("no sli", one("    objective: 99\n", ""), "missing field"),
+        (
+            "unknown sli",
+            one("    objective: 99\n", "    sli:\n      magic: {}\n"),
+            "spec.yaml:",
+        ),
+        (
+            "two slis",
+            one(
+                "    objective: 99\n",
+                "    sli:\n      availability: {}\n      ratio: {good: a, total: b}\n",
+            ),
+            "spec.yaml:",
+        ),
+        (
+            "events without window",
+            one(
+                "    objective: 99\n",
+                "    sli:\n      events:\n        error_query: sum(rate(e[5m]))\n        total_query: sum(rate(t[{{.window}}]))\n",
+            ),
+            "no {{.window}}",
+        ),
+        (
+            "events bad promql",
+            one(
+                "    objective: 99\n",
+                "    sli:\n      events:\n        error_query: sum(rate(e[{{.window}}])\n        total_query: sum(rate(t[{{.window}}]))\n",
+            ),
+            "not valid PromQL",
+        ),
+        (
+            "ratio not a selector",
+            one(
+                "    objective: 99\n",
+                "    sli:\n      ratio:\n        good: sum(good)\n        total: total\n",
+            ),
+            "must be a metric selector",
+        ),
+        (
+            "latency zero",
+            one(
+                "    objective: 99\n",
+                "    sli:\n      latency:\n        metric: h\n        threshold: 0\n",
+            ),
+            "positive number of seconds",
+        ),
+        (
+            "latency bad selector",
+            one(
+                "    objective: 99\n",
+                "    sli:\n      latency:\n        metric: h\n        selector: '{job=}'\n        threshold: 0.3\n",
+            ),
+            "latency SLI",
+        ),
+        (
+            "availability bad selector",
+            one(
+                "    objective: 99\n",
+                "    sli:\n      availability:\n        selector: 'job=='\n",
+            ),
+            "availability SLI",
+        ),
+        (
+            "negative min_events",
+            one("    objective: 99\n    min_events: -5\n", GOOD_SLI),
+            "min_events",
+        ),
+        (
+            "unknown alerting field",
+            one(
+                "    objective: 99\n    alerting:\n      pager: true\n",
+                GOOD_SLI,
+            ),
+            "unknown field",
+        ),
+    ];
+    assert!(cases.len() >= 25);
+    for (what, text, expected) in cases {
+        let path = dir.path().join("spec.yaml");
+        std::fs::write(&path, &text).unwrap();
+        let (code, _, stderr) = slo(&["check", path.to_str().unwrap()]);
+        assert_eq!(code, Some(2), "{what}: {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{what}: expected {expected:?} in:\n{stderr}"
+        );
+        assert!(
+            stderr.contains("spec.yaml"),
+            "{what}: names the file:\n{stderr}"
+        );
+        assert!(stderr.contains("hint"), "{what}: gives a hint:\n{stderr}");
+        assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+    }
+    let (code, _, stderr) = slo(&["check", "/nonexistent/spec.yaml"]);
+    assert_eq!(code, Some(2), "{stderr}");
+}
