@@ -1,6 +1,6 @@
 //! `slo`: SLO specs in; checks, reports and gates out.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -40,7 +40,7 @@ fn kind(sli: &Sli) -> String {
     }
 }
 
-fn check(path: &PathBuf) -> Result<(), SpecError> {
+fn check(path: &Path) -> Result<(), SpecError> {
     let service = spec::load(path)?;
     println!("{}: ok, service {}", path.display(), service.name);
     for s in &service.slos {
