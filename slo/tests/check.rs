@@ -64,7 +64,7 @@ fn malformed_specs_exit_2_with_location_and_hint() {
             ),
             "spec.yaml:2:",
         ),
-        ("no slos", format!("{HEAD}"), "spec.yaml:"),
+        ("no slos", HEAD.to_string(), "spec.yaml:"),
         (
             "empty slos",
             "version: slo/v1\nservice: shop\nslos: []\n".into(),
