@@ -4,10 +4,13 @@
 //! [`model`]; [`windows`] scales the SRE Workbook's multi-window burn-rate
 //! alerts to the SLO's period; [`promql`] builds exact SLI queries (ratios of
 //! increases) and checks every one with promql-parser; [`budget`] does the
-//! arithmetic (no traffic is "no traffic", never NaN).
+//! arithmetic (no traffic is "no traffic", never NaN). At the edge, [`prom`]
+//! queries Prometheus and [`evaluate`] turns answers into reports and gates.
 
 pub mod budget;
+pub mod evaluate;
 pub mod model;
+pub mod prom;
 pub mod promql;
 pub mod spec;
 pub mod windows;

@@ -8,7 +8,10 @@ use slo::model::Sli;
 use slo::spec::{self, SpecError};
 use slo::windows::{burn_alerts, promql_duration};
 
+const EXIT_FAILURE: u8 = 1;
 const EXIT_INVALID: u8 = 2;
+const EXIT_INCONCLUSIVE: u8 = 3;
+const EXIT_FAILED: u8 = 99;
 
 /// SLO specs, SLIs, error budgets and burn rates.
 #[derive(Debug, Parser)]
@@ -21,8 +24,79 @@ struct Cli {
     command: Command,
 }
 
+/// How to reach Prometheus.
+#[derive(Debug, clap::Args)]
+struct PromArgs {
+    /// Prometheus base URL, e.g. http://127.0.0.1:9090.
+    #[arg(long)]
+    prometheus: String,
+    /// Bearer token (or PROMETHEUS_TOKEN).
+    #[arg(long, env = "PROMETHEUS_TOKEN", hide_env_values = true)]
+    bearer_token: Option<String>,
+    /// Basic auth as USER:PASSWORD (or PROMETHEUS_BASIC_AUTH).
+    #[arg(long, env = "PROMETHEUS_BASIC_AUTH", hide_env_values = true)]
+    basic_auth: Option<String>,
+    /// Timeout of each query.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    timeout: std::time::Duration,
+    /// Retries after a failed query (with backoff).
+    #[arg(long, default_value_t = 3)]
+    retries: u32,
+}
+
+impl PromArgs {
+    fn client(&self) -> Result<slo::prom::Prom, slo::prom::PromError> {
+        let mut c = slo::prom::PromConfig::new(&self.prometheus);
+        c.bearer_token = self.bearer_token.clone();
+        c.basic_auth = self
+            .basic_auth
+            .as_deref()
+            .and_then(|b| b.split_once(':'))
+            .map(|(u, p)| (u.to_owned(), p.to_owned()));
+        c.timeout = self.timeout;
+        c.retries = self.retries;
+        slo::prom::Prom::new(c)
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Where each SLO stands now: SLI, budget, burn rates, alerts that would fire.
+    #[command(
+        after_help = "Example:\n  slo report slo/examples/target-app.yaml --prometheus http://127.0.0.1:9090"
+    )]
+    Report {
+        spec: PathBuf,
+        #[command(flatten)]
+        prom: PromArgs,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Did a load test meet the SLOs? Exit 99 if not, 3 when it cannot tell.
+    #[command(
+        after_help = "Examples:\n  slo gate spec.yaml --prometheus http://127.0.0.1:9090 --run report.json\n  slo gate spec.yaml --prometheus http://127.0.0.1:9090 --from 2026-11-21T10:00:00Z --to 2026-11-21T10:05:00Z"
+    )]
+    Gate {
+        spec: PathBuf,
+        #[command(flatten)]
+        prom: PromArgs,
+        /// A loadgen report: its start and length are the window.
+        #[arg(long, conflicts_with_all = ["from", "to"], required_unless_present_all = ["from", "to"])]
+        run: Option<PathBuf>,
+        /// Window start (RFC 3339 or Unix seconds).
+        #[arg(long, requires = "to")]
+        from: Option<String>,
+        /// Window end (RFC 3339 or Unix seconds).
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+        /// Also fail when the window's burn rate is above this.
+        #[arg(long)]
+        max_burn: Option<f64>,
+        /// Write the results as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Validate a spec: structure, objectives, periods, and every PromQL query it implies.
     #[command(after_help = "Example:\n  slo check slo/examples/target-app.yaml")]
     Check {
@@ -81,16 +155,218 @@ fn check(path: &Path) -> Result<(), SpecError> {
     Ok(())
 }
 
+fn unix(t: &str) -> Result<i64, String> {
+    if let Ok(n) = t.parse::<i64>() {
+        return Ok(n);
+    }
+    humantime::parse_rfc3339_weak(t)
+        .map_err(|e| {
+            format!("invalid time {t:?}: {e} (RFC 3339 like 2026-11-21T10:00:00Z, or Unix seconds)")
+        })
+        .and_then(|st| {
+            st.duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .map_err(|_| format!("time {t:?} is before 1970"))
+        })
+}
+
+/// The window of a loadgen report: its start and its length.
+fn run_window(path: &Path) -> Result<(i64, i64), String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("failed to read {}: {e}", path.display()))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{}:{}:{}: not a loadgen report: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })?;
+    let start = v["started_at"].as_str().ok_or_else(|| {
+        format!(
+            "{}: no started_at (is it a loadgen report?)",
+            path.display()
+        )
+    })?;
+    let elapsed = v["elapsed_s"]
+        .as_f64()
+        .ok_or_else(|| format!("{}: no elapsed_s (is it a loadgen report?)", path.display()))?;
+    let from = unix(start)?;
+    Ok((from, from + elapsed.ceil() as i64))
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "no traffic".to_owned(), |v| format!("{:.4}%", v * 100.0))
+}
+
+fn print_report(r: &slo::evaluate::SloReport) {
+    println!(
+        "{}: objective {}% over {}",
+        r.name,
+        r.objective * 100.0,
+        r.period
+    );
+    println!("  SLI over the period: {}", pct(r.sli));
+    match (
+        r.budget_remaining_ratio,
+        r.budget_remaining_errors,
+        r.budget_consumed_ratio,
+    ) {
+        (Some(rem), Some(n), Some(used)) => println!(
+            "  error budget: {:.1}% consumed, {:.1}% remaining ({:.0} more failed requests allowed)",
+            used * 100.0,
+            rem * 100.0,
+            n
+        ),
+        _ => println!("  error budget: no traffic"),
+    }
+    let burns: Vec<String> = r
+        .windows
+        .iter()
+        .map(|w| {
+            format!(
+                "{} {}",
+                w.window,
+                w.burn_rate.map_or("-".into(), |b| format!("{b:.2}"))
+            )
+        })
+        .collect();
+    println!("  burn rate: {}", burns.join("  "));
+    for a in &r.alerts {
+        println!(
+            "  {:<6} burn > {} over {} and {}: {}",
+            a.severity,
+            a.factor,
+            a.long,
+            a.short,
+            if a.firing { "FIRING" } else { "ok" }
+        );
+    }
+    match r.exhaustion_seconds {
+        Some(s) => println!(
+            "  budget exhausted in {} at the 1h burn rate",
+            humantime::format_duration(std::time::Duration::from_secs(s as u64))
+        ),
+        None => println!("  budget not being spent at the 1h burn rate"),
+    }
+}
+
+async fn run(cli: Cli) -> Result<u8, (u8, String)> {
+    let invalid = |e: String| (EXIT_INVALID, e);
+    match cli.command {
+        Command::Check { spec } => {
+            check(&spec).map_err(|e| invalid(e.to_string()))?;
+            Ok(0)
+        }
+        Command::Report { spec, prom, json } => {
+            let service = spec::load(&spec).map_err(|e| invalid(e.to_string()))?;
+            let client = prom.client().map_err(|e| invalid(e.to_string()))?;
+            let mut reports = Vec::new();
+            for s in &service.slos {
+                reports.push(
+                    slo::evaluate::report(&client, s, None)
+                        .await
+                        .map_err(|e| (EXIT_FAILURE, e.to_string()))?,
+                );
+            }
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&reports).unwrap_or_default()
+                );
+            } else {
+                println!("service {}", service.name);
+                reports.iter().for_each(print_report);
+            }
+            Ok(0)
+        }
+        Command::Gate {
+            spec,
+            prom,
+            run,
+            from,
+            to,
+            max_burn,
+            json,
+        } => {
+            let service = spec::load(&spec).map_err(|e| invalid(e.to_string()))?;
+            let client = prom.client().map_err(|e| invalid(e.to_string()))?;
+            let (from, to) = match (run, from, to) {
+                (Some(r), _, _) => run_window(&r).map_err(invalid)?,
+                (None, Some(f), Some(t)) => {
+                    (unix(&f).map_err(invalid)?, unix(&t).map_err(invalid)?)
+                }
+                _ => return Err(invalid("give --run REPORT.json or --from and --to".into())),
+            };
+            if to <= from {
+                return Err(invalid(format!(
+                    "the window is empty: --to ({to}) must be after --from ({from})"
+                )));
+            }
+            let results = match slo::evaluate::gate(&client, &service, from, to, max_burn).await {
+                Ok(r) => r,
+                Err(e) => return Err((EXIT_INCONCLUSIVE, format!("inconclusive: {e}"))),
+            };
+            for r in &results {
+                let verdict = match r.verdict {
+                    slo::evaluate::GateVerdict::Pass => "PASS",
+                    slo::evaluate::GateVerdict::Fail => "FAIL",
+                    slo::evaluate::GateVerdict::Inconclusive => "INCONCLUSIVE",
+                };
+                println!(
+                    "{verdict} {}: SLI {} over {}s (objective {}%), burn rate {}; {}",
+                    r.name,
+                    pct(r.sli),
+                    r.window_seconds,
+                    r.objective * 100.0,
+                    r.burn_rate.map_or("-".into(), |b| format!("{b:.2}")),
+                    r.reason
+                );
+                if let Some(share) = r.sustained_budget_share {
+                    println!(
+                        "  sustained for the whole period, this load would spend {:.0}% of the error budget",
+                        share * 100.0
+                    );
+                }
+            }
+            if let Some(p) = json {
+                let text = serde_json::to_string_pretty(&results).unwrap_or_default();
+                std::fs::write(&p, text).map_err(|e| {
+                    (
+                        EXIT_FAILURE,
+                        format!("failed to write {}: {e}", p.display()),
+                    )
+                })?;
+            }
+            use slo::evaluate::GateVerdict::*;
+            Ok(if results.iter().any(|r| r.verdict == Fail) {
+                EXIT_FAILED
+            } else if results.iter().any(|r| r.verdict == Inconclusive) {
+                EXIT_INCONCLUSIVE
+            } else {
+                0
+            })
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match &cli.command {
-        Command::Check { spec } => check(spec),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
         Err(e) => {
-            eprintln!("slo: error: {e}");
-            ExitCode::from(EXIT_INVALID)
+            eprintln!("slo: error: failed to start the runtime: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err((code, message)) => {
+            eprintln!("slo: error: {message}");
+            ExitCode::from(code)
         }
     }
 }

@@ -1,0 +1,266 @@
+//! `slo gate` and `slo report` against a real Prometheus (1 s scrape) that
+//! scrapes the real target app while traffic runs with injected errors.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use target_app::faults::{FaultPlan, FaultRule};
+
+/// Stops the child by PID when dropped.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+async fn start_prometheus(target: &str, dir: &std::path::Path) -> (Guard, String) {
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{target}']\n"),
+    )
+    .unwrap();
+    for _ in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus is installed by scripts/test.sh");
+        let mut guard = Guard(child);
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if matches!(guard.0.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            if reqwest::get(format!("{url}/-/ready"))
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return (guard, url);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    panic!("prometheus did not start");
+}
+
+/// Sends `n` requests to /api/products, 4 at a time; returns (total, 5xx).
+async fn traffic(base: &str, n: usize) -> (usize, usize) {
+    let client = reqwest::Client::new();
+    let mut errors = 0;
+    for chunk in 0..n.div_ceil(4) {
+        let mut handles = Vec::new();
+        for _ in 0..4.min(n - chunk * 4) {
+            handles.push(client.get(format!("{base}/api/products")).send());
+        }
+        for h in handles {
+            if h.await.unwrap().status().is_server_error() {
+                errors += 1;
+            }
+        }
+    }
+    (n, errors)
+}
+
+fn slo(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_slo"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gate_and_report_against_real_prometheus() {
+    let app = target_app::start(target_app::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        work: target_app::WorkConfig {
+            scale: 0.0,
+            payment_failure_rate: 0.0,
+        },
+        tracing: false,
+        ..target_app::Config::default()
+    })
+    .await
+    .unwrap();
+    let base = format!("http://{}", app.addr);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.yaml");
+    std::fs::write(
+        &spec,
+        "version: slo/v1\nservice: app\nslos:\n  - name: availability\n    objective: 99\n    period: 30d\n    min_events: 10\n    sli:\n      availability:\n        selector: '{job=\"app\", http_route=\"/api/products\"}'\n",
+    )
+    .unwrap();
+    let spec = spec.to_str().unwrap().to_owned();
+    let (prom_guard, prom) = start_prometheus(&app.addr.to_string(), dir.path()).await;
+    // Prometheus applies discovered targets a few seconds after start: wait for a scrape.
+    let mut scraped = false;
+    for _ in 0..300 {
+        let body = reqwest::get(format!("{prom}/api/v1/query?query=up%7Bjob%3D%22app%22%7D"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if body.contains("\"1\"]") {
+            scraped = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(scraped, "Prometheus never scraped the target app");
+
+    // Create both series (200 and 500) before the measured window.
+    traffic(&base, 10).await;
+    app.state.faults.set(FaultPlan {
+        rules: vec![FaultRule {
+            error_rate: 1.0,
+            ..FaultRule::default()
+        }],
+        stall: None,
+    });
+    traffic(&base, 1).await;
+    app.state.faults.set(FaultPlan::default());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // A faulty window: 5% of requests fail.
+    let from = now();
+    app.state.faults.set(FaultPlan {
+        rules: vec![FaultRule {
+            error_rate: 0.05,
+            error_status: Some(500),
+            ..FaultRule::default()
+        }],
+        stall: None,
+    });
+    let (total, errors) = traffic(&base, 3000).await;
+    app.state.faults.set(FaultPlan::default());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let to = now() + 1;
+    let client_ratio = errors as f64 / total as f64;
+    assert!(
+        (0.03..0.07).contains(&client_ratio),
+        "injected 5%, client saw {client_ratio}"
+    );
+
+    let json = dir.path().join("gate.json");
+    let (code, stdout, stderr) = slo(&[
+        "gate",
+        &spec,
+        "--prometheus",
+        &prom,
+        "--from",
+        &from.to_string(),
+        "--to",
+        &to.to_string(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(99), "{stdout}{stderr}");
+    assert!(stdout.contains("FAIL availability"), "{stdout}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let sli = results[0]["sli"].as_f64().unwrap();
+    assert!(
+        ((1.0 - sli) - client_ratio).abs() < 0.005,
+        "Prometheus error ratio {} vs client {client_ratio}",
+        1.0 - sli
+    );
+    assert!(
+        ((1.0 - sli) - 0.05).abs() < 0.02,
+        "error ratio {} vs injected 5%",
+        1.0 - sli
+    );
+    let burn = results[0]["burn_rate"].as_f64().unwrap();
+    assert!((burn - (1.0 - sli) / 0.01).abs() < 1e-6);
+
+    // A clean window passes.
+    let from = now();
+    traffic(&base, 500).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let to = now() + 1;
+    let (code, stdout, stderr) = slo(&[
+        "gate",
+        &spec,
+        "--prometheus",
+        &prom,
+        "--from",
+        &from.to_string(),
+        "--to",
+        &to.to_string(),
+    ]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("PASS availability"), "{stdout}");
+
+    // A window without traffic is inconclusive, never a pass.
+    let quiet_from = now() - 1_000_000;
+    let (code, stdout, _) = slo(&[
+        "gate",
+        &spec,
+        "--prometheus",
+        &prom,
+        "--from",
+        &quiet_from.to_string(),
+        "--to",
+        &(quiet_from + 60).to_string(),
+    ]);
+    assert_eq!(code, Some(3), "{stdout}");
+    assert!(stdout.contains("INCONCLUSIVE"), "{stdout}");
+
+    // The report sees the errors in its short windows.
+    let (code, stdout, stderr) = slo(&["report", &spec, "--prometheus", &prom, "--json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let five = &report[0]["windows"][0];
+    assert_eq!(five["window"], "5m");
+    assert!(five["burn_rate"].as_f64().unwrap() > 0.5, "{five}");
+    assert!(report[0]["budget_remaining_errors"].as_f64().is_some());
+    assert_eq!(report[0]["alerts"].as_array().unwrap().len(), 4);
+
+    // Prometheus gone: inconclusive (3) with a clear message.
+    drop(prom_guard);
+    let (code, _, stderr) = slo(&[
+        "gate",
+        &spec,
+        "--prometheus",
+        &prom,
+        "--from",
+        &from.to_string(),
+        "--to",
+        &to.to_string(),
+        "--retries",
+        "1",
+        "--timeout",
+        "1s",
+    ]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("did not answer after 2 attempts"),
+        "{stderr}"
+    );
+}
