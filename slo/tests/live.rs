@@ -150,6 +150,7 @@ async fn gate_and_report_against_real_prometheus() {
 
     // A faulty window: 5% of requests fail.
     let from = now();
+    tokio::time::sleep(Duration::from_secs(2)).await;
     app.state.faults.set(FaultPlan {
         rules: vec![FaultRule {
             error_rate: 0.05,
@@ -199,8 +200,10 @@ async fn gate_and_report_against_real_prometheus() {
     let burn = results[0]["burn_rate"].as_f64().unwrap();
     assert!((burn - (1.0 - sli) / 0.01).abs() < 1e-6);
 
-    // A clean window passes.
+    // A clean window passes. (A window must hold a scrape before the traffic:
+    // increase() sees only what happens between samples.)
     let from = now();
+    tokio::time::sleep(Duration::from_secs(2)).await;
     traffic(&base, 500).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let to = now() + 1;
