@@ -30,6 +30,84 @@ pub async fn events(
     Ok(Some(Events { total, errors }))
 }
 
+/// What `slo check --prometheus` found for one SLO.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveCheck {
+    /// Series the SLI reads (an estimate of its cost).
+    pub series: f64,
+    /// Everything that does not match the spec.
+    pub problems: Vec<String>,
+}
+
+/// Checks an SLO against what Prometheus has: the metrics exist, and a
+/// latency threshold is one of the histogram's `le` buckets.
+pub async fn check_live(prom: &Prom, slo: &Slo) -> Result<LiveCheck, PromError> {
+    let mut problems = Vec::new();
+    let count = |selector: String| format!("count({selector})");
+    let (selectors, bucket) = match &slo.sli {
+        crate::model::Sli::Availability { selector } => (
+            vec![format!(
+                "http_server_request_duration_seconds_count{}",
+                promql::braces(selector)
+            )],
+            None,
+        ),
+        crate::model::Sli::Latency {
+            metric,
+            selector,
+            threshold,
+        } => (
+            vec![format!("{metric}_count{}", promql::braces(selector))],
+            Some((
+                format!("{metric}_bucket{}", promql::braces(selector)),
+                *threshold,
+            )),
+        ),
+        crate::model::Sli::Ratio { good, total } => (vec![good.clone(), total.clone()], None),
+        crate::model::Sli::Events { .. } => (Vec::new(), None),
+    };
+    let mut series = 0.0;
+    for sel in &selectors {
+        match prom.scalar(&count(sel.clone()), None).await? {
+            Some(n) if n > 0.0 => series += n,
+            _ => problems.push(format!("no series match {sel} (check the selector, and that Prometheus scrapes the service)")),
+        }
+    }
+    if let crate::model::Sli::Events {
+        error_query,
+        total_query,
+    } = &slo.sli
+    {
+        for q in [error_query, total_query] {
+            if prom
+                .scalar(&q.replace("{{.window}}", "5m"), None)
+                .await?
+                .is_none()
+            {
+                problems.push(format!("{q} returns no data over 5m"));
+            }
+        }
+    }
+    if let Some((bucket, threshold)) = bucket {
+        let buckets = prom.vector(&format!("count by (le) ({bucket})")).await?;
+        series += buckets.iter().map(|(_, v)| v).sum::<f64>();
+        let mut bounds: Vec<f64> = buckets
+            .iter()
+            .filter_map(|(m, _)| m.get("le")?.parse::<f64>().ok())
+            .collect();
+        bounds.sort_by(f64::total_cmp);
+        bounds.dedup();
+        if !bounds.is_empty() && !bounds.iter().any(|b| (b - threshold).abs() < 1e-9) {
+            let list: Vec<String> = bounds.iter().map(|b| promql::format_le(*b)).collect();
+            problems.push(format!(
+                "latency threshold {threshold} is not a bucket of {bucket}; buckets: {}",
+                list.join(", ")
+            ));
+        }
+    }
+    Ok(LiveCheck { series, problems })
+}
+
 /// A window's numbers for output.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct WindowReport {

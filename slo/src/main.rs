@@ -102,6 +102,10 @@ enum Command {
     Check {
         /// SLO spec (YAML), or - for standard input.
         spec: PathBuf,
+        /// Also check against this Prometheus: the metrics exist, latency
+        /// thresholds are buckets, and how many series each SLI reads.
+        #[arg(long)]
+        prometheus: Option<String>,
     },
 }
 
@@ -254,8 +258,28 @@ fn print_report(r: &slo::evaluate::SloReport) {
 async fn run(cli: Cli) -> Result<u8, (u8, String)> {
     let invalid = |e: String| (EXIT_INVALID, e);
     match cli.command {
-        Command::Check { spec } => {
+        Command::Check { spec, prometheus } => {
             check(&spec).map_err(|e| invalid(e.to_string()))?;
+            let Some(url) = prometheus else {
+                return Ok(0);
+            };
+            let service = spec::load(&spec).map_err(|e| invalid(e.to_string()))?;
+            let client = slo::prom::Prom::new(slo::prom::PromConfig::new(&url))
+                .map_err(|e| invalid(e.to_string()))?;
+            let mut problems = 0;
+            for s in &service.slos {
+                let live = slo::evaluate::check_live(&client, s)
+                    .await
+                    .map_err(|e| (EXIT_FAILURE, e.to_string()))?;
+                println!("  {}: {} series in Prometheus", s.name, live.series);
+                for p in &live.problems {
+                    eprintln!("slo: error: {}: slo {:?}: {p}", spec.display(), s.name);
+                }
+                problems += live.problems.len();
+            }
+            if problems > 0 {
+                return Err(invalid(format!("{problems} problem(s) against {url}")));
+            }
             Ok(0)
         }
         Command::Report { spec, prom, json } => {

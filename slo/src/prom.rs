@@ -90,6 +90,44 @@ impl Prom {
         Ok(Self { client, config })
     }
 
+    /// Evaluates `query` now and returns each series' labels and value.
+    pub async fn vector(
+        &self,
+        query: &str,
+    ) -> Result<Vec<(std::collections::HashMap<String, String>, f64)>, PromError> {
+        let mut delay = Duration::from_millis(200);
+        let mut last = String::new();
+        for attempt in 0..=self.config.retries {
+            if attempt > 0 {
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            match self.client.query(query).get().await {
+                Ok(result) => {
+                    return Ok(match result.data() {
+                        Data::Vector(v) => v
+                            .iter()
+                            .map(|s| (s.metric().clone(), s.sample().value()))
+                            .collect(),
+                        _ => Vec::new(),
+                    });
+                }
+                Err(prometheus_http_query::Error::Prometheus(e)) => {
+                    return Err(PromError::Query {
+                        query: query.to_owned(),
+                        message: e.to_string(),
+                    });
+                }
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(PromError::Unreachable {
+            url: self.config.url.clone(),
+            attempts: self.config.retries + 1,
+            message: last,
+        })
+    }
+
     /// Evaluates `query` (which must return at most one series) at `at`
     /// (Unix seconds; now when `None`). `None` when the result is empty.
     pub async fn scalar(&self, query: &str, at: Option<i64>) -> Result<Option<f64>, PromError> {

@@ -245,6 +245,31 @@ async fn gate_and_report_against_real_prometheus() {
     assert!(report[0]["budget_remaining_errors"].as_f64().is_some());
     assert_eq!(report[0]["alerts"].as_array().unwrap().len(), 4);
 
+    // `slo check --prometheus`: metrics exist, latency thresholds are buckets.
+    let (code, stdout, stderr) = slo(&["check", &spec, "--prometheus", &prom]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("availability: 2 series in Prometheus"),
+        "{stdout}"
+    );
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "version: slo/v1\nservice: app\nslos:\n  - name: fast\n    objective: 99\n    sli:\n      latency:\n        metric: http_server_request_duration_seconds\n        selector: '{job=\"app\"}'\n        threshold: 0.2\n  - name: elsewhere\n    objective: 99\n    sli:\n      availability:\n        selector: '{job=\"nope\"}'\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = slo(&["check", bad.to_str().unwrap(), "--prometheus", &prom]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("latency threshold 0.2 is not a bucket"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("0.25, 0.3"), "lists the buckets: {stderr}");
+    assert!(
+        stderr.contains("no series match http_server_request_duration_seconds_count{job=\"nope\"}"),
+        "{stderr}"
+    );
+
     // Prometheus gone: inconclusive (3) with a clear message.
     drop(prom_guard);
     let (code, _, stderr) = slo(&[
