@@ -9,6 +9,7 @@
 
 pub mod budget;
 pub mod evaluate;
+pub mod import;
 pub mod model;
 pub mod prom;
 pub mod promql;

@@ -61,6 +61,12 @@ impl PromArgs {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Print a Sloth or OpenSLO spec (or a native one) in the native format.
+    #[command(after_help = "Example:\n  slo import sloth.yaml > spec.yaml")]
+    Import {
+        /// Spec file (YAML), or - for standard input.
+        spec: PathBuf,
+    },
     /// Where each SLO stands now: SLI, budget, burn rates, alerts that would fire.
     #[command(
         after_help = "Example:\n  slo report slo/examples/target-app.yaml --prometheus http://127.0.0.1:9090"
@@ -280,6 +286,14 @@ async fn run(cli: Cli) -> Result<u8, (u8, String)> {
             if problems > 0 {
                 return Err(invalid(format!("{problems} problem(s) against {url}")));
             }
+            Ok(0)
+        }
+        Command::Import { spec } => {
+            let (text, shown) = spec::read_text(&spec).map_err(|e| invalid(e.to_string()))?;
+            let native = spec::to_native(&text, &shown).map_err(|e| invalid(e.to_string()))?;
+            let yaml = serde_saphyr::to_string(&native)
+                .map_err(|e| (EXIT_FAILURE, format!("failed to write YAML: {e}")))?;
+            print!("{yaml}");
             Ok(0)
         }
         Command::Report { spec, prom, json } => {

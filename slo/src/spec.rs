@@ -190,24 +190,70 @@ fn hint_for(message: &str) -> &'static str {
     }
 }
 
-/// Parses and validates a native spec; `path` names it in errors.
+fn yaml_error(ctx: &Ctx, err: serde_saphyr::Error) -> SpecError {
+    let (line, column) = err
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((1, 1));
+    let message = err.to_string();
+    let message = message.lines().next().unwrap_or("").to_owned();
+    ctx.at(line, column, message.clone(), hint_for(&message))
+}
+
+/// Reads a spec in any supported format (native, Sloth, OpenSLO) as the
+/// native file, without validating it.
+fn read(ctx: &Ctx) -> Result<SpecFile, SpecError> {
+    use crate::import::{self, Format};
+    let imported = |r: Result<SpecFile, String>| {
+        r.map_err(|message| {
+            // Point at the SLO the message names, when it names one.
+            let name = message
+                .split_once("slo \"")
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .map(|(n, _)| n.to_owned())
+                .unwrap_or_default();
+            ctx.near(
+                1,
+                &name,
+                message,
+                "slo/README.md lists what Sloth and OpenSLO features map to the native format",
+            )
+        })
+    };
+    match import::detect(ctx.text) {
+        Format::Native => serde_saphyr::from_str(ctx.text).map_err(|e| yaml_error(ctx, e)),
+        Format::Sloth => imported(import::from_sloth(
+            serde_saphyr::from_str(ctx.text).map_err(|e| yaml_error(ctx, e))?,
+        )),
+        Format::SlothK8s => imported(import::from_sloth_k8s(
+            serde_saphyr::from_str(ctx.text).map_err(|e| yaml_error(ctx, e))?,
+        )),
+        Format::OpenSlo => {
+            let docs: Vec<import::OpenSloDoc> =
+                serde_saphyr::from_str_multiple(ctx.text).map_err(|e| yaml_error(ctx, e))?;
+            imported(import::from_openslo(docs))
+        }
+    }
+}
+
+/// Parses and validates a spec (native, Sloth or OpenSLO); `path` names it in errors.
 pub fn parse(text: &str, path: &Path) -> Result<Service, SpecError> {
     let shown = path.display().to_string();
     let ctx = Ctx { path: &shown, text };
-    let file: SpecFile = serde_saphyr::from_str(text).map_err(|err| {
-        let (line, column) = err
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((1, 1));
-        let message = err.to_string();
-        let message = message.lines().next().unwrap_or("").to_owned();
-        ctx.at(line, column, message.clone(), hint_for(&message))
-    })?;
-    validate(file, &ctx)
+    validate(read(&ctx)?, &ctx)
 }
 
-/// Reads and validates a spec file (`-` for standard input).
-pub fn load(path: &Path) -> Result<Service, SpecError> {
+/// Parses, validates and returns the spec in the native format (for `slo import`).
+pub fn to_native(text: &str, path: &Path) -> Result<SpecFile, SpecError> {
+    let shown = path.display().to_string();
+    let ctx = Ctx { path: &shown, text };
+    let file = read(&ctx)?;
+    validate(file.clone(), &ctx)?;
+    Ok(file)
+}
+
+/// Reads a spec file's text (`-` for standard input) and the name to show.
+pub fn read_text(path: &Path) -> Result<(String, std::path::PathBuf), SpecError> {
     let stdin = path == Path::new("-");
     let text = if stdin {
         std::io::read_to_string(std::io::stdin())
@@ -218,7 +264,14 @@ pub fn load(path: &Path) -> Result<Service, SpecError> {
         path: path.display().to_string(),
         source,
     })?;
-    parse(&text, if stdin { Path::new("<stdin>") } else { path })
+    let shown = if stdin { Path::new("<stdin>") } else { path };
+    Ok((text, shown.to_path_buf()))
+}
+
+/// Reads and validates a spec file (`-` for standard input).
+pub fn load(path: &Path) -> Result<Service, SpecError> {
+    let (text, shown) = read_text(path)?;
+    parse(&text, &shown)
 }
 
 fn valid_name(s: &str) -> bool {
