@@ -102,8 +102,10 @@ struct RunCtx {
     control: Arc<Control>,
     spans: Option<Arc<ClientSpans>>,
     base: String,
-    /// When the run's clock starts: at once (closed), or when the schedule begins (open).
+    /// When the run's clock starts: once goose has launched the users.
     start: std::sync::OnceLock<Instant>,
+    /// The same moment on the wall clock (the report's `started_at`).
+    started_at: std::sync::OnceLock<SystemTime>,
     tx: mpsc::UnboundedSender<Msg>,
     seq: AtomicU64,
     iterations: AtomicU64,
@@ -404,6 +406,7 @@ pub async fn run(
         spans: spans.clone(),
         base: base.clone(),
         start: std::sync::OnceLock::new(),
+        started_at: std::sync::OnceLock::new(),
         tx: tx.clone(),
         seq: AtomicU64::new(0),
         iterations: AtomicU64::new(0),
@@ -541,6 +544,7 @@ pub async fn run(
             let begin = tokio::time::Instant::now();
             let begin_std = Instant::now();
             let _ = ctx.start.set(begin_std);
+            let _ = ctx.started_at.set(SystemTime::now());
             match ticket_tx {
                 Some(ticket_tx) => {
                     for due in profile {
@@ -604,7 +608,7 @@ pub async fn run(
     };
     Ok(RunResult {
         recorded,
-        started_at,
+        started_at: ctx.started_at.get().copied().unwrap_or(started_at),
         elapsed,
         iterations: ctx.iterations.load(Ordering::Relaxed),
         dropped: dropped.load(Ordering::Relaxed),

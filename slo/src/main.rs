@@ -253,6 +253,9 @@ fn print_report(r: &slo::evaluate::SloReport) {
         );
     }
     match r.exhaustion_seconds {
+        _ if r.budget_remaining_ratio.is_some_and(|rem| rem <= 0.0) => {
+            println!("  budget exhausted for this period")
+        }
         Some(s) => println!(
             "  budget exhausted in {} at the 1h burn rate",
             humantime::format_duration(std::time::Duration::from_secs(s as u64))
