@@ -10,6 +10,7 @@
 pub mod budget;
 pub mod evaluate;
 pub mod import;
+pub mod junit;
 pub mod model;
 pub mod prom;
 pub mod promql;

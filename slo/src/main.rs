@@ -102,6 +102,9 @@ enum Command {
         /// Write the results as JSON.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Write the results as JUnit XML (a test case per SLO).
+        #[arg(long)]
+        junit: Option<PathBuf>,
     },
     /// Validate a spec: structure, objectives, periods, and every PromQL query it implies.
     #[command(after_help = "Example:\n  slo check slo/examples/target-app.yaml")]
@@ -329,6 +332,7 @@ async fn run(cli: Cli) -> Result<u8, (u8, String)> {
             to,
             max_burn,
             json,
+            junit,
         } => {
             let service = spec::load(&spec).map_err(|e| invalid(e.to_string()))?;
             let client = prom.client().map_err(|e| invalid(e.to_string()))?;
@@ -373,6 +377,15 @@ async fn run(cli: Cli) -> Result<u8, (u8, String)> {
             if let Some(p) = json {
                 let text = serde_json::to_string_pretty(&results).unwrap_or_default();
                 std::fs::write(&p, text).map_err(|e| {
+                    (
+                        EXIT_FAILURE,
+                        format!("failed to write {}: {e}", p.display()),
+                    )
+                })?;
+            }
+            if let Some(p) = junit {
+                let xml = slo::junit::render(&service.name, &results);
+                std::fs::write(&p, xml).map_err(|e| {
                     (
                         EXIT_FAILURE,
                         format!("failed to write {}: {e}", p.display()),

@@ -181,8 +181,12 @@ async fn gate_and_report_against_real_prometheus() {
         &to.to_string(),
         "--json",
         json.to_str().unwrap(),
+        "--junit",
+        dir.path().join("gate.xml").to_str().unwrap(),
     ]);
     assert_eq!(code, Some(99), "{stdout}{stderr}");
+    let xml = std::fs::read_to_string(dir.path().join("gate.xml")).unwrap();
+    assert!(xml.contains("failures=\"1\""), "{xml}");
     assert!(stdout.contains("FAIL availability"), "{stdout}");
     let results: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
