@@ -61,6 +61,9 @@ impl PromArgs {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Print the JSON Schema of the native spec (for editors).
+    #[command(after_help = "Example:\n  slo schema > slo.schema.json")]
+    Schema,
     /// Print a Sloth or OpenSLO spec (or a native one) in the native format.
     #[command(after_help = "Example:\n  slo import sloth.yaml > spec.yaml")]
     Import {
@@ -292,6 +295,13 @@ async fn run(cli: Cli) -> Result<u8, (u8, String)> {
             if problems > 0 {
                 return Err(invalid(format!("{problems} problem(s) against {url}")));
             }
+            Ok(0)
+        }
+        Command::Schema => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&spec::json_schema()).unwrap_or_default()
+            );
             Ok(0)
         }
         Command::Import { spec } => {

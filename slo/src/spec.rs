@@ -6,13 +6,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{AlertSpec, Alerting, Service, Sli, Slo};
 use crate::promql;
 
 /// A spec file as written.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SpecFile {
     /// Must be `slo/v1`.
@@ -24,7 +25,7 @@ pub struct SpecFile {
 }
 
 /// One SLO as written.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SloSpec {
     pub name: String,
@@ -34,6 +35,7 @@ pub struct SloSpec {
     pub objective: f64,
     /// Any duration: 7d, 28d, 30d...
     #[serde(default = "default_period", with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub period: Duration,
     pub sli: SliSpec,
     /// Windows with fewer events than this are "no traffic", not a verdict.
@@ -50,7 +52,7 @@ fn default_period() -> Duration {
 }
 
 /// The SLI as written: exactly one kind.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum SliSpec {
     /// Sloth-style: error and total queries with a `{{.window}}` placeholder.
@@ -75,7 +77,7 @@ pub enum SliSpec {
 }
 
 /// Alerting settings as written.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertingSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -96,7 +98,7 @@ pub struct AlertingSpec {
 }
 
 /// Page or ticket settings as written.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertSpecFile {
     #[serde(default = "yes")]
@@ -250,6 +252,11 @@ pub fn to_native(text: &str, path: &Path) -> Result<SpecFile, SpecError> {
     let file = read(&ctx)?;
     validate(file.clone(), &ctx)?;
     Ok(file)
+}
+
+/// The JSON Schema of the native spec, for editors.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(SpecFile)).unwrap_or_default()
 }
 
 /// Reads a spec file's text (`-` for standard input) and the name to show.

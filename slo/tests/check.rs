@@ -214,3 +214,29 @@ fn malformed_specs_exit_2_with_location_and_hint() {
     let (code, _, stderr) = slo(&["check", "/nonexistent/spec.yaml"]);
     assert_eq!(code, Some(2), "{stderr}");
 }
+
+/// The checked-in JSON Schema matches the types; `UPDATE_GOLDENS=1` rewrites it.
+#[test]
+fn checked_in_schema_is_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("spec.schema.json");
+    let fresh = format!(
+        "{}\n",
+        serde_json::to_string_pretty(&slo::spec::json_schema()).unwrap()
+    );
+    if std::env::var_os("UPDATE_GOLDENS").is_some() {
+        std::fs::write(&path, &fresh).unwrap();
+    }
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        current == fresh,
+        "slo/spec.schema.json is stale: run `UPDATE_GOLDENS=1 cargo test -p slo --test check checked_in_schema_is_current`"
+    );
+    let v: serde_json::Value = serde_json::from_str(&fresh).unwrap();
+    assert_eq!(
+        v["required"],
+        serde_json::json!(["version", "service", "slos"])
+    );
+    for kind in ["events", "ratio", "latency", "availability"] {
+        assert!(fresh.contains(&format!("\"{kind}\"")), "{kind}");
+    }
+}

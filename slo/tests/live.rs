@@ -67,20 +67,32 @@ async fn start_prometheus(target: &str, dir: &std::path::Path) -> (Guard, String
 
 /// Sends `n` requests to /api/products, 4 at a time; returns (total, 5xx).
 async fn traffic(base: &str, n: usize) -> (usize, usize) {
+    let (total, errors, _) = traffic_with(base, n, 4, Duration::MAX).await;
+    (total, errors)
+}
+
+/// Sends `n` requests, `width` at a time; returns (total, 5xx, slower than `slow`).
+async fn traffic_with(base: &str, n: usize, width: usize, slow: Duration) -> (usize, usize, usize) {
     let client = reqwest::Client::new();
-    let mut errors = 0;
-    for chunk in 0..n.div_ceil(4) {
+    let (mut errors, mut slow_count) = (0, 0);
+    for chunk in 0..n.div_ceil(width) {
         let mut handles = Vec::new();
-        for _ in 0..4.min(n - chunk * 4) {
-            handles.push(client.get(format!("{base}/api/products")).send());
+        for _ in 0..width.min(n - chunk * width) {
+            let c = client.clone();
+            let url = format!("{base}/api/products");
+            handles.push(tokio::spawn(async move {
+                let start = std::time::Instant::now();
+                let status = c.get(url).send().await.unwrap().status();
+                (status, start.elapsed())
+            }));
         }
         for h in handles {
-            if h.await.unwrap().status().is_server_error() {
-                errors += 1;
-            }
+            let (status, took) = h.await.unwrap();
+            errors += usize::from(status.is_server_error());
+            slow_count += usize::from(took > slow);
         }
     }
-    (n, errors)
+    (n, errors, slow_count)
 }
 
 fn slo(args: &[&str]) -> (Option<i32>, String, String) {
@@ -113,7 +125,7 @@ async fn gate_and_report_against_real_prometheus() {
     let spec = dir.path().join("spec.yaml");
     std::fs::write(
         &spec,
-        "version: slo/v1\nservice: app\nslos:\n  - name: availability\n    objective: 99\n    period: 30d\n    min_events: 10\n    sli:\n      availability:\n        selector: '{job=\"app\", http_route=\"/api/products\"}'\n",
+        "version: slo/v1\nservice: app\nslos:\n  - name: availability\n    objective: 99\n    period: 30d\n    min_events: 10\n    sli:\n      availability:\n        selector: '{job=\"app\", http_route=\"/api/products\"}'\n  - name: fast\n    objective: 90\n    period: 30d\n    min_events: 10\n    sli:\n      latency:\n        metric: http_server_request_duration_seconds\n        selector: '{job=\"app\", http_route=\"/api/products\"}'\n        threshold: 0.1\n",
     )
     .unwrap();
     let spec = spec.to_str().unwrap().to_owned();
@@ -273,6 +285,58 @@ async fn gate_and_report_against_real_prometheus() {
         stderr.contains("no series match http_server_request_duration_seconds_count{job=\"nope\"}"),
         "{stderr}"
     );
+
+    // A slow window: latency uniform in 0..200 ms, so about half the requests
+    // are over the 100 ms threshold.
+    let from = now();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    app.state.faults.set(FaultPlan {
+        rules: vec![FaultRule {
+            jitter: Some(Duration::from_millis(200)),
+            ..FaultRule::default()
+        }],
+        stall: None,
+    });
+    let (total, _, slow) = traffic_with(&base, 600, 32, Duration::from_millis(100)).await;
+    app.state.faults.set(FaultPlan::default());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let to = now() + 1;
+    let json = dir.path().join("slow.json");
+    let (code, stdout, stderr) = slo(&[
+        "gate",
+        &spec,
+        "--prometheus",
+        &prom,
+        "--from",
+        &from.to_string(),
+        "--to",
+        &to.to_string(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(99), "{stdout}{stderr}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let fast = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "fast")
+        .unwrap();
+    let slow_share = 1.0 - fast["sli"].as_f64().unwrap();
+    let client_share = slow as f64 / total as f64;
+    assert!(
+        (slow_share - 0.5).abs() < 0.1,
+        "{slow_share} of requests over 100 ms, injected about 0.5"
+    );
+    // The client also counts its own network and scheduling time, so it sees a
+    // little more over the threshold than the server's histogram, never less.
+    let gap = client_share - slow_share;
+    assert!(
+        (-0.01..0.05).contains(&gap),
+        "Prometheus {slow_share} vs client {client_share}"
+    );
+    assert!(stdout.contains("FAIL fast"), "{stdout}");
 
     // Prometheus gone: inconclusive (3) with a clear message.
     drop(prom_guard);
