@@ -89,6 +89,62 @@ fn unsupported_and_malformed_imports_are_refused() {
         ("openslo unknown kind", format!("{OPENSLO_SLO}{ratio}{objectives}---\napiVersion: openslo/v1\nkind: AlertPolicy\nmetadata: {{name: p}}\nspec: {{}}\n"), "AlertPolicy"),
         ("openslo gauge", format!("{OPENSLO_SLO}  indicator:\n    spec:\n      ratioMetric:\n        counter: false\n        good: {{metricSource: {{type: Prometheus, spec: {{query: g}}}}}}\n        total: {{metricSource: {{type: Prometheus, spec: {{query: t}}}}}}\n{objectives}"), "gauges"),
     ];
+    let sloth_ev = "    sli:\n      events:\n        error_query: sum(rate(e[{{.window}}]))\n        total_query: sum(rate(t[{{.window}}]))\n";
+    let sloth =
+        |head: &str, rest: &str| format!("version: prometheus/v1\nservice: s\nslos:\n{head}{rest}");
+    let more_sloth: Vec<(&str, String, &str)> = vec![
+        ("sloth yaml syntax", "version: prometheus/v1\nservice: [\n".into(), "in.yaml:"),
+        ("sloth slos not a list", "version: prometheus/v1\nservice: s\nslos: 3\n".into(), "in.yaml:3:"),
+        ("sloth no name", sloth("  - objective: 99\n", sloth_ev), "missing field"),
+        ("sloth no objective", sloth("  - name: a\n", sloth_ev), "missing field"),
+        ("sloth objective 0", sloth("  - name: a\n    objective: 0\n", sloth_ev), "between 0 and 100"),
+        ("sloth objective text", sloth("  - name: a\n    objective: high\n", sloth_ev), "in.yaml:5:"),
+        ("sloth bad name", sloth("  - name: a b\n    objective: 99\n", sloth_ev), "letters, digits"),
+        ("sloth duplicate", sloth("  - name: a\n    objective: 99\n", &format!("{sloth_ev}  - name: a\n    objective: 99\n{sloth_ev}")), "defined twice"),
+        ("sloth bad service", "version: prometheus/v1\nservice: 'my service'\nslos:\n  - name: a\n    objective: 99\n    sli:\n      events:\n        error_query: e[{{.window}}]\n        total_query: t[{{.window}}]\n".into(), "service name"),
+        ("sloth no total", sloth("  - name: a\n    objective: 99\n", "    sli:\n      events:\n        error_query: e[{{.window}}]\n"), "missing field"),
+        ("sloth bad promql", sloth("  - name: a\n    objective: 99\n", "    sli:\n      events:\n        error_query: sum(rate(e[{{.window}}])\n        total_query: t[{{.window}}]\n"), "not valid PromQL"),
+        ("sloth unknown sli key", sloth("  - name: a\n    objective: 99\n", "    sli:\n      magic: {}\n"), "unknown field"),
+        ("sloth unknown alerting field", sloth("  - name: a\n    objective: 99\n", &format!("{sloth_ev}    alerting:\n      pager: x\n")), "unknown field"),
+        ("sloth unknown page field", sloth("  - name: a\n    objective: 99\n", &format!("{sloth_ev}    alerting:\n      page_alert:\n        disabled: true\n")), "unknown field"),
+        ("sloth labels not a map", "version: prometheus/v1\nservice: s\nlabels: [a]\nslos: []\n".into(), "in.yaml:3:"),
+        ("sloth empty slos", "version: prometheus/v1\nservice: s\nslos: []\n".into(), "no SLOs"),
+        ("sloth k8s no spec", "apiVersion: sloth.slok.dev/v1\nkind: PrometheusServiceLevel\nmetadata: {name: x}\n".into(), "missing field"),
+        ("sloth k8s unknown spec field", "apiVersion: sloth.slok.dev/v1\nkind: PrometheusServiceLevel\nspec:\n  service: s\n  slo: []\n".into(), "unknown field"),
+    ];
+    let os_ratio = |good: &str, total: &str| {
+        format!(
+            "  indicator:\n    spec:\n      ratioMetric:\n        good: {{metricSource: {{type: Prometheus, spec: {{query: '{good}'}}}}}}\n        total: {{metricSource: {{type: Prometheus, spec: {{query: '{total}'}}}}}}\n"
+        )
+    };
+    let more_openslo: Vec<(&str, String, &str)> = vec![
+        ("openslo yaml syntax", "apiVersion: openslo/v1\nkind: [\n".into(), "in.yaml:"),
+        ("openslo no metadata", "apiVersion: openslo/v1\nkind: SLO\nspec: {}\n".into(), "missing field"),
+        ("openslo no name", "apiVersion: openslo/v1\nkind: SLO\nmetadata: {displayName: x}\nspec: {}\n".into(), "missing field"),
+        ("openslo no indicator", format!("{OPENSLO_SLO}{objectives}"), "no ratioMetric"),
+        ("openslo no good or bad", format!("{OPENSLO_SLO}  indicator:\n    spec:\n      ratioMetric:\n        total: {{metricSource: {{type: Prometheus, spec: {{query: t}}}}}}\n{objectives}"), "needs good or bad"),
+        ("openslo no total", format!("{OPENSLO_SLO}  indicator:\n    spec:\n      ratioMetric:\n        good: {{metricSource: {{type: Prometheus, spec: {{query: g}}}}}}\n{objectives}"), "ratioMetric.total"),
+        ("openslo no query", format!("{OPENSLO_SLO}  indicator:\n    spec:\n      ratioMetric:\n        good: {{metricSource: {{type: Prometheus, spec: {{}}}}}}\n        total: {{metricSource: {{type: Prometheus, spec: {{query: t}}}}}}\n{objectives}"), "query is missing"),
+        ("openslo target above 1", format!("{OPENSLO_SLO}{}  objectives:\n    - target: 1.5\n", os_ratio("g", "t")), "between 0 and 100"),
+        ("openslo targetPercent 0", format!("{OPENSLO_SLO}{}  objectives:\n    - targetPercent: 0\n", os_ratio("g", "t")), "between 0 and 100"),
+        ("openslo bad duration", format!("{OPENSLO_SLO}  timeWindow:\n    - duration: fortnight\n      isRolling: true\n{}{objectives}", os_ratio("g", "t")), "timeWindow duration"),
+        ("openslo short window", format!("{OPENSLO_SLO}  timeWindow:\n    - duration: 5m\n      isRolling: true\n{}{objectives}", os_ratio("g", "t")), "at least 1h"),
+        ("openslo bad selector", format!("{OPENSLO_SLO}{}{objectives}", os_ratio("g{{", "t")), "counter selector"),
+        ("openslo no source type", format!("{OPENSLO_SLO}  indicator:\n    spec:\n      ratioMetric:\n        good: {{metricSource: {{spec: {{query: g}}}}}}\n        total: {{metricSource: {{type: Prometheus, spec: {{query: t}}}}}}\n{objectives}"), "only Prometheus"),
+        ("openslo bad name", "apiVersion: openslo/v1\nkind: SLO\nmetadata:\n  name: 'a b'\nspec:\n  service: s\n  indicator:\n    spec:\n      ratioMetric:\n        good: {metricSource: {type: Prometheus, spec: {query: g}}}\n        total: {metricSource: {type: Prometheus, spec: {query: t}}}\n  objectives:\n    - target: 0.99\n".into(), "letters, digits"),
+    ];
+    let sloth_count = cases.iter().filter(|c| c.0.starts_with("sloth")).count() + more_sloth.len();
+    let openslo_count =
+        cases.iter().filter(|c| c.0.starts_with("openslo")).count() + more_openslo.len();
+    assert!(
+        sloth_count >= 25 && openslo_count >= 25,
+        "{sloth_count} Sloth, {openslo_count} OpenSLO cases"
+    );
+    let cases: Vec<(&str, String, &str)> = cases
+        .into_iter()
+        .chain(more_sloth)
+        .chain(more_openslo)
+        .collect();
     for (what, text, expected) in cases {
         let path = dir.path().join("in.yaml");
         std::fs::write(&path, &text).unwrap();
