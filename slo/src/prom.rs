@@ -90,11 +90,12 @@ impl Prom {
         Ok(Self { client, config })
     }
 
-    /// Evaluates `query` now and returns each series' labels and value.
-    pub async fn vector(
+    /// Sends an instant query, retrying transport failures with backoff.
+    async fn query(
         &self,
         query: &str,
-    ) -> Result<Vec<(std::collections::HashMap<String, String>, f64)>, PromError> {
+        at: Option<i64>,
+    ) -> Result<prometheus_http_query::response::PromqlResult, PromError> {
         let mut delay = Duration::from_millis(200);
         let mut last = String::new();
         for attempt in 0..=self.config.retries {
@@ -102,16 +103,13 @@ impl Prom {
                 tokio::time::sleep(delay).await;
                 delay *= 2;
             }
-            match self.client.query(query).get().await {
-                Ok(result) => {
-                    return Ok(match result.data() {
-                        Data::Vector(v) => v
-                            .iter()
-                            .map(|s| (s.metric().clone(), s.sample().value()))
-                            .collect(),
-                        _ => Vec::new(),
-                    });
-                }
+            let mut q = self.client.query(query);
+            if let Some(t) = at {
+                q = q.at(t);
+            }
+            match q.get().await {
+                Ok(result) => return Ok(result),
+                // Prometheus answered: retrying will not change its mind.
                 Err(prometheus_http_query::Error::Prometheus(e)) => {
                     return Err(PromError::Query {
                         query: query.to_owned(),
@@ -128,42 +126,28 @@ impl Prom {
         })
     }
 
+    /// Evaluates `query` now and returns each series' labels and value.
+    pub async fn vector(
+        &self,
+        query: &str,
+    ) -> Result<Vec<(std::collections::HashMap<String, String>, f64)>, PromError> {
+        Ok(match self.query(query, None).await?.data() {
+            Data::Vector(v) => v
+                .iter()
+                .map(|s| (s.metric().clone(), s.sample().value()))
+                .collect(),
+            _ => Vec::new(),
+        })
+    }
+
     /// Evaluates `query` (which must return at most one series) at `at`
     /// (Unix seconds; now when `None`). `None` when the result is empty.
     pub async fn scalar(&self, query: &str, at: Option<i64>) -> Result<Option<f64>, PromError> {
-        let mut delay = Duration::from_millis(200);
-        let mut last = String::new();
-        for attempt in 0..=self.config.retries {
-            if attempt > 0 {
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
-            let mut q = self.client.query(query);
-            if let Some(t) = at {
-                q = q.at(t);
-            }
-            match q.get().await {
-                Ok(result) => {
-                    return Ok(match result.data() {
-                        Data::Vector(v) => v.first().map(|s| s.sample().value()),
-                        Data::Scalar(s) => Some(s.value()),
-                        Data::Matrix(_) => None,
-                    }
-                    .filter(|v| v.is_finite()));
-                }
-                Err(prometheus_http_query::Error::Prometheus(e)) => {
-                    return Err(PromError::Query {
-                        query: query.to_owned(),
-                        message: e.to_string(),
-                    });
-                }
-                Err(e) => last = e.to_string(),
-            }
+        Ok(match self.query(query, at).await?.data() {
+            Data::Vector(v) => v.first().map(|s| s.sample().value()),
+            Data::Scalar(s) => Some(s.value()),
+            Data::Matrix(_) => None,
         }
-        Err(PromError::Unreachable {
-            url: self.config.url.clone(),
-            attempts: self.config.retries + 1,
-            message: last,
-        })
+        .filter(|v| v.is_finite()))
     }
 }

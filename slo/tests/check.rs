@@ -1,19 +1,8 @@
 //! `slo check` on the example spec and on malformed specs: each malformed one
 //! exits 2 with file:line:column, the offending line and a hint, never a panic.
 
-use std::process::Command;
-
-fn slo(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_slo"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::slo;
 
 #[test]
 fn example_spec_checks() {

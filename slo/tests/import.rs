@@ -2,20 +2,10 @@
 //! checked in beside them (`UPDATE_GOLDENS=1` rewrites the expected files),
 //! and what cannot map is refused with a message that names it.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
+use common::slo;
 
-fn slo(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_slo"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use std::path::Path;
 
 #[test]
 fn imports_match_their_goldens() {

@@ -1,6 +1,9 @@
 //! `slo gate` and `slo report` against a real Prometheus (1 s scrape) that
 //! scrapes the real target app while traffic runs with injected errors.
 
+mod common;
+use common::slo;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -93,18 +96,6 @@ async fn traffic_with(base: &str, n: usize, width: usize, slow: Duration) -> (us
         }
     }
     (n, errors, slow_count)
-}
-
-fn slo(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_slo"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
