@@ -98,6 +98,29 @@ async fn traffic_with(base: &str, n: usize, width: usize, slow: Duration) -> (us
     (n, errors, slow_count)
 }
 
+/// `slo gate SPEC --prometheus PROM --from FROM --to TO EXTRA...`
+fn gate(
+    spec: &str,
+    prom: &str,
+    from: i64,
+    to: i64,
+    extra: &[&str],
+) -> (Option<i32>, String, String) {
+    let (from, to) = (from.to_string(), to.to_string());
+    let mut args = vec![
+        "gate",
+        spec,
+        "--prometheus",
+        prom,
+        "--from",
+        &from,
+        "--to",
+        &to,
+    ];
+    args.extend_from_slice(extra);
+    slo(&args)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gate_and_report_against_real_prometheus() {
     let app = target_app::start(target_app::Config {
@@ -173,20 +196,18 @@ async fn gate_and_report_against_real_prometheus() {
     );
 
     let json = dir.path().join("gate.json");
-    let (code, stdout, stderr) = slo(&[
-        "gate",
+    let (code, stdout, stderr) = gate(
         &spec,
-        "--prometheus",
         &prom,
-        "--from",
-        &from.to_string(),
-        "--to",
-        &to.to_string(),
-        "--json",
-        json.to_str().unwrap(),
-        "--junit",
-        dir.path().join("gate.xml").to_str().unwrap(),
-    ]);
+        from,
+        to,
+        &[
+            "--json",
+            json.to_str().unwrap(),
+            "--junit",
+            dir.path().join("gate.xml").to_str().unwrap(),
+        ],
+    );
     assert_eq!(code, Some(99), "{stdout}{stderr}");
     let xml = std::fs::read_to_string(dir.path().join("gate.xml")).unwrap();
     assert!(xml.contains("failures=\"1\""), "{xml}");
@@ -214,31 +235,13 @@ async fn gate_and_report_against_real_prometheus() {
     traffic(&base, 500).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let to = now() + 1;
-    let (code, stdout, stderr) = slo(&[
-        "gate",
-        &spec,
-        "--prometheus",
-        &prom,
-        "--from",
-        &from.to_string(),
-        "--to",
-        &to.to_string(),
-    ]);
+    let (code, stdout, stderr) = gate(&spec, &prom, from, to, &[]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(stdout.contains("PASS availability"), "{stdout}");
 
     // A window without traffic is inconclusive, never a pass.
     let quiet_from = now() - 1_000_000;
-    let (code, stdout, _) = slo(&[
-        "gate",
-        &spec,
-        "--prometheus",
-        &prom,
-        "--from",
-        &quiet_from.to_string(),
-        "--to",
-        &(quiet_from + 60).to_string(),
-    ]);
+    let (code, stdout, _) = gate(&spec, &prom, quiet_from, quiet_from + 60, &[]);
     assert_eq!(code, Some(3), "{stdout}");
     assert!(stdout.contains("INCONCLUSIVE"), "{stdout}");
 
@@ -293,18 +296,7 @@ async fn gate_and_report_against_real_prometheus() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let to = now() + 1;
     let json = dir.path().join("slow.json");
-    let (code, stdout, stderr) = slo(&[
-        "gate",
-        &spec,
-        "--prometheus",
-        &prom,
-        "--from",
-        &from.to_string(),
-        "--to",
-        &to.to_string(),
-        "--json",
-        json.to_str().unwrap(),
-    ]);
+    let (code, stdout, stderr) = gate(&spec, &prom, from, to, &["--json", json.to_str().unwrap()]);
     assert_eq!(code, Some(99), "{stdout}{stderr}");
     let results: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -331,20 +323,13 @@ async fn gate_and_report_against_real_prometheus() {
 
     // Prometheus gone: inconclusive (3) with a clear message.
     drop(prom_guard);
-    let (code, _, stderr) = slo(&[
-        "gate",
+    let (code, _, stderr) = gate(
         &spec,
-        "--prometheus",
         &prom,
-        "--from",
-        &from.to_string(),
-        "--to",
-        &to.to_string(),
-        "--retries",
-        "1",
-        "--timeout",
-        "1s",
-    ]);
+        from,
+        to,
+        &["--retries", "1", "--timeout", "1s"],
+    );
     assert_eq!(code, Some(3), "{stderr}");
     assert!(
         stderr.contains("did not answer after 2 attempts"),
