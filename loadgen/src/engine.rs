@@ -78,15 +78,6 @@ struct Ticket {
     seq: u64,
 }
 
-/// The run's clock, read by the recorder.
-struct ClockRef(Arc<RunCtx>);
-
-impl ClockRef {
-    fn get(&self) -> Option<&Instant> {
-        self.0.start.get()
-    }
-}
-
 enum Msg {
     Sample(Sample),
     Finish,
@@ -422,7 +413,6 @@ pub async fn run(
     let recorder = {
         let plan = plan.clone();
         let clock = ctx.clone();
-        let clock = ClockRef(clock);
         let dropped = dropped.clone();
         let aborted = aborted.clone();
         tokio::spawn(async move {
@@ -435,7 +425,7 @@ pub async fn run(
                         Some(Msg::Finish) | None => break,
                     },
                     _ = tick.tick() => {
-                        let now = clock.get().map_or(Duration::ZERO, |s| s.elapsed());
+                        let now = clock.start.get().map_or(Duration::ZERO, |s| s.elapsed());
                         rec.close_before(now);
                         if aborted.get().is_none()
                             && !goose::is_killswitch_triggered()

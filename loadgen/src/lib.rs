@@ -17,6 +17,16 @@ pub mod scenario;
 pub mod stats;
 pub mod threshold;
 
+/// Reads a file, or standard input when `path` is `-`; returns the text and
+/// the name to show in messages.
+pub fn read_input(path: &std::path::Path) -> std::io::Result<(String, std::path::PathBuf)> {
+    if path == std::path::Path::new("-") {
+        Ok((std::io::read_to_string(std::io::stdin())?, "<stdin>".into()))
+    } else {
+        Ok((std::fs::read_to_string(path)?, path.to_path_buf()))
+    }
+}
+
 /// The bundled scenarios, by name, for `loadgen demo` and the docs.
 pub mod bundled {
     pub const SMOKE: &str = include_str!("../scenarios/smoke.yaml");

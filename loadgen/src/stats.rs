@@ -234,13 +234,6 @@ pub fn decode_histogram(s: &str) -> Result<Histogram<u64>, String> {
         .map_err(|e| format!("invalid histogram: {e:?}"))
 }
 
-/// One second of the run, for the interval series and the HdrHistogram log.
-#[derive(Debug, Clone)]
-pub struct Interval {
-    pub second: u64,
-    pub stats: Stats,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

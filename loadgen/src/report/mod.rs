@@ -261,16 +261,11 @@ impl Report {
 
     /// Reads a report, checking its version.
     pub fn read(path: &Path) -> Result<Self, ReportError> {
-        let shown = path.display().to_string();
-        let text = if path == Path::new("-") {
-            std::io::read_to_string(std::io::stdin())
-        } else {
-            std::fs::read_to_string(path)
-        }
-        .map_err(|source| ReportError::Read {
-            path: shown.clone(),
+        let (text, shown) = crate::read_input(path).map_err(|source| ReportError::Read {
+            path: path.display().to_string(),
             source,
         })?;
+        let shown = shown.display().to_string();
         let value: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| ReportError::Parse {
                 path: shown.clone(),

@@ -457,18 +457,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Plan, ScenarioError> {
 
 /// Reads and validates a scenario file (`-` reads standard input).
 pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
-    let stdin = path == Path::new("-");
-    let text = if stdin {
-        std::io::read_to_string(std::io::stdin())
-    } else {
-        std::fs::read_to_string(path)
-    }
-    .map_err(|source| ScenarioError::Read {
+    let (text, shown) = crate::read_input(path).map_err(|source| ScenarioError::Read {
         path: path.display().to_string(),
         source,
     })?;
-    let shown = if stdin { Path::new("<stdin>") } else { path };
-    parse(&text, shown)
+    parse(&text, &shown)
 }
 
 fn validate(
