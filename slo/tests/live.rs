@@ -4,20 +4,9 @@
 mod common;
 use common::slo;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use target_app::faults::{FaultPlan, FaultRule};
-
-/// Stops the child by PID when dropped.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn now() -> i64 {
     SystemTime::now()
@@ -26,46 +15,11 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-async fn start_prometheus(target: &str, dir: &std::path::Path) -> (Guard, String) {
-    let config = dir.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{target}']\n"),
-    )
-    .unwrap();
-    for _ in 0..5 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus is installed by scripts/test.sh");
-        let mut guard = Guard(child);
-        let url = format!("http://127.0.0.1:{port}");
-        for _ in 0..100 {
-            if matches!(guard.0.try_wait(), Ok(Some(_))) {
-                break;
-            }
-            if reqwest::get(format!("{url}/-/ready"))
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return (guard, url);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-    panic!("prometheus did not start");
+async fn start_prometheus(target: &str, dir: &std::path::Path) -> (common::Guard, String) {
+    let config = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{target}']\n"
+    );
+    common::start_prometheus(dir, &config, &[], 200).await
 }
 
 /// Sends `n` requests to /api/products, 4 at a time; returns (total, 5xx).

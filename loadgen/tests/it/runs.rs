@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::util::{
-    Dir, arg, open_scenario, report, run_against, served, set_faults, spawn, target,
+    Dir, arg, interrupt_after, open_scenario, report, run_against, served, set_faults, spawn,
+    target,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,13 +221,7 @@ async fn an_interrupted_run_still_writes_its_report() {
         "--summary-md",
         md.to_str().unwrap(),
     ]);
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let pid = nix::unistd::Pid::from_raw(child.id().unwrap() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
-    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .expect("stopped after SIGINT")
-        .unwrap();
+    let out = interrupt_after(child, Duration::from_secs(3)).await;
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -261,13 +256,7 @@ async fn iterations_still_queued_at_the_stop_count_as_dropped() {
     let rep = dir.path("q.json");
     let host = format!("http://{}", app.addr);
     let child = spawn(&["run", arg(&file), "--host", &host, "--report", arg(&rep)]);
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let pid = nix::unistd::Pid::from_raw(child.id().unwrap() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
-    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .expect("stopped after SIGINT")
-        .unwrap();
+    let out = interrupt_after(child, Duration::from_secs(3)).await;
     assert_eq!(out.status.code(), Some(1));
     let r = report(&rep);
     let iterations = r["iterations"].as_u64().unwrap();

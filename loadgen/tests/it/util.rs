@@ -129,3 +129,17 @@ pub async fn run_against(app: &target_app::Running, file: &Path, extra: &[&str])
 pub fn arg(p: &Path) -> &str {
     p.to_str().expect("temp paths are UTF-8")
 }
+
+/// Sends SIGINT to a running loadgen after `after`, and waits (bounded) for it to stop.
+pub async fn interrupt_after(
+    child: tokio::process::Child,
+    after: Duration,
+) -> std::process::Output {
+    tokio::time::sleep(after).await;
+    let pid = nix::unistd::Pid::from_raw(child.id().expect("loadgen is running") as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT delivered");
+    tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("stopped after SIGINT")
+        .expect("loadgen output")
+}

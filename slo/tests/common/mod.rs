@@ -1,6 +1,9 @@
-//! Shared by the slo integration tests.
+//! Shared by the slo integration tests (each test binary uses a part).
+#![allow(dead_code)]
 
-use std::process::Command;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 /// Runs the slo binary; returns (exit code, stdout, stderr).
 pub fn slo(args: &[&str]) -> (Option<i32>, String, String) {
@@ -13,4 +16,60 @@ pub fn slo(args: &[&str]) -> (Option<i32>, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// A child process stopped by its PID when dropped, also when a test fails.
+pub struct Guard(pub Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts Prometheus on 127.0.0.1 (ephemeral port, data in `dir`) with
+/// `config` and `extra` flags; it is up when `/-/ready` answers `ready_status`.
+/// Returns its guard and base URL; retries on a port clash.
+pub async fn start_prometheus(
+    dir: &Path,
+    config: &str,
+    extra: &[String],
+    ready_status: u16,
+) -> (Guard, String) {
+    let config_path = dir.join("prometheus.yml");
+    std::fs::write(&config_path, config).expect("prometheus config written");
+    for _ in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config_path.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus is installed by scripts/test.sh");
+        let mut guard = Guard(child);
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if matches!(guard.0.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            if reqwest::get(format!("{url}/-/ready"))
+                .await
+                .is_ok_and(|r| r.status().as_u16() == ready_status)
+            {
+                return (guard, url);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    panic!("prometheus did not start");
 }

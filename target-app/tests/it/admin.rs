@@ -142,12 +142,7 @@ async fn faults_change_at_run_time() {
     assert!(app.state.faults.current().is_empty());
     assert_eq!(order().await.unwrap().status(), StatusCode::CREATED);
 
-    let text = reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = crate::util::scrape(&base).await;
     assert_eq!(sample(&text, "faults_injected_errors_total"), Some(5.0));
     assert_eq!(
         sample(

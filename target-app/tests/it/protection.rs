@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::util::{sample, start_in_process, test_config};
+use crate::util::{sample, scrape, start_in_process, test_config};
 
 #[tokio::test]
 async fn requests_past_the_limit_are_shed() {
@@ -52,14 +52,7 @@ async fn requests_past_the_limit_are_shed() {
     assert_eq!(r.status(), StatusCode::OK);
     let r = client.get(format!("{base}/ready")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let text = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = scrape(&base).await;
     assert_eq!(
         sample(
             &text,
@@ -79,14 +72,7 @@ async fn requests_past_the_limit_are_shed() {
     for h in held {
         assert_eq!(h.await.unwrap().unwrap().status(), StatusCode::OK);
     }
-    let text = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = scrape(&base).await;
     assert_eq!(
         sample(
             &text,

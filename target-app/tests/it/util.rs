@@ -193,3 +193,13 @@ pub fn sample(exposition: &str, series: &str) -> Option<f64> {
         value.parse().ok()
     })
 }
+
+/// The exposition of an in-process server at `base` (http://host:port).
+pub async fn scrape(base: &str) -> String {
+    reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("the server answers /metrics")
+        .text()
+        .await
+        .expect("a text body")
+}
