@@ -18,6 +18,15 @@ if ((${#need_apt[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
+# Python tools for the tests, in a venv of their own (pinned versions).
+VENV=.venv
+if ! "$VENV/bin/check-jsonschema" --version >/dev/null 2>&1; then
+  echo "==> installing check-jsonschema into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check check-jsonschema==0.39.0
+fi
+export CHECK_JSONSCHEMA="$PWD/$VENV/bin/check-jsonschema"
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"

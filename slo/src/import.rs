@@ -156,6 +156,7 @@ fn sloth_slos(slos: Vec<SlothSlo>) -> Result<Vec<SloSpec>, String> {
                 labels: a.labels,
                 annotations: a.annotations,
                 runbook_url: None,
+                dashboard_url: None,
                 page: sloth_alert(a.page_alert),
                 ticket: sloth_alert(a.ticket_alert),
                 absent: false,

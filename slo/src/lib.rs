@@ -7,6 +7,7 @@
 //! arithmetic (no traffic is "no traffic", never NaN). At the edge, [`prom`]
 //! queries Prometheus and [`evaluate`] turns answers into reports and gates.
 
+pub mod alertmanager;
 pub mod budget;
 pub mod evaluate;
 pub mod import;
@@ -14,5 +15,8 @@ pub mod junit;
 pub mod model;
 pub mod prom;
 pub mod promql;
+pub mod rules;
+pub mod ruletest;
 pub mod spec;
 pub mod windows;
+pub mod yaml;

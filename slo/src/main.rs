@@ -59,8 +59,38 @@ impl PromArgs {
     }
 }
 
+/// Which rule file `slo alerts` prints.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Format {
+    /// A plain Prometheus rule file.
+    Rules,
+    /// A prometheus-operator PrometheusRule.
+    Operator,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Prometheus rules (SLI recordings, multi-window burn-rate alerts), promtool
+    /// tests and Alertmanager routes for a spec's SLOs.
+    #[command(
+        after_help = "Examples:\n  slo alerts spec.yaml > rules.yml\n  slo alerts spec.yaml --format operator | kubectl apply -f -\n  slo alerts spec.yaml --out alerts --pager-url https://pager.example.com/hook --ticket-url https://tickets.example.com/hook\n\nWith --out, DIR gets SERVICE.rules.yml, SERVICE.prometheusrule.yaml, one\nSERVICE-SLO.test.yml per SLO (run: promtool test rules DIR/*.test.yml) and\nalertmanager.yml."
+    )]
+    Alerts {
+        /// SLO spec (YAML), or - for standard input.
+        spec: PathBuf,
+        /// What to print when there is no --out.
+        #[arg(long, value_enum, default_value = "rules")]
+        format: Format,
+        /// Write every artifact into this directory instead of printing rules.
+        #[arg(long, requires_all = ["pager_url", "ticket_url"])]
+        out: Option<PathBuf>,
+        /// Webhook URL of the pager receiver (page alerts).
+        #[arg(long, requires = "out")]
+        pager_url: Option<String>,
+        /// Webhook URL of the ticket receiver (ticket alerts).
+        #[arg(long, requires = "out")]
+        ticket_url: Option<String>,
+    },
     /// Print the JSON Schema of the native spec (for editors).
     #[command(after_help = "Example:\n  slo schema > slo.schema.json")]
     Schema,
@@ -72,7 +102,7 @@ enum Command {
     },
     /// Where each SLO stands now: SLI, budget, burn rates, alerts that would fire.
     #[command(
-        after_help = "Example:\n  slo report slo/examples/target-app.yaml --prometheus http://127.0.0.1:9090"
+        after_help = "Example:\n  slo report alerts/target-app.slo.yaml --prometheus http://127.0.0.1:9090"
     )]
     Report {
         spec: PathBuf,
@@ -110,7 +140,7 @@ enum Command {
         junit: Option<PathBuf>,
     },
     /// Validate a spec: structure, objectives, periods, and every PromQL query it implies.
-    #[command(after_help = "Example:\n  slo check slo/examples/target-app.yaml")]
+    #[command(after_help = "Example:\n  slo check alerts/target-app.slo.yaml")]
     Check {
         /// SLO spec (YAML), or - for standard input.
         spec: PathBuf,
@@ -270,9 +300,126 @@ fn print_report(r: &slo::evaluate::SloReport) {
     }
 }
 
+/// The command line as typed, for the "regenerate" line of generated files.
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .map(|a| {
+            if a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+".contains(c))
+            {
+                a
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect();
+    format!("slo {}", args.join(" "))
+}
+
+fn webhook(url: &str, flag: &str) -> Result<String, String> {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(url.to_owned()),
+        Ok(_) => Err(format!("{flag} {url:?}: a webhook URL is http:// or https:// with a host")),
+        Err(e) => Err(format!(
+            "{flag} {url:?}: {e} (e.g. {flag} https://pager.example.com/hook)"
+        )),
+    }
+}
+
+/// Writes a file through a temporary file in the same directory, so readers
+/// never see half of it.
+fn write_atomic(path: &Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let fail = |e: std::io::Error| format!("failed to write {}: {e}", path.display());
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
+    tmp.write_all(text.as_bytes()).map_err(fail)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644)).map_err(fail)?;
+    }
+    tmp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
+}
+
+fn alerts(
+    spec_path: &Path,
+    format: Format,
+    out: Option<&Path>,
+    receivers: Option<slo::alertmanager::Receivers>,
+) -> Result<(), (u8, String)> {
+    let invalid = |e: String| (EXIT_INVALID, e);
+    let service = spec::load(spec_path).map_err(|e| invalid(e.to_string()))?;
+    let all = slo::rules::service_rules(&service).map_err(|e| (EXIT_FAILURE, e.to_string()))?;
+    let regenerate = command_line();
+    let Some(dir) = out else {
+        let text = match format {
+            Format::Rules => slo::rules::rule_file(&service, &all, &regenerate),
+            Format::Operator => slo::rules::prometheus_rule(&service, &all, &regenerate),
+        };
+        print!("{text}");
+        return Ok(());
+    };
+    std::fs::create_dir_all(dir)
+        .map_err(|e| (EXIT_FAILURE, format!("failed to create {}: {e}", dir.display())))?;
+    let rules_name = format!("{}.rules.yml", service.name);
+    let mut written = vec![
+        (rules_name.clone(), slo::rules::rule_file(&service, &all, &regenerate)),
+        (
+            format!("{}.prometheusrule.yaml", service.name),
+            slo::rules::prometheus_rule(&service, &all, &regenerate),
+        ),
+    ];
+    let header = format!(
+        "# promtool unit tests for the SLO rules of {}, generated by `slo alerts`; do not edit.\n# Run: promtool test rules FILE\n# Regenerate: {regenerate}\n",
+        service.name
+    );
+    for r in &all {
+        match slo::ruletest::unit_tests(r, &rules_name, &header) {
+            Ok(text) => written.push((format!("{}-{}.test.yml", service.name, r.slo.name), text)),
+            Err(e) => eprintln!("slo: warning: no promtool tests: {e}"),
+        }
+    }
+    if let Some(to) = receivers {
+        let header = format!(
+            "# Alertmanager routes for the SLO alerts of {}, generated by `slo alerts`; do not edit.\n# Regenerate: {regenerate}\n",
+            service.name
+        );
+        written.push((
+            "alertmanager.yml".into(),
+            slo::alertmanager::config(&[&service], &to, &header),
+        ));
+    }
+    for (name, text) in &written {
+        let path = dir.join(name);
+        write_atomic(&path, text).map_err(|e| (EXIT_FAILURE, e))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
 async fn run(cli: Cli) -> Result<u8, (u8, String)> {
     let invalid = |e: String| (EXIT_INVALID, e);
     match cli.command {
+        Command::Alerts {
+            spec,
+            format,
+            out,
+            pager_url,
+            ticket_url,
+        } => {
+            let receivers = match (pager_url, ticket_url) {
+                (Some(p), Some(t)) => Some(slo::alertmanager::Receivers {
+                    pager_url: webhook(&p, "--pager-url").map_err(invalid)?,
+                    ticket_url: webhook(&t, "--ticket-url").map_err(invalid)?,
+                }),
+                _ => None,
+            };
+            alerts(&spec, format, out.as_deref(), receivers)?;
+            Ok(0)
+        }
         Command::Check { spec, prometheus } => {
             check(&spec).map_err(|e| invalid(e.to_string()))?;
             let Some(url) = prometheus else {

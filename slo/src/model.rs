@@ -69,6 +69,7 @@ pub struct Alerting {
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
     pub runbook_url: Option<String>,
+    pub dashboard_url: Option<String>,
     pub page: AlertSpec,
     pub ticket: AlertSpec,
     pub absent: bool,

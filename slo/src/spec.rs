@@ -88,6 +88,9 @@ pub struct AlertingSpec {
     pub annotations: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runbook_url: Option<String>,
+    /// A dashboard for this SLO, linked from the alerts' annotations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dashboard_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<AlertSpecFile>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -287,6 +290,36 @@ fn valid_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// Labels the generated rules set themselves.
+pub const RESERVED_LABELS: [&str; 6] = [
+    "alertname",
+    "slo",
+    "slo_service",
+    "severity",
+    "long_window",
+    "short_window",
+];
+
+const LABEL_HINT: &str =
+    "label names are letters, digits and _, not starting with a digit or __ (e.g. team: shop)";
+
+/// Why a label name cannot be used, if it cannot.
+fn label_problem(name: &str) -> Option<String> {
+    let valid = name
+        .chars()
+        .enumerate()
+        .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
+    if name.is_empty() || !valid || name.starts_with("__") {
+        Some(format!("{name:?} is not a valid Prometheus label name"))
+    } else if RESERVED_LABELS.contains(&name) {
+        Some(format!(
+            "label {name:?} is set by the generated rules and cannot be overridden"
+        ))
+    } else {
+        None
+    }
+}
+
 fn alert_spec(a: Option<&AlertSpecFile>) -> AlertSpec {
     match a {
         Some(a) => AlertSpec {
@@ -321,6 +354,9 @@ fn validate(file: SpecFile, ctx: &Ctx) -> Result<Service, SpecError> {
             "e.g. service: target-app",
         ));
     }
+    if let Some(problem) = file.labels.keys().find_map(|k| label_problem(k)) {
+        return Err(ctx.near(1, "labels", problem, LABEL_HINT));
+    }
     if file.slos.is_empty() {
         return Err(ctx.near(
             1,
@@ -348,6 +384,34 @@ fn validate(file: SpecFile, ctx: &Ctx) -> Result<Service, SpecError> {
                 format!("SLO {:?} is defined twice", s.name),
                 "give each SLO its own name",
             ));
+        }
+        let alerting_spec = s.alerting.clone().unwrap_or_default();
+        let label_sets = [
+            ("labels", &s.labels),
+            ("labels", &alerting_spec.labels),
+            (
+                "labels",
+                &alerting_spec.page.as_ref().map(|a| a.labels.clone()).unwrap_or_default(),
+            ),
+            (
+                "labels",
+                &alerting_spec.ticket.as_ref().map(|a| a.labels.clone()).unwrap_or_default(),
+            ),
+        ];
+        for (key, set) in label_sets {
+            if let Some(problem) = set.keys().find_map(|k| label_problem(k)) {
+                return Err(ctx.near(line, key, format!("slo {:?}: {problem}", s.name), LABEL_HINT));
+            }
+        }
+        if let Some(name) = &alerting_spec.name {
+            if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || name.is_empty() {
+                return Err(ctx.near(
+                    line,
+                    "name",
+                    format!("alert name {name:?} of slo {:?} must be letters, digits or _", s.name),
+                    "e.g. alerting: {name: CheckoutAvailability}",
+                ));
+            }
         }
         if !(s.objective > 0.0 && s.objective < 100.0) {
             return Err(ctx.near(
@@ -485,6 +549,7 @@ fn validate(file: SpecFile, ctx: &Ctx) -> Result<Service, SpecError> {
                 labels: alerting.labels.clone(),
                 annotations: alerting.annotations.clone(),
                 runbook_url: alerting.runbook_url.clone(),
+                dashboard_url: alerting.dashboard_url.clone(),
                 page: alert_spec(alerting.page.as_ref()),
                 ticket: alert_spec(alerting.ticket.as_ref()),
                 absent: alerting.absent,

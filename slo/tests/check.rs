@@ -6,7 +6,7 @@ use common::slo;
 
 #[test]
 fn example_spec_checks() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/target-app.yaml");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../alerts/target-app.slo.yaml");
     let (code, stdout, stderr) = slo(&["check", path]);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
