@@ -82,7 +82,9 @@ pub fn config(services: &[&Service], to: &Receivers, header: &str) -> String {
         route: Route {
             receiver: "default".into(),
             matchers: vec![],
-            group_by: ["alertname", "slo_service", "slo"].map(String::from).to_vec(),
+            group_by: ["alertname", "slo_service", "slo"]
+                .map(String::from)
+                .to_vec(),
             group_wait: Some("30s".into()),
             group_interval: Some("5m".into()),
             repeat_interval: Some("4h".into()),
@@ -152,7 +154,10 @@ mod tests {
         assert_eq!(sub["matchers"][0], "slo_service=\"shop\"");
         assert_eq!(sub["routes"][0]["receiver"], "pager");
         assert_eq!(sub["routes"][1]["receiver"], "ticket");
-        assert_eq!(v["receivers"][1]["webhook_configs"][0]["url"], "http://127.0.0.1:1/p");
+        assert_eq!(
+            v["receivers"][1]["webhook_configs"][0]["url"],
+            "http://127.0.0.1:1/p"
+        );
         assert_eq!(v["inhibit_rules"][0]["equal"][1], "slo");
         assert!(text.starts_with("# h\n"));
     }

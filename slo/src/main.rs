@@ -320,7 +320,9 @@ fn command_line() -> String {
 fn webhook(url: &str, flag: &str) -> Result<String, String> {
     match reqwest::Url::parse(url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(url.to_owned()),
-        Ok(_) => Err(format!("{flag} {url:?}: a webhook URL is http:// or https:// with a host")),
+        Ok(_) => Err(format!(
+            "{flag} {url:?}: a webhook URL is http:// or https:// with a host"
+        )),
         Err(e) => Err(format!(
             "{flag} {url:?}: {e} (e.g. {flag} https://pager.example.com/hook)"
         )),
@@ -331,14 +333,18 @@ fn webhook(url: &str, flag: &str) -> Result<String, String> {
 /// never see half of it.
 fn write_atomic(path: &Path, text: &str) -> Result<(), String> {
     use std::io::Write;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let fail = |e: std::io::Error| format!("failed to write {}: {e}", path.display());
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
     tmp.write_all(text.as_bytes()).map_err(fail)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644)).map_err(fail)?;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
+            .map_err(fail)?;
     }
     tmp.persist(path).map_err(|e| fail(e.error))?;
     Ok(())
@@ -362,11 +368,18 @@ fn alerts(
         print!("{text}");
         return Ok(());
     };
-    std::fs::create_dir_all(dir)
-        .map_err(|e| (EXIT_FAILURE, format!("failed to create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        (
+            EXIT_FAILURE,
+            format!("failed to create {}: {e}", dir.display()),
+        )
+    })?;
     let rules_name = format!("{}.rules.yml", service.name);
     let mut written = vec![
-        (rules_name.clone(), slo::rules::rule_file(&service, &all, &regenerate)),
+        (
+            rules_name.clone(),
+            slo::rules::rule_file(&service, &all, &regenerate),
+        ),
         (
             format!("{}.prometheusrule.yaml", service.name),
             slo::rules::prometheus_rule(&service, &all, &regenerate),

@@ -124,7 +124,10 @@ fn series_selector(service: &str, slo: &str) -> String {
 pub fn presence(slo: &Slo) -> String {
     match &slo.sli {
         Sli::Availability { selector } => {
-            format!("http_server_request_duration_seconds_count{}", braces(selector))
+            format!(
+                "http_server_request_duration_seconds_count{}",
+                braces(selector)
+            )
         }
         Sli::Latency {
             metric, selector, ..
@@ -186,12 +189,7 @@ fn record(name: &str, expr: String, labels: &BTreeMap<String, String>) -> Rule {
 }
 
 /// The three recordings of one window.
-fn window_rules(
-    slo: &Slo,
-    w: Duration,
-    sel: &str,
-    labels: &BTreeMap<String, String>,
-) -> Vec<Rule> {
+fn window_rules(slo: &Slo, w: Duration, sel: &str, labels: &BTreeMap<String, String>) -> Vec<Rule> {
     let q = promql::events(slo, w);
     let d = promql_duration(w);
     vec![
@@ -528,7 +526,10 @@ pub fn rule_file(service: &Service, all: &[SloRules], regenerate: &str) -> Strin
 pub fn prometheus_rule(service: &Service, all: &[SloRules], regenerate: &str) -> String {
     let mut labels = BTreeMap::new();
     labels.insert("app.kubernetes.io/name".to_owned(), service.name.clone());
-    labels.insert("app.kubernetes.io/component".to_owned(), "slo-rules".to_owned());
+    labels.insert(
+        "app.kubernetes.io/component".to_owned(),
+        "slo-rules".to_owned(),
+    );
     labels.insert("app.kubernetes.io/managed-by".to_owned(), "slo".to_owned());
     let doc = out::PrometheusRule {
         api_version: "monitoring.coreos.com/v1",
@@ -599,7 +600,11 @@ slos:
             })
             .collect();
         for w in ["5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d"] {
-            for m in ["sli_errors:increase", "sli_events:increase", "sli_error:ratio_rate"] {
+            for m in [
+                "sli_errors:increase",
+                "sli_events:increase",
+                "sli_error:ratio_rate",
+            ] {
                 let name = format!("slo:{m}{w}");
                 assert!(records.contains(&name.as_str()), "{name} missing");
             }
@@ -628,10 +633,20 @@ slos:
         assert_eq!(b.labels["long_window"], "1h");
         assert_eq!(b.labels["short_window"], "5m");
         assert!(b.annotations["description"].contains("{{ printf \"%.1f\" $value }}x"));
-        assert_eq!(b.annotations["runbook_url"], "https://runbooks.example.com/a");
-        assert_eq!(b.annotations["dashboard_url"], "https://grafana.example.com/d/shop");
+        assert_eq!(
+            b.annotations["runbook_url"],
+            "https://runbooks.example.com/a"
+        );
+        assert_eq!(
+            b.annotations["dashboard_url"],
+            "https://grafana.example.com/d/shop"
+        );
         assert_eq!(r.series_labels["team"], "shop");
-        let sev: Vec<_> = r.burns.iter().map(|b| b.labels["severity"].as_str()).collect();
+        let sev: Vec<_> = r
+            .burns
+            .iter()
+            .map(|b| b.labels["severity"].as_str())
+            .collect();
         assert_eq!(sev, ["page", "page", "ticket", "ticket"]);
     }
 
@@ -659,7 +674,10 @@ slos:
 
     #[test]
     fn short_periods_evaluate_fast() {
-        let spec = SPEC.replace("    objective: 99.9\n", "    objective: 99.9\n    period: 12h\n");
+        let spec = SPEC.replace(
+            "    objective: 99.9\n",
+            "    objective: 99.9\n    period: 12h\n",
+        );
         let s = crate::spec::parse(&spec, Path::new("spec.yaml")).unwrap();
         let r = slo_rules(&s, &s.slos[0]).unwrap();
         assert_eq!(r.burns[0].labels["long_window"], "1m");

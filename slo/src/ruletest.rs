@@ -33,7 +33,9 @@ pub enum TestGenError {
         "slo {0:?}: events SLIs are arbitrary queries; no input series can be synthesized for them (write its tests by hand)"
     )]
     Events(String),
-    #[error("slo {slo:?}: no series satisfies {selector} (and its counterpart); write its tests by hand")]
+    #[error(
+        "slo {slo:?}: no series satisfies {selector} (and its counterpart); write its tests by hand"
+    )]
     Selector { slo: String, selector: String },
     #[error("slo {slo:?}: annotation {key:?} uses a template the generator cannot render: {value}")]
     Template {
@@ -56,17 +58,20 @@ fn regex_example(re: &str) -> Option<String> {
                 Some(())
             }
             HirKind::Class(Class::Unicode(c)) => {
-                // Prefer a letter or digit when the class has one.
-                let ch = c
-                    .iter()
-                    .flat_map(|r| [r.start(), r.end()])
-                    .find(|ch| ch.is_ascii_alphanumeric())
-                    .or_else(|| c.iter().next().map(|r| r.start()))?;
+                // A printable character the class holds, digits first.
+                let ch = ('0'..='9')
+                    .chain('a'..='z')
+                    .chain('A'..='Z')
+                    .chain("_-/.:".chars())
+                    .find(|ch| c.iter().any(|r| r.start() <= *ch && *ch <= r.end()))?;
                 out.push(ch);
                 Some(())
             }
             HirKind::Class(Class::Bytes(c)) => {
-                out.push(char::from(c.iter().next()?.start()));
+                let b = (b'0'..=b'z').find(|b| {
+                    b.is_ascii_alphanumeric() && c.iter().any(|r| r.start() <= *b && *b <= r.end())
+                })?;
+                out.push(char::from(b));
                 Some(())
             }
             HirKind::Repetition(r) => {
@@ -112,7 +117,7 @@ impl Constraint<'_> {
         if matches!(m.op, MatchOp::Re(_) | MatchOp::NotRe(_)) {
             c.extend(regex_example(&m.value));
         }
-        c.extend([m.value.clone(), format!("{}x", m.value)]);
+        c.push(m.value.clone());
         c
     }
 }
@@ -127,6 +132,11 @@ fn solve(constraints: &[Constraint]) -> Option<BTreeMap<String, String>> {
     for (label, cs) in by_label {
         let mut candidates: Vec<String> = cs.iter().flat_map(|c| c.candidates()).collect();
         candidates.extend(["", "x", "a", "0", "200", "500"].map(String::from));
+        candidates.extend(
+            cs.iter()
+                .flat_map(|c| c.candidates())
+                .map(|v| format!("{v}x")),
+        );
         let v = candidates
             .into_iter()
             .find(|v| cs.iter().all(|c| c.ok(v)))?;
@@ -212,7 +222,8 @@ fn input_series(r: &SloRules) -> Result<Vec<Series>, TestGenError> {
                 .and_then(|(_, m)| m.into_iter().next())
                 .ok_or_else(|| fail(&total))?;
             let ok = series.iter().all(|s| {
-                s.matches(Some(name), &ms) && s.matches(None, std::slice::from_ref(&five)) == (s.role == Role::Bad)
+                s.matches(Some(name), &ms)
+                    && s.matches(None, std::slice::from_ref(&five)) == (s.role == Role::Bad)
             });
             if ok { Ok(series) } else { Err(fail(&total)) }
         }
@@ -403,7 +414,11 @@ fn burn(r: &SloRules, b: &crate::rules::BurnRule, tl: &Timeline, step: u64) -> F
         above(burn_of(&short), short.uncertainty, b.condition.factor),
         if r.slo.min_events > 0.0 {
             // `>=`: fires at the minimum itself.
-            above(long.total, long.uncertainty, r.slo.min_events * (1.0 - 1e-4))
+            above(
+                long.total,
+                long.uncertainty,
+                r.slo.min_events * (1.0 - 1e-4),
+            )
         } else {
             Some(true)
         },
@@ -417,7 +432,11 @@ fn burn(r: &SloRules, b: &crate::rules::BurnRule, tl: &Timeline, step: u64) -> F
     let v = burn_of(&long);
     let lo = format!("{:.1}", v * (1.0 - long.uncertainty - 1e-9));
     let hi = format!("{:.1}", v * (1.0 + long.uncertainty + 1e-9));
-    if lo == hi { Fires::Yes(v) } else { Fires::Unknown }
+    if lo == hi {
+        Fires::Yes(v)
+    } else {
+        Fires::Unknown
+    }
 }
 
 // ---- the file ----
@@ -579,7 +598,7 @@ fn threshold_scenarios(r: &SloRules, b: &crate::rules::BurnRule, rate: f64) -> V
         if ratio > 1.0 {
             continue;
         }
-        let bad = (rate * ratio * 1e6).round() / 1e6;
+        let bad = (rate * ratio).round();
         let build = |warm: u64| {
             let t0 = warm;
             let fire = grid(t0 + l + 2);
@@ -623,6 +642,59 @@ fn threshold_scenarios(r: &SloRules, b: &crate::rules::BurnRule, rate: f64) -> V
             .unwrap_or_else(|| build(warmups.last().copied().unwrap_or(l + 2)));
         out.push(chosen);
     }
+    // A burst far enough above the threshold that the long window still
+    // burns after it ends: the clean short window must end the alert.
+    let build_burst = |warm: u64| {
+        let t0 = warm;
+        let fire = grid(t0 + l + 2);
+        let t1 = fire + 1;
+        let recovered = grid(t1 + s + 2);
+        let d = recovered - t1;
+        if d >= l {
+            return None;
+        }
+        let k = 1.25 * l as f64 / (l - d) as f64;
+        let ratio = c.factor * r.slo.budget() * k;
+        if ratio > 1.0 {
+            return None;
+        }
+        let bad = (rate * ratio).round();
+        Some(Scenario {
+            name: format!(
+                "{label}: a burst at {}x the threshold from {} to {}, then none: the alert ends with the short window",
+                fmt_num((k * 100.0).round() / 100.0),
+                promql_duration(r.interval * t0 as u32),
+                promql_duration(r.interval * t1 as u32)
+            ),
+            timeline: Timeline {
+                segments: vec![
+                    Segment {
+                        steps: warm,
+                        total: rate,
+                        bad: 0.0,
+                    },
+                    Segment {
+                        steps: t1 - t0,
+                        total: rate,
+                        bad,
+                    },
+                    Segment {
+                        steps: recovered + 1 - t1,
+                        total: rate,
+                        bad: 0.0,
+                    },
+                ],
+            },
+            checks: vec![fire, recovered],
+        })
+    };
+    if let Some(sc) = warmups
+        .iter()
+        .filter_map(|&w| build_burst(w))
+        .find(|sc| decisive(r, sc))
+    {
+        out.push(sc);
+    }
     out
 }
 
@@ -631,7 +703,10 @@ fn scenarios(r: &SloRules) -> Vec<Scenario> {
     let steps = |d: Duration| (d.as_secs_f64() / i).ceil() as u64;
     let e = eval_steps(r);
     let grid = |step: u64| step.div_ceil(e) * e;
-    const RATE: f64 = 1000.0;
+    // Whole numbers of events per step keep every counter value exact in
+    // floating point (a value a hair lower than the one before would be a
+    // counter reset); 1e8 per step leaves room for ratios down to 1e-6.
+    const RATE: f64 = 1e8;
     let mut out: Vec<Scenario> = r
         .burns
         .iter()
@@ -770,7 +845,8 @@ pub fn unit_tests(r: &SloRules, rule_file: &str, header: &str) -> Result<String,
         {
             // Clean traffic so far: exact zeros and a full budget.
             let period = promql_duration(r.slo.period);
-            let short = promql_duration(r.burns.first().map_or(r.slo.period, |b| b.condition.short));
+            let short =
+                promql_duration(r.burns.first().map_or(r.slo.period, |b| b.condition.short));
             for (name, value) in [
                 (format!("slo:sli_error:ratio_rate{short}"), 0.0),
                 (format!("slo:sli_error:ratio_rate{period}"), 0.0),
@@ -900,7 +976,8 @@ slos:
         let s = input_series(&r).unwrap();
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].labels.get("job").map(String::as_str), Some("shop"));
-        assert!(s[1].labels["code"].starts_with('5'), "{:?}", s[1]);
+        assert_eq!(s[1].labels["code"], "500", "{:?}", s[1]);
+        assert!(!s[0].labels.contains_key("code"), "{:?}", s[0]);
         assert!(matches!(
             input_series(&rules(SPEC, 2)),
             Err(TestGenError::Events(_))
@@ -936,7 +1013,11 @@ slos:
         let r = rules(SPEC, 0);
         for sc in scenarios(&r) {
             for &step in &sc.checks {
-                let states: Vec<Fires> = r.burns.iter().map(|b| burn(&r, b, &sc.timeline, step)).collect();
+                let states: Vec<Fires> = r
+                    .burns
+                    .iter()
+                    .map(|b| burn(&r, b, &sc.timeline, step))
+                    .collect();
                 assert!(
                     !states.contains(&Fires::Unknown),
                     "{} at step {step}: {states:?}",
@@ -946,8 +1027,25 @@ slos:
         }
         for (n, b) in r.burns.iter().enumerate() {
             let sc = scenarios(&r);
-            let above = &sc[2 * n];
-            let below = &sc[2 * n + 1];
+            let above = &sc[3 * n];
+            let below = &sc[3 * n + 1];
+            let burst = &sc[3 * n + 2];
+            assert!(burst.name.contains("burst"), "{}", burst.name);
+            let fires = |sc: &Scenario, k: usize| burn(&r, b, &sc.timeline, sc.checks[k]);
+            assert!(matches!(fires(burst, 0), Fires::Yes(_)), "{}", burst.name);
+            assert_eq!(fires(burst, 1), Fires::No, "{}", burst.name);
+            // ... while the long window alone would still fire.
+            let long = window(
+                &burst.timeline,
+                burst.checks[1],
+                b.condition.long,
+                r.interval,
+            );
+            assert!(
+                long.bad / long.total / r.slo.budget() > b.condition.factor * 1.05,
+                "{}",
+                burst.name
+            );
             let fires = |sc: &Scenario, k: usize| burn(&r, b, &sc.timeline, sc.checks[k]);
             assert_eq!(fires(above, 0), Fires::No, "{}", above.name);
             assert_eq!(fires(above, 1), Fires::No, "{}", above.name);
@@ -961,11 +1059,14 @@ slos:
     fn the_file_names_every_case() {
         let r = rules(SPEC, 0);
         let text = unit_tests(&r, "shop.rules.yml", "# test\n").unwrap();
-        assert!(text.starts_with("# test\nrule_files:\n- shop.rules.yml\n"), "{text}");
+        assert!(
+            text.starts_with("# test\nrule_files:\n- shop.rules.yml\n"),
+            "{text}"
+        );
         assert!(text.contains("ShopAvailabilitySLIAbsent"));
         assert!(text.contains("fewer than min_events (10)"));
         assert!(text.contains("x as fast as the objective allows"));
         let v: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
-        assert_eq!(v["tests"].as_array().unwrap().len(), 4 * 2 + 3);
+        assert_eq!(v["tests"].as_array().unwrap().len(), 4 * 3 + 3);
     }
 }

@@ -391,16 +391,29 @@ fn validate(file: SpecFile, ctx: &Ctx) -> Result<Service, SpecError> {
             ("labels", &alerting_spec.labels),
             (
                 "labels",
-                &alerting_spec.page.as_ref().map(|a| a.labels.clone()).unwrap_or_default(),
+                &alerting_spec
+                    .page
+                    .as_ref()
+                    .map(|a| a.labels.clone())
+                    .unwrap_or_default(),
             ),
             (
                 "labels",
-                &alerting_spec.ticket.as_ref().map(|a| a.labels.clone()).unwrap_or_default(),
+                &alerting_spec
+                    .ticket
+                    .as_ref()
+                    .map(|a| a.labels.clone())
+                    .unwrap_or_default(),
             ),
         ];
         for (key, set) in label_sets {
             if let Some(problem) = set.keys().find_map(|k| label_problem(k)) {
-                return Err(ctx.near(line, key, format!("slo {:?}: {problem}", s.name), LABEL_HINT));
+                return Err(ctx.near(
+                    line,
+                    key,
+                    format!("slo {:?}: {problem}", s.name),
+                    LABEL_HINT,
+                ));
             }
         }
         if let Some(name) = &alerting_spec.name {
@@ -408,7 +421,10 @@ fn validate(file: SpecFile, ctx: &Ctx) -> Result<Service, SpecError> {
                 return Err(ctx.near(
                     line,
                     "name",
-                    format!("alert name {name:?} of slo {:?} must be letters, digits or _", s.name),
+                    format!(
+                        "alert name {name:?} of slo {:?} must be letters, digits or _",
+                        s.name
+                    ),
                     "e.g. alerting: {name: CheckoutAvailability}",
                 ));
             }

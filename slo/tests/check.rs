@@ -55,6 +55,32 @@ fn malformed_specs_exit_2_with_location_and_hint() {
         ),
         ("no slos", HEAD.to_string(), "spec.yaml:"),
         (
+            "bad service label",
+            format!(
+                "version: slo/v1\nservice: shop\nlabels: {{2team: x}}\nslos:\n  - name: a\n    objective: 99\n{GOOD_SLI}"
+            ),
+            "not a valid Prometheus label name",
+        ),
+        (
+            "reserved slo label",
+            format!("{HEAD}  - name: a\n    objective: 99\n    labels: {{slo: x}}\n{GOOD_SLI}"),
+            "set by the generated rules",
+        ),
+        (
+            "reserved alert label",
+            format!(
+                "{HEAD}  - name: a\n    objective: 99\n{GOOD_SLI}    alerting: {{page: {{labels: {{severity: critical}}}}}}\n"
+            ),
+            "label \"severity\" is set by the generated rules",
+        ),
+        (
+            "bad alert name",
+            format!(
+                "{HEAD}  - name: a\n    objective: 99\n{GOOD_SLI}    alerting: {{name: 'High errors'}}\n"
+            ),
+            "alert name \"High errors\"",
+        ),
+        (
             "empty slos",
             "version: slo/v1\nservice: shop\nslos: []\n".into(),
             "no SLOs",
