@@ -193,7 +193,12 @@ fn window_rules(slo: &Slo, w: Duration, sel: &str, labels: &BTreeMap<String, Str
     let q = promql::events(slo, w);
     let d = promql_duration(w);
     vec![
-        record(&format!("slo:sli_errors:increase{d}"), q.errors, labels),
+        // No error series yet (no 5xx ever) means no errors, not no data.
+        record(
+            &format!("slo:sli_errors:increase{d}"),
+            format!("{} or vector(0)", q.errors),
+            labels,
+        ),
         record(&format!("slo:sli_events:increase{d}"), q.total, labels),
         record(
             &format!("slo:sli_error:ratio_rate{d}"),
