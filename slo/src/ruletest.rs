@@ -548,6 +548,31 @@ struct Scenario {
     checks: Vec<u64>,
 }
 
+/// Clean traffic for `warm` steps, errors at `bad` per step until step
+/// `t1`, then clean traffic for `after` more steps.
+fn phases(rate: f64, warm: u64, bad: f64, t1: u64, after: u64) -> Timeline {
+    let mut segments = vec![
+        Segment {
+            steps: warm,
+            total: rate,
+            bad: 0.0,
+        },
+        Segment {
+            steps: t1 - warm,
+            total: rate,
+            bad,
+        },
+    ];
+    if after > 0 {
+        segments.push(Segment {
+            steps: after,
+            total: rate,
+            bad: 0.0,
+        });
+    }
+    Timeline { segments }
+}
+
 /// Steps between evaluations: promtool evaluates every group on one grid,
 /// as coarse as the shortest alert window allows.
 fn eval_steps(r: &SloRules) -> u64 {
@@ -603,35 +628,21 @@ fn threshold_scenarios(r: &SloRules, b: &crate::rules::BurnRule, rate: f64) -> V
             let t0 = warm;
             let fire = grid(t0 + l + 2);
             let t1 = fire + 1;
-            let mut segments = vec![
-                Segment {
-                    steps: warm,
-                    total: rate,
-                    bad: 0.0,
-                },
-                Segment {
-                    steps: t1 - t0,
-                    total: rate,
-                    bad,
-                },
-            ];
-            let checks = if k > 1.0 {
+            let (checks, after) = if k > 1.0 {
                 let recovered = grid(t1 + s + 2);
-                segments.push(Segment {
-                    steps: recovered + 1 - t1,
-                    total: rate,
-                    bad: 0.0,
-                });
-                vec![(t0 - 1) / e * e, grid(t0 + s + 2), fire, recovered]
+                (
+                    vec![(t0 - 1) / e * e, grid(t0 + s + 2), fire, recovered],
+                    recovered + 1 - t1,
+                )
             } else {
-                vec![fire]
+                (vec![fire], 0)
             };
             Scenario {
                 name: format!(
                     "{label}: error ratio {how} the threshold from {}",
                     promql_duration(r.interval * t0 as u32)
                 ),
-                timeline: Timeline { segments },
+                timeline: phases(rate, warm, bad, t1, after),
                 checks,
             }
         };
@@ -666,25 +677,7 @@ fn threshold_scenarios(r: &SloRules, b: &crate::rules::BurnRule, rate: f64) -> V
                 promql_duration(r.interval * t0 as u32),
                 promql_duration(r.interval * t1 as u32)
             ),
-            timeline: Timeline {
-                segments: vec![
-                    Segment {
-                        steps: warm,
-                        total: rate,
-                        bad: 0.0,
-                    },
-                    Segment {
-                        steps: t1 - t0,
-                        total: rate,
-                        bad,
-                    },
-                    Segment {
-                        steps: recovered + 1 - t1,
-                        total: rate,
-                        bad: 0.0,
-                    },
-                ],
-            },
+            timeline: phases(rate, warm, bad, t1, recovered + 1 - t1),
             checks: vec![fire, recovered],
         })
     };

@@ -246,16 +246,19 @@ fn prometheus_rule_matches_the_crd_schema() {
     let tmp = tempfile::tempdir().unwrap();
     let schema = prometheus_rule_schema(tmp.path());
     let cj = check_jsonschema();
+    let validate = |doc: &Path| {
+        tool(
+            &cj,
+            &[
+                "--schemafile",
+                schema.to_str().unwrap(),
+                doc.to_str().unwrap(),
+            ],
+            tmp.path(),
+        )
+    };
     let doc = alerts_dir().join("target-app.prometheusrule.yaml");
-    let (ok, out) = tool(
-        &cj,
-        &[
-            "--schemafile",
-            schema.to_str().unwrap(),
-            doc.to_str().unwrap(),
-        ],
-        tmp.path(),
-    );
+    let (ok, out) = validate(&doc);
     assert!(ok, "{out}");
     // The schema does reject a malformed rule (the check can fail).
     let bad = tmp.path().join("bad.yaml");
@@ -265,15 +268,7 @@ fn prometheus_rule_matches_the_crd_schema() {
         1,
     );
     std::fs::write(&bad, text).unwrap();
-    let (ok, out) = tool(
-        &cj,
-        &[
-            "--schemafile",
-            schema.to_str().unwrap(),
-            bad.to_str().unwrap(),
-        ],
-        tmp.path(),
-    );
+    let (ok, out) = validate(&bad);
     assert!(!ok, "{out}");
 }
 
@@ -284,6 +279,19 @@ fn alertmanager_routes_pages_and_tickets() {
     assert!(ok, "{out}");
     assert!(out.contains("SUCCESS"), "{out}");
     assert!(out.contains("1 inhibit rules"), "{out}");
+    // `amtool config routes test --verify.receivers RECEIVER LABELS...`
+    let route = |receiver: &str, labels: &[&str]| {
+        let mut args = vec![
+            "config",
+            "routes",
+            "test",
+            "--config.file=alertmanager.yml",
+            "--verify.receivers",
+            receiver,
+        ];
+        args.extend(labels);
+        tool("amtool", &args, &dir)
+    };
     for (labels, receiver) in [
         (
             [
@@ -306,16 +314,7 @@ fn alertmanager_routes_pages_and_tickets() {
             "default",
         ),
     ] {
-        let mut args = vec![
-            "config",
-            "routes",
-            "test",
-            "--config.file=alertmanager.yml",
-            "--verify.receivers",
-            receiver,
-        ];
-        args.extend(labels);
-        let (ok, out) = tool("amtool", &args, &dir);
+        let (ok, out) = route(receiver, &labels);
         assert!(ok, "{labels:?} -> {receiver}: {out}");
         assert_eq!(
             out.lines().next().map(str::trim),
@@ -324,21 +323,8 @@ fn alertmanager_routes_pages_and_tickets() {
         );
     }
     // A wrong expectation is reported (the check can fail).
-    let (ok, _) = tool(
-        "amtool",
-        &[
-            "config",
-            "routes",
-            "test",
-            "--config.file=alertmanager.yml",
-            "--verify.receivers",
-            "pager",
-            "severity=ticket",
-            "slo_service=target-app",
-        ],
-        &dir,
-    );
-    assert!(!ok);
+    let (ok, out) = route("pager", &["severity=ticket", "slo_service=target-app"]);
+    assert!(!ok, "{out}");
     let text = std::fs::read_to_string(dir.join("alertmanager.yml")).unwrap();
     assert!(text.contains(PAGER) && text.contains(TICKET));
 }
@@ -381,17 +367,7 @@ slos:
     )
     .unwrap();
     let out = tmp.path().join("out");
-    let (code, stdout, stderr) = slo(&[
-        "alerts",
-        spec.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--pager-url",
-        "http://127.0.0.1:9/page",
-        "--ticket-url",
-        "http://127.0.0.1:9/ticket",
-    ]);
-    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let stderr = common::alerts_out(&spec, &out);
     // Events SLIs are arbitrary queries: rules, but no generated tests.
     assert!(stderr.contains("slo \"raw\": events SLIs"), "{stderr}");
     assert_eq!(

@@ -4,7 +4,6 @@
 //! errors injected through the admin API, it fires.
 
 mod common;
-use common::slo;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -77,21 +76,7 @@ async fn set_faults(admin: &str, plan: serde_json::Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn page_alert_fires_on_injected_errors_and_not_without() {
-    let app = target_app::start(target_app::Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        admin: Some(target_app::AdminConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            token: TOKEN.into(),
-        }),
-        work: target_app::WorkConfig {
-            scale: 0.0,
-            payment_failure_rate: 0.0,
-        },
-        tracing: false,
-        ..target_app::Config::default()
-    })
-    .await
-    .unwrap();
+    let app = common::start_app(Some(TOKEN)).await;
     let base = format!("http://{}", app.addr);
     let admin = app.admin_addr.unwrap().to_string();
 
@@ -103,17 +88,7 @@ async fn page_alert_fires_on_injected_errors_and_not_without() {
     )
     .unwrap();
     let out = dir.path().join("alerts");
-    let (code, stdout, stderr) = slo(&[
-        "alerts",
-        spec.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--pager-url",
-        "http://127.0.0.1:9/page",
-        "--ticket-url",
-        "http://127.0.0.1:9/ticket",
-    ]);
-    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    common::alerts_out(&spec, &out);
     let rules = out.join("app.rules.yml");
     let text = std::fs::read_to_string(&rules).unwrap();
     assert!(

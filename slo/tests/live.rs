@@ -77,17 +77,7 @@ fn gate(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gate_and_report_against_real_prometheus() {
-    let app = target_app::start(target_app::Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        work: target_app::WorkConfig {
-            scale: 0.0,
-            payment_failure_rate: 0.0,
-        },
-        tracing: false,
-        ..target_app::Config::default()
-    })
-    .await
-    .unwrap();
+    let app = common::start_app(None).await;
     let base = format!("http://{}", app.addr);
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("spec.yaml");

@@ -68,9 +68,16 @@ async fn latency_is_measured_accurately() {
     let r = report(&rep);
     for key in ["latency_ms", "latency_uncorrected_ms"] {
         let l = &r["total"][key];
-        for p in ["p50", "p90", "p99", "max"] {
+        // The bulk sits within 25 ms of the injected 100 ms; the tail may
+        // carry one scheduling hiccup of a busy 2-core machine, not more.
+        for (p, high) in [
+            ("p50", 125.0),
+            ("p90", 125.0),
+            ("p99", 175.0),
+            ("max", 175.0),
+        ] {
             let v = l[p].as_f64().unwrap();
-            assert!((100.0..=125.0).contains(&v), "{key}.{p} = {v}");
+            assert!((100.0..=high).contains(&v), "{key}.{p} = {v}");
         }
     }
     assert_eq!(r["total"]["count"], 60);

@@ -73,3 +73,40 @@ pub async fn start_prometheus(
     }
     panic!("prometheus did not start");
 }
+
+/// The target app in this process on 127.0.0.1 (no simulated work, no
+/// tracing), with the admin API when a token is given.
+pub async fn start_app(admin_token: Option<&str>) -> target_app::Running {
+    target_app::start(target_app::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        admin: admin_token.map(|token| target_app::AdminConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            token: token.into(),
+        }),
+        work: target_app::WorkConfig {
+            scale: 0.0,
+            payment_failure_rate: 0.0,
+        },
+        tracing: false,
+        ..target_app::Config::default()
+    })
+    .await
+    .expect("the target app starts")
+}
+
+/// `slo alerts SPEC --out OUT` with loopback webhooks; asserts success and
+/// returns stderr.
+pub fn alerts_out(spec: &Path, out: &Path) -> String {
+    let (code, stdout, stderr) = slo(&[
+        "alerts",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--pager-url",
+        "http://127.0.0.1:9/page",
+        "--ticket-url",
+        "http://127.0.0.1:9/ticket",
+    ]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    stderr
+}
