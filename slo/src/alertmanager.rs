@@ -90,7 +90,7 @@ pub fn config(services: &[&Service], to: &Receivers, header: &str) -> String {
             repeat_interval: Some("4h".into()),
             routes: vec![Route {
                 receiver: "ticket".into(),
-                matchers: vec![service_matcher],
+                matchers: vec![service_matcher.clone()],
                 group_by: vec![],
                 group_wait: None,
                 group_interval: None,
@@ -122,8 +122,8 @@ pub fn config(services: &[&Service], to: &Receivers, header: &str) -> String {
             },
         ],
         inhibit_rules: vec![Inhibit {
-            source_matchers: vec!["severity=\"page\"".into()],
-            target_matchers: vec!["severity=\"ticket\"".into()],
+            source_matchers: vec!["severity=\"page\"".into(), service_matcher.clone()],
+            target_matchers: vec!["severity=\"ticket\"".into(), service_matcher.clone()],
             equal: vec!["slo_service".into(), "slo".into()],
         }],
     };

@@ -358,7 +358,32 @@ fn alerts(
 ) -> Result<(), (u8, String)> {
     let invalid = |e: String| (EXIT_INVALID, e);
     let service = spec::load(spec_path).map_err(|e| invalid(e.to_string()))?;
-    let all = slo::rules::service_rules(&service).map_err(|e| (EXIT_FAILURE, e.to_string()))?;
+    let all = slo::rules::service_rules(&service).map_err(|e| invalid(e.to_string()))?;
+    for r in &all {
+        for b in &r.burns {
+            let c = &b.condition;
+            if c.factor * r.slo.budget() > 1.0 {
+                eprintln!(
+                    "slo: warning: slo {:?}: the {} alert over {} needs an error ratio above 100% ({}x a {:.4}% budget): it can never fire",
+                    r.slo.name,
+                    c.severity.as_str(),
+                    slo::windows::promql_duration(c.long),
+                    c.factor,
+                    r.slo.budget() * 100.0
+                );
+            }
+        }
+        if let Some(b) = r.burns.iter().min_by_key(|b| b.condition.short)
+            && b.condition.short < std::time::Duration::from_secs(60)
+        {
+            eprintln!(
+                "slo: warning: slo {:?}: the shortest alert window is {}; Prometheus must scrape at least every {}s for it to hold two samples",
+                r.slo.name,
+                slo::windows::promql_duration(b.condition.short),
+                (b.condition.short.as_secs() / 2).max(1)
+            );
+        }
+    }
     let regenerate = command_line();
     let Some(dir) = out else {
         let text = match format {

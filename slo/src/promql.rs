@@ -85,8 +85,11 @@ pub fn events(slo: &Slo, window: Duration) -> EventQueries {
                 total: format!("({}) * {secs}", total_query.replace("{{.window}}", &w)),
             }
         }
+        // A good series that does not exist yet counts no good events.
         Sli::Ratio { good, total } => EventQueries {
-            errors: format!("sum(increase({total}[{w}])) - sum(increase({good}[{w}]))"),
+            errors: format!(
+                "sum(increase({total}[{w}])) - (sum(increase({good}[{w}])) or vector(0))"
+            ),
             total: format!("sum(increase({total}[{w}]))"),
         },
         Sli::Latency {
@@ -101,7 +104,9 @@ pub fn events(slo: &Slo, window: Duration) -> EventQueries {
             );
             let count = format!("{metric}_count{}", braces(selector));
             EventQueries {
-                errors: format!("sum(increase({count}[{w}])) - sum(increase({bucket}[{w}]))"),
+                errors: format!(
+                    "sum(increase({count}[{w}])) - (sum(increase({bucket}[{w}])) or vector(0))"
+                ),
                 total: format!("sum(increase({count}[{w}]))"),
             }
         }
@@ -219,7 +224,7 @@ mod tests {
         );
         assert_eq!(
             q.errors,
-            "sum(increase(m_count[5m])) - sum(increase(m_bucket{le=\"1.0\"}[5m]))"
+            "sum(increase(m_count[5m])) - (sum(increase(m_bucket{le=\"1.0\"}[5m])) or vector(0))"
         );
         assert_eq!(format_le(0.25), "0.25");
     }

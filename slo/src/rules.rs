@@ -86,6 +86,14 @@ pub struct SloRules {
 /// Errors building rules.
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
+    #[error(
+        "slos {first:?} and {second:?} both make alerts named {alert:?}: give one an alerting.name of its own"
+    )]
+    DuplicateAlert {
+        alert: String,
+        first: String,
+        second: String,
+    },
     #[error("slo {slo:?}: generated PromQL does not parse: {expr}: {message}")]
     Query {
         slo: String,
@@ -97,8 +105,21 @@ pub enum RulesError {
 /// A number as PromQL and YAML read it back: no float noise (0.001, not
 /// 0.0010000000000000009), no trailing zeros.
 pub fn fmt_num(x: f64) -> String {
-    let s = format!("{x:.10}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if x == 0.0 || !x.is_finite() {
+        return if x.is_finite() {
+            "0".into()
+        } else {
+            x.to_string()
+        };
+    }
+    // 10 significant digits: exact for objectives to five nines, no float noise.
+    let decimals = (9 - x.abs().log10().floor() as i32).clamp(0, 30) as usize;
+    let s = format!("{x:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &s
+    };
     if s == "-0" { "0".into() } else { s.into() }
 }
 
@@ -154,7 +175,12 @@ fn absent_labels(expr: &str) -> BTreeMap<String, String> {
         *seen.entry(m.name.clone()).or_default() += 1;
     }
     for m in &v.matchers.matchers {
-        if matches!(m.op, MatchOp::Equal) && m.name != "__name__" && seen[&m.name] == 1 {
+        // Prometheus drops empty-valued labels.
+        if matches!(m.op, MatchOp::Equal)
+            && m.name != "__name__"
+            && !m.value.is_empty()
+            && seen[&m.name] == 1
+        {
             out.insert(m.name.clone(), m.value.clone());
         }
     }
@@ -193,10 +219,15 @@ fn window_rules(slo: &Slo, w: Duration, sel: &str, labels: &BTreeMap<String, Str
     let q = promql::events(slo, w);
     let d = promql_duration(w);
     vec![
-        // No error series yet (no 5xx ever) means no errors, not no data.
+        // No 5xx series yet means no errors, not no data (the other kinds
+        // subtract good events, already 0 when their series is missing).
         record(
             &format!("slo:sli_errors:increase{d}"),
-            format!("{} or vector(0)", q.errors),
+            if matches!(slo.sli, Sli::Availability { .. }) {
+                format!("{} or vector(0)", q.errors)
+            } else {
+                q.errors
+            },
             labels,
         ),
         record(&format!("slo:sli_events:increase{d}"), q.total, labels),
@@ -403,7 +434,26 @@ pub fn slo_rules(service: &Service, slo: &Slo) -> Result<SloRules, RulesError> {
 
 /// Rules for every SLO of a service, in the spec's order.
 pub fn service_rules(service: &Service) -> Result<Vec<SloRules>, RulesError> {
-    service.slos.iter().map(|s| slo_rules(service, s)).collect()
+    let all: Vec<SloRules> = service
+        .slos
+        .iter()
+        .map(|s| slo_rules(service, s))
+        .collect::<Result<_, _>>()?;
+    let mut owners: BTreeMap<&str, &str> = BTreeMap::new();
+    for r in &all {
+        let names =
+            std::iter::once(r.alert.as_str()).chain(r.absent.as_ref().map(|a| a.alert.as_str()));
+        for name in names {
+            if let Some(first) = owners.insert(name, &r.slo.name) {
+                return Err(RulesError::DuplicateAlert {
+                    alert: name.to_owned(),
+                    first: first.to_owned(),
+                    second: r.slo.name.clone(),
+                });
+            }
+        }
+    }
+    Ok(all)
 }
 
 // ---- YAML ----
@@ -589,6 +639,9 @@ slos:
         assert_eq!(fmt_num(14.4), "14.4");
         assert_eq!(fmt_num(6.0), "6");
         assert_eq!(fmt_num(-0.0), "0");
+        assert_eq!(fmt_num(1.0 - 0.99999), "0.00001");
+        assert_ne!(fmt_num(1.0 - 0.99999999999), "0");
+        assert_eq!(fmt_num(2592000.0), "2592000");
     }
 
     #[test]

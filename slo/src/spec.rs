@@ -407,7 +407,11 @@ fn validate(file: SpecFile, ctx: &Ctx) -> Result<Service, SpecError> {
             ),
         ];
         for (key, set) in label_sets {
-            if let Some(problem) = set.keys().find_map(|k| label_problem(k)) {
+            let templated = set
+                .values()
+                .find(|v| v.contains("{{"))
+                .map(|v| format!("label value {v:?} holds a template ({{{{ ... }}}}), which Prometheus would expand"));
+            if let Some(problem) = set.keys().find_map(|k| label_problem(k)).or(templated) {
                 return Err(ctx.near(
                     line,
                     key,

@@ -432,6 +432,12 @@ fn stdout_forms_and_bad_input() {
         "version: slo/v1\nservice: s\nslos:\n  - name: a\n    objective: 99\n    labels: {severity: high}\n    sli: {availability: {}}\n",
     )
     .unwrap();
+    let dup_spec = tmp.path().join("dup.yaml");
+    std::fs::write(
+        &dup_spec,
+        "version: slo/v1\nservice: s\nslos:\n  - {name: foo-bar, objective: 99, sli: {availability: {}}}\n  - {name: foo_bar, objective: 99, sli: {availability: {}}}\n",
+    )
+    .unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["alerts", spec, "--out", out], "--pager-url"),
         (vec!["alerts", spec, "--pager-url", "http://x/p"], "--out"),
@@ -467,6 +473,10 @@ fn stdout_forms_and_bad_input() {
             "label \"severity\" is set by the generated rules",
         ),
         (vec!["alerts", "/nonexistent/spec.yaml"], "failed to read"),
+        (
+            vec!["alerts", dup_spec.to_str().unwrap()],
+            "both make alerts named \"SFooBarBudgetBurn\"",
+        ),
     ];
     for (args, needle) in cases {
         let (code, stdout, stderr) = slo(&args);

@@ -74,6 +74,13 @@ fn malformed_specs_exit_2_with_location_and_hint() {
             "label \"severity\" is set by the generated rules",
         ),
         (
+            "templated label value",
+            format!(
+                "{HEAD}  - name: a\n    objective: 99\n    labels: {{team: 'a {{{{ .Foo }}}}'}}\n{GOOD_SLI}"
+            ),
+            "holds a template",
+        ),
+        (
             "bad alert name",
             format!(
                 "{HEAD}  - name: a\n    objective: 99\n{GOOD_SLI}    alerting: {{name: 'High errors'}}\n"
