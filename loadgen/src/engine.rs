@@ -25,6 +25,7 @@ use tokio::sync::mpsc;
 
 use crate::client::{Connection, SendError, Target};
 use crate::client_spans::ClientSpans;
+use crate::live::{Clock, Live, Snapshot};
 use crate::pacer::Pacer;
 use crate::recorder::{Recorded, Recorder};
 use crate::scenario::template::RenderCtx;
@@ -103,6 +104,40 @@ struct RunCtx {
     in_flight: AtomicUsize,
     ready: AtomicUsize,
     tickets: Option<async_channel::Receiver<Ticket>>,
+    /// A live view's snapshot and switches, when one is attached.
+    live: Option<Arc<Live>>,
+}
+
+impl RunCtx {
+    fn paused(&self) -> bool {
+        self.live.as_ref().is_some_and(|l| l.paused())
+    }
+
+    fn paused_total(&self) -> Duration {
+        self.live
+            .as_ref()
+            .map_or(Duration::ZERO, |l| l.paused_total())
+    }
+
+    /// Schedule time: since the start, pauses excluded.
+    fn schedule_time(&self) -> Duration {
+        self.start.get().map_or(Duration::ZERO, |s| {
+            s.elapsed().saturating_sub(self.paused_total())
+        })
+    }
+
+    /// While the view holds the run paused, waits, and counts the pause.
+    async fn hold_while_paused(&self) {
+        let Some(live) = &self.live else { return };
+        if !live.paused() {
+            return;
+        }
+        let from = Instant::now();
+        while live.paused() && !stopping(self) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        live.add_paused(from.elapsed());
+    }
 }
 
 const USER_AGENT: &str = concat!("loadgen/", env!("CARGO_PKG_VERSION"));
@@ -114,21 +149,6 @@ fn stopping(ctx: &RunCtx) -> bool {
         goose::trigger_killswitch("interrupted");
     }
     goose::is_killswitch_triggered()
-}
-
-/// Sleeps until `deadline`, waking early when the run stops; true when the
-/// deadline was reached.
-async fn wait_until(ctx: &RunCtx, deadline: tokio::time::Instant) -> bool {
-    loop {
-        if stopping(ctx) {
-            return false;
-        }
-        let now = tokio::time::Instant::now();
-        if now >= deadline {
-            return true;
-        }
-        tokio::time::sleep((deadline - now).min(Duration::from_millis(50))).await;
-    }
 }
 
 /// Counts a finished request and sends it to the recorder.
@@ -330,6 +350,7 @@ pub async fn run(
     keep_interval_histograms: bool,
     control: Arc<Control>,
     spans: Option<Arc<ClientSpans>>,
+    live: Option<Arc<Live>>,
 ) -> Result<RunResult, EngineError> {
     let plan = Arc::new(plan);
     let base = host
@@ -404,6 +425,7 @@ pub async fn run(
         in_flight: AtomicUsize::new(0),
         ready: AtomicUsize::new(0),
         tickets: ticket_rx,
+        live: live.clone(),
     });
     let dropped = Arc::new(AtomicU64::new(0));
     let aborted: Arc<std::sync::OnceLock<String>> = Arc::default();
@@ -415,9 +437,17 @@ pub async fn run(
         let clock = ctx.clone();
         let dropped = dropped.clone();
         let aborted = aborted.clone();
+        let profile = profile.clone();
+        let target = base.clone();
         tokio::spawn(async move {
             let mut rec = Recorder::new(plan.names.len(), keep_interval_histograms);
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            // A live view gets four snapshots a second; otherwise once a second is enough.
+            let every = if clock.live.is_some() {
+                Duration::from_millis(250)
+            } else {
+                Duration::from_secs(1)
+            };
+            let mut tick = tokio::time::interval(every);
             loop {
                 tokio::select! {
                     msg = rx.recv() => match msg {
@@ -433,6 +463,23 @@ pub async fn run(
                         {
                             let _ = aborted.set(t);
                             goose::trigger_killswitch("threshold failed");
+                        }
+                        if let Some(live) = &clock.live {
+                            let t = clock.schedule_time().min(duration);
+                            let scale = live.scale();
+                            let open = matches!(plan.load, Load::Open { .. });
+                            live.publish(Snapshot::build(&plan, &target, &rec, Clock {
+                                elapsed: t,
+                                duration,
+                                stage: profile.stage_at(t),
+                                target_rate: open.then(|| profile.rate_at(t) * scale),
+                                target_users: (!open).then(|| profile.rate_at(t).floor()),
+                                in_flight: clock.in_flight.load(Ordering::Relaxed),
+                                pool,
+                                dropped: dropped.load(Ordering::Relaxed),
+                                paused: live.paused(),
+                                scale,
+                            }, live.marks()));
                         }
                     }
                 }
@@ -500,9 +547,10 @@ pub async fn run(
                     tokio::time::sleep(Duration::from_millis(5)).await;
                     return TransactionResult::Ok(());
                 };
-                let t = start.elapsed();
-                let active =
-                    t < duration && (user.weighted_users_index as f64) < profile.rate_at(t).floor();
+                let t = start.elapsed().saturating_sub(ctx.paused_total());
+                let active = !ctx.paused()
+                    && t < duration
+                    && (user.weighted_users_index as f64) < profile.rate_at(t).floor();
                 if active {
                     let scenario = pick.sample(&mut rand::rng());
                     let seq = ctx.seq.fetch_add(1, Ordering::Relaxed);
@@ -537,18 +585,43 @@ pub async fn run(
             let _ = ctx.started_at.set(SystemTime::now());
             match ticket_tx {
                 Some(ticket_tx) => {
-                    for due in profile {
-                        if !wait_until(&ctx, begin + due).await {
-                            break;
+                    // `next` is the schedule position (the integral of the
+                    // rate) of the next arrival; a live rate scale spaces
+                    // arrivals 1/scale apart from the moment it changes.
+                    let mut next = 0.0f64;
+                    let mut scale = ctx.live.as_ref().map_or(1.0, |l| l.scale());
+                    'feed: while let Some(due) = profile.time_for(next) {
+                        loop {
+                            if stopping(&ctx) {
+                                break 'feed;
+                            }
+                            ctx.hold_while_paused().await;
+                            if let Some(live) = &ctx.live {
+                                let s = live.scale();
+                                if s != scale {
+                                    let now = profile.count_at(ctx.schedule_time());
+                                    next = now + (next - now).max(0.0) * scale / s;
+                                    scale = s;
+                                    continue 'feed;
+                                }
+                            }
+                            let deadline = begin + ctx.paused_total() + due;
+                            let now = tokio::time::Instant::now();
+                            if now >= deadline {
+                                break;
+                            }
+                            tokio::time::sleep((deadline - now).min(Duration::from_millis(50)))
+                                .await;
                         }
                         let ticket = Ticket {
-                            intended: begin_std + due,
+                            intended: begin_std + ctx.paused_total() + due,
                             scenario: pick.sample(&mut rand::rng()),
                             seq: ctx.seq.fetch_add(1, Ordering::Relaxed),
                         };
                         if ticket_tx.try_send(ticket).is_err() {
                             dropped.fetch_add(1, Ordering::Relaxed);
                         }
+                        next += 1.0 / scale;
                     }
                     ticket_tx.close();
                     // Iterations still queued are started and counted: each
@@ -560,7 +633,11 @@ pub async fn run(
                     }
                 }
                 None => {
-                    wait_until(&ctx, begin + duration).await;
+                    while !stopping(&ctx) && ctx.schedule_time() < duration {
+                        ctx.hold_while_paused().await;
+                        let left = duration.saturating_sub(ctx.schedule_time());
+                        tokio::time::sleep(left.min(Duration::from_millis(50))).await;
+                    }
                 }
             }
             let limit = Instant::now() + ctx.plan.timeout + Duration::from_secs(1);

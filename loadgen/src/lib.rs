@@ -10,12 +10,14 @@
 pub mod client;
 pub mod client_spans;
 pub mod engine;
+pub mod live;
 pub mod pacer;
 pub mod recorder;
 pub mod report;
 pub mod scenario;
 pub mod stats;
 pub mod threshold;
+pub mod tui;
 
 /// Reads a file, or standard input when `path` is `-`; returns the text and
 /// the name to show in messages.

@@ -11,8 +11,10 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use loadgen::client_spans::ClientSpans;
 use loadgen::engine::{self, Control};
+use loadgen::live::Live;
 use loadgen::report::{self, Report};
 use loadgen::scenario::{self, Plan, ScenarioError};
+use loadgen::tui::{SloState, Tui};
 
 // Each request allocates in reqwest and hyper; mimalloc is markedly cheaper
 // than the system allocator for that (BENCHMARKS.md).
@@ -89,8 +91,27 @@ struct RunArgs {
     /// Share of requests (0..=1) that get an exported client span.
     #[arg(long, default_value_t = 0.01)]
     trace_share: f64,
+    /// Show the live terminal view (keys: q quit, p pause, +/- rate, Tab, ?).
+    #[arg(long)]
+    tui: bool,
+    /// SLO spec for the live view's SLO panel.
+    #[arg(long, requires = "tui")]
+    slo: Option<PathBuf>,
+    /// Prometheus to compute the SLO panel from (with --slo).
+    #[arg(long, requires = "slo")]
+    prometheus: Option<String>,
     #[command(flatten)]
     outputs: Outputs,
+}
+
+/// What the live view shows.
+#[derive(Default)]
+struct ViewOpts {
+    tui: bool,
+    slo: Option<slo::model::Service>,
+    prometheus: Option<String>,
+    /// Shown in the SLO panel when there is no Prometheus.
+    hint: Option<String>,
 }
 
 #[derive(Debug, Args, Default)]
@@ -208,12 +229,54 @@ async fn execute(
     host: Option<String>,
     outputs: &Outputs,
     spans: Option<ClientSpans>,
+    view: ViewOpts,
 ) -> Result<u8, Failure> {
     let control = Arc::new(Control::default());
     install_signal_handler(&control);
     let target = host.clone().unwrap_or_else(|| plan.base_url.clone());
-    let progress = std::io::stdout()
-        .is_terminal()
+    let stop_refresh = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (live, tui) = if view.tui {
+        let marks = view
+            .slo
+            .as_ref()
+            .map(loadgen::tui::latency_marks)
+            .unwrap_or_default();
+        let live = Arc::new(Live::with_marks(marks));
+        let state = match (view.slo, view.prometheus) {
+            (Some(service), Some(url)) => {
+                let prom = slo::prom::Prom::new(slo::prom::PromConfig::new(&url)).map_err(|e| {
+                    Failure {
+                        code: EXIT_INVALID,
+                        error: anyhow::anyhow!("--prometheus {url}: {e}"),
+                    }
+                })?;
+                let state = Arc::new(SloState::default());
+                tokio::spawn(loadgen::tui::refresh_slos(
+                    state.clone(),
+                    service,
+                    prom,
+                    url,
+                    Duration::from_secs(3),
+                    stop_refresh.clone(),
+                ));
+                state
+            }
+            (Some(service), None) => Arc::new(SloState::client_side(
+                service,
+                view.hint
+                    .as_deref()
+                    .unwrap_or("add --prometheus URL for server-side SLIs and burn rates"),
+            )),
+            (None, _) => Arc::new(SloState::default()),
+        };
+        let open = matches!(plan.load, loadgen::scenario::Load::Open { .. });
+        let tui = Tui::start(live.clone(), control.clone(), state, open)
+            .context("failed to take over the terminal")?;
+        (Some(live), Some(tui))
+    } else {
+        (None, None)
+    };
+    let progress = (tui.is_none() && std::io::stdout().is_terminal())
         .then(|| tokio::spawn(progress(control.clone(), plan.load.duration())));
     let spans = spans.map(Arc::new);
     let run = engine::run(
@@ -222,8 +285,13 @@ async fn execute(
         outputs.hdr_log.is_some(),
         control,
         spans.clone(),
+        live,
     )
     .await;
+    stop_refresh.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(t) = tui {
+        t.finish();
+    }
     if let Some(spans) = &spans {
         spans.shutdown();
     }
@@ -262,6 +330,73 @@ fn load_plan(path: &Path, duration: Option<Duration>) -> Result<Plan, Failure> {
     Ok(plan)
 }
 
+/// The target app's SLOs (alerts/target-app.slo.yaml), for the demo's SLO panel.
+const TARGET_APP_SLOS: &str = include_str!("../../alerts/target-app.slo.yaml");
+
+/// A Prometheus started for the demo; stopped by its PID when dropped.
+struct DemoPrometheus {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+    url: String,
+}
+
+impl Drop for DemoPrometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+}
+
+/// Starts Prometheus (temp dir, ephemeral loopback port, 1 s scrape of the
+/// target app as job "target-app"), and waits until it is ready.
+async fn demo_prometheus(target: std::net::SocketAddr) -> anyhow::Result<DemoPrometheus> {
+    let dir = tempfile::tempdir().context("temp dir for Prometheus")?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: target-app\n    static_configs:\n      - targets: ['{target}']\n"
+        ),
+    )?;
+    let child = std::process::Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("failed to start prometheus")?;
+    let p = DemoPrometheus {
+        child,
+        _dir: dir,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client
+            .get(format!("{}/-/ready", p.url))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Ok(p);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("prometheus did not become ready")
+}
+
 async fn demo(duration: Duration, outputs: &Outputs) -> Result<u8, Failure> {
     let app = target_app::start(target_app::Config {
         listen: "127.0.0.1:0".parse().context("loopback address")?,
@@ -271,13 +406,43 @@ async fn demo(duration: Duration, outputs: &Outputs) -> Result<u8, Failure> {
     .await
     .context("failed to start the in-process target app")?;
     let host = format!("http://{}", app.addr);
+    let tui = std::io::stdout().is_terminal();
+    let mut view = ViewOpts {
+        tui,
+        ..ViewOpts::default()
+    };
+    let mut prometheus = None;
+    if tui {
+        view.slo = Some(
+            slo::spec::parse(TARGET_APP_SLOS, Path::new("alerts/target-app.slo.yaml"))
+                .context("the bundled SLO spec")?,
+        );
+        if on_path("prometheus") {
+            match demo_prometheus(app.addr).await {
+                Ok(p) => {
+                    view.prometheus = Some(p.url.clone());
+                    prometheus = Some(p);
+                }
+                Err(e) => {
+                    view.hint = Some(format!(
+                        "Prometheus did not start ({e:#}); client-side SLIs shown"
+                    ))
+                }
+            }
+        } else {
+            view.hint = Some(
+                "no prometheus on PATH (Debian: apt-get install prometheus): client-side SLIs shown".into(),
+            );
+        }
+    }
     eprintln!(
         "loadgen demo: target app on {host}; running the bundled steady scenario for {}",
         humantime::format_duration(duration)
     );
     let mut plan = scenario::parse(loadgen::bundled::STEADY, Path::new("scenarios/steady.yaml"))?;
     plan.load = plan.load.with_duration(duration);
-    let code = execute(plan, Some(host), outputs, None).await;
+    let code = execute(plan, Some(host), outputs, None, view).await;
+    drop(prometheus);
     app.shutdown().await;
     code
 }
@@ -319,7 +484,20 @@ fn main() -> ExitCode {
                         code: EXIT_INVALID,
                         error: e.into(),
                     })?;
-                execute(plan, args.host, &args.outputs, spans).await
+                let slo = match &args.slo {
+                    Some(p) => Some(slo::spec::load(p).map_err(|e| Failure {
+                        code: EXIT_INVALID,
+                        error: anyhow::anyhow!("{e}"),
+                    })?),
+                    None => None,
+                };
+                let view = ViewOpts {
+                    tui: args.tui,
+                    slo,
+                    prometheus: args.prometheus.clone(),
+                    hint: None,
+                };
+                execute(plan, args.host, &args.outputs, spans, view).await
             }
             Command::Validate { scenario } => {
                 let plan = load_plan(&scenario, None)?;

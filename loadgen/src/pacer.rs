@@ -44,8 +44,13 @@ impl Pacer {
     /// The offset from the run's start at which iteration `k` is due, or
     /// `None` when the schedule ends before it.
     pub fn due(&self, k: u64) -> Option<Duration> {
-        let k = k as f64;
-        if k >= self.total {
+        self.time_for(k as f64)
+    }
+
+    /// The offset at which the integral of the rate reaches `k` (any real
+    /// number of iterations), or `None` when the schedule ends first.
+    pub fn time_for(&self, k: f64) -> Option<Duration> {
+        if k.is_nan() || k < 0.0 || k >= self.total {
             return None;
         }
         for &(start, len, a, b_end, before) in &self.segments {
@@ -79,6 +84,31 @@ impl Pacer {
             }
         }
         0.0
+    }
+}
+
+impl Pacer {
+    /// The integral of the rate from the start to `t`: iterations due by then.
+    pub fn count_at(&self, t: Duration) -> f64 {
+        let t = t.as_secs_f64();
+        let mut n = 0.0;
+        for &(start, len, a, b, before) in &self.segments {
+            if t < start + len {
+                let tau = (t - start).max(0.0);
+                return before + a * tau + (b - a) / len * tau * tau / 2.0;
+            }
+            n = before + (a + b) / 2.0 * len;
+        }
+        n
+    }
+
+    /// The index of the stage running at `t`, and how many there are.
+    pub fn stage_at(&self, t: Duration) -> Option<(usize, usize)> {
+        let t = t.as_secs_f64();
+        self.segments
+            .iter()
+            .position(|&(start, len, ..)| t < start + len)
+            .map(|i| (i, self.segments.len()))
     }
 }
 
@@ -121,6 +151,19 @@ mod tests {
         let t250 = p.due(250).unwrap().as_secs_f64();
         assert!((t250 - 50f64.sqrt()).abs() < 1e-6, "{t250}");
         assert!((p.rate_at(Duration::from_secs(5)) - 50.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn count_and_time_are_inverse() {
+        let p = Pacer::new(0.0, &[stage(10, 100.0), stage(5, 100.0)]);
+        for k in [0.5, 10.0, 250.0, 499.9, 600.0, 999.0] {
+            let t = p.time_for(k).unwrap();
+            assert!((p.count_at(t) - k).abs() < 1e-6, "{k}");
+        }
+        assert_eq!(p.count_at(Duration::from_secs(100)), 1000.0);
+        assert!(p.time_for(1000.0).is_none());
+        assert_eq!(p.stage_at(Duration::from_secs(12)), Some((1, 2)));
+        assert_eq!(p.stage_at(Duration::from_secs(16)), None);
     }
 
     #[test]

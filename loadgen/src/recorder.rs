@@ -117,6 +117,11 @@ impl Recorder {
         }
     }
 
+    /// The seconds closed so far.
+    pub fn intervals(&self) -> &[IntervalSummary] {
+        &self.recorded.intervals
+    }
+
     /// The statistics per name so far.
     pub fn per_name(&self) -> &[Stats] {
         &self.recorded.per_name

@@ -5,6 +5,8 @@
 use serde::Serialize;
 
 use crate::model::Service;
+use crate::rules::SloRules;
+use crate::windows::Severity;
 
 #[derive(Serialize)]
 struct Config {
@@ -57,10 +59,20 @@ pub struct Receivers {
     pub ticket_url: String,
 }
 
+/// `severity="page"`, or `severity=~"page|critical"` for several values.
+fn severity_matcher(values: &std::collections::BTreeSet<String>, default: &str) -> String {
+    let v: Vec<&str> = values.iter().map(String::as_str).collect();
+    match v.as_slice() {
+        [] => format!("severity=\"{default}\""),
+        [one] => format!("severity=\"{one}\""),
+        many => format!("severity=~\"{}\"", many.join("|")),
+    }
+}
+
 fn leaf(receiver: &str, severity: &str, wait: &str, repeat: &str) -> Route {
     Route {
         receiver: receiver.into(),
-        matchers: vec![format!("severity=\"{severity}\"")],
+        matchers: vec![severity.to_owned()],
         group_by: vec![],
         group_wait: Some(wait.into()),
         group_interval: None,
@@ -71,8 +83,24 @@ fn leaf(receiver: &str, severity: &str, wait: &str, repeat: &str) -> Route {
 
 /// The configuration for a service's SLO alerts. Alerts of other services
 /// fall through to the `default` receiver, which sends nothing.
-pub fn config(services: &[&Service], to: &Receivers, header: &str) -> String {
+pub fn config(services: &[&Service], rules: &[SloRules], to: &Receivers, header: &str) -> String {
     let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
+    let mut page = std::collections::BTreeSet::new();
+    let mut ticket = std::collections::BTreeSet::new();
+    for r in rules {
+        for b in &r.burns {
+            let set = match b.condition.severity {
+                Severity::Page => &mut page,
+                Severity::Ticket => &mut ticket,
+            };
+            set.extend(b.labels.get("severity").cloned());
+        }
+        if let Some(a) = &r.absent {
+            ticket.extend(a.labels.get("severity").cloned());
+        }
+    }
+    let page = severity_matcher(&page, "page");
+    let ticket = severity_matcher(&ticket, "ticket");
     let service_matcher = if names.len() == 1 {
         format!("slo_service=\"{}\"", names[0])
     } else {
@@ -96,8 +124,8 @@ pub fn config(services: &[&Service], to: &Receivers, header: &str) -> String {
                 group_interval: None,
                 repeat_interval: None,
                 routes: vec![
-                    leaf("pager", "page", "10s", "1h"),
-                    leaf("ticket", "ticket", "1m", "1d"),
+                    leaf("pager", &page, "10s", "1h"),
+                    leaf("ticket", &ticket, "1m", "1d"),
                 ],
             }],
         },
@@ -122,8 +150,8 @@ pub fn config(services: &[&Service], to: &Receivers, header: &str) -> String {
             },
         ],
         inhibit_rules: vec![Inhibit {
-            source_matchers: vec!["severity=\"page\"".into(), service_matcher.clone()],
-            target_matchers: vec!["severity=\"ticket\"".into(), service_matcher.clone()],
+            source_matchers: vec![page.clone(), service_matcher.clone()],
+            target_matchers: vec![ticket.clone(), service_matcher.clone()],
             equal: vec!["slo_service".into(), "slo".into()],
         }],
     };
@@ -141,8 +169,10 @@ mod tests {
             std::path::Path::new("s.yaml"),
         )
         .unwrap();
+        let rules = crate::rules::service_rules(&s).unwrap();
         let text = config(
             &[&s],
+            &rules,
             &Receivers {
                 pager_url: "http://127.0.0.1:1/p".into(),
                 ticket_url: "http://127.0.0.1:1/t".into(),

@@ -427,7 +427,7 @@ fn alerts(
         );
         written.push((
             "alertmanager.yml".into(),
-            slo::alertmanager::config(&[&service], &to, &header),
+            slo::alertmanager::config(&[&service], &all, &to, &header),
         ));
     }
     for (name, text) in &written {

@@ -293,8 +293,11 @@ pub fn slo_rules(service: &Service, slo: &Slo) -> Result<SloRules, RulesError> {
                 fmt_num(slo.min_events)
             ));
         }
-        let mut labels = spec_labels(spec, &slo.alerting.labels);
+        // The spec may name its own severity (as Sloth specs do); the
+        // Alertmanager routes follow it.
+        let mut labels = BTreeMap::new();
         labels.insert("severity".into(), c.severity.as_str().into());
+        labels.extend(spec_labels(spec, &slo.alerting.labels));
         labels.insert("long_window".into(), long.clone());
         labels.insert("short_window".into(), short.clone());
         let mut annotations = common_annotations.clone();
@@ -327,9 +330,9 @@ pub fn slo_rules(service: &Service, slo: &Slo) -> Result<SloRules, RulesError> {
         let what_expr = presence(slo);
         let for_ = whole_seconds((conditions[0].short * 2).max(Duration::from_secs(60)));
         let mut labels = series_labels.clone();
+        labels.insert("severity".into(), Severity::Ticket.as_str().into());
         labels.extend(slo.alerting.labels.clone());
         labels.extend(slo.alerting.ticket.labels.clone());
-        labels.insert("severity".into(), Severity::Ticket.as_str().into());
         let mut annotations = common_annotations.clone();
         annotations.insert(
             "summary".into(),

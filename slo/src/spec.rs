@@ -291,11 +291,10 @@ fn valid_name(s: &str) -> bool {
 }
 
 /// Labels the generated rules set themselves.
-pub const RESERVED_LABELS: [&str; 6] = [
+pub const RESERVED_LABELS: [&str; 5] = [
     "alertname",
     "slo",
     "slo_service",
-    "severity",
     "long_window",
     "short_window",
 ];
@@ -410,7 +409,15 @@ fn validate(file: SpecFile, ctx: &Ctx) -> Result<Service, SpecError> {
             let templated = set
                 .values()
                 .find(|v| v.contains("{{"))
-                .map(|v| format!("label value {v:?} holds a template ({{{{ ... }}}}), which Prometheus would expand"));
+                .map(|v| format!("label value {v:?} holds a template ({{{{ ... }}}}), which Prometheus would expand"))
+                .or_else(|| {
+                    set.get("severity")
+                        .filter(|v| {
+                            v.is_empty()
+                                || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                        })
+                        .map(|v| format!("severity {v:?} must be letters, digits, - or _ (it is routed on)"))
+                });
             if let Some(problem) = set.keys().find_map(|k| label_problem(k)).or(templated) {
                 return Err(ctx.near(
                     line,

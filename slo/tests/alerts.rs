@@ -356,7 +356,7 @@ slos:
         selector: '{job="shop", http_route=~"/api/(orders|products)"}'
     alerting:
       absent: true
-      page: {labels: {team: payments}}
+      page: {labels: {team: payments, severity: critical}}
   - name: raw
     objective: 99
     sli:
@@ -409,6 +409,32 @@ slos:
         "12h period: 1m page window"
     );
     assert!(quick.contains("team: payments"));
+    assert!(quick.contains("severity: critical"));
+    // A spec's own severity is routed on: critical pages, page still pages.
+    let (ok, am) = tool("amtool", &["check-config", "alertmanager.yml"], &out);
+    assert!(ok, "{am}");
+    for (severity, receiver) in [
+        ("critical", "pager"),
+        ("page", "pager"),
+        ("ticket", "ticket"),
+    ] {
+        let label = format!("severity={severity}");
+        let (ok, routed) = tool(
+            "amtool",
+            &[
+                "config",
+                "routes",
+                "test",
+                "--config.file=alertmanager.yml",
+                "--verify.receivers",
+                receiver,
+                &label,
+                "slo_service=shop",
+            ],
+            &out,
+        );
+        assert!(ok, "{severity} -> {receiver}: {routed}");
+    }
 }
 
 #[test]
@@ -429,7 +455,7 @@ fn stdout_forms_and_bad_input() {
     let bad_spec = tmp.path().join("bad.yaml");
     std::fs::write(
         &bad_spec,
-        "version: slo/v1\nservice: s\nslos:\n  - name: a\n    objective: 99\n    labels: {severity: high}\n    sli: {availability: {}}\n",
+        "version: slo/v1\nservice: s\nslos:\n  - name: a\n    objective: 99\n    labels: {long_window: high}\n    sli: {availability: {}}\n",
     )
     .unwrap();
     let dup_spec = tmp.path().join("dup.yaml");
@@ -470,7 +496,7 @@ fn stdout_forms_and_bad_input() {
         (vec!["alerts", spec, "--format", "json"], "json"),
         (
             vec!["alerts", bad_spec.to_str().unwrap()],
-            "label \"severity\" is set by the generated rules",
+            "label \"long_window\" is set by the generated rules",
         ),
         (vec!["alerts", "/nonexistent/spec.yaml"], "failed to read"),
         (

@@ -69,9 +69,9 @@ fn malformed_specs_exit_2_with_location_and_hint() {
         (
             "reserved alert label",
             format!(
-                "{HEAD}  - name: a\n    objective: 99\n{GOOD_SLI}    alerting: {{page: {{labels: {{severity: critical}}}}}}\n"
+                "{HEAD}  - name: a\n    objective: 99\n{GOOD_SLI}    alerting: {{page: {{labels: {{short_window: x}}}}}}\n"
             ),
-            "label \"severity\" is set by the generated rules",
+            "label \"short_window\" is set by the generated rules",
         ),
         (
             "templated label value",

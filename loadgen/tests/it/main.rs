@@ -5,4 +5,5 @@ mod malformed;
 mod otlp;
 mod reports;
 mod runs;
+mod tui;
 mod util;

@@ -1,0 +1,288 @@
+//! The live terminal view (`loadgen run --tui`, `loadgen demo` on a
+//! terminal). It runs on its own thread, reads the latest [`Snapshot`] a few
+//! times a second, and never holds up measurement. The terminal is restored
+//! on exit and on panic (ratatui's init installs the hook).
+
+pub mod view;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+
+use crate::engine::Control;
+use crate::live::{Live, Snapshot};
+use view::{AlertRow, SloPanel, SloRow, UiState};
+
+/// The SLO panel, kept fresh by a background task.
+#[derive(Debug, Default)]
+pub struct SloState {
+    panel: Mutex<(SloPanel, Option<Instant>)>,
+    /// The spec, for client-side SLIs when there is no Prometheus.
+    client_side: Option<slo::model::Service>,
+}
+
+impl SloState {
+    /// SLIs computed from the run's own requests, with a hint.
+    pub fn client_side(service: slo::model::Service, hint: &str) -> Self {
+        Self {
+            panel: Mutex::new((
+                SloPanel {
+                    source: "client side (this run's requests)".into(),
+                    hint: Some(hint.to_owned()),
+                    ..SloPanel::default()
+                },
+                None,
+            )),
+            client_side: Some(service),
+        }
+    }
+
+    fn set(&self, f: impl FnOnce(&mut SloPanel)) {
+        let mut g = self.panel.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut g.0);
+        g.1 = Some(Instant::now());
+    }
+
+    /// The panel as of now, for a snapshot of the run.
+    pub fn panel(&self, snap: &Snapshot) -> SloPanel {
+        let g = self.panel.lock().unwrap_or_else(|e| e.into_inner());
+        let mut p = g.0.clone();
+        p.age_s = g.1.map(|t| t.elapsed().as_secs());
+        if let Some(service) = &self.client_side {
+            p.slos = client_rows(service, snap);
+            p.age_s = Some(0);
+        }
+        p
+    }
+}
+
+/// SLIs from the run's own results: errors for availability and ratio SLIs,
+/// the share of requests under the threshold for latency SLIs.
+fn client_rows(service: &slo::model::Service, snap: &Snapshot) -> Vec<SloRow> {
+    service
+        .slos
+        .iter()
+        .map(|s| {
+            let sli = match &s.sli {
+                slo::model::Sli::Latency { threshold, .. } => snap
+                    .under
+                    .iter()
+                    .find(|(ms, _)| (*ms - threshold * 1000.0).abs() < 1e-6)
+                    .map(|(_, share)| *share),
+                _ => (snap.requests > 0).then(|| 1.0 - snap.errors as f64 / snap.requests as f64),
+            };
+            SloRow {
+                name: s.name.clone(),
+                objective_pct: s.objective * 100.0,
+                period: "this run".into(),
+                sli,
+                budget_remaining: None,
+                burns: vec![("run".into(), sli.map(|v| (1.0 - v) / s.budget()))],
+                alerts: vec![],
+            }
+        })
+        .collect()
+}
+
+/// Latency thresholds (ms) of a spec's latency SLIs, for client-side SLIs.
+pub fn latency_marks(service: &slo::model::Service) -> Vec<f64> {
+    service
+        .slos
+        .iter()
+        .filter_map(|s| match &s.sli {
+            slo::model::Sli::Latency { threshold, .. } => Some(threshold * 1000.0),
+            _ => None,
+        })
+        .collect()
+}
+
+fn row(r: &slo::evaluate::SloReport) -> SloRow {
+    SloRow {
+        name: r.name.clone(),
+        objective_pct: r.objective * 100.0,
+        period: r.period.clone(),
+        sli: r.sli,
+        budget_remaining: r.budget_remaining_ratio,
+        burns: r
+            .windows
+            .iter()
+            .map(|w| (w.window.clone(), w.burn_rate))
+            .collect(),
+        alerts: r
+            .alerts
+            .iter()
+            .map(|a| AlertRow {
+                severity: a.severity.to_owned(),
+                factor: a.factor,
+                long: a.long.clone(),
+                short: a.short.clone(),
+                firing: a.firing,
+            })
+            .collect(),
+    }
+}
+
+/// Refreshes the panel from Prometheus every `every` until `stop`; errors
+/// are shown in the panel, never fatal.
+pub async fn refresh_slos(
+    state: Arc<SloState>,
+    service: slo::model::Service,
+    prom: slo::prom::Prom,
+    url: String,
+    every: Duration,
+    stop: Arc<AtomicBool>,
+) {
+    state.set(|p| p.source = format!("Prometheus {url}"));
+    while !stop.load(Ordering::Relaxed) {
+        let mut rows = Vec::new();
+        let mut error = None;
+        for s in &service.slos {
+            match slo::evaluate::report(&prom, s, None).await {
+                Ok(r) => rows.push(row(&r)),
+                Err(e) => {
+                    error = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        state.set(|p| {
+            if error.is_none() {
+                p.slos = rows;
+            }
+            p.error = error;
+        });
+        let until = Instant::now() + every;
+        while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// What a key does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Quit,
+    Pause,
+    Faster,
+    Slower,
+    NextView,
+    Help,
+    None,
+}
+
+pub fn action(code: KeyCode, modifiers: KeyModifiers) -> Action {
+    match code {
+        KeyCode::Char('c') if modifiers.contains(KeyModifiers::CONTROL) => Action::Quit,
+        KeyCode::Char('q') | KeyCode::Esc => Action::Quit,
+        KeyCode::Char('p') | KeyCode::Char(' ') => Action::Pause,
+        KeyCode::Char('+') | KeyCode::Char('=') => Action::Faster,
+        KeyCode::Char('-') | KeyCode::Char('_') => Action::Slower,
+        KeyCode::Tab => Action::NextView,
+        KeyCode::Char('?') | KeyCode::Char('h') => Action::Help,
+        _ => Action::None,
+    }
+}
+
+/// A running view; `finish` stops it and gives the terminal back.
+pub struct Tui {
+    done: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Tui {
+    /// Takes over the terminal and draws until the run ends or a quit key.
+    pub fn start(
+        live: Arc<Live>,
+        control: Arc<Control>,
+        slo: Arc<SloState>,
+        open_model: bool,
+    ) -> std::io::Result<Tui> {
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = done.clone();
+        let mut terminal = ratatui::try_init()?;
+        let thread = std::thread::Builder::new()
+            .name("loadgen-tui".into())
+            .spawn(move || {
+                let mut ui = UiState::default();
+                while !flag.load(Ordering::Relaxed) {
+                    let snap = live.snapshot();
+                    let panel = slo.panel(&snap);
+                    let _ = terminal.draw(|f| view::draw(f, &snap, &panel, &ui));
+                    // Up to ~5 frames a second; keys are handled as they come.
+                    if !event::poll(Duration::from_millis(200)).unwrap_or(false) {
+                        continue;
+                    }
+                    let Ok(Event::Key(key)) = event::read() else {
+                        continue;
+                    };
+                    if key.kind != KeyEventKind::Press {
+                        continue;
+                    }
+                    match action(key.code, key.modifiers) {
+                        Action::Quit => {
+                            ui.note = Some("stopping, writing reports...".into());
+                            control.interrupt();
+                        }
+                        Action::Pause => live.toggle_pause(),
+                        Action::Faster | Action::Slower if !open_model => {
+                            ui.note = Some("rate control needs the open model".into());
+                        }
+                        Action::Faster => live.rescale(1.1),
+                        Action::Slower => live.rescale(1.0 / 1.1),
+                        Action::NextView => ui.view = ui.view.next(),
+                        Action::Help => ui.help = !ui.help,
+                        Action::None => {}
+                    }
+                }
+                ratatui::restore();
+            })?;
+        Ok(Tui {
+            done,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops drawing and restores the terminal.
+    pub fn finish(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use view::View;
+
+    #[test]
+    fn keys_map_to_actions() {
+        let none = KeyModifiers::NONE;
+        assert_eq!(action(KeyCode::Char('q'), none), Action::Quit);
+        assert_eq!(action(KeyCode::Esc, none), Action::Quit);
+        assert_eq!(
+            action(KeyCode::Char('c'), KeyModifiers::CONTROL),
+            Action::Quit
+        );
+        assert_eq!(action(KeyCode::Char('c'), none), Action::None);
+        assert_eq!(action(KeyCode::Char('p'), none), Action::Pause);
+        assert_eq!(action(KeyCode::Char('+'), none), Action::Faster);
+        assert_eq!(action(KeyCode::Char('-'), none), Action::Slower);
+        assert_eq!(action(KeyCode::Tab, none), Action::NextView);
+        assert_eq!(action(KeyCode::Char('?'), none), Action::Help);
+        assert_eq!(View::Slo.next(), View::Overview);
+    }
+}

@@ -1,0 +1,153 @@
+//! End to end: `loadgen demo` inside tmux, on a real pseudo-terminal. The
+//! panels draw, Tab reaches the SLO panel (fed by a real Prometheus when one
+//! is on PATH, as scripts/test.sh installs), q stops the run, the report is
+//! written, and the terminal is given back.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A private tmux server (its own socket), killed when dropped.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux runs (scripts/test.sh installs it)")
+    }
+
+    fn capture(&self) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "demo"]).stdout)
+            .into_owned()
+    }
+
+    /// Waits until the pane shows `needle`; returns the pane.
+    fn wait_for(&self, needle: &str, limit: Duration) -> String {
+        let until = Instant::now() + limit;
+        loop {
+            let pane = self.capture();
+            if pane.contains(needle) || Instant::now() > until {
+                return pane;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+#[test]
+fn demo_in_a_terminal_draws_quits_and_restores() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("demo.json");
+    let done = dir.path().join("done");
+    let tmux = Tmux {
+        socket: format!("loadgen-test-{}", std::process::id()),
+    };
+    let script = format!(
+        "{} demo --duration 60s --report {}; echo $? > {}; sleep 60",
+        env!("CARGO_BIN_EXE_loadgen"),
+        report.display(),
+        done.display()
+    );
+    let out = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "demo",
+        "-x",
+        "160",
+        "-y",
+        "48",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Wait for the header to count at least 100 requests.
+    let requests = |pane: &str| -> u64 {
+        pane.split("requests ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let until = Instant::now() + Duration::from_secs(30);
+    let mut pane = tmux.capture();
+    while requests(&pane) < 100 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(200));
+        pane = tmux.capture();
+    }
+    assert!(requests(&pane) >= 100, "{pane}");
+    for panel in [
+        "Throughput",
+        "Latency, corrected",
+        "Requests",
+        "Thresholds",
+        "steady ->",
+    ] {
+        assert!(pane.contains(panel), "no {panel:?} in:\n{pane}");
+    }
+    assert_eq!(
+        tmux.cmd(&["display-message", "-p", "-t", "demo", "#{alternate_on}"])
+            .stdout,
+        b"1\n",
+        "the view draws on the alternate screen"
+    );
+
+    tmux.cmd(&["send-keys", "-t", "demo", "Tab"]);
+    let pane = tmux.wait_for("status", Duration::from_secs(5));
+    assert!(pane.contains("Slowest requests"), "{pane}");
+    tmux.cmd(&["send-keys", "-t", "demo", "Tab"]);
+    // Prometheus needs a few scrapes before the first SLIs.
+    let pane = tmux.wait_for("orders-latency  objective", Duration::from_secs(30));
+    assert!(
+        pane.contains("source Prometheus http://127.0.0.1:"),
+        "{pane}"
+    );
+    assert!(
+        pane.contains("availability  objective 99.9% over 30d"),
+        "{pane}"
+    );
+    assert!(pane.contains("burn rate"), "{pane}");
+
+    tmux.cmd(&["send-keys", "-t", "demo", "p"]);
+    let pane = tmux.wait_for("PAUSED", Duration::from_secs(5));
+    assert!(pane.contains("PAUSED"), "{pane}");
+    tmux.cmd(&["send-keys", "-t", "demo", "q"]);
+    let until = Instant::now() + Duration::from_secs(30);
+    while !done.exists() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let code = std::fs::read_to_string(&done).expect("loadgen exited after q");
+    // Stopped early, as with Ctrl-C: 1, or 99 when a threshold already failed.
+    assert!(matches!(code.trim(), "1" | "99"), "exit {code}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report written")).unwrap();
+    assert_eq!(r["interrupted"], true);
+    assert!(r["total"]["count"].as_u64().unwrap() > 0);
+    // The terminal is back: main screen, the summary printed on it.
+    assert_eq!(
+        tmux.cmd(&["display-message", "-p", "-t", "demo", "#{alternate_on}"])
+            .stdout,
+        b"0\n"
+    );
+    let pane = tmux.capture();
+    assert!(
+        pane.contains("list products"),
+        "summary after the view:\n{pane}"
+    );
+}
