@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::util::{Dir, run};
+use crate::util::{Dir, arg, open_scenario, run};
 
 const GOOD_LOAD: &str = "load:\n  model: open\n  rate: 10\n  duration: 1s\n  max_users: 5\n";
 const GOOD_SCENARIOS: &str =
@@ -295,4 +295,49 @@ async fn usage_errors_exit_2() {
     )
     .await;
     assert!(out.stderr.contains("invalid --host"), "{}", out.stderr);
+}
+
+/// The live view's SLO spec is checked before the run: exit 2, the file and
+/// the line, and nothing started.
+#[tokio::test]
+async fn bad_slo_specs_for_the_live_view_exit_2() {
+    let dir = Dir::new();
+    let scenario = dir.write("ok.yaml", &open_scenario("/api/products", 10.0, 1, 2, ""));
+    let bad = dir.write(
+        "slo.yaml",
+        "version: slo/v1\nservice: s\nslos:\n  - name: a\n    objective: 120\n    sli: {availability: {}}\n",
+    );
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["run", arg(&scenario), "--slo", arg(&bad)], "--tui"),
+        (
+            vec![
+                "run",
+                arg(&scenario),
+                "--tui",
+                "--prometheus",
+                "http://127.0.0.1:9",
+            ],
+            "--slo",
+        ),
+        (
+            vec![
+                "run",
+                arg(&scenario),
+                "--tui",
+                "--slo",
+                "/nonexistent/slo.yaml",
+            ],
+            "failed to read SLO spec",
+        ),
+        (
+            vec!["run", arg(&scenario), "--tui", "--slo", arg(&bad)],
+            "slo.yaml:5:5: objective must be between 0 and 100",
+        ),
+    ];
+    for (args, needle) in cases {
+        let out = run(&args, Duration::from_secs(20)).await;
+        assert_eq!(out.code, Some(2), "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{args:?}: {}", out.stderr);
+    }
 }
