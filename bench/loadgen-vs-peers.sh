@@ -16,6 +16,7 @@
 # under target/bench-venv, created here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/nginx.sh
 ROUNDS=${1:-3}
 SECS=${2:-10}
 CONNS=${3:-32}
@@ -38,33 +39,8 @@ pids=()
 cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$WORK/nginx/logs"
-cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes 1;
-worker_cpu_affinity 01;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 10000000;
-  keepalive_timeout 120s;
-  client_body_temp_path $WORK/nginx/body;
-  proxy_temp_path $WORK/nginx/proxy;
-  fastcgi_temp_path $WORK/nginx/fastcgi;
-  uwsgi_temp_path $WORK/nginx/uwsgi;
-  scgi_temp_path $WORK/nginx/scgi;
-  server {
-    listen 127.0.0.1:$PORT;
-    location / { default_type text/plain; return 200 "ok\n"; }
-  }
-}
-EOF
-taskset -c 0 nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" &
-pids+=("$!")
-for _ in $(seq 50); do curl -fs "http://127.0.0.1:$PORT/" >/dev/null && break; sleep 0.1; done
+start_nginx "$WORK"
+pids+=("$NGINX_PID")
 URL="http://127.0.0.1:$PORT/"
 
 cat >"$WORK/scenario.yaml" <<EOF

@@ -12,6 +12,7 @@
 # Needs: nginx and tmux (apt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/nginx.sh
 ROUNDS=${1:-5}
 SECS=${2:-10}
 CONNS=${3:-32}
@@ -31,32 +32,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$WORK/nginx/logs"
-cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes 1;
-worker_cpu_affinity 01;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 10000000;
-  client_body_temp_path $WORK/nginx/body;
-  proxy_temp_path $WORK/nginx/proxy;
-  fastcgi_temp_path $WORK/nginx/fastcgi;
-  uwsgi_temp_path $WORK/nginx/uwsgi;
-  scgi_temp_path $WORK/nginx/scgi;
-  server {
-    listen 127.0.0.1:$PORT;
-    location / { default_type text/plain; return 200 "ok\n"; }
-  }
-}
-EOF
-taskset -c 0 nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" &
-NGINX_PID=$!
-for _ in $(seq 50); do curl -fs "http://127.0.0.1:$PORT/" >/dev/null && break; sleep 0.1; done
+start_nginx "$WORK"
 
 cat >"$WORK/scenario.yaml" <<EOF
 base_url: http://127.0.0.1:$PORT/
@@ -90,5 +66,6 @@ import statistics, sys
 h = [float(x) for x in sys.argv[1].split()]
 t = [float(x) for x in sys.argv[2].split()]
 mh, mt = statistics.median(h), statistics.median(t)
-print(f"median headless {mh:,.0f} req/s, with the view {mt:,.0f} req/s, ratio {mt/mh:.3f} ({(1-mt/mh)*100:+.1f}% lower)")
+d = (mt / mh - 1) * 100
+print(f"median headless {mh:,.0f} req/s, with the view {mt:,.0f} req/s, ratio {mt/mh:.3f} ({abs(d):.1f}% {'higher' if d >= 0 else 'lower'})")
 EOF

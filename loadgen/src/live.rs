@@ -189,16 +189,16 @@ const BOUNDS_MS: [f64; 12] = [
     1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0,
 ];
 
+/// Requests whose corrected latency is at or under `ms`.
+fn at_or_under(s: &Stats, ms: f64) -> u64 {
+    s.corrected.count_between(0, (ms * 1000.0) as u64)
+}
+
 fn histogram(s: &Stats) -> Vec<(f64, u64)> {
     let mut out = Vec::with_capacity(BOUNDS_MS.len() + 1);
     let mut below = 0;
     for &b in &BOUNDS_MS {
-        let upto = s
-            .corrected
-            .iter_recorded()
-            .filter(|v| (v.value_iterated_to() as f64) <= b * 1000.0)
-            .map(|v| v.count_at_value())
-            .sum::<u64>();
+        let upto = at_or_under(s, b);
         out.push((b, upto - below));
         below = upto;
     }
@@ -219,7 +219,7 @@ impl Snapshot {
         let under = marks_ms
             .iter()
             .map(|&m| {
-                let n = total.corrected.count_between(0, (m * 1000.0) as u64);
+                let n = at_or_under(&total, m);
                 (
                     m,
                     if total.count == 0 {

@@ -16,6 +16,24 @@ fn plan(rate: f64, secs: u64) -> loadgen::scenario::Plan {
     loadgen::scenario::parse(&yaml, Path::new("live.yaml")).unwrap()
 }
 
+/// Runs `plan` against `host` with `live` attached.
+async fn run_live(
+    plan: loadgen::scenario::Plan,
+    host: &str,
+    live: &Arc<Live>,
+) -> engine::RunResult {
+    engine::run(
+        plan,
+        Some(host.to_owned()),
+        false,
+        Arc::new(Control::default()),
+        None,
+        Some(live.clone()),
+    )
+    .await
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_scale_and_pause_drive_the_schedule() {
     let app = target_app::start(target_app::Config {
@@ -38,16 +56,7 @@ async fn rate_scale_and_pause_drive_the_schedule() {
         tokio::time::sleep(Duration::from_secs(3)).await;
         knob.rescale(2.0);
     });
-    let run = engine::run(
-        plan(50.0, 6),
-        Some(host.clone()),
-        false,
-        Arc::new(Control::default()),
-        None,
-        Some(live.clone()),
-    )
-    .await
-    .unwrap();
+    let run = run_live(plan(50.0, 6), &host, &live).await;
     scaler.await.unwrap();
     let n = run.recorded.total.count as f64;
     assert!((400.0..=500.0).contains(&n), "{n} requests (300 unscaled)");
@@ -69,16 +78,7 @@ async fn rate_scale_and_pause_drive_the_schedule() {
         knob.toggle_pause();
     });
     let started = Instant::now();
-    let run = engine::run(
-        plan(50.0, 4),
-        Some(host),
-        false,
-        Arc::new(Control::default()),
-        None,
-        Some(live.clone()),
-    )
-    .await
-    .unwrap();
+    let run = run_live(plan(50.0, 4), &host, &live).await;
     pauser.await.unwrap();
     let took = started.elapsed().as_secs_f64();
     let n = run.recorded.total.count as f64;

@@ -139,14 +139,14 @@ fn slo_panel() -> SloPanel {
             ],
             alerts: vec![
                 AlertRow {
-                    severity: "page".into(),
+                    severity: "page",
                     factor: 14.4,
                     long: "1h".into(),
                     short: "5m".into(),
                     firing: true,
                 },
                 AlertRow {
-                    severity: "ticket".into(),
+                    severity: "ticket",
                     factor: 3.0,
                     long: "1d".into(),
                     short: "2h".into(),

@@ -39,6 +39,21 @@ fn tool(program: &str, args: &[&str], dir: &Path) -> (bool, String) {
     )
 }
 
+/// `amtool config routes test --verify.receivers RECEIVER LABELS...` on
+/// `dir/alertmanager.yml`.
+fn route(dir: &Path, receiver: &str, labels: &[&str]) -> (bool, String) {
+    let mut args = vec![
+        "config",
+        "routes",
+        "test",
+        "--config.file=alertmanager.yml",
+        "--verify.receivers",
+        receiver,
+    ];
+    args.extend(labels);
+    tool("amtool", &args, dir)
+}
+
 /// Generates alerts/ from the checked-in spec into `dir/alerts`, with the
 /// command line the checked-in headers record.
 fn generate_into(dir: &Path) -> PathBuf {
@@ -279,19 +294,6 @@ fn alertmanager_routes_pages_and_tickets() {
     assert!(ok, "{out}");
     assert!(out.contains("SUCCESS"), "{out}");
     assert!(out.contains("1 inhibit rules"), "{out}");
-    // `amtool config routes test --verify.receivers RECEIVER LABELS...`
-    let route = |receiver: &str, labels: &[&str]| {
-        let mut args = vec![
-            "config",
-            "routes",
-            "test",
-            "--config.file=alertmanager.yml",
-            "--verify.receivers",
-            receiver,
-        ];
-        args.extend(labels);
-        tool("amtool", &args, &dir)
-    };
     for (labels, receiver) in [
         (
             [
@@ -314,7 +316,7 @@ fn alertmanager_routes_pages_and_tickets() {
             "default",
         ),
     ] {
-        let (ok, out) = route(receiver, &labels);
+        let (ok, out) = route(&dir, receiver, &labels);
         assert!(ok, "{labels:?} -> {receiver}: {out}");
         assert_eq!(
             out.lines().next().map(str::trim),
@@ -323,7 +325,11 @@ fn alertmanager_routes_pages_and_tickets() {
         );
     }
     // A wrong expectation is reported (the check can fail).
-    let (ok, out) = route("pager", &["severity=ticket", "slo_service=target-app"]);
+    let (ok, out) = route(
+        &dir,
+        "pager",
+        &["severity=ticket", "slo_service=target-app"],
+    );
     assert!(!ok, "{out}");
     let text = std::fs::read_to_string(dir.join("alertmanager.yml")).unwrap();
     assert!(text.contains(PAGER) && text.contains(TICKET));
@@ -419,20 +425,7 @@ slos:
         ("ticket", "ticket"),
     ] {
         let label = format!("severity={severity}");
-        let (ok, routed) = tool(
-            "amtool",
-            &[
-                "config",
-                "routes",
-                "test",
-                "--config.file=alertmanager.yml",
-                "--verify.receivers",
-                receiver,
-                &label,
-                "slo_service=shop",
-            ],
-            &out,
-        );
+        let (ok, routed) = route(&out, receiver, &[&label, "slo_service=shop"]);
         assert!(ok, "{severity} -> {receiver}: {routed}");
     }
 }

@@ -13,7 +13,7 @@ use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers
 
 use crate::engine::Control;
 use crate::live::{Live, Snapshot};
-use view::{AlertRow, SloPanel, SloRow, UiState};
+use view::{SloPanel, SloRow, UiState};
 
 /// The SLO panel, kept fresh by a background task.
 #[derive(Debug, Default)]
@@ -110,17 +110,7 @@ fn row(r: &slo::evaluate::SloReport) -> SloRow {
             .iter()
             .map(|w| (w.window.clone(), w.burn_rate))
             .collect(),
-        alerts: r
-            .alerts
-            .iter()
-            .map(|a| AlertRow {
-                severity: a.severity.to_owned(),
-                factor: a.factor,
-                long: a.long.clone(),
-                short: a.short.clone(),
-                firing: a.firing,
-            })
-            .collect(),
+        alerts: r.alerts.clone(),
     }
 }
 

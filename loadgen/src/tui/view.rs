@@ -51,15 +51,8 @@ pub struct UiState {
     pub note: Option<String>,
 }
 
-/// One multi-window alert of an SLO.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AlertRow {
-    pub severity: String,
-    pub factor: f64,
-    pub long: String,
-    pub short: String,
-    pub firing: bool,
-}
+/// One multi-window alert of an SLO and whether it would fire now.
+pub use slo::evaluate::AlertState as AlertRow;
 
 /// One SLO as the panel shows it.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -1,0 +1,35 @@
+# Sourced by the benchmark scripts: one nginx worker pinned to core 0 on an
+# ephemeral loopback port, answering every path with a fixed 3-byte body.
+#
+# start_nginx DIR: writes the config under DIR, starts nginx, waits until it
+# answers; sets PORT and NGINX_PID (the caller stops it by that PID).
+start_nginx() {
+  local dir=$1
+  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  mkdir -p "$dir/nginx/logs"
+  cat >"$dir/nginx/nginx.conf" <<EOF
+worker_processes 1;
+worker_cpu_affinity 01;
+daemon off;
+pid $dir/nginx/nginx.pid;
+error_log $dir/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 10000000;
+  keepalive_timeout 120s;
+  client_body_temp_path $dir/nginx/body;
+  proxy_temp_path $dir/nginx/proxy;
+  fastcgi_temp_path $dir/nginx/fastcgi;
+  uwsgi_temp_path $dir/nginx/uwsgi;
+  scgi_temp_path $dir/nginx/scgi;
+  server {
+    listen 127.0.0.1:$PORT;
+    location / { default_type text/plain; return 200 "ok\n"; }
+  }
+}
+EOF
+  taskset -c 0 nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" &
+  NGINX_PID=$!
+  for _ in $(seq 50); do curl -fs "http://127.0.0.1:$PORT/" >/dev/null && break; sleep 0.1; done
+}
