@@ -18,14 +18,20 @@ if ((${#need_apt[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
-# Python tools for the tests, in a venv of their own (pinned versions).
+# Python tools for the tests, in a venv of their own (pinned versions):
+# check-jsonschema (CRD and Grafana schemas), kubernetes-validate (core
+# Kubernetes schemas) and dockerfile-parse (the Dockerfile checks), both
+# used by scripts/k8s_validate.py.
 VENV=.venv
-if ! "$VENV/bin/check-jsonschema" --version >/dev/null 2>&1; then
-  echo "==> installing check-jsonschema into $VENV"
+if ! "$VENV/bin/check-jsonschema" --version >/dev/null 2>&1 ||
+  ! "$VENV/bin/python" -c 'import kubernetes_validate, dockerfile_parse' >/dev/null 2>&1; then
+  echo "==> installing check-jsonschema, kubernetes-validate and dockerfile-parse into $VENV"
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check check-jsonschema==0.39.0
+  "$VENV/bin/pip" install -q --disable-pip-version-check \
+    check-jsonschema==0.39.0 kubernetes-validate==1.37.0 dockerfile-parse==2.0.1
 fi
 export CHECK_JSONSCHEMA="$PWD/$VENV/bin/check-jsonschema"
+export K8S_PYTHON="$PWD/$VENV/bin/python"
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

@@ -91,6 +91,13 @@ struct RunArgs {
     /// Share of requests (0..=1) that get an exported client span.
     #[arg(long, default_value_t = 0.01)]
     trace_share: f64,
+    /// Run 1/N of the load: one part of a run split across N processes or
+    /// pods (merge their reports with `loadgen merge`).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    shard_count: u32,
+    /// Which part this is, 0..N (a Kubernetes Indexed Job sets JOB_COMPLETION_INDEX).
+    #[arg(long, env = "JOB_COMPLETION_INDEX", default_value_t = 0)]
+    shard_index: u32,
     /// Show the live terminal view (keys: q quit, p pause, +/- rate, Tab, ?).
     #[arg(long)]
     tui: bool,
@@ -478,7 +485,19 @@ fn main() -> ExitCode {
                         ),
                     })?;
                 }
-                let plan = load_plan(&args.scenario, args.duration)?;
+                let mut plan = load_plan(&args.scenario, args.duration)?;
+                if args.shard_index >= args.shard_count {
+                    return Err(Failure {
+                        code: EXIT_INVALID,
+                        error: anyhow::anyhow!(
+                            "--shard-index {} is not below --shard-count {} (shards are 0..{})",
+                            args.shard_index,
+                            args.shard_count,
+                            args.shard_count
+                        ),
+                    });
+                }
+                plan.load = plan.load.shard(args.shard_index, args.shard_count);
                 let spans = ClientSpans::init(args.otlp_endpoint.as_deref(), args.trace_share)
                     .map_err(|e| Failure {
                         code: EXIT_INVALID,

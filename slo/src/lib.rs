@@ -9,7 +9,9 @@
 
 pub mod alertmanager;
 pub mod budget;
+pub mod dashboard;
 pub mod evaluate;
+pub mod hpa;
 pub mod import;
 pub mod junit;
 pub mod model;

@@ -68,8 +68,104 @@ enum Format {
     Operator,
 }
 
+/// What `slo dashboard` prints.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum DashboardFormat {
+    /// Grafana dashboard JSON (import it, or provision it from a file).
+    Grafana,
+    /// A ConfigMap for Grafana's dashboard sidecar (label grafana_dashboard: "1").
+    Configmap,
+}
+
+/// What `slo hpa` prints.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum HpaFormat {
+    /// An autoscaling/v2 HorizontalPodAutoscaler on a Pods metric.
+    Hpa,
+    /// prometheus-adapter Helm values serving that metric.
+    Adapter,
+    /// A KEDA ScaledObject with a prometheus trigger.
+    Keda,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// A Grafana dashboard for a spec's service: traffic, latency with
+    /// exemplars, and per SLO its SLI, budget, burn rates and firing alerts.
+    #[command(
+        after_help = "Examples:\n  slo dashboard alerts/target-app.slo.yaml > dashboards/target-app.json\n  slo dashboard alerts/target-app.slo.yaml --format configmap --out k8s/base/target-app/grafana-dashboard.yaml\n\nThe traffic row reads METRIC_count and METRIC_bucket{SELECTOR} (OpenTelemetry\nHTTP server metrics); the SLO rows read the recording rules of `slo alerts`."
+    )]
+    Dashboard {
+        /// SLO spec (YAML), or - for standard input.
+        spec: PathBuf,
+        /// Label matchers of the service's HTTP series [default: {job="SERVICE"}].
+        #[arg(long)]
+        selector: Option<String>,
+        /// The request-duration histogram.
+        #[arg(long, default_value = slo::dashboard::HTTP_METRIC)]
+        metric: String,
+        #[arg(long, value_enum, default_value = "grafana")]
+        format: DashboardFormat,
+        /// Write to this file (atomically) instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Autoscaling on requests per second per pod: an HPA with a Pods metric,
+    /// the prometheus-adapter rule serving it, or a KEDA ScaledObject.
+    #[command(
+        after_help = "Examples:\n  slo hpa --deployment target-app --target-rps 150 --format hpa\n  slo hpa --deployment target-app --capacity stress.json --headroom 0.7 --format keda --namespace shop\n\nWith --capacity, the per-pod target is the highest throughput per replica that\nthe stress run sustained for --window seconds before its first threshold broke,\ntimes --headroom. Run the stress against --replicas-in-run replicas."
+    )]
+    Hpa {
+        /// The Deployment to scale (also the name of what is generated).
+        #[arg(long)]
+        deployment: String,
+        /// Label matchers of the service's request counter [default: {job="DEPLOYMENT"}].
+        #[arg(long)]
+        selector: Option<String>,
+        /// The request-duration histogram (its _count counts requests).
+        #[arg(long, default_value = slo::dashboard::HTTP_METRIC)]
+        metric: String,
+        /// Requests per second per pod to hold.
+        #[arg(
+            long,
+            conflicts_with = "capacity",
+            required_unless_present = "capacity"
+        )]
+        target_rps: Option<f64>,
+        /// A loadgen report of a stress run to derive the per-pod target from.
+        #[arg(long)]
+        capacity: Option<PathBuf>,
+        /// Share of the measured capacity to target (0 < H <= 1).
+        #[arg(long, default_value_t = 0.7, requires = "capacity")]
+        headroom: f64,
+        /// Replicas that served the stress run.
+        #[arg(long, default_value_t = 1, requires = "capacity")]
+        replicas_in_run: u32,
+        /// Seconds a rate must be sustained to count.
+        #[arg(long, default_value_t = 5, requires = "capacity")]
+        window: usize,
+        #[arg(long, default_value_t = 2)]
+        min_replicas: u32,
+        #[arg(long, default_value_t = 10)]
+        max_replicas: u32,
+        /// How long a lower recommendation must hold before pods go.
+        #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+        scale_down_window: std::time::Duration,
+        /// The rate's range in the adapter's and KEDA's queries.
+        #[arg(long, default_value = "2m", value_parser = humantime::parse_duration)]
+        rate_window: std::time::Duration,
+        /// Restrict KEDA's query to this namespace (it sees all of them).
+        #[arg(long)]
+        namespace: Option<String>,
+        /// Prometheus as KEDA reaches it.
+        #[arg(long, default_value = "http://prometheus-operated.monitoring.svc:9090")]
+        prometheus_url: String,
+        #[arg(long, value_enum, default_value = "hpa")]
+        format: HpaFormat,
+        /// Write to this file (atomically) instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Prometheus rules (SLI recordings, multi-window burn-rate alerts), promtool
     /// tests and Alertmanager routes for a spec's SLOs.
     #[command(
@@ -438,9 +534,208 @@ fn alerts(
     Ok(())
 }
 
+/// Prints `text`, or writes it atomically to `out`.
+fn emit(text: &str, out: Option<&Path>) -> Result<(), (u8, String)> {
+    match out {
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+        Some(p) => {
+            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    (
+                        EXIT_FAILURE,
+                        format!("failed to create {}: {e}", dir.display()),
+                    )
+                })?;
+            }
+            write_atomic(p, text).map_err(|e| (EXIT_FAILURE, e))?;
+            eprintln!("wrote {}", p.display());
+            Ok(())
+        }
+    }
+}
+
+fn dashboard(
+    spec_path: &Path,
+    selector: Option<String>,
+    metric: String,
+    format: DashboardFormat,
+    out: Option<&Path>,
+) -> Result<(), (u8, String)> {
+    let invalid = |e: String| (EXIT_INVALID, e);
+    let service = spec::load(spec_path).map_err(|e| invalid(e.to_string()))?;
+    let mut opts = slo::dashboard::Options::for_service(&service);
+    if let Some(s) = selector {
+        opts.selector = s;
+    }
+    opts.metric = metric;
+    let d = slo::dashboard::dashboard(&service, &opts).map_err(|e| invalid(e.to_string()))?;
+    let text = match format {
+        DashboardFormat::Grafana => serde_json::to_string_pretty(&d).unwrap_or_default() + "\n",
+        DashboardFormat::Configmap => slo::yaml::document(
+            &format!(
+                "# Grafana dashboard of {} for the dashboard sidecar, generated by `slo dashboard`; do not edit.\n# Regenerate: {}\n",
+                service.name,
+                command_line()
+            ),
+            &slo::dashboard::configmap(&service, &d),
+        ),
+    };
+    emit(&text, out)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn hpa_settings(
+    deployment: String,
+    selector: Option<String>,
+    metric: String,
+    target_rps: Option<f64>,
+    capacity: Option<(PathBuf, f64, u32, usize)>,
+    replicas: (u32, u32),
+    windows: (std::time::Duration, std::time::Duration),
+    namespace: Option<String>,
+    prometheus_url: String,
+) -> Result<slo::hpa::Settings, (u8, String)> {
+    let invalid = |e: String| (EXIT_INVALID, e);
+    let (target_rps, derivation) = match (target_rps, capacity) {
+        (Some(t), _) => (t, format!("{} (given)", slo::rules::fmt_num(t))),
+        (None, Some((path, headroom, in_run, window))) => {
+            if !(headroom > 0.0 && headroom <= 1.0) {
+                return Err(invalid(format!(
+                    "--headroom {headroom}: a share of the capacity, above 0 and at most 1 (e.g. 0.7)"
+                )));
+            }
+            let shown = path.display().to_string();
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| invalid(format!("failed to read {shown}: {e}")))?;
+            let report =
+                slo::hpa::read_report(&text, &shown).map_err(|e| invalid(e.to_string()))?;
+            let c = slo::hpa::capacity(&report, &shown, in_run, window)
+                .map_err(|e| invalid(e.to_string()))?;
+            for s in &c.skipped {
+                eprintln!("slo: warning: {shown}: threshold not checked per second: {s}");
+            }
+            if report.interrupted {
+                eprintln!("slo: warning: {shown}: the run was interrupted");
+            }
+            let knee = match &c.breach {
+                Some((t, name)) => format!("{name} broke at {t}s"),
+                None => {
+                    eprintln!(
+                        "slo: warning: {shown}: the thresholds held for the whole run, so {:.1} req/s per replica is a lower bound: stress harder to find the knee",
+                        c.rps_per_replica
+                    );
+                    "thresholds held throughout (a lower bound)".to_owned()
+                }
+            };
+            // Whole requests per second (rounded down) read better and err on the safe side.
+            let raw = c.rps_per_replica * headroom;
+            let target = if raw >= 10.0 {
+                raw.floor()
+            } else {
+                (raw * 1000.0).floor() / 1000.0
+            };
+            eprintln!(
+                "capacity: {:.1} req/s per replica over {}s-{}s ({knee}); target {headroom} x that = {target} req/s per pod",
+                c.rps_per_replica, c.window.0, c.window.1
+            );
+            (
+                target,
+                format!(
+                    "{} = {} x {} req/s per replica sustained in {}s-{}s of stress run {:?} ({}; checked {})",
+                    slo::rules::fmt_num(target),
+                    slo::rules::fmt_num(headroom),
+                    slo::rules::fmt_num((c.rps_per_replica * 1000.0).round() / 1000.0),
+                    c.window.0,
+                    c.window.1,
+                    report.scenario,
+                    knee,
+                    c.checked.join(", ")
+                ),
+            )
+        }
+        (None, None) => {
+            return Err(invalid(
+                "give --target-rps N or --capacity REPORT.json".into(),
+            ));
+        }
+    };
+    Ok(slo::hpa::Settings {
+        selector: selector.unwrap_or_else(|| format!("{{job=\"{deployment}\"}}")),
+        deployment,
+        metric,
+        namespace,
+        target_rps,
+        min_replicas: replicas.0,
+        max_replicas: replicas.1,
+        scale_down_window: windows.0,
+        rate_window: windows.1,
+        prometheus_url,
+        derivation,
+    })
+}
+
 async fn run(cli: Cli) -> Result<u8, (u8, String)> {
     let invalid = |e: String| (EXIT_INVALID, e);
     match cli.command {
+        Command::Dashboard {
+            spec,
+            selector,
+            metric,
+            format,
+            out,
+        } => {
+            dashboard(&spec, selector, metric, format, out.as_deref())?;
+            Ok(0)
+        }
+        Command::Hpa {
+            deployment,
+            selector,
+            metric,
+            target_rps,
+            capacity,
+            headroom,
+            replicas_in_run,
+            window,
+            min_replicas,
+            max_replicas,
+            scale_down_window,
+            rate_window,
+            namespace,
+            prometheus_url,
+            format,
+            out,
+        } => {
+            let s = hpa_settings(
+                deployment,
+                selector,
+                metric,
+                target_rps,
+                capacity.map(|c| (c, headroom, replicas_in_run, window)),
+                (min_replicas, max_replicas),
+                (scale_down_window, rate_window),
+                namespace,
+                prometheus_url,
+            )?;
+            let (what, value) = match format {
+                HpaFormat::Hpa => ("HorizontalPodAutoscaler", slo::hpa::hpa(&s)),
+                HpaFormat::Adapter => (
+                    "prometheus-adapter Helm values",
+                    slo::hpa::adapter_values(&s),
+                ),
+                HpaFormat::Keda => ("KEDA ScaledObject", slo::hpa::scaled_object(&s)),
+            };
+            let value = value.map_err(|e| invalid(e.to_string()))?;
+            let header = format!(
+                "# {what} for {}, generated by `slo hpa`; do not edit.\n# Regenerate: {}\n",
+                s.deployment,
+                command_line()
+            );
+            emit(&slo::yaml::document(&header, &value), out.as_deref())?;
+            Ok(0)
+        }
         Command::Alerts {
             spec,
             format,

@@ -3,20 +3,13 @@
 //! unit tests), amtool, and the PrometheusRule CRD schema.
 
 mod common;
-use common::slo;
+use common::{check_jsonschema, root, slo};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const PAGER: &str = "https://pager.example.com/hooks/target-app";
 const TICKET: &str = "https://tickets.example.com/hooks/target-app";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace root")
-        .to_path_buf()
-}
 
 fn alerts_dir() -> PathBuf {
     root().join("alerts")
@@ -224,17 +217,6 @@ fn generated_tests_catch_broken_rules() {
         "target-app-availability.test.yml",
     );
     assert!(out.contains("fewer than min_events"), "{out}");
-}
-
-fn check_jsonschema() -> String {
-    std::env::var("CHECK_JSONSCHEMA").unwrap_or_else(|_| {
-        let p = root().join(".venv/bin/check-jsonschema");
-        assert!(
-            p.exists(),
-            "check-jsonschema is not installed: run scripts/test.sh (it makes .venv) or set CHECK_JSONSCHEMA"
-        );
-        p.to_string_lossy().into_owned()
-    })
 }
 
 /// The CRD schema, with the one pattern Python's regex engine refuses

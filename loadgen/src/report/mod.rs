@@ -111,6 +111,15 @@ pub struct ThresholdResult {
     pub observed: Option<f64>,
     pub observed_text: String,
     pub passed: bool,
+    /// The threshold as parsed: what it measures, the comparison and the
+    /// limit (milliseconds for latency, a fraction for error_rate), so
+    /// other tools (`slo hpa --capacity`) need not parse the text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<Metric>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op: Option<crate::threshold::Op>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<f64>,
 }
 
 /// The whole report.
@@ -200,6 +209,9 @@ fn evaluate(t: &Threshold, stats: Option<&Stats>, elapsed: f64, dropped: u64) ->
         observed_text: observed.map_or_else(|| "no data".to_owned(), |v| t.format_value(v)),
         // No data is never a pass.
         passed: observed.is_some_and(|v| t.passes(v)),
+        metric: Some(t.metric),
+        op: Some(t.op),
+        limit: Some(t.limit),
     }
 }
 
@@ -456,6 +468,9 @@ mod tests {
                 observed: Some(200.0),
                 observed_text: "200ms".into(),
                 passed: true,
+                metric: Some(Metric::Percentile(95.0)),
+                op: Some(crate::threshold::Op::Lt),
+                limit: Some(1000.0),
             }],
         }
     }

@@ -284,9 +284,99 @@ impl Load {
     }
 }
 
+/// Share `index` of `count` of a whole number: the remainder goes to the
+/// first shards, so the shares add up to the whole.
+fn share(total: f64, index: u32, count: u32) -> f64 {
+    let whole = total.round().max(0.0) as u64;
+    let (n, i) = (u64::from(count), u64::from(index));
+    (whole / n + u64::from(i < whole % n)) as f64
+}
+
+impl Load {
+    /// This process's part of a run split across `count` processes
+    /// (`index` in 0..count): arrival rates divided by `count` (open model),
+    /// users shared out with the remainder on the first shards (closed).
+    /// Merged with `loadgen merge`, the parts make the whole run.
+    pub fn shard(mut self, index: u32, count: u32) -> Self {
+        if count <= 1 {
+            return self;
+        }
+        let n = f64::from(count);
+        match &mut self {
+            Load::Open {
+                start_rate,
+                stages,
+                max_users,
+                max_queue,
+            } => {
+                *start_rate /= n;
+                for s in stages.iter_mut() {
+                    s.target /= n;
+                }
+                *max_users = max_users.div_ceil(count).max(1);
+                *max_queue = max_queue.div_ceil(count).max(1);
+            }
+            Load::Closed {
+                start_users,
+                stages,
+            } => {
+                *start_users = share(f64::from(*start_users), index, count) as u32;
+                for s in stages.iter_mut() {
+                    s.target = share(s.target, index, count);
+                }
+            }
+        }
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shards_add_up_to_the_whole_run() {
+        let open = Load::Open {
+            start_rate: 100.0,
+            stages: vec![Stage {
+                duration: Duration::from_secs(10),
+                target: 400.0,
+            }],
+            max_users: 1000,
+            max_queue: 10_000,
+        };
+        let Load::Open {
+            start_rate,
+            stages,
+            max_users,
+            ..
+        } = open.clone().shard(1, 4)
+        else {
+            unreachable!()
+        };
+        assert_eq!(
+            (start_rate, stages[0].target, max_users),
+            (25.0, 100.0, 250)
+        );
+        assert_eq!(open.clone().shard(0, 1), open);
+        let closed = Load::Closed {
+            start_users: 10,
+            stages: vec![Stage {
+                duration: Duration::from_secs(10),
+                target: 7.0,
+            }],
+        };
+        let parts: Vec<(u32, f64)> = (0..3)
+            .map(|i| match closed.clone().shard(i, 3) {
+                Load::Closed {
+                    start_users,
+                    stages,
+                } => (start_users, stages[0].target),
+                Load::Open { .. } => unreachable!(),
+            })
+            .collect();
+        assert_eq!(parts, vec![(4, 3.0), (3, 2.0), (3, 2.0)]);
+    }
 
     #[test]
     fn with_duration_cuts_ramps_where_they_are_and_extends_the_last_level() {

@@ -110,3 +110,46 @@ pub fn alerts_out(spec: &Path, out: &Path) -> String {
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     stderr
 }
+
+/// The workspace root.
+pub fn root() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace root")
+        .to_path_buf()
+}
+
+/// The check-jsonschema to run: $CHECK_JSONSCHEMA or the project's .venv.
+pub fn check_jsonschema() -> String {
+    std::env::var("CHECK_JSONSCHEMA").unwrap_or_else(|_| {
+        let p = root().join(".venv/bin/check-jsonschema");
+        assert!(
+            p.exists(),
+            "check-jsonschema is not installed: run scripts/test.sh (it makes .venv) or set CHECK_JSONSCHEMA"
+        );
+        p.to_string_lossy().into_owned()
+    })
+}
+
+/// `check-jsonschema --schemafile SCHEMA FILE`: (passed, output).
+pub fn jsonschema(schema: &Path, file: &Path) -> (bool, String) {
+    jsonschema_all(schema, &[file.to_path_buf()])
+}
+
+/// `check-jsonschema --schemafile SCHEMA FILES...`: (all passed, output).
+pub fn jsonschema_all(schema: &Path, files: &[std::path::PathBuf]) -> (bool, String) {
+    let out = Command::new(check_jsonschema())
+        .arg("--schemafile")
+        .arg(schema)
+        .args(files)
+        .output()
+        .expect("check-jsonschema runs");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}

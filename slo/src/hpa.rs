@@ -1,0 +1,768 @@
+//! Autoscaling on requests per second per pod: a HorizontalPodAutoscaler
+//! (`autoscaling/v2`, Pods metric) with the prometheus-adapter rule that
+//! serves its metric, and a KEDA ScaledObject with a prometheus trigger.
+//!
+//! The per-pod target is given, or derived from a loadgen stress run: the
+//! highest throughput per replica at which the run's thresholds still held
+//! ([`capacity`]), times a headroom factor.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::promql::{self, braces};
+use crate::rules::fmt_num;
+
+/// The custom metric the adapter serves and the HPA reads.
+pub const METRIC_NAME: &str = "http_server_requests_per_second";
+
+/// Errors building autoscaling configs or reading a capacity run.
+#[derive(Debug, thiserror::Error)]
+pub enum HpaError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{path}:{line}:{column}: not a loadgen report: {message}")]
+    Report {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Capacity { path: String, message: String },
+}
+
+/// What to scale and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// The Deployment (and the names of the generated objects).
+    pub deployment: String,
+    /// Matchers of the service's request counter, e.g. `{job="target-app"}`.
+    pub selector: String,
+    /// The request-duration histogram (its `_count` counts requests).
+    pub metric: String,
+    /// Added to the KEDA query as `namespace="..."` (its query sees every namespace).
+    pub namespace: Option<String>,
+    /// Requests per second per pod the autoscaler holds.
+    pub target_rps: f64,
+    pub min_replicas: u32,
+    pub max_replicas: u32,
+    /// How long the recommendation must stay lower before replicas go.
+    pub scale_down_window: Duration,
+    /// The range of the rate in the adapter's and KEDA's queries.
+    pub rate_window: Duration,
+    /// Prometheus as KEDA reaches it.
+    pub prometheus_url: String,
+    /// How the target was chosen, for an annotation.
+    pub derivation: String,
+}
+
+impl Settings {
+    fn check(&self) -> Result<(), HpaError> {
+        let bad = |m: String| Err(HpaError::Invalid(m));
+        if !is_dns_label(&self.deployment) {
+            return bad(format!(
+                "--deployment {:?}: a Kubernetes name is lowercase letters, digits and '-', at most 63 (e.g. target-app)",
+                self.deployment
+            ));
+        }
+        if let Some(ns) = &self.namespace
+            && !is_dns_label(ns)
+        {
+            return bad(format!(
+                "--namespace {ns:?}: a Kubernetes namespace is lowercase letters, digits and '-'"
+            ));
+        }
+        if !(self.target_rps.is_finite() && self.target_rps > 0.0) {
+            return bad(format!(
+                "the per-pod target must be a positive number of requests per second, not {}",
+                self.target_rps
+            ));
+        }
+        if self.min_replicas < 1 || self.min_replicas > self.max_replicas {
+            return bad(format!(
+                "replicas: need 1 <= --min-replicas ({}) <= --max-replicas ({})",
+                self.min_replicas, self.max_replicas
+            ));
+        }
+        if self.scale_down_window > Duration::from_secs(3600) {
+            return bad(format!(
+                "--scale-down-window {}: Kubernetes allows at most 1h",
+                humantime::format_duration(self.scale_down_window)
+            ));
+        }
+        if self.rate_window < Duration::from_secs(1) {
+            return bad("--rate-window must be at least 1s".into());
+        }
+        match reqwest::Url::parse(&self.prometheus_url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            _ => {
+                return bad(format!(
+                    "--prometheus-url {:?}: an http:// or https:// URL with a host (e.g. http://prometheus-operated.monitoring.svc:9090)",
+                    self.prometheus_url
+                ));
+            }
+        }
+        let probe = format!("{}_count{}", self.metric, braces(&self.selector));
+        promql::check_selector(&probe).map_err(|m| {
+            HpaError::Invalid(format!(
+                "--selector {:?} with --metric {:?}: {m} (e.g. --selector '{{job=\"target-app\"}}')",
+                self.selector, self.metric
+            ))
+        })
+    }
+}
+
+fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// A quantity as Kubernetes writes it: whole numbers plain, else milli-units.
+pub fn quantity(x: f64) -> String {
+    let milli = (x * 1000.0).round() as i64;
+    if milli % 1000 == 0 {
+        (milli / 1000).to_string()
+    } else {
+        format!("{milli}m")
+    }
+}
+
+fn inner(selector: &str) -> String {
+    braces(selector)
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .trim()
+        .to_owned()
+}
+
+fn labels(s: &Settings) -> Value {
+    json!({
+        "app.kubernetes.io/name": s.deployment,
+        "app.kubernetes.io/component": "autoscaling",
+    })
+}
+
+fn behavior(s: &Settings) -> Value {
+    json!({
+        "scaleDown": {
+            "stabilizationWindowSeconds": s.scale_down_window.as_secs(),
+            "selectPolicy": "Max",
+            "policies": [{"type": "Percent", "value": 50, "periodSeconds": 60}],
+        },
+        "scaleUp": {
+            "stabilizationWindowSeconds": 0,
+            "selectPolicy": "Max",
+            "policies": [
+                {"type": "Percent", "value": 100, "periodSeconds": 15},
+                {"type": "Pods", "value": 4, "periodSeconds": 15},
+            ],
+        },
+    })
+}
+
+fn annotations(s: &Settings) -> Value {
+    json!({"slo.loadgen.dev/target-rps-per-pod": s.derivation})
+}
+
+/// The HorizontalPodAutoscaler.
+pub fn hpa(s: &Settings) -> Result<Value, HpaError> {
+    s.check()?;
+    Ok(json!({
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": s.deployment, "labels": labels(s), "annotations": annotations(s)},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": s.deployment},
+            "minReplicas": s.min_replicas,
+            "maxReplicas": s.max_replicas,
+            "metrics": [{
+                "type": "Pods",
+                "pods": {
+                    "metric": {"name": METRIC_NAME},
+                    "target": {"type": "AverageValue", "averageValue": quantity(s.target_rps)},
+                },
+            }],
+            "behavior": behavior(s),
+        },
+    }))
+}
+
+/// The adapter's series query (which series it discovers).
+pub fn adapter_series_query(s: &Settings) -> String {
+    let i = inner(&s.selector);
+    let sep = if i.is_empty() { "" } else { ", " };
+    format!("{}_count{{{i}{sep}namespace!=\"\", pod!=\"\"}}", s.metric)
+}
+
+/// The adapter's metrics query, a Go template over the request.
+pub fn adapter_metrics_query(s: &Settings) -> String {
+    let i = inner(&s.selector);
+    let extra = if i.is_empty() {
+        String::new()
+    } else {
+        format!(", {i}")
+    };
+    format!(
+        "sum by (<<.GroupBy>>) (rate(<<.Series>>{{<<.LabelMatchers>>{extra}}}[{}]))",
+        crate::windows::promql_duration(s.rate_window)
+    )
+}
+
+/// The prometheus-adapter rule serving [`METRIC_NAME`], as values of its
+/// Helm chart (`rules.custom`).
+pub fn adapter_values(s: &Settings) -> Result<Value, HpaError> {
+    s.check()?;
+    Ok(json!({
+        "rules": {
+            "default": false,
+            "custom": [{
+                "seriesQuery": adapter_series_query(s),
+                "resources": {"overrides": {
+                    "namespace": {"resource": "namespace"},
+                    "pod": {"resource": "pod"},
+                }},
+                "name": {
+                    "matches": format!("^{}_count$", s.metric),
+                    "as": METRIC_NAME,
+                },
+                "metricsQuery": adapter_metrics_query(s),
+            }],
+        },
+    }))
+}
+
+/// The KEDA trigger's query: requests per second over all pods (KEDA's
+/// AverageValue divides it by the replicas).
+pub fn keda_query(s: &Settings) -> String {
+    let i = inner(&s.selector);
+    let mut matchers: Vec<String> = Vec::new();
+    if !i.is_empty() {
+        matchers.push(i);
+    }
+    if let Some(ns) = &s.namespace {
+        matchers.push(format!("namespace=\"{ns}\""));
+    }
+    format!(
+        "sum(rate({}_count{{{}}}[{}]))",
+        s.metric,
+        matchers.join(", "),
+        crate::windows::promql_duration(s.rate_window)
+    )
+}
+
+/// The KEDA ScaledObject.
+pub fn scaled_object(s: &Settings) -> Result<Value, HpaError> {
+    s.check()?;
+    Ok(json!({
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": {"name": s.deployment, "labels": labels(s), "annotations": annotations(s)},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": s.deployment},
+            "minReplicaCount": s.min_replicas,
+            "maxReplicaCount": s.max_replicas,
+            "pollingInterval": 15,
+            "cooldownPeriod": s.scale_down_window.as_secs().max(60),
+            "advanced": {"horizontalPodAutoscalerConfig": {"behavior": behavior(s)}},
+            "triggers": [{
+                "type": "prometheus",
+                "metricType": "AverageValue",
+                "metadata": {
+                    "serverAddress": s.prometheus_url,
+                    "query": keda_query(s),
+                    "threshold": fmt_num(s.target_rps),
+                    "ignoreNullValues": "false",
+                },
+            }],
+        },
+    }))
+}
+
+// ---- capacity from a loadgen stress run ----
+
+/// A threshold as loadgen's report gives it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RunThreshold {
+    pub threshold: String,
+    #[serde(default)]
+    pub request: Option<String>,
+    #[serde(default)]
+    pub metric: Option<Value>,
+    #[serde(default)]
+    pub op: Option<String>,
+    #[serde(default)]
+    pub limit: Option<f64>,
+}
+
+/// One second of the run.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RunInterval {
+    pub t: u64,
+    pub count: u64,
+    #[serde(default)]
+    pub errors: BTreeMap<String, u64>,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// The parts of a loadgen report that capacity needs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RunReport {
+    pub version: u32,
+    pub scenario: String,
+    #[serde(default)]
+    pub interrupted: bool,
+    pub intervals: Vec<RunInterval>,
+    pub thresholds: Vec<RunThreshold>,
+}
+
+/// Reads a loadgen report.
+pub fn read_report(text: &str, path: &str) -> Result<RunReport, HpaError> {
+    let r: RunReport = serde_json::from_str(text).map_err(|e| HpaError::Report {
+        path: path.to_owned(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })?;
+    if r.version != 1 {
+        return Err(HpaError::Capacity {
+            path: path.to_owned(),
+            message: format!("report version {} is not supported (1 is)", r.version),
+        });
+    }
+    Ok(r)
+}
+
+/// A check that one interval can answer.
+#[derive(Debug, Clone, PartialEq)]
+enum Check {
+    /// An interval percentile (the one at or above the threshold's) under a limit in ms.
+    Latency {
+        column: &'static str,
+        op: String,
+        limit: f64,
+    },
+    ErrorRate {
+        op: String,
+        limit: f64,
+    },
+}
+
+fn holds(op: &str, observed: f64, limit: f64) -> bool {
+    match op {
+        "<" => observed < limit,
+        "<=" => observed <= limit,
+        ">" => observed > limit,
+        ">=" => observed >= limit,
+        _ => false,
+    }
+}
+
+/// The capacity a stress run shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Capacity {
+    /// Requests per second per replica, the best window before the first breach.
+    pub rps_per_replica: f64,
+    /// Seconds from the run's start of that window.
+    pub window: (u64, u64),
+    /// The first window where a threshold broke, and which.
+    pub breach: Option<(u64, String)>,
+    /// The thresholds checked per window.
+    pub checked: Vec<String>,
+    /// Thresholds that a per-second series cannot answer, with why.
+    pub skipped: Vec<String>,
+}
+
+fn checks(r: &RunReport) -> (Vec<(String, Check)>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut skipped = Vec::new();
+    for t in &r.thresholds {
+        if t.request.is_some() {
+            skipped.push(format!(
+                "{} (per request name; the interval series has totals only)",
+                t.threshold
+            ));
+            continue;
+        }
+        let (Some(metric), Some(op), Some(limit)) = (&t.metric, &t.op, t.limit) else {
+            skipped.push(format!(
+                "{} (the report does not say what it measures: re-run with this loadgen)",
+                t.threshold
+            ));
+            continue;
+        };
+        let check = if let Some(q) = metric.get("percentile").and_then(Value::as_f64) {
+            // The interval percentile at or above q: a stricter check.
+            let column = if q <= 50.0 {
+                "p50"
+            } else if q <= 90.0 {
+                "p90"
+            } else if q <= 99.0 {
+                "p99"
+            } else {
+                "max"
+            };
+            Check::Latency {
+                column,
+                op: op.clone(),
+                limit,
+            }
+        } else {
+            match metric.as_str() {
+                Some("max_latency") => Check::Latency {
+                    column: "max",
+                    op: op.clone(),
+                    limit,
+                },
+                Some("error_rate") => Check::ErrorRate {
+                    op: op.clone(),
+                    limit,
+                },
+                _ => {
+                    skipped.push(format!(
+                        "{} (not answerable per second; only latency percentiles, max and error_rate are)",
+                        t.threshold
+                    ));
+                    continue;
+                }
+            }
+        };
+        out.push((t.threshold.clone(), check));
+    }
+    (out, skipped)
+}
+
+fn column(i: &RunInterval, c: &str) -> f64 {
+    match c {
+        "p50" => i.p50_ms,
+        "p90" => i.p90_ms,
+        "p99" => i.p99_ms,
+        _ => i.max_ms,
+    }
+}
+
+/// Finds the highest throughput per replica over `window` consecutive
+/// seconds before the first window where a threshold broke. A latency
+/// threshold is checked on the median second of the window (its percentile
+/// column at or above the threshold's: p(95) reads p99); the error rate over
+/// the whole window. The capacity is the best window before that whose
+/// every second met the latency thresholds.
+pub fn capacity(
+    r: &RunReport,
+    path: &str,
+    replicas: u32,
+    window: usize,
+) -> Result<Capacity, HpaError> {
+    let fail = |message: String| HpaError::Capacity {
+        path: path.to_owned(),
+        message,
+    };
+    let (checks, skipped) = checks(r);
+    if checks.is_empty() {
+        return Err(fail(format!(
+            "no threshold can be checked per second{}: give the scenario thresholds such as p(99)<500ms and error_rate<1%",
+            if skipped.is_empty() {
+                String::new()
+            } else {
+                format!(" (skipped: {})", skipped.join("; "))
+            }
+        )));
+    }
+    if replicas == 0 || window == 0 {
+        return Err(fail("replicas and the window must be at least 1".into()));
+    }
+    let iv = &r.intervals;
+    if iv.len() < window {
+        return Err(fail(format!(
+            "the run has {} seconds of intervals, fewer than the {window} s window",
+            iv.len()
+        )));
+    }
+    let mut best: Option<(f64, (u64, u64))> = None;
+    let mut breach = None;
+    for w in iv.windows(window) {
+        let count: u64 = w.iter().map(|i| i.count).sum();
+        let errors: u64 = w.iter().flat_map(|i| i.errors.values()).sum();
+        let broken = checks.iter().find(|(_, c)| match c {
+            Check::Latency {
+                column: col,
+                op,
+                limit,
+            } => {
+                let mut v: Vec<f64> = w
+                    .iter()
+                    .filter(|i| i.count > 0)
+                    .map(|i| column(i, col))
+                    .collect();
+                v.sort_by(f64::total_cmp);
+                // The median second: a second's p99 rests on few samples and
+                // one slow request moves it; a real knee moves every second.
+                !v.is_empty() && !holds(op, v[v.len() / 2], *limit)
+            }
+            Check::ErrorRate { op, limit } => {
+                count > 0 && !holds(op, errors as f64 / count as f64, *limit)
+            }
+        });
+        if let Some((name, _)) = broken {
+            breach = Some((w[0].t, name.clone()));
+            break;
+        }
+        // Only windows where every second met the latency thresholds count
+        // toward the capacity.
+        let clean = checks.iter().all(|(_, c)| match c {
+            Check::Latency {
+                column: col,
+                op,
+                limit,
+            } => w
+                .iter()
+                .filter(|i| i.count > 0)
+                .all(|i| holds(op, column(i, col), *limit)),
+            Check::ErrorRate { .. } => true,
+        });
+        let rate = count as f64 / window as f64 / replicas as f64;
+        if clean && best.is_none_or(|(b, _)| rate > b) {
+            best = Some((rate, (w[0].t, w[window - 1].t + 1)));
+        }
+    }
+    let Some((rps, span)) = best else {
+        let (t, name) = breach.unwrap_or_default();
+        return Err(fail(format!(
+            "{name} broke in the first window (second {t}): the run shows no load at which the thresholds held; start the stress lower"
+        )));
+    };
+    if rps <= 0.0 {
+        return Err(fail("no requests completed before the first breach".into()));
+    }
+    Ok(Capacity {
+        rps_per_replica: rps,
+        window: span,
+        breach,
+        checked: checks.into_iter().map(|(n, _)| n).collect(),
+        skipped,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        Settings {
+            deployment: "target-app".into(),
+            selector: "{job=\"target-app\"}".into(),
+            metric: "http_server_request_duration_seconds".into(),
+            namespace: Some("prod".into()),
+            target_rps: 140.5,
+            min_replicas: 2,
+            max_replicas: 10,
+            scale_down_window: Duration::from_secs(300),
+            rate_window: Duration::from_secs(120),
+            prometheus_url: "http://prometheus-operated.monitoring.svc:9090".into(),
+            derivation: "given".into(),
+        }
+    }
+
+    #[test]
+    fn quantities_are_whole_or_milli() {
+        assert_eq!(quantity(140.0), "140");
+        assert_eq!(quantity(140.5), "140500m");
+        assert_eq!(quantity(0.25), "250m");
+    }
+
+    #[test]
+    fn hpa_targets_the_pod_metric() {
+        let h = hpa(&settings()).unwrap();
+        let m = &h["spec"]["metrics"][0];
+        assert_eq!(m["type"], "Pods");
+        assert_eq!(m["pods"]["metric"]["name"], METRIC_NAME);
+        assert_eq!(m["pods"]["target"]["averageValue"], "140500m");
+        assert_eq!(
+            h["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"],
+            300
+        );
+    }
+
+    #[test]
+    fn queries_parse_once_templates_are_filled() {
+        let s = settings();
+        let filled = adapter_metrics_query(&s)
+            .replace("<<.GroupBy>>", "pod")
+            .replace("<<.Series>>", "http_server_request_duration_seconds_count")
+            .replace("<<.LabelMatchers>>", "namespace=\"prod\", pod=~\"a|b\"");
+        promql::check(&filled).unwrap();
+        promql::check(&adapter_series_query(&s)).unwrap();
+        let k = keda_query(&s);
+        assert_eq!(
+            k,
+            "sum(rate(http_server_request_duration_seconds_count{job=\"target-app\", namespace=\"prod\"}[2m]))"
+        );
+        promql::check(&k).unwrap();
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        type Edit = fn(&mut Settings);
+        let cases: &[(Edit, &str)] = &[
+            (|s| s.deployment = "Target_App".into(), "Kubernetes name"),
+            (|s| s.target_rps = 0.0, "positive number"),
+            (|s| s.min_replicas = 11, "--min-replicas"),
+            (|s| s.min_replicas = 0, "--min-replicas"),
+            (
+                |s| s.scale_down_window = Duration::from_secs(7200),
+                "at most 1h",
+            ),
+            (|s| s.selector = "{job=}".into(), "--selector"),
+            (
+                |s| s.prometheus_url = "prometheus:9090".into(),
+                "--prometheus-url",
+            ),
+            (|s| s.namespace = Some("Prod".into()), "--namespace"),
+        ];
+        for (edit, expect) in cases {
+            let mut s = settings();
+            edit(&mut s);
+            let e = hpa(&s).unwrap_err().to_string();
+            assert!(e.contains(expect), "{expect}: {e}");
+        }
+    }
+
+    fn interval(t: u64, count: u64, errors: u64, p99: f64) -> RunInterval {
+        let mut e = BTreeMap::new();
+        if errors > 0 {
+            e.insert("status 503".to_owned(), errors);
+        }
+        RunInterval {
+            t,
+            count,
+            errors: e,
+            p50_ms: p99 / 4.0,
+            p90_ms: p99 / 2.0,
+            p99_ms: p99,
+            max_ms: p99 * 2.0,
+        }
+    }
+
+    fn report(intervals: Vec<RunInterval>) -> RunReport {
+        let th = |text: &str, metric: Value, limit: f64| RunThreshold {
+            threshold: text.into(),
+            request: None,
+            metric: Some(metric),
+            op: Some("<".into()),
+            limit: Some(limit),
+        };
+        RunReport {
+            version: 1,
+            scenario: "stress".into(),
+            interrupted: false,
+            intervals,
+            thresholds: vec![
+                th("p(95)<200ms", json!({"percentile": 95.0}), 200.0),
+                th("error_rate<1%", json!("error_rate"), 0.01),
+            ],
+        }
+    }
+
+    #[test]
+    fn capacity_is_the_best_window_before_the_knee() {
+        // 100/s, then 200/s, then 300/s where p99 crosses 200 ms.
+        let mut iv = Vec::new();
+        for t in 0..30 {
+            let (n, p99) = match t {
+                0..10 => (100, 20.0),
+                10..20 => (200, 40.0),
+                _ => (300, 450.0),
+            };
+            iv.push(interval(t, n, 0, p99));
+        }
+        let c = capacity(&report(iv.clone()), "r.json", 1, 5).unwrap();
+        assert_eq!(c.rps_per_replica, 200.0);
+        assert_eq!(c.breach.as_ref().map(|b| b.1.as_str()), Some("p(95)<200ms"));
+        // Three slow seconds of five make the median slow.
+        assert_eq!(c.breach.as_ref().map(|b| b.0), Some(18));
+        // Two replicas served the run: half each.
+        let c2 = capacity(&report(iv), "r.json", 2, 5).unwrap();
+        assert_eq!(c2.rps_per_replica, 100.0);
+    }
+
+    #[test]
+    fn one_slow_second_is_not_a_knee() {
+        let mut iv: Vec<RunInterval> = (0..20).map(|t| interval(t, 100 + t, 0, 20.0)).collect();
+        iv[5] = interval(5, 105, 0, 900.0);
+        let c = capacity(&report(iv), "r.json", 1, 5).unwrap();
+        assert_eq!(c.breach, None);
+        assert_eq!(c.rps_per_replica, 117.0);
+        // Windows holding the slow second do not count toward the capacity.
+        let mut iv: Vec<RunInterval> = (0..10).map(|t| interval(t, 100, 0, 20.0)).collect();
+        iv[9] = interval(9, 500, 0, 900.0);
+        let c = capacity(&report(iv), "r.json", 1, 5).unwrap();
+        assert_eq!(c.rps_per_replica, 100.0);
+    }
+
+    #[test]
+    fn errors_end_the_search_over_the_window() {
+        let mut iv: Vec<RunInterval> = (0..10).map(|t| interval(t, 100, 0, 10.0)).collect();
+        // 3 errors in 500 requests over a 5 s window: 0.6%, holds; then 2%.
+        iv[9] = interval(9, 100, 3, 10.0);
+        iv.extend((10..15).map(|t| interval(t, 150, 3, 10.0)));
+        let c = capacity(&report(iv), "r.json", 1, 5).unwrap();
+        assert_eq!(c.breach.map(|b| b.1), Some("error_rate<1%".to_owned()));
+        assert!(
+            c.rps_per_replica >= 100.0 && c.rps_per_replica < 150.0,
+            "{}",
+            c.rps_per_replica
+        );
+    }
+
+    #[test]
+    fn runs_that_cannot_tell_are_refused() {
+        // Broken from the start.
+        let iv: Vec<RunInterval> = (0..10).map(|t| interval(t, 100, 50, 10.0)).collect();
+        let e = capacity(&report(iv), "r.json", 1, 5)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("start the stress lower"), "{e}");
+        // Too short.
+        let iv: Vec<RunInterval> = (0..3).map(|t| interval(t, 100, 0, 10.0)).collect();
+        let e = capacity(&report(iv), "r.json", 1, 5)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("fewer than"), "{e}");
+        // No threshold answerable per second.
+        let mut r = report((0..10).map(|t| interval(t, 100, 0, 10.0)).collect());
+        r.thresholds = vec![RunThreshold {
+            threshold: "rps>=100".into(),
+            request: None,
+            metric: Some(json!("rps")),
+            op: Some(">=".into()),
+            limit: Some(100.0),
+        }];
+        let e = capacity(&r, "r.json", 1, 5).unwrap_err().to_string();
+        assert!(e.contains("no threshold can be checked"), "{e}");
+    }
+
+    #[test]
+    fn malformed_reports_name_the_place() {
+        for (text, expect) in [
+            ("{", "r.json:1:1"),
+            ("{\"version\": 1}", "missing field"),
+            (
+                "{\"version\": 2, \"scenario\": \"s\", \"intervals\": [], \"thresholds\": []}",
+                "version 2",
+            ),
+            ("[]", "not a loadgen report"),
+        ] {
+            let e = read_report(text, "r.json").unwrap_err().to_string();
+            assert!(e.contains(expect), "{text}: {e}");
+        }
+    }
+}
