@@ -295,6 +295,20 @@ async fn usage_errors_exit_2() {
     )
     .await;
     assert!(out.stderr.contains("invalid --host"), "{}", out.stderr);
+    // A split run's part must exist: 0..count.
+    let steady = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/steady.yaml");
+    for (args, expect) in [
+        (
+            vec!["run", steady, "--shard-count", "4", "--shard-index", "4"],
+            "--shard-index 4 is not below --shard-count 4",
+        ),
+        (vec!["run", steady, "--shard-count", "0"], "--shard-count"),
+        (vec!["run", steady, "--shard-index=-1"], "--shard-index"),
+    ] {
+        let out = run(&args, Duration::from_secs(20)).await;
+        assert_eq!(out.code, Some(2), "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(expect), "{args:?}: {}", out.stderr);
+    }
 }
 
 /// The live view's SLO spec is checked before the run: exit 2, the file and
