@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 use crate::model::{Service, Slo};
-use crate::promql::{self, braces};
+use crate::promql::{self, braces, with_matcher};
 use crate::rules::{RulesError, fmt_num, slo_rules};
 use crate::windows::{Severity, alert_windows, promql_duration};
 
@@ -199,17 +199,6 @@ fn stat(title: &str, description: &str, unit: &str, expr: String, thresholds: Va
             "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": false},
         },
     })
-}
-
-/// Adds a matcher inside a selector's braces.
-fn with_matcher(selector: &str, matcher: &str) -> String {
-    let b = braces(selector);
-    let inner = b.trim_start_matches('{').trim_end_matches('}').trim();
-    if inner.is_empty() {
-        format!("{{{matcher}}}")
-    } else {
-        format!("{{{inner}, {matcher}}}")
-    }
 }
 
 fn check_options(opts: &Options) -> Result<(), DashboardError> {

@@ -37,7 +37,7 @@ pub fn braces(selector: &str) -> String {
 }
 
 /// Adds a matcher to a selector's braces.
-fn with_matcher(selector: &str, matcher: &str) -> String {
+pub fn with_matcher(selector: &str, matcher: &str) -> String {
     let inner = braces(selector);
     let inner = inner.trim_start_matches('{').trim_end_matches('}').trim();
     if inner.is_empty() {
