@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::promql::{self, braces};
+use crate::promql::{self, braces, with_matcher};
 use crate::rules::fmt_num;
 
 /// The custom metric the adapter serves and the HPA reads.
@@ -134,14 +134,6 @@ pub fn quantity(x: f64) -> String {
     }
 }
 
-fn inner(selector: &str) -> String {
-    braces(selector)
-        .trim_start_matches('{')
-        .trim_end_matches('}')
-        .trim()
-        .to_owned()
-}
-
 fn labels(s: &Settings) -> Value {
     json!({
         "app.kubernetes.io/name": s.deployment,
@@ -196,21 +188,18 @@ pub fn hpa(s: &Settings) -> Result<Value, HpaError> {
 
 /// The adapter's series query (which series it discovers).
 pub fn adapter_series_query(s: &Settings) -> String {
-    let i = inner(&s.selector);
-    let sep = if i.is_empty() { "" } else { ", " };
-    format!("{}_count{{{i}{sep}namespace!=\"\", pod!=\"\"}}", s.metric)
+    format!(
+        "{}_count{}",
+        s.metric,
+        with_matcher(&s.selector, "namespace!=\"\", pod!=\"\"")
+    )
 }
 
 /// The adapter's metrics query, a Go template over the request.
 pub fn adapter_metrics_query(s: &Settings) -> String {
-    let i = inner(&s.selector);
-    let extra = if i.is_empty() {
-        String::new()
-    } else {
-        format!(", {i}")
-    };
     format!(
-        "sum by (<<.GroupBy>>) (rate(<<.Series>>{{<<.LabelMatchers>>{extra}}}[{}]))",
+        "sum by (<<.GroupBy>>) (rate(<<.Series>>{}[{}]))",
+        with_matcher(&s.selector, "<<.LabelMatchers>>"),
         crate::windows::promql_duration(s.rate_window)
     )
 }
@@ -241,18 +230,13 @@ pub fn adapter_values(s: &Settings) -> Result<Value, HpaError> {
 /// The KEDA trigger's query: requests per second over all pods (KEDA's
 /// AverageValue divides it by the replicas).
 pub fn keda_query(s: &Settings) -> String {
-    let i = inner(&s.selector);
-    let mut matchers: Vec<String> = Vec::new();
-    if !i.is_empty() {
-        matchers.push(i);
-    }
-    if let Some(ns) = &s.namespace {
-        matchers.push(format!("namespace=\"{ns}\""));
-    }
+    let selector = match &s.namespace {
+        Some(ns) => with_matcher(&s.selector, &format!("namespace=\"{ns}\"")),
+        None => braces(&s.selector),
+    };
     format!(
-        "sum(rate({}_count{{{}}}[{}]))",
+        "sum(rate({}_count{selector}[{}]))",
         s.metric,
-        matchers.join(", "),
         crate::windows::promql_duration(s.rate_window)
     )
 }
@@ -604,7 +588,7 @@ mod tests {
         let k = keda_query(&s);
         assert_eq!(
             k,
-            "sum(rate(http_server_request_duration_seconds_count{job=\"target-app\", namespace=\"prod\"}[2m]))"
+            "sum(rate(http_server_request_duration_seconds_count{job=\"target-app\",namespace=\"prod\"}[2m]))"
         );
         promql::check(&k).unwrap();
     }
