@@ -34,18 +34,6 @@ fn traffic(base: String, per_second: u64, stop: Arc<AtomicBool>, sent: Arc<Atomi
     });
 }
 
-async fn query(prom: &str, q: &str) -> serde_json::Value {
-    reqwest::Client::new()
-        .get(format!("{prom}/api/v1/query"))
-        .query(&[("query", q)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 /// Our burn-rate alerts in any state (pending or firing).
 async fn burn_alerts(prom: &str) -> Vec<serde_json::Value> {
     let v: serde_json::Value = reqwest::get(format!("{prom}/api/v1/alerts"))
@@ -61,17 +49,6 @@ async fn burn_alerts(prom: &str) -> Vec<serde_json::Value> {
         .into_iter()
         .filter(|a| a["labels"]["alertname"] == ALERT)
         .collect()
-}
-
-async fn set_faults(admin: &str, plan: serde_json::Value) {
-    let r = reqwest::Client::new()
-        .put(format!("http://{admin}/admin/faults"))
-        .bearer_auth(TOKEN)
-        .json(&plan)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -105,7 +82,7 @@ async fn page_alert_fires_on_injected_errors_and_not_without() {
     let (_prom_guard, prom) = common::start_prometheus(dir.path(), &config, &[], 200).await;
     let mut up = false;
     for _ in 0..300 {
-        let v = query(&prom, "up{job=\"app\"}").await;
+        let v = common::query(&prom, "up{job=\"app\"}").await;
         if v["data"]["result"][0]["value"][1] == "1" {
             up = true;
             break;
@@ -117,13 +94,7 @@ async fn page_alert_fires_on_injected_errors_and_not_without() {
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicUsize::new(0));
     traffic(base, 40, stop.clone(), sent.clone());
-    struct Stop(Arc<AtomicBool>);
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::Relaxed);
-        }
-    }
-    let _stop = Stop(stop);
+    let _stop = common::StopOnDrop(stop);
 
     // 20 s of clean traffic: the rules see it, and the page alert stays silent.
     let clean_until = Instant::now() + Duration::from_secs(20);
@@ -131,7 +102,7 @@ async fn page_alert_fires_on_injected_errors_and_not_without() {
     while Instant::now() < clean_until {
         let alerts = burn_alerts(&prom).await;
         assert!(alerts.is_empty(), "alert without errors: {alerts:?}");
-        let v = query(&prom, "slo:sli_events:increase1m{slo=\"availability\"}").await;
+        let v = common::query(&prom, "slo:sli_events:increase1m{slo=\"availability\"}").await;
         if let Some(x) = v["data"]["result"][0]["value"][1]
             .as_str()
             .and_then(|s| s.parse::<f64>().ok())
@@ -145,12 +116,13 @@ async fn page_alert_fires_on_injected_errors_and_not_without() {
         "the recording rules saw {events_seen} events in 1m (sent {})",
         sent.load(Ordering::Relaxed)
     );
-    let v = query(&prom, "slo:sli_error:ratio_rate1m{slo=\"availability\"}").await;
+    let v = common::query(&prom, "slo:sli_error:ratio_rate1m{slo=\"availability\"}").await;
     assert_eq!(v["data"]["result"][0]["value"][1], "0", "{v}");
 
     // Half the requests fail: a burn rate of 50 over both page windows.
-    set_faults(
+    common::set_faults(
         &admin,
+        TOKEN,
         serde_json::json!({"rules": [{"route": "/api/products", "error_rate": 0.5}]}),
     )
     .await;
@@ -168,7 +140,7 @@ async fn page_alert_fires_on_injected_errors_and_not_without() {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    set_faults(&admin, serde_json::json!({"rules": []})).await;
+    common::set_faults(&admin, TOKEN, serde_json::json!({"rules": []})).await;
     let alert = fired.unwrap_or_else(|| {
         panic!(
             "the page alert did not fire within 45 s of injecting errors (sent {})",

@@ -5,7 +5,7 @@
 //! something to show.
 
 mod common;
-use common::root;
+use common::{query, root};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,16 +44,6 @@ fn traffic(base: String, stop: Arc<AtomicBool>) {
             });
         }
     });
-}
-
-async fn query(prom: &str, q: &str) -> Value {
-    let r = reqwest::Client::new()
-        .get(format!("{prom}/api/v1/query"))
-        .query(&[("query", q)])
-        .send()
-        .await
-        .unwrap();
-    r.json().await.unwrap()
 }
 
 fn yaml(path: &str) -> Value {
@@ -142,26 +132,18 @@ async fn every_query_returns_data_from_a_real_prometheus() {
     let (_prom_guard, prom) = common::start_prometheus(dir.path(), &config, &[], 200).await;
 
     let stop = Arc::new(AtomicBool::new(false));
-    struct Stop(Arc<AtomicBool>);
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::Relaxed);
-        }
-    }
-    let _stop = Stop(stop.clone());
+    let _stop = common::StopOnDrop(stop.clone());
     traffic(base, stop);
     // Half the product requests fail and every order is slow: both SLOs burn.
-    let r = reqwest::Client::new()
-        .put(format!("http://{admin}/admin/faults"))
-        .bearer_auth(TOKEN)
-        .json(&json!({"rules": [
+    common::set_faults(
+        &admin,
+        TOKEN,
+        json!({"rules": [
             {"route": "/api/products", "error_rate": 0.5},
             {"route": "/api/orders", "latency": "400ms"},
-        ]}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
+        ]}),
+    )
+    .await;
 
     let queries = all_queries();
     let started = Instant::now();

@@ -153,3 +153,38 @@ pub fn jsonschema_all(schema: &Path, files: &[std::path::PathBuf]) -> (bool, Str
         ),
     )
 }
+
+/// An instant query; the whole JSON answer.
+pub async fn query(prom: &str, q: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(format!("{prom}/api/v1/query"))
+        .query(&[("query", q)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Replaces the target app's fault plan through its admin API.
+pub async fn set_faults(admin: &str, token: &str, plan: serde_json::Value) {
+    let r = reqwest::Client::new()
+        .put(format!("http://{admin}/admin/faults"))
+        .bearer_auth(token)
+        .json(&plan)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+}
+
+/// Raises a stop flag when dropped, so background traffic ends also when a
+/// test fails.
+pub struct StopOnDrop(pub std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
