@@ -866,21 +866,11 @@ async fn run(cli: Cli) -> Result<u8, (u8, String)> {
             }
             if let Some(p) = json {
                 let text = serde_json::to_string_pretty(&results).unwrap_or_default();
-                std::fs::write(&p, text).map_err(|e| {
-                    (
-                        EXIT_FAILURE,
-                        format!("failed to write {}: {e}", p.display()),
-                    )
-                })?;
+                write_atomic(&p, &text).map_err(|e| (EXIT_FAILURE, e))?;
             }
             if let Some(p) = junit {
                 let xml = slo::junit::render(&service.name, &results);
-                std::fs::write(&p, xml).map_err(|e| {
-                    (
-                        EXIT_FAILURE,
-                        format!("failed to write {}: {e}", p.display()),
-                    )
-                })?;
+                write_atomic(&p, &xml).map_err(|e| (EXIT_FAILURE, e))?;
             }
             use slo::evaluate::GateVerdict::*;
             Ok(if results.iter().any(|r| r.verdict == Fail) {
