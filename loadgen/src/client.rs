@@ -3,9 +3,16 @@
 //! the server closes it. Built directly on hyper so a request costs little
 //! more than its bytes on the wire; redirects are not followed (a 3xx is
 //! reported as what it is) and no proxy is consulted.
+//!
+//! Host names are looked up once for all users and the answer is kept for a
+//! short while ([`DNS_TTL`], or [`DNS_FAILURE_TTL`] for a failed lookup), so a
+//! failing resolver costs one lookup at a time, not one per request. Every
+//! failure carries a short reason (`connection refused`, `dns: no such host`,
+//! `certificate verify failed: unknown issuer`) for the report.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::header::{HOST, HeaderValue};
 use http::{Request, Uri};
@@ -25,6 +32,26 @@ pub struct Target {
     /// Prefix of every request path (from a base URL like `http://h/api`).
     pub base_path: String,
     tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
+    /// The last lookup of `host`, shared by all users.
+    dns: Arc<std::sync::Mutex<Dns>>,
+}
+
+/// The shared lookup state: the last answer, and the lookup under way.
+#[derive(Default)]
+struct Dns {
+    last: Option<Lookup>,
+    pending: Option<tokio::sync::watch::Receiver<bool>>,
+}
+
+/// How long a successful lookup is used.
+pub const DNS_TTL: Duration = Duration::from_secs(30);
+/// How long a failed lookup is used before the host is looked up again.
+pub const DNS_FAILURE_TTL: Duration = Duration::from_secs(1);
+
+/// A lookup and when it was made.
+struct Lookup {
+    at: Instant,
+    result: Result<Vec<SocketAddr>, String>,
 }
 
 impl std::fmt::Debug for Target {
@@ -76,7 +103,69 @@ impl Target {
             authority,
             base_path: url.path().trim_end_matches('/').to_owned(),
             tls,
+            dns: Arc::default(),
         })
+    }
+
+    /// The addresses of the host: an IP literal as it is, a name from the
+    /// shared lookup. At most one lookup runs at a time, in its own task, so
+    /// a caller that stops waiting (its request timed out) costs nothing more.
+    async fn addresses(&self) -> Result<Vec<SocketAddr>, SendError> {
+        if let Ok(ip) = self.host.parse::<std::net::IpAddr>() {
+            return Ok(vec![SocketAddr::new(ip, self.port)]);
+        }
+        let answer = |l: &Lookup| match &l.result {
+            Ok(addrs) => Ok(addrs.clone()),
+            Err(reason) => Err(SendError::Connect(reason.clone())),
+        };
+        let mut waiting = {
+            let mut dns = self.dns.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(l) = &dns.last {
+                let ttl = if l.result.is_ok() {
+                    DNS_TTL
+                } else {
+                    DNS_FAILURE_TTL
+                };
+                if l.at.elapsed() < ttl {
+                    return answer(l);
+                }
+            }
+            match &dns.pending {
+                Some(rx) => rx.clone(),
+                None => {
+                    let (tx, rx) = tokio::sync::watch::channel(false);
+                    dns.pending = Some(rx.clone());
+                    let (shared, host, port) = (self.dns.clone(), self.host.clone(), self.port);
+                    tokio::spawn(async move {
+                        let result = match tokio::net::lookup_host((host.as_str(), port)).await {
+                            Ok(addrs) => {
+                                let addrs: Vec<SocketAddr> = addrs.collect();
+                                if addrs.is_empty() {
+                                    Err("dns: no address for the host".to_owned())
+                                } else {
+                                    Ok(addrs)
+                                }
+                            }
+                            Err(e) => Err(dns_reason(&e)),
+                        };
+                        let mut dns = shared.lock().unwrap_or_else(|e| e.into_inner());
+                        dns.last = Some(Lookup {
+                            at: Instant::now(),
+                            result,
+                        });
+                        dns.pending = None;
+                        let _ = tx.send(true);
+                    });
+                    rx
+                }
+            }
+        };
+        let done = waiting.wait_for(|d| *d).await.is_ok();
+        let dns = self.dns.lock().unwrap_or_else(|e| e.into_inner());
+        match (&dns.last, done) {
+            (Some(l), true) => answer(l),
+            _ => Err(SendError::Connect("dns: the lookup did not finish".into())),
+        }
     }
 
     /// The origin-form target of `path` (which starts with `/`).
@@ -89,13 +178,105 @@ impl Target {
     }
 }
 
-/// Why a request failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a request failed, with a short reason for the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendError {
-    /// The connection could not be opened.
-    Connect,
+    /// The connection could not be opened (lookup, TCP or TLS).
+    Connect(String),
     /// The request or the response failed on an open connection.
-    Request,
+    Request(String),
+}
+
+/// The reason for a failed host lookup. The resolver's error (from
+/// `getaddrinfo`) reads `failed to lookup address information: DETAIL`.
+pub fn dns_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    let detail = text
+        .strip_prefix("failed to lookup address information: ")
+        .unwrap_or(&text);
+    let lower = detail.to_ascii_lowercase();
+    let what = if lower.contains("name or service not known")
+        || lower.contains("nodename nor servname")
+        || lower.contains("no address associated")
+        || lower.contains("no such host")
+    {
+        "no such host"
+    } else if lower.contains("temporary failure") {
+        "temporary failure in name resolution"
+    } else {
+        detail
+    };
+    format!("dns: {what}")
+}
+
+/// The reason for a failed TCP connect.
+pub fn connect_reason(e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::ConnectionRefused => "connection refused".into(),
+        ErrorKind::ConnectionReset => "connection reset".into(),
+        ErrorKind::TimedOut => "connect timed out".into(),
+        ErrorKind::AddrNotAvailable => "address not available".into(),
+        ErrorKind::HostUnreachable => "host unreachable".into(),
+        ErrorKind::NetworkUnreachable => "network unreachable".into(),
+        ErrorKind::PermissionDenied => "connect not permitted".into(),
+        _ => format!("connect: {e}"),
+    }
+}
+
+/// The reason for a failed TLS handshake: certificate problems say
+/// `certificate verify failed: ...`.
+pub fn tls_reason(e: &std::io::Error) -> String {
+    use rustls::{CertificateError, Error};
+    let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<Error>()) else {
+        return match e.kind() {
+            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset => {
+                "tls handshake failed: the server closed the connection".into()
+            }
+            _ => format!("tls handshake failed: {e}"),
+        };
+    };
+    match inner {
+        Error::InvalidCertificate(c) => {
+            let what = match c {
+                CertificateError::UnknownIssuer => {
+                    "unknown issuer (self-signed or a private CA?)".to_owned()
+                }
+                CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                    "expired".to_owned()
+                }
+                CertificateError::NotValidForName
+                | CertificateError::NotValidForNameContext { .. } => {
+                    "not valid for the host name".to_owned()
+                }
+                CertificateError::BadSignature => "bad signature".to_owned(),
+                CertificateError::Revoked => "revoked".to_owned(),
+                other => format!("{other:?}"),
+            };
+            format!("certificate verify failed: {what}")
+        }
+        Error::InvalidMessage(_) | Error::InappropriateMessage { .. } => {
+            "tls handshake failed: the server did not answer in TLS (plain HTTP?)".into()
+        }
+        Error::AlertReceived(a) => format!("tls handshake failed: the server sent alert {a:?}"),
+        other => format!("tls handshake failed: {other}"),
+    }
+}
+
+/// The reason for a failed exchange on an open connection.
+pub fn request_reason(e: &hyper::Error) -> String {
+    if e.is_incomplete_message() {
+        "connection closed before the response was complete".into()
+    } else if e.is_parse() || e.is_parse_status() {
+        format!("invalid response: {e}")
+    } else if e.is_body_write_aborted() || e.is_canceled() || e.is_closed() {
+        "connection closed by the server".into()
+    } else {
+        match std::error::Error::source(e) {
+            Some(s) => format!("{e}: {s}"),
+            None => e.to_string(),
+        }
+    }
 }
 
 /// One user's connection.
@@ -109,19 +290,27 @@ impl Connection {
         target: &Target,
         connect_timeout: Duration,
     ) -> Result<SendRequest<Full<Bytes>>, SendError> {
-        let stream = tokio::time::timeout(
-            connect_timeout,
-            TcpStream::connect((target.host.as_str(), target.port)),
-        )
+        let stream = tokio::time::timeout(connect_timeout, async {
+            let mut last = None;
+            for addr in target.addresses().await? {
+                match TcpStream::connect(addr).await {
+                    Ok(s) => return Ok(s),
+                    Err(e) => last = Some(connect_reason(&e)),
+                }
+            }
+            Err(SendError::Connect(
+                last.unwrap_or_else(|| "connect: no address".into()),
+            ))
+        })
         .await
-        .map_err(|_| SendError::Connect)?
-        .map_err(|_| SendError::Connect)?;
+        .map_err(|_| SendError::Connect("connect timed out".into()))??;
         let _ = stream.set_nodelay(true);
+        let handshake = |e: hyper::Error| SendError::Connect(request_reason(&e));
         match &target.tls {
             None => {
                 let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
                     .await
-                    .map_err(|_| SendError::Connect)?;
+                    .map_err(handshake)?;
                 tokio::spawn(conn);
                 Ok(sender)
             }
@@ -129,10 +318,10 @@ impl Connection {
                 let tls = tokio_rustls::TlsConnector::from(config.clone())
                     .connect(name.clone(), stream)
                     .await
-                    .map_err(|_| SendError::Connect)?;
+                    .map_err(|e| SendError::Connect(tls_reason(&e)))?;
                 let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
                     .await
-                    .map_err(|_| SendError::Connect)?;
+                    .map_err(handshake)?;
                 tokio::spawn(conn);
                 Ok(sender)
             }
@@ -159,11 +348,11 @@ impl Connection {
         let response = sender
             .send_request(request)
             .await
-            .map_err(|_| SendError::Request)?;
+            .map_err(|e| SendError::Request(request_reason(&e)))?;
         let status = response.status().as_u16();
         let mut body = response.into_body();
         while let Some(frame) = body.frame().await {
-            frame.map_err(|_| SendError::Request)?;
+            frame.map_err(|e| SendError::Request(request_reason(&e)))?;
         }
         self.sender = Some(sender);
         Ok(status)
@@ -188,5 +377,45 @@ mod tests {
         assert_eq!(t.authority, "[::1]:9");
         assert!(Target::parse("ftp://h/").is_err());
         assert!(Target::parse("nope").is_err());
+    }
+
+    /// The error a failed lookup gives: std's resolver path wraps
+    /// `gai_strerror(EAI_NONAME)` as "failed to lookup address information: ...".
+    /// (No lookup is made here: tests send no DNS queries.)
+    #[test]
+    fn a_failed_lookup_reads_dns_no_such_host() {
+        let e = std::io::Error::other(
+            "failed to lookup address information: Name or service not known",
+        );
+        assert_eq!(dns_reason(&e), "dns: no such host");
+        let e = std::io::Error::other(
+            "failed to lookup address information: Temporary failure in name resolution",
+        );
+        assert_eq!(dns_reason(&e), "dns: temporary failure in name resolution");
+        let e = std::io::Error::other("failed to lookup address information: Weird");
+        assert_eq!(dns_reason(&e), "dns: Weird");
+    }
+
+    #[test]
+    fn connect_and_tls_reasons() {
+        use std::io::{Error, ErrorKind};
+        assert_eq!(
+            connect_reason(&Error::from(ErrorKind::ConnectionRefused)),
+            "connection refused"
+        );
+        let bad_cert = Error::new(
+            ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        );
+        assert!(
+            tls_reason(&bad_cert).starts_with("certificate verify failed: unknown issuer"),
+            "{}",
+            tls_reason(&bad_cert)
+        );
+        let plain = Error::new(
+            ErrorKind::InvalidData,
+            rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType),
+        );
+        assert!(tls_reason(&plain).contains("plain HTTP"));
     }
 }

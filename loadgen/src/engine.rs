@@ -10,6 +10,13 @@
 //!   busy and `max_queue` already waiting) is dropped and counted.
 //!
 //! Results go over a channel to the [`Recorder`] task; users never wait on it.
+//!
+//! A run ends within its duration plus one request timeout, whatever the
+//! target does. When the schedule ends, no iteration or request starts any
+//! more, think time is cut, iterations still queued are counted as dropped,
+//! and the requests in flight get at most `timeout`. An interruption (or an
+//! abort-on-fail threshold) stops everything at once: requests in flight are
+//! abandoned. The report's times are measured, never the schedule's.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -21,7 +28,7 @@ use goose::goose::{GooseUser, Scenario as GooseScenario, Transaction, Transactio
 use rand::Rng;
 use rand::distr::Distribution;
 use rand::distr::weighted::WeightedIndex;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::client::{Connection, SendError, Target};
 use crate::client_spans::ClientSpans;
@@ -40,13 +47,19 @@ pub enum EngineError {
     Goose(String),
     #[error("invalid target: {0}")]
     Target(String),
+    #[error("cannot allocate {0}")]
+    TooLarge(String),
 }
 
 /// What the run produced.
 #[derive(Debug)]
 pub struct RunResult {
     pub recorded: Recorded,
+    /// When the schedule's clock started (the users launched).
     pub started_at: SystemTime,
+    /// When the last request ended (or was abandoned).
+    pub ended_at: SystemTime,
+    /// Measured: from `started_at` to `ended_at`.
     pub elapsed: Duration,
     pub iterations: u64,
     pub dropped: u64,
@@ -58,18 +71,51 @@ pub struct RunResult {
 
 /// Run-wide switches set from outside (signal handlers), and live counters
 /// read from outside (the progress line).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Control {
     pub interrupted: AtomicBool,
     pub requests: AtomicU64,
     pub errors: AtomicU64,
+    /// Set once everything must stop now: requests in flight are abandoned.
+    halt: watch::Sender<bool>,
+    /// A second interruption: skip whatever waiting is left.
+    pub hurry: AtomicBool,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Self {
+            interrupted: AtomicBool::new(false),
+            requests: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            halt: watch::Sender::new(false),
+            hurry: AtomicBool::new(false),
+        }
+    }
 }
 
 impl Control {
-    /// Stops the run; reports are still written.
+    /// Stops the run at once; reports are still written.
     pub fn interrupt(&self) {
         self.interrupted.store(true, Ordering::SeqCst);
+        self.halt();
         goose::trigger_killswitch("interrupted");
+    }
+
+    /// Stops every request and wait of the run now.
+    pub fn halt(&self) {
+        self.halt.send_replace(true);
+    }
+
+    pub fn halted(&self) -> bool {
+        *self.halt.borrow()
+    }
+
+    /// Returns once the run is halted.
+    pub async fn until_halted(&self) {
+        let mut rx = self.halt.subscribe();
+        // The sender lives as long as `self`: waiting cannot fail.
+        let _ = rx.wait_for(|h| *h).await;
     }
 }
 
@@ -99,6 +145,13 @@ struct RunCtx {
     /// The same moment on the wall clock (the report's `started_at`).
     started_at: std::sync::OnceLock<SystemTime>,
     tx: mpsc::UnboundedSender<Msg>,
+    /// Set when the schedule is over: nothing new starts, think time is cut.
+    ended: watch::Sender<bool>,
+    /// When the last request ended (or was abandoned).
+    finished: std::sync::OnceLock<Instant>,
+    /// The reason recorded for a timed-out request.
+    timeout_reason: String,
+    dropped: AtomicU64,
     seq: AtomicU64,
     iterations: AtomicU64,
     in_flight: AtomicUsize,
@@ -109,6 +162,40 @@ struct RunCtx {
 }
 
 impl RunCtx {
+    /// Counts `n` dropped iterations (saturating: a count never wraps).
+    fn drop_many(&self, n: u64) {
+        let _ = self
+            .dropped
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |d| {
+                Some(d.saturating_add(n))
+            });
+    }
+
+    /// True once the schedule is over or the run is halted.
+    fn over(&self) -> bool {
+        *self.ended.borrow() || self.control.halted()
+    }
+
+    /// Returns once the schedule is over or the run is halted.
+    async fn until_over(&self) {
+        let mut ended = self.ended.subscribe();
+        tokio::select! {
+            _ = ended.wait_for(|e| *e) => {}
+            _ = self.control.until_halted() => {}
+        }
+    }
+
+    /// Sleeps for `d`, cut short when the schedule ends.
+    async fn think(&self, d: Duration) {
+        if d.is_zero() {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = self.until_over() => {}
+        }
+    }
+
     fn paused(&self) -> bool {
         self.live.as_ref().is_some_and(|l| l.paused())
     }
@@ -133,7 +220,7 @@ impl RunCtx {
             return;
         }
         let from = Instant::now();
-        while live.paused() && !stopping(self) {
+        while live.paused() && !stopping(self) && !self.control.halted() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         live.add_paused(from.elapsed());
@@ -151,16 +238,28 @@ fn stopping(ctx: &RunCtx) -> bool {
     goose::is_killswitch_triggered()
 }
 
-/// Counts a finished request and sends it to the recorder.
-fn record(
-    ctx: &RunCtx,
+/// A finished request, for [`record`].
+struct Done {
     name: usize,
     intended_start: Instant,
     sent: Instant,
     end: Instant,
     outcome: Outcome,
     trace_id: u128,
-) {
+    reason: Option<String>,
+}
+
+/// Counts a finished request and sends it to the recorder.
+fn record(ctx: &RunCtx, d: Done) {
+    let Done {
+        name,
+        intended_start,
+        sent,
+        end,
+        outcome,
+        trace_id,
+        reason,
+    } = d;
     ctx.control.requests.fetch_add(1, Ordering::Relaxed);
     if outcome.error_kind().is_some() {
         ctx.control.errors.fetch_add(1, Ordering::Relaxed);
@@ -168,32 +267,40 @@ fn record(
     // The recorder outlives every user; a closed channel only means the run is over.
     let _ = ctx.tx.send(Msg::Sample(Sample {
         name,
-        corrected: end - intended_start,
-        actual: end - sent,
-        at: end - ctx.start.get().copied().unwrap_or(sent),
+        corrected: end.saturating_duration_since(intended_start),
+        actual: end.saturating_duration_since(sent),
+        at: end.saturating_duration_since(ctx.start.get().copied().unwrap_or(sent)),
         outcome,
         trace_id,
+        reason,
     }));
 }
 
 /// Runs one iteration of `scenario`. The first request's corrected latency
-/// counts from `intended` (the open model's schedule).
+/// counts from `intended` (the open model's schedule). Returns false when
+/// the schedule was already over, so the iteration never started.
 async fn iteration(
     user: &GooseUser,
     ctx: &RunCtx,
     index: usize,
     intended: Option<Instant>,
     seq: u64,
-) {
-    ctx.in_flight.fetch_add(1, Ordering::SeqCst);
+) -> bool {
+    if ctx.over() {
+        return false;
+    }
     let plan = &ctx.plan;
     let scenario = &plan.scenarios[index];
     let Some(conn) = ctx.conns.get(user.weighted_users_index) else {
-        ctx.in_flight.fetch_sub(1, Ordering::SeqCst);
-        return;
+        return false;
     };
+    ctx.in_flight.fetch_add(1, Ordering::SeqCst);
     let mut conn = conn.lock().await;
     for (i, req) in scenario.requests.iter().enumerate() {
+        // Once the schedule is over, no further request of the iteration starts.
+        if i > 0 && ctx.over() {
+            break;
+        }
         let (uri, headers, body, mut trace_id, mut span_id, traced) = {
             let mut rng = rand::rng();
             let mut render = RenderCtx { seq, rng: &mut rng };
@@ -205,7 +312,18 @@ async fn iteration(
             let Ok(uri) = uri else {
                 // A template rendered into something that is not a path.
                 let now = Instant::now();
-                record(ctx, req.name_id, now, now, now, Outcome::Request, 0);
+                record(
+                    ctx,
+                    Done {
+                        name: req.name_id,
+                        intended_start: now,
+                        sent: now,
+                        end: now,
+                        outcome: Outcome::Request,
+                        trace_id: 0,
+                        reason: Some("the path template rendered an invalid URI".into()),
+                    },
+                );
                 continue;
             };
             let headers: Vec<(http::HeaderName, String)> = req
@@ -260,48 +378,63 @@ async fn iteration(
         };
         let result = match request {
             Ok(request) => {
-                tokio::time::timeout(plan.timeout, conn.send(&ctx.target, request, plan.timeout))
-                    .await
+                let send = tokio::time::timeout(
+                    plan.timeout,
+                    conn.send(&ctx.target, request, plan.timeout),
+                );
+                tokio::select! {
+                    r = send => Some(r),
+                    // Halted: the request is abandoned, not counted.
+                    _ = ctx.control.until_halted() => None,
+                }
             }
             // A header value rendered from a template may be invalid.
-            Err(_) => Ok(Err(SendError::Request)),
+            Err(_) => Some(Ok(Err(SendError::Request(
+                "a header template rendered an invalid value".into(),
+            )))),
+        };
+        let Some(result) = result else {
+            *conn = Connection::default();
+            break;
         };
         let end = Instant::now();
-        let outcome = match result {
+        let (outcome, reason) = match result {
             Err(_) => {
                 // The connection is in an unknown state after a timeout.
                 *conn = Connection::default();
-                Outcome::Timeout
+                (Outcome::Timeout, Some(ctx.timeout_reason.clone()))
             }
-            Ok(Err(SendError::Connect)) => Outcome::Connect,
-            Ok(Err(SendError::Request)) => Outcome::Request,
-            Ok(Ok(status)) if req.accepts(status) => Outcome::Ok(status),
-            Ok(Ok(status)) => Outcome::Status(status),
+            Ok(Err(SendError::Connect(r))) => (Outcome::Connect, Some(r)),
+            Ok(Err(SendError::Request(r))) => (Outcome::Request, Some(r)),
+            Ok(Ok(status)) if req.accepts(status) => (Outcome::Ok(status), None),
+            Ok(Ok(status)) => (Outcome::Status(status), None),
         };
         if let Some(span) = client_span {
             span.end(outcome);
         }
         record(
             ctx,
-            req.name_id,
-            intended_start,
-            sent,
-            end,
-            outcome,
-            trace_id,
+            Done {
+                name: req.name_id,
+                intended_start,
+                sent,
+                end,
+                outcome,
+                trace_id,
+                reason,
+            },
         );
-        if !req.think_time.is_zero() && i + 1 < scenario.requests.len() {
-            tokio::time::sleep(req.think_time).await;
+        if i + 1 < scenario.requests.len() {
+            ctx.think(req.think_time).await;
         }
     }
     drop(conn);
     ctx.iterations.fetch_add(1, Ordering::Relaxed);
     ctx.in_flight.fetch_sub(1, Ordering::SeqCst);
-    if let Some(last) = scenario.requests.last()
-        && !last.think_time.is_zero()
-    {
-        tokio::time::sleep(last.think_time).await;
+    if let Some(last) = scenario.requests.last() {
+        ctx.think(last.think_time).await;
     }
+    true
 }
 
 fn quiet_config(host: &str) -> GooseConfiguration {
@@ -343,6 +476,26 @@ fn failing_abort(
     })
 }
 
+/// The safety net given to goose as its run time (seconds): the schedule,
+/// one timeout and a minute, capped so goose's own clock cannot overflow.
+fn goose_run_time(duration: Duration, timeout: Duration) -> usize {
+    const TEN_YEARS: u64 = 10 * 365 * 24 * 3600;
+    let secs = duration
+        .as_secs()
+        .saturating_add(timeout.as_secs())
+        .saturating_add(60)
+        .min(TEN_YEARS);
+    usize::try_from(secs).unwrap_or(usize::MAX)
+}
+
+/// `at + d`, or `None` beyond what the clock can hold.
+fn after(at: tokio::time::Instant, d: Duration) -> Option<tokio::time::Instant> {
+    at.checked_add(d)
+}
+
+/// How long goose gets to wind down its users once the run is halted.
+const GOOSE_WIND_DOWN: Duration = Duration::from_millis(700);
+
 /// Runs the plan to the end (or until interrupted or aborted).
 pub async fn run(
     plan: Plan,
@@ -359,7 +512,8 @@ pub async fn run(
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let (ticket_tx, ticket_rx) = match &plan.load {
         Load::Open { max_queue, .. } => {
-            let (t, r) = async_channel::bounded::<Ticket>(*max_queue as usize);
+            let cap = usize::try_from(*max_queue).unwrap_or(usize::MAX).max(1);
+            let (t, r) = async_channel::bounded::<Ticket>(cap);
             (Some(t), Some(r))
         }
         Load::Closed { .. } => (None, None),
@@ -376,14 +530,17 @@ pub async fn run(
             start_rate,
             stages,
             ..
-        } => (*max_users as usize, Pacer::new(*start_rate, stages)),
+        } => (
+            usize::try_from(*max_users).unwrap_or(usize::MAX),
+            Pacer::new(*start_rate, stages),
+        ),
         Load::Closed {
             start_users,
             stages,
         } => {
             let peak = stages
                 .iter()
-                .map(|s| s.target as usize)
+                .map(|s| s.target.max(0.0) as usize)
                 .chain(std::iter::once(*start_users as usize))
                 .max()
                 .unwrap_or(1);
@@ -391,6 +548,11 @@ pub async fn run(
         }
     };
     let target = Target::parse(&base).map_err(EngineError::Target)?;
+    let mut conns = Vec::new();
+    conns
+        .try_reserve_exact(pool)
+        .map_err(|_| EngineError::TooLarge(format!("connections for {pool} users")))?;
+    conns.extend((0..pool).map(|_| tokio::sync::Mutex::default()));
     let static_uris = plan
         .scenarios
         .iter()
@@ -412,7 +574,7 @@ pub async fn run(
     let ctx = Arc::new(RunCtx {
         static_uris,
         target,
-        conns: (0..pool).map(|_| tokio::sync::Mutex::default()).collect(),
+        conns,
         plan: plan.clone(),
         control: control.clone(),
         spans: spans.clone(),
@@ -420,6 +582,10 @@ pub async fn run(
         start: std::sync::OnceLock::new(),
         started_at: std::sync::OnceLock::new(),
         tx: tx.clone(),
+        ended: watch::Sender::new(false),
+        finished: std::sync::OnceLock::new(),
+        timeout_reason: format!("timeout after {}", humantime::format_duration(plan.timeout)),
+        dropped: AtomicU64::new(0),
         seq: AtomicU64::new(0),
         iterations: AtomicU64::new(0),
         in_flight: AtomicUsize::new(0),
@@ -427,7 +593,6 @@ pub async fn run(
         tickets: ticket_rx,
         live: live.clone(),
     });
-    let dropped = Arc::new(AtomicU64::new(0));
     let aborted: Arc<std::sync::OnceLock<String>> = Arc::default();
 
     // The recorder task: drains samples, closes intervals each second, and
@@ -435,7 +600,6 @@ pub async fn run(
     let recorder = {
         let plan = plan.clone();
         let clock = ctx.clone();
-        let dropped = dropped.clone();
         let aborted = aborted.clone();
         let profile = profile.clone();
         let target = base.clone();
@@ -457,11 +621,13 @@ pub async fn run(
                     _ = tick.tick() => {
                         let now = clock.start.get().map_or(Duration::ZERO, |s| s.elapsed());
                         rec.close_before(now);
+                        let dropped = clock.dropped.load(Ordering::Relaxed);
                         if aborted.get().is_none()
                             && !goose::is_killswitch_triggered()
-                            && let Some(t) = failing_abort(&plan.thresholds, &rec, &plan.names, now, dropped.load(Ordering::Relaxed))
+                            && let Some(t) = failing_abort(&plan.thresholds, &rec, &plan.names, now, dropped)
                         {
                             let _ = aborted.set(t);
+                            clock.control.halt();
                             goose::trigger_killswitch("threshold failed");
                         }
                         if let Some(live) = &clock.live {
@@ -476,7 +642,7 @@ pub async fn run(
                                 target_users: (!open).then(|| profile.rate_at(t).floor()),
                                 in_flight: clock.in_flight.load(Ordering::Relaxed),
                                 pool,
-                                dropped: dropped.load(Ordering::Relaxed),
+                                dropped,
                                 paused: live.paused(),
                                 scale,
                             }, live.marks()));
@@ -488,10 +654,6 @@ pub async fn run(
         })
     };
 
-    let queue_rounds = match &plan.load {
-        Load::Open { max_queue, .. } => u64::from(*max_queue) / pool.max(1) as u64,
-        Load::Closed { .. } => 0,
-    };
     let mut attack = GooseAttack::initialize_with_config(quiet_config(&base)).map_err(goose_err)?;
     attack = *attack
         .set_default(GooseDefault::Users, pool)
@@ -499,15 +661,15 @@ pub async fn run(
     attack = *attack
         .set_default(
             GooseDefault::IncreaseRate,
-            (pool * 100).max(1000).to_string().as_str(),
+            pool.saturating_mul(100).max(1000).to_string().as_str(),
         )
         .map_err(goose_err)?;
     attack = *attack
         .set_default(
             GooseDefault::RunTime,
             // A safety net only: the conductor stops goose when the schedule
-            // and the iterations it started (queued ones included) are done.
-            (duration.as_secs() + plan.timeout.as_secs() * (queue_rounds + 3) + 30) as usize,
+            // is over and the requests in flight are done or timed out.
+            goose_run_time(duration, plan.timeout),
         )
         .map_err(goose_err)?;
     let weights: Vec<u32> = plan.scenarios.iter().map(|s| s.weight).collect();
@@ -526,9 +688,13 @@ pub async fn run(
                     ctx.ready.fetch_add(1, Ordering::SeqCst);
                 }
                 if let Some(rx) = &ctx.tickets {
-                    match rx.recv().await {
-                        Ok(ticket) => {
-                            iteration(
+                    let ticket = tokio::select! {
+                        t = rx.recv() => t.ok(),
+                        _ = ctx.until_over() => None,
+                    };
+                    match ticket {
+                        Some(ticket) => {
+                            let started = iteration(
                                 user,
                                 &ctx,
                                 ticket.scenario,
@@ -536,9 +702,13 @@ pub async fn run(
                                 ticket.seq,
                             )
                             .await;
+                            if !started {
+                                // Taken from the queue as the schedule ended.
+                                ctx.drop_many(1);
+                            }
                         }
                         // The schedule is over: idle until goose stops this user.
-                        Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                        None => tokio::time::sleep(Duration::from_millis(50)).await,
                     }
                     return TransactionResult::Ok(());
                 }
@@ -549,6 +719,7 @@ pub async fn run(
                 };
                 let t = start.elapsed().saturating_sub(ctx.paused_total());
                 let active = !ctx.paused()
+                    && !ctx.over()
                     && t < duration
                     && (user.weighted_users_index as f64) < profile.rate_at(t).floor();
                 if active {
@@ -568,118 +739,208 @@ pub async fn run(
     );
 
     // The conductor: waits for goose to launch the pool, starts the clock,
-    // feeds the queue (open) or just waits out the ramp (closed), lets the
-    // iterations in flight finish, then stops goose.
+    // feeds the queue (open) or just waits out the ramp (closed), ends the
+    // schedule, gives the requests in flight at most one timeout, then stops
+    // goose.
     let conductor = {
         let ctx = ctx.clone();
-        let dropped = dropped.clone();
         let pick = pick.clone();
         tokio::spawn(async move {
             let deadline = Instant::now() + Duration::from_secs(10);
-            while ctx.ready.load(Ordering::SeqCst) < pool && Instant::now() < deadline {
+            while ctx.ready.load(Ordering::SeqCst) < pool
+                && Instant::now() < deadline
+                && !ctx.control.halted()
+            {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             let begin = tokio::time::Instant::now();
             let begin_std = Instant::now();
             let _ = ctx.start.set(begin_std);
             let _ = ctx.started_at.set(SystemTime::now());
-            match ticket_tx {
-                Some(ticket_tx) => {
-                    // `next` is the schedule position (the integral of the
-                    // rate) of the next arrival; a live rate scale spaces
-                    // arrivals 1/scale apart from the moment it changes.
-                    let mut next = 0.0f64;
-                    let mut scale = ctx.live.as_ref().map_or(1.0, |l| l.scale());
-                    'feed: while let Some(due) = profile.time_for(next) {
-                        loop {
-                            if stopping(&ctx) {
-                                break 'feed;
-                            }
-                            ctx.hold_while_paused().await;
-                            if let Some(live) = &ctx.live {
-                                let s = live.scale();
-                                if s != scale {
-                                    let now = profile.count_at(ctx.schedule_time());
-                                    next = now + (next - now).max(0.0) * scale / s;
-                                    scale = s;
-                                    continue 'feed;
-                                }
-                            }
-                            let deadline = begin + ctx.paused_total() + due;
-                            let now = tokio::time::Instant::now();
-                            if now >= deadline {
-                                break;
-                            }
-                            tokio::time::sleep((deadline - now).min(Duration::from_millis(50)))
-                                .await;
-                        }
-                        let ticket = Ticket {
-                            intended: begin_std + ctx.paused_total() + due,
-                            scenario: pick.sample(&mut rand::rng()),
-                            seq: ctx.seq.fetch_add(1, Ordering::Relaxed),
-                        };
-                        if ticket_tx.try_send(ticket).is_err() {
-                            dropped.fetch_add(1, Ordering::Relaxed);
-                        }
-                        next += 1.0 / scale;
-                    }
-                    ticket_tx.close();
-                    // Iterations still queued are started and counted: each
-                    // user gets through at least one per timeout.
-                    let rounds = ticket_tx.len() / pool.max(1) + 2;
-                    let limit = Instant::now() + ctx.plan.timeout * rounds as u32;
-                    while !ticket_tx.is_empty() && Instant::now() < limit && !stopping(&ctx) {
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                    }
-                }
-                None => {
-                    while !stopping(&ctx) && ctx.schedule_time() < duration {
-                        ctx.hold_while_paused().await;
-                        let left = duration.saturating_sub(ctx.schedule_time());
-                        tokio::time::sleep(left.min(Duration::from_millis(50))).await;
-                    }
+            if let Some(ticket_tx) = &ticket_tx {
+                feed(
+                    &ctx, ticket_tx, &profile, &pick, pool, begin, begin_std, duration,
+                )
+                .await;
+            }
+            // The schedule runs to its end (the last arrival may come earlier).
+            while !stopping(&ctx) && !ctx.control.halted() && ctx.schedule_time() < duration {
+                ctx.hold_while_paused().await;
+                let left = duration.saturating_sub(ctx.schedule_time());
+                tokio::select! {
+                    _ = tokio::time::sleep(left.min(Duration::from_millis(50))) => {}
+                    _ = ctx.control.until_halted() => {}
                 }
             }
-            let limit = Instant::now() + ctx.plan.timeout + Duration::from_secs(1);
-            while ctx.in_flight.load(Ordering::SeqCst) > 0
-                && Instant::now() < limit
-                && !stopping(&ctx)
-            {
-                tokio::time::sleep(Duration::from_millis(10)).await;
+            // The schedule is over: nothing new starts, and what is still
+            // queued never will.
+            ctx.ended.send_replace(true);
+            if let (Some(ticket_tx), Some(rx)) = (&ticket_tx, &ctx.tickets) {
+                ticket_tx.close();
+                while rx.try_recv().is_ok() {
+                    ctx.drop_many(1);
+                }
             }
+            // Requests in flight get at most one timeout (a little more, so
+            // that their own timeout is what ends them and is recorded).
+            let grace = ctx.plan.timeout.saturating_add(Duration::from_millis(200));
+            let drained = async {
+                while ctx.in_flight.load(Ordering::SeqCst) > 0 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            };
+            tokio::select! {
+                _ = drained => {}
+                _ = tokio::time::sleep(grace) => {}
+                _ = ctx.control.until_halted() => {}
+            }
+            let _ = ctx.finished.set(Instant::now());
+            ctx.control.halt();
             if !goose::is_killswitch_triggered() {
                 goose::trigger_killswitch("schedule complete");
             }
         })
     };
 
-    let outcome = attack.execute().await;
+    let outcome = {
+        let execute = attack.execute();
+        tokio::pin!(execute);
+        let wind_down = async {
+            control.until_halted().await;
+            tokio::time::sleep(GOOSE_WIND_DOWN).await;
+        };
+        tokio::select! {
+            r = &mut execute => Some(r),
+            // Goose waits for every user's current transaction; ours all
+            // return once halted, but the run never waits on goose for long.
+            _ = wind_down => None,
+        }
+    };
     conductor.abort();
+    let finished = ctx.finished.get().copied().unwrap_or_else(Instant::now);
     // Iterations still queued when the run stopped never started: dropped.
     if let Some(rx) = &ctx.tickets {
+        rx.close();
         while rx.try_recv().is_ok() {
-            dropped.fetch_add(1, Ordering::Relaxed);
+            ctx.drop_many(1);
         }
     }
-    let elapsed = ctx.start.get().copied().unwrap_or(start).elapsed();
+    let clock_start = ctx.start.get().copied().unwrap_or(start);
+    let elapsed = finished.saturating_duration_since(clock_start);
     let _ = tx.send(Msg::Finish);
     drop(tx);
     let recorded = recorder.await.map_err(goose_err)?;
-    outcome.map_err(goose_err)?;
-    // A completed run's clock is its schedule; launching the users and
-    // waiting for the last responses are not part of it.
-    let elapsed = if !control.interrupted.load(Ordering::SeqCst) && aborted.get().is_none() {
-        duration
-    } else {
-        elapsed
-    };
+    if let Some(outcome) = outcome {
+        outcome.map_err(goose_err)?;
+    }
+    let started_at = ctx.started_at.get().copied().unwrap_or(started_at);
     Ok(RunResult {
         recorded,
-        started_at: ctx.started_at.get().copied().unwrap_or(started_at),
+        started_at,
+        ended_at: started_at.checked_add(elapsed).unwrap_or(started_at),
         elapsed,
         iterations: ctx.iterations.load(Ordering::Relaxed),
-        dropped: dropped.load(Ordering::Relaxed),
+        dropped: ctx.dropped.load(Ordering::Relaxed),
         interrupted: control.interrupted.load(Ordering::SeqCst),
         aborted_by: aborted.get().cloned(),
     })
+}
+
+/// Feeds the open model's queue on schedule until the last arrival, the
+/// schedule's end, or a stop. An arrival that finds the queue full is
+/// dropped; arrivals so far behind the clock that they could not fit in the
+/// queue anyway are dropped in one step, so no rate keeps this loop busy.
+#[allow(clippy::too_many_arguments)]
+async fn feed(
+    ctx: &RunCtx,
+    ticket_tx: &async_channel::Sender<Ticket>,
+    profile: &Pacer,
+    pick: &WeightedIndex<u32>,
+    pool: usize,
+    begin: tokio::time::Instant,
+    begin_std: Instant,
+    duration: Duration,
+) {
+    // `next` is the schedule position (the integral of the rate) of the
+    // next arrival; a live rate scale spaces arrivals 1/scale apart from
+    // the moment it changes.
+    let mut next = 0.0f64;
+    let mut scale = ctx.live.as_ref().map_or(1.0, |l| l.scale());
+    let mut sent: u64 = 0;
+    'feed: while let Some(due) = profile.time_for(next) {
+        loop {
+            if stopping(ctx) || ctx.control.halted() || ctx.schedule_time() >= duration {
+                break 'feed;
+            }
+            ctx.hold_while_paused().await;
+            if let Some(live) = &ctx.live {
+                let s = live.scale();
+                if s != scale {
+                    let now = profile.count_at(ctx.schedule_time());
+                    next = now + (next - now).max(0.0) * scale / s;
+                    scale = s;
+                    continue 'feed;
+                }
+            }
+            let deadline = ctx
+                .paused_total()
+                .checked_add(due)
+                .and_then(|d| after(begin, d));
+            let now = tokio::time::Instant::now();
+            match deadline {
+                Some(deadline) if now >= deadline => break,
+                Some(deadline) => {
+                    tokio::time::sleep((deadline - now).min(Duration::from_millis(50))).await
+                }
+                None => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+        let room = ticket_tx
+            .capacity()
+            .unwrap_or(0)
+            .saturating_sub(ticket_tx.len())
+            .saturating_add(pool);
+        let behind = ((profile.count_at(ctx.schedule_time()) - next) * scale).floor();
+        let mut due = due;
+        if behind > room as f64 {
+            let skip = behind - room as f64;
+            // A float-to-integer cast saturates: no overflow at any rate.
+            ctx.drop_many(skip as u64);
+            next += skip / scale;
+            due = profile.time_for(next).unwrap_or(due);
+        }
+        let intended = ctx
+            .paused_total()
+            .checked_add(due)
+            .and_then(|d| begin_std.checked_add(d))
+            .unwrap_or_else(Instant::now);
+        let ticket = Ticket {
+            intended,
+            scenario: pick.sample(&mut rand::rng()),
+            seq: ctx.seq.fetch_add(1, Ordering::Relaxed),
+        };
+        if ticket_tx.try_send(ticket).is_err() {
+            ctx.drop_many(1);
+        }
+        next += 1.0 / scale;
+        sent = sent.wrapping_add(1);
+        if sent % 256 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn goose_run_time_never_overflows() {
+        assert_eq!(
+            goose_run_time(Duration::from_secs(10), Duration::from_secs(2)),
+            72
+        );
+        let huge = goose_run_time(Duration::MAX, Duration::MAX);
+        assert_eq!(huge, 10 * 365 * 24 * 3600);
+    }
 }

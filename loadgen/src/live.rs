@@ -176,6 +176,8 @@ pub struct Snapshot {
     pub names: Vec<NameRow>,
     pub statuses: BTreeMap<u16, u64>,
     pub error_kinds: BTreeMap<String, u64>,
+    /// Why requests failed: by kind, the first few messages with counts.
+    pub error_reasons: crate::stats::Reasons,
     /// Corrected latency: (upper bound in ms, requests), the last bound open.
     pub histogram: Vec<(f64, u64)>,
     pub thresholds: Vec<ThresholdRow>,
@@ -310,6 +312,7 @@ impl Snapshot {
             names,
             statuses: total.statuses.clone(),
             error_kinds: total.errors.clone(),
+            error_reasons: total.reasons.clone(),
             histogram: histogram(&total),
             thresholds,
             slowest,
@@ -342,6 +345,7 @@ mod tests {
                     Outcome::Ok(200)
                 },
                 trace_id: u128::from(i) + 1,
+                reason: None,
             });
         }
         rec.close_before(Duration::from_secs(4));
@@ -365,6 +369,7 @@ mod tests {
         assert!((s.names[0].rps - 50.0).abs() < 1e-9);
         assert_eq!(s.histogram.iter().map(|b| b.1).sum::<u64>(), 100);
         assert_eq!(s.statuses[&500], 10);
+        assert_eq!(s.error_reasons["status"]["HTTP 500"], 10);
         assert!(s.slowest[0].latency_ms >= s.slowest[1].latency_ms);
         assert_eq!(s.thresholds.len(), plan.thresholds.len());
     }

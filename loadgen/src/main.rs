@@ -30,7 +30,7 @@ const EXIT_THRESHOLD: u8 = 99;
 #[derive(Debug, Parser)]
 #[command(
     version,
-    after_help = "Exit codes: 0 passed, 1 runtime failure or interrupted, 2 invalid input, 99 a threshold failed."
+    after_help = "Exit codes: 0 passed, 1 runtime failure, interrupted, or no request succeeded (the reason is printed), 2 invalid input, 99 a threshold failed."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -182,16 +182,27 @@ fn write_outputs(
     Ok(())
 }
 
+/// How long a second Ctrl-C leaves the run to write what it has.
+const HURRY: Duration = Duration::from_secs(2);
+
 fn install_signal_handler(control: &Arc<Control>) {
     let control = control.clone();
     // Installed before goose starts, so goose's own handler stands aside.
     if let Err(e) = ctrlc::set_handler(move || {
-        if control
-            .interrupted
-            .load(std::sync::atomic::Ordering::SeqCst)
-        {
-            eprintln!("loadgen: interrupted twice, exiting without reports");
-            std::process::exit(i32::from(EXIT_FAILURE));
+        use std::sync::atomic::Ordering;
+        if control.interrupted.load(Ordering::SeqCst) {
+            if control.hurry.swap(true, Ordering::SeqCst) {
+                return;
+            }
+            eprintln!("loadgen: interrupted twice, writing what there is and exiting");
+            // The reports are written without waiting for anything else;
+            // whatever still holds the exit after that is cut off.
+            std::thread::spawn(|| {
+                std::thread::sleep(HURRY);
+                eprintln!("loadgen: exiting before the reports were written");
+                std::process::exit(i32::from(EXIT_FAILURE));
+            });
+            return;
         }
         eprintln!("loadgen: interrupted, stopping and writing reports...");
         control.interrupt();
@@ -290,16 +301,19 @@ async fn execute(
         plan.clone(),
         host,
         outputs.hdr_log.is_some(),
-        control,
+        control.clone(),
         spans.clone(),
         live,
     )
     .await;
+    let hurry = control.hurry.load(std::sync::atomic::Ordering::SeqCst);
     stop_refresh.store(true, std::sync::atomic::Ordering::Relaxed);
     if let Some(t) = tui {
         t.finish();
     }
-    if let Some(spans) = &spans {
+    if let Some(spans) = &spans
+        && !hurry
+    {
         spans.shutdown();
     }
     if let Some(p) = progress {
@@ -314,13 +328,23 @@ async fn execute(
         &report,
         Some((run.started_at, &run.recorded.interval_histograms)),
     )?;
-    Ok(if !report.passed() {
+    Ok(exit_code(&report))
+}
+
+/// The exit code of a finished run: 99 when a threshold failed, 1 when it was
+/// interrupted or no request succeeded (the reason goes to stderr), else 0.
+fn exit_code(report: &Report) -> u8 {
+    let none = report.no_success();
+    if let Some(why) = &none {
+        eprintln!("loadgen: error: {why}");
+    }
+    if !report.passed() {
         EXIT_THRESHOLD
-    } else if report.interrupted {
+    } else if report.interrupted || none.is_some() {
         EXIT_FAILURE
     } else {
         0
-    })
+    }
 }
 
 fn load_plan(path: &Path, duration: Option<Duration>) -> Result<Plan, Failure> {
@@ -541,6 +565,9 @@ fn main() -> ExitCode {
             }
         }
     });
+    // Work that outlived the run (a host lookup the resolver still holds)
+    // does not hold the exit: everything the run writes is written by now.
+    runtime.shutdown_timeout(Duration::from_millis(100));
     match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {

@@ -159,6 +159,7 @@ mod tests {
             at: Duration::from_secs_f64(secs),
             outcome: Outcome::Ok(200),
             trace_id: 1,
+            reason: None,
         }
     }
 

@@ -1,7 +1,8 @@
 //! One statistics type, [`Stats`]: push samples, merge, read percentiles.
 //! Used for each request name, for the whole run, and (as [`Interval`]) for
 //! each second. Memory is fixed: HdrHistograms in microseconds, counters by
-//! kind and status, and the N slowest requests.
+//! kind and status, the first few distinct error messages per kind
+//! ([`Reasons`]), and the N slowest requests.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,6 +16,65 @@ use serde::{Deserialize, Serialize};
 pub const MAX_MICROS: u64 = 3_600_000_000;
 /// How many of the slowest requests each [`Stats`] keeps.
 pub const SLOWEST: usize = 5;
+/// Distinct error messages kept per error kind; later ones count as [`OTHER_REASON`].
+pub const MAX_REASONS: usize = 5;
+/// Longest error message kept, in characters; longer ones are cut (with `…`).
+pub const MAX_REASON_CHARS: usize = 120;
+/// Where messages beyond the first [`MAX_REASONS`] of a kind are counted.
+pub const OTHER_REASON: &str = "other";
+
+/// Error messages with their counts, by error kind: `{"connect": {"connection refused": 150}}`.
+pub type Reasons = BTreeMap<String, BTreeMap<String, u64>>;
+
+/// Cuts a message to [`MAX_REASON_CHARS`] and to one line.
+pub fn clip_reason(message: &str) -> String {
+    let line = message.lines().next().unwrap_or_default().trim();
+    if line.chars().count() <= MAX_REASON_CHARS {
+        return line.to_owned();
+    }
+    let mut cut: String = line.chars().take(MAX_REASON_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// Counts `n` errors of `kind` with `message`: the first [`MAX_REASONS`]
+/// distinct messages of a kind are kept, the rest are counted as
+/// [`OTHER_REASON`], so memory stays bounded whatever the errors say.
+pub fn add_reason(reasons: &mut Reasons, kind: &str, message: &str, n: u64) {
+    let per_kind = match reasons.get_mut(kind) {
+        Some(m) => m,
+        None => reasons.entry(kind.to_owned()).or_default(),
+    };
+    let short = message.len() <= MAX_REASON_CHARS && !message.contains('\n');
+    let clipped;
+    let message = if short {
+        message
+    } else {
+        clipped = clip_reason(message);
+        clipped.as_str()
+    };
+    if let Some(c) = per_kind.get_mut(message) {
+        *c = c.saturating_add(n);
+        return;
+    }
+    let distinct = per_kind.keys().filter(|k| *k != OTHER_REASON).count();
+    let key = if distinct < MAX_REASONS {
+        message
+    } else {
+        OTHER_REASON
+    };
+    let c = per_kind.entry(key.to_owned()).or_default();
+    *c = c.saturating_add(n);
+}
+
+/// Adds every reason of `from` into `into`, within the same bounds.
+pub fn merge_reasons(into: &mut Reasons, from: &Reasons) {
+    for (kind, messages) in from {
+        for (message, n) in messages {
+            add_reason(into, kind, message, *n);
+        }
+    }
+}
 
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -31,6 +91,18 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Why this outcome is an error, when no transport message says more:
+    /// `HTTP 503` for an unexpected status.
+    pub fn default_reason(self) -> Option<String> {
+        match self {
+            Outcome::Ok(_) => None,
+            Outcome::Status(s) => Some(format!("HTTP {s}")),
+            Outcome::Timeout => Some("timeout".into()),
+            Outcome::Connect => Some("connect failed".into()),
+            Outcome::Request => Some("request failed".into()),
+        }
+    }
+
     pub fn status(self) -> Option<u16> {
         match self {
             Outcome::Ok(s) | Outcome::Status(s) => Some(s),
@@ -51,7 +123,7 @@ impl Outcome {
 }
 
 /// One finished request, as the recorder sees it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     /// Index of the request name.
     pub name: usize,
@@ -63,6 +135,9 @@ pub struct Sample {
     pub at: Duration,
     pub outcome: Outcome,
     pub trace_id: u128,
+    /// Why it failed, when the transport says (`connection refused`); an
+    /// error without one gets [`Outcome::default_reason`].
+    pub reason: Option<String>,
 }
 
 /// One of the slowest requests.
@@ -93,6 +168,8 @@ pub struct Stats {
     pub count: u64,
     pub errors: BTreeMap<String, u64>,
     pub statuses: BTreeMap<u16, u64>,
+    /// The first few distinct error messages per kind, with counts.
+    pub reasons: Reasons,
     pub slowest: Vec<Slow>,
 }
 
@@ -104,6 +181,7 @@ impl Default for Stats {
             count: 0,
             errors: BTreeMap::new(),
             statuses: BTreeMap::new(),
+            reasons: Reasons::new(),
             slowest: Vec::new(),
         }
     }
@@ -119,6 +197,13 @@ impl Stats {
         }
         if let Some(kind) = s.outcome.error_kind() {
             *self.errors.entry(kind.to_owned()).or_default() += 1;
+            match &s.reason {
+                Some(r) => add_reason(&mut self.reasons, kind, r, 1),
+                None => {
+                    let r = s.outcome.default_reason().unwrap_or_default();
+                    add_reason(&mut self.reasons, kind, &r, 1);
+                }
+            }
         }
         let latency_ms = s.corrected.as_secs_f64() * 1000.0;
         if self.slowest.len() < SLOWEST
@@ -167,6 +252,7 @@ impl Stats {
         for (k, v) in &other.statuses {
             *self.statuses.entry(*k).or_default() += v;
         }
+        merge_reasons(&mut self.reasons, &other.reasons);
         self.slowest.extend(other.slowest.iter().cloned());
         self.sort_slowest();
     }
@@ -246,6 +332,7 @@ mod tests {
             at: Duration::from_secs(1),
             outcome,
             trace_id: u128::from(ms),
+            reason: None,
         }
     }
 
@@ -274,6 +361,46 @@ mod tests {
         assert_eq!(a.slowest[0].status, Some(500));
         assert_eq!(a.slowest[1].latency_ms, 100.0);
         assert!((a.error_rate() - 2.0 / 102.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn error_reasons_are_counted_by_kind_and_bounded() {
+        let mut s = Stats::default();
+        let mut refused = sample(1, Outcome::Connect);
+        refused.reason = Some("connection refused".into());
+        for _ in 0..3 {
+            s.push(&refused);
+        }
+        s.push(&sample(2, Outcome::Status(503)));
+        s.push(&sample(2, Outcome::Status(503)));
+        assert_eq!(s.reasons["connect"]["connection refused"], 3);
+        assert_eq!(s.reasons["status"]["HTTP 503"], 2);
+        // Only the first MAX_REASONS distinct messages of a kind are kept.
+        for i in 0..20 {
+            let mut e = sample(3, Outcome::Request);
+            e.reason = Some(format!("broken {i}"));
+            s.push(&e);
+        }
+        let request = &s.reasons["request"];
+        assert_eq!(request.len(), MAX_REASONS + 1, "{request:?}");
+        assert_eq!(request[OTHER_REASON], 20 - MAX_REASONS as u64);
+        assert_eq!(request.values().sum::<u64>(), 20);
+        // Long messages are cut; merging keeps the bound.
+        let mut long = sample(4, Outcome::Timeout);
+        long.reason = Some("x".repeat(10_000));
+        s.push(&long);
+        let kept = s.reasons["timeout"].keys().next().unwrap();
+        assert_eq!(kept.chars().count(), MAX_REASON_CHARS);
+        let mut other = Stats::default();
+        for i in 0..20 {
+            let mut e = sample(3, Outcome::Request);
+            e.reason = Some(format!("elsewhere {i}"));
+            other.push(&e);
+        }
+        s.merge(&other);
+        assert_eq!(s.reasons["request"].len(), MAX_REASONS + 1);
+        assert_eq!(s.reasons["request"].values().sum::<u64>(), 40);
+        assert_eq!(s.reasons["connect"]["connection refused"], 3);
     }
 
     #[test]

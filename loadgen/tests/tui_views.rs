@@ -64,6 +64,18 @@ fn snapshot() -> Snapshot {
         error_kinds: [("status".to_owned(), 80), ("timeout".to_owned(), 3)]
             .into_iter()
             .collect(),
+        error_reasons: [
+            (
+                "status".to_owned(),
+                [("HTTP 500".to_owned(), 80)].into_iter().collect(),
+            ),
+            (
+                "timeout".to_owned(),
+                [("timeout after 2s".to_owned(), 3)].into_iter().collect(),
+            ),
+        ]
+        .into_iter()
+        .collect(),
         histogram: vec![
             (1.0, 0),
             (2.0, 3),

@@ -38,6 +38,12 @@ pub fn render(r: &Report) -> String {
         r.elapsed_s,
         escape(&r.started_at)
     );
+    let reasons = r.reason_lines();
+    let why = if reasons.is_empty() {
+        String::new()
+    } else {
+        format!("\nerrors by reason:\n{}", reasons.join("\n"))
+    };
     for t in &r.thresholds {
         let name = match &t.request {
             Some(n) => format!("{} [{n}]", t.threshold),
@@ -53,14 +59,28 @@ pub fn render(r: &Report) -> String {
         } else {
             let _ = writeln!(
                 out,
-                ">\n      <failure message=\"{}\">observed {}</failure>\n    </testcase>",
+                ">\n      <failure message=\"{}\">observed {}{}</failure>\n    </testcase>",
                 escape(&format!("threshold {name} failed")),
-                escape(&t.observed_text)
+                escape(&t.observed_text),
+                escape(&why)
             );
         }
     }
+    let mut system_out = Vec::new();
     if r.interrupted {
-        let _ = writeln!(out, "    <system-out>the run was interrupted</system-out>");
+        system_out.push("the run was interrupted".to_owned());
+    }
+    if let Some(none) = r.no_success() {
+        system_out.push(none);
+    } else if !reasons.is_empty() {
+        system_out.push(format!("errors by reason:\n{}", reasons.join("\n")));
+    }
+    if !system_out.is_empty() {
+        let _ = writeln!(
+            out,
+            "    <system-out>{}</system-out>",
+            escape(&system_out.join("\n"))
+        );
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
@@ -80,5 +100,11 @@ mod tests {
         assert_eq!(xml.matches("<failure ").count(), 1);
         assert!(xml.contains("tests=\"2\" failures=\"1\""));
         assert!(xml.contains("p(99)&lt;1ms &amp; &lt;fast&gt;"));
+        // The reasons are in the failure text and in system-out.
+        assert!(
+            xml.contains("observed 200ms\nerrors by reason:\nstatus: HTTP 500 (4)</failure>"),
+            "{xml}"
+        );
+        assert!(xml.contains("<system-out>errors by reason:\nstatus: HTTP 500 (4)</system-out>"));
     }
 }

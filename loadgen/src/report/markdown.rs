@@ -39,6 +39,13 @@ pub fn render(r: &Report) -> String {
             n.errors.values().sum::<u64>()
         );
     }
+    let reasons = r.reason_lines();
+    if !reasons.is_empty() {
+        out.push_str("\nErrors by reason:\n\n");
+        for line in reasons {
+            let _ = writeln!(out, "- {}", line.replace('|', "\\|"));
+        }
+    }
     if !r.thresholds.is_empty() {
         out.push_str("\n| threshold | observed | result |\n|---|---:|---|\n");
         for t in &r.thresholds {
@@ -69,5 +76,6 @@ mod tests {
         assert!(md.starts_with("### loadgen: unit passed"));
         assert!(md.contains("| a | 100 |"));
         assert!(md.contains("| `p(95)<1s` | 200ms | ✅ pass |"));
+        assert!(md.contains("- status: HTTP 500 (4)\n"), "{md}");
     }
 }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::RunResult;
 use crate::recorder::IntervalSummary;
 use crate::scenario::{Load, Plan};
-use crate::stats::{Slow, Stats, decode_histogram, encode_histogram};
+use crate::stats::{Reasons, Slow, Stats, decode_histogram, encode_histogram};
 use crate::threshold::{Metric, Threshold};
 
 /// The report format version; bumped on incompatible changes.
@@ -57,6 +57,12 @@ pub struct NameReport {
     pub count: u64,
     pub rps: f64,
     pub errors: BTreeMap<String, u64>,
+    /// Why requests failed: by error kind, the first few distinct messages
+    /// with their counts (`{"connect": {"connection refused": 150}}`); the
+    /// rest of a kind under `other`. Absent when nothing failed, and in
+    /// reports written before it existed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub error_reasons: Reasons,
     pub status_codes: BTreeMap<u16, u64>,
     /// From the intended start (coordinated-omission corrected).
     pub latency_ms: Latency,
@@ -79,6 +85,7 @@ impl NameReport {
                 0.0
             },
             errors: s.errors.clone(),
+            error_reasons: s.reasons.clone(),
             status_codes: s.statuses.clone(),
             latency_ms: Latency::of(s, true),
             latency_uncorrected_ms: Latency::of(s, false),
@@ -96,6 +103,7 @@ impl NameReport {
             count: self.count,
             errors: self.errors.clone(),
             statuses: self.status_codes.clone(),
+            reasons: self.error_reasons.clone(),
             slowest: self.slowest.clone(),
         })
     }
@@ -129,9 +137,15 @@ pub struct Report {
     pub scenario: String,
     pub target: String,
     pub model: String,
-    /// RFC 3339.
+    /// RFC 3339: when the schedule's clock started.
     pub started_at: String,
-    /// Seconds the run lasted (the schedule, for the open model).
+    /// RFC 3339: when the last request ended (or was abandoned). Absent in
+    /// reports written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<String>,
+    /// Seconds from `started_at` to `ended_at`, measured: the schedule plus
+    /// the tail of the requests still in flight at its end (at most one
+    /// timeout), or less when interrupted or aborted.
     pub elapsed_s: f64,
     pub iterations: u64,
     pub dropped_iterations: u64,
@@ -216,7 +230,7 @@ fn evaluate(t: &Threshold, stats: Option<&Stats>, elapsed: f64, dropped: u64) ->
 }
 
 fn rfc3339(t: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(t).to_string()
+    humantime::format_rfc3339_millis(t).to_string()
 }
 
 impl Report {
@@ -238,6 +252,7 @@ impl Report {
                 Load::Closed { .. } => "closed".into(),
             },
             started_at: rfc3339(run.started_at),
+            ended_at: Some(rfc3339(run.ended_at)),
             elapsed_s: elapsed,
             iterations: run.iterations,
             dropped_iterations: run.dropped,
@@ -269,6 +284,49 @@ impl Report {
     /// True when every threshold passed.
     pub fn passed(&self) -> bool {
         self.thresholds.iter().all(|t| t.passed)
+    }
+
+    /// The error reasons of the whole run, most frequent first:
+    /// `connect: connection refused (150)`.
+    pub fn reason_lines(&self) -> Vec<String> {
+        let mut all: Vec<(&str, &str, u64)> = self
+            .total
+            .error_reasons
+            .iter()
+            .flat_map(|(kind, m)| {
+                m.iter()
+                    .map(move |(msg, n)| (kind.as_str(), msg.as_str(), *n))
+            })
+            .collect();
+        all.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(b.0)).then(a.1.cmp(b.1)));
+        all.into_iter()
+            .map(|(kind, msg, n)| format!("{kind}: {msg} ({n})"))
+            .collect()
+    }
+
+    /// When no request of the run succeeded: why, for stderr.
+    pub fn no_success(&self) -> Option<String> {
+        let total = &self.total;
+        let errors: u64 = total.errors.values().sum();
+        if total.count == 0 {
+            return Some(format!(
+                "no request completed ({} iterations dropped)",
+                self.dropped_iterations
+            ));
+        }
+        if errors < total.count {
+            return None;
+        }
+        let reasons = self.reason_lines();
+        let why = if reasons.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", reasons.join("; "))
+        };
+        Some(format!(
+            "no request succeeded ({} of {} failed){why}",
+            errors, total.count
+        ))
     }
 
     /// Reads a report, checking its version.
@@ -362,6 +420,12 @@ impl Report {
         }
         let mut merged = first.clone();
         merged.elapsed_s = elapsed;
+        // The merged run ends with its last part.
+        merged.ended_at = reports
+            .iter()
+            .filter_map(|(_, r)| r.ended_at.clone())
+            .filter(|t| humantime::parse_rfc3339_weak(t).is_ok())
+            .max_by_key(|t| humantime::parse_rfc3339_weak(t).ok());
         merged.iterations = iterations;
         merged.dropped_iterations = dropped;
         merged.interrupted = reports.iter().any(|(_, r)| r.interrupted);
@@ -439,6 +503,7 @@ mod tests {
                     Outcome::Ok(200)
                 },
                 trace_id: u128::from(i) + 1,
+                reason: None,
             };
             per[s.name].push(&s);
             total.push(&s);
@@ -450,6 +515,7 @@ mod tests {
             target: "http://127.0.0.1:1".into(),
             model: "open".into(),
             started_at: "2026-01-01T00:00:00Z".into(),
+            ended_at: Some("2026-01-01T00:00:02Z".into()),
             elapsed_s: elapsed,
             iterations: 200,
             dropped_iterations: 3,
@@ -489,6 +555,60 @@ mod tests {
         assert_eq!(merged.total.latency_ms.p50, r.total.latency_ms.p50);
         assert!((merged.total.rps - 200.0).abs() < 1e-9);
         assert!(merged.thresholds[0].passed);
+        assert_eq!(merged.total.error_reasons["status"]["HTTP 500"], 8);
+        assert_eq!(merged.ended_at.as_deref(), Some("2026-01-01T00:00:02Z"));
+    }
+
+    #[test]
+    fn merge_adds_up_reasons_and_keeps_the_latest_end() {
+        let a = sample_report();
+        let mut b = sample_report();
+        b.ended_at = Some("2026-01-01T00:00:05Z".into());
+        let mut refused = Stats::default();
+        for _ in 0..7 {
+            refused.push(&Sample {
+                name: 0,
+                corrected: Duration::from_millis(1),
+                actual: Duration::from_millis(1),
+                at: Duration::ZERO,
+                outcome: Outcome::Connect,
+                trace_id: 1,
+                reason: Some("connection refused".into()),
+            });
+        }
+        let mut total = b.total.stats().unwrap();
+        total.merge(&refused);
+        b.total = NameReport::of("total", &total, 2.0);
+        let merged = Report::merge(&[("a".into(), a), ("b".into(), b)]).unwrap();
+        let reasons = &merged.total.error_reasons;
+        assert_eq!(reasons["connect"]["connection refused"], 7);
+        assert_eq!(reasons["status"]["HTTP 500"], 8);
+        assert_eq!(merged.ended_at.as_deref(), Some("2026-01-01T00:00:05Z"));
+        assert_eq!(merged.reason_lines()[0], "status: HTTP 500 (8)");
+    }
+
+    #[test]
+    fn a_report_without_successes_says_why() {
+        let mut r = sample_report();
+        assert_eq!(r.no_success(), None);
+        let mut s = Stats::default();
+        for _ in 0..3 {
+            s.push(&Sample {
+                name: 0,
+                corrected: Duration::from_millis(1),
+                actual: Duration::from_millis(1),
+                at: Duration::ZERO,
+                outcome: Outcome::Connect,
+                trace_id: 1,
+                reason: Some("connection refused".into()),
+            });
+        }
+        r.total = NameReport::of("total", &s, 2.0);
+        let why = r.no_success().unwrap();
+        assert!(why.contains("3 of 3 failed"), "{why}");
+        assert!(why.contains("connect: connection refused (3)"), "{why}");
+        r.total = NameReport::of("total", &Stats::default(), 2.0);
+        assert!(r.no_success().unwrap().starts_with("no request completed"));
     }
 
     #[test]

@@ -78,6 +78,13 @@ pub fn render(r: &Report) -> String {
         "uncorrected (from the actual send): p50 {:.2}  p99 {:.2}  max {:.2}",
         u.p50, u.p99, u.max
     );
+    let reasons = r.reason_lines();
+    if !reasons.is_empty() {
+        let _ = writeln!(out, "errors by reason:");
+        for line in reasons {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     if let Some(a) = &r.aborted_by {
         let _ = writeln!(out, "aborted: threshold {a} failed");
     }
@@ -114,5 +121,9 @@ mod tests {
         assert!(text.contains("PASS p(95)<1s (observed 200ms)"));
         assert!(text.contains("status:4"));
         assert!(text.contains("dropped 3"));
+        assert!(
+            text.contains("errors by reason:\n  status: HTTP 500 (4)\n"),
+            "{text}"
+        );
     }
 }

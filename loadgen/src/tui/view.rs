@@ -390,11 +390,20 @@ fn draw_latency(frame: &mut Frame, area: Rect, s: &Snapshot) {
     if s.error_kinds.is_empty() {
         lines.push(Line::from("none"));
     }
-    lines.extend(
-        s.error_kinds
-            .iter()
-            .map(|(kind, n)| Line::styled(format!("{kind}  {n}"), Style::new().fg(Color::Red))),
-    );
+    for (kind, n) in &s.error_kinds {
+        lines.push(Line::styled(
+            format!("{kind}  {n}"),
+            Style::new().fg(Color::Red),
+        ));
+        // Why: the first few messages of the kind, most frequent first.
+        if let Some(reasons) = s.error_reasons.get(kind) {
+            let mut reasons: Vec<(&String, &u64)> = reasons.iter().collect();
+            reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            for (why, n) in reasons {
+                lines.push(Line::from(format!("  {why}  {n}")));
+            }
+        }
+    }
     frame.render_widget(
         Paragraph::new(lines).block(Block::bordered().title("Status codes and errors")),
         codes,
