@@ -375,3 +375,29 @@ async fn the_engine_survives_extreme_numbers() {
     let e = r.expect_err("too many users");
     assert!(e.to_string().contains("cannot allocate"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sigint_exits_at_once_and_still_writes_the_report() {
+    let silent = Silent::start().await;
+    let dir = Dir::new();
+    let file = dir.write("int2.yaml", &open(&silent.url(), "20s", 10.0, 30, 5, ""));
+    let rep = dir.path("int2.json");
+    let child = spawn(&["run", arg(&file), "--report", arg(&rep)]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let pid = nix::unistd::Pid::from_raw(child.id().expect("loadgen is running") as i32);
+    let sent = Instant::now();
+    for _ in 0..2 {
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT delivered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("stopped after two SIGINTs")
+        .unwrap();
+    let took = sent.elapsed().as_secs_f64();
+    assert!(took < 1.0, "stopped {took:.2}s after the first SIGINT");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("interrupted twice"), "{stderr}");
+    assert_eq!(report(&rep)["interrupted"], true);
+}
