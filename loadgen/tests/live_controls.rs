@@ -34,6 +34,15 @@ async fn run_live(
     .unwrap()
 }
 
+/// Waits until the run's own clock (from its snapshots) reaches `t`, so a
+/// slow start on a busy machine does not shift the switch (bounded: 20 s).
+async fn at_schedule_time(live: &Live, t: Duration) {
+    let limit = Instant::now() + Duration::from_secs(20);
+    while live.snapshot().clock.elapsed < t && Instant::now() < limit {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_scale_and_pause_drive_the_schedule() {
     let app = target_app::start(target_app::Config {
@@ -53,7 +62,7 @@ async fn rate_scale_and_pause_drive_the_schedule() {
     let live = Arc::new(Live::default());
     let knob = live.clone();
     let scaler = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(3)).await;
+        at_schedule_time(&knob, Duration::from_secs(3)).await;
         knob.rescale(2.0);
     });
     let run = run_live(plan(50.0, 6), &host, &live).await;
@@ -72,7 +81,7 @@ async fn rate_scale_and_pause_drive_the_schedule() {
     let live = Arc::new(Live::default());
     let knob = live.clone();
     let pauser = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        at_schedule_time(&knob, Duration::from_secs(1)).await;
         knob.toggle_pause();
         tokio::time::sleep(Duration::from_secs(2)).await;
         knob.toggle_pause();
