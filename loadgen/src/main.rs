@@ -311,10 +311,24 @@ async fn execute(
     if let Some(t) = tui {
         t.finish();
     }
-    if let Some(spans) = &spans
+    if let Some(spans) = spans
         && !hurry
     {
-        spans.shutdown();
+        let interrupted = control
+            .interrupted
+            .load(std::sync::atomic::Ordering::SeqCst);
+        let flush = tokio::task::spawn_blocking(move || spans.shutdown());
+        if interrupted {
+            // An interrupted run does not wait long on a collector.
+            if tokio::time::timeout(Duration::from_millis(500), flush)
+                .await
+                .is_err()
+            {
+                eprintln!("loadgen: warning: client spans not flushed (interrupted)");
+            }
+        } else {
+            let _ = flush.await;
+        }
     }
     if let Some(p) = progress {
         p.abort();
