@@ -396,6 +396,56 @@ mod tests {
         assert_eq!(dns_reason(&e), "dns: Weird");
     }
 
+    /// A lookup that hangs (a resolver that never answers) is waited for by
+    /// every caller at once, each only as long as its own bound, and starts
+    /// no second lookup; its failure then answers them all and is kept for
+    /// a while. No lookup is made here: the state is set by hand.
+    #[tokio::test]
+    async fn a_hanging_lookup_is_shared_and_bounded() {
+        let t = Target::parse("http://loadgen-test.invalid:8080").unwrap();
+        let (done, pending) = tokio::sync::watch::channel(false);
+        t.dns.lock().unwrap().pending = Some(pending);
+        let started = Instant::now();
+        let waiting: Vec<_> = (0..20)
+            .map(|_| {
+                let t = t.clone();
+                tokio::spawn(async move {
+                    tokio::time::timeout(Duration::from_millis(200), t.addresses()).await
+                })
+            })
+            .collect();
+        for w in waiting {
+            assert!(w.await.unwrap().is_err(), "bounded by the caller's timeout");
+        }
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(t.dns.lock().unwrap().last.is_none(), "no other lookup ran");
+        // The lookup fails: the callers waiting get its reason at once.
+        let caller = {
+            let t = t.clone();
+            tokio::spawn(async move { t.addresses().await })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        {
+            let mut dns = t.dns.lock().unwrap();
+            dns.last = Some(Lookup {
+                at: Instant::now(),
+                result: Err("dns: no such host".into()),
+            });
+            dns.pending = None;
+        }
+        done.send(true).unwrap();
+        assert_eq!(
+            caller.await.unwrap(),
+            Err(SendError::Connect("dns: no such host".into()))
+        );
+        // Within DNS_FAILURE_TTL, callers get the failure without a lookup.
+        assert_eq!(
+            t.addresses().await,
+            Err(SendError::Connect("dns: no such host".into()))
+        );
+        assert!(t.dns.lock().unwrap().pending.is_none());
+    }
+
     #[test]
     fn connect_and_tls_reasons() {
         use std::io::{Error, ErrorKind};
