@@ -110,7 +110,8 @@ impl Target {
     /// The addresses of the host: an IP literal as it is, a name from the
     /// shared lookup. At most one lookup runs at a time, in its own task, so
     /// a caller that stops waiting (its request timed out) costs nothing more.
-    async fn addresses(&self) -> Result<Vec<SocketAddr>, SendError> {
+    /// Waiting ends early when `cut` completes (the run's schedule is over).
+    async fn addresses(&self, cut: impl Future<Output = ()>) -> Result<Vec<SocketAddr>, SendError> {
         if let Ok(ip) = self.host.parse::<std::net::IpAddr>() {
             return Ok(vec![SocketAddr::new(ip, self.port)]);
         }
@@ -160,7 +161,14 @@ impl Target {
                 }
             }
         };
-        let done = waiting.wait_for(|d| *d).await.is_ok();
+        let done = tokio::select! {
+            r = waiting.wait_for(|d| *d) => r.is_ok(),
+            _ = cut => {
+                return Err(SendError::Connect(
+                    "dns: no answer before the end of the run".into(),
+                ));
+            }
+        };
         let dns = self.dns.lock().unwrap_or_else(|e| e.into_inner());
         match (&dns.last, done) {
             (Some(l), true) => answer(l),
@@ -289,10 +297,11 @@ impl Connection {
     async fn open(
         target: &Target,
         connect_timeout: Duration,
+        cut: impl Future<Output = ()>,
     ) -> Result<SendRequest<Full<Bytes>>, SendError> {
         let stream = tokio::time::timeout(connect_timeout, async {
             let mut last = None;
-            for addr in target.addresses().await? {
+            for addr in target.addresses(cut).await? {
                 match TcpStream::connect(addr).await {
                     Ok(s) => return Ok(s),
                     Err(e) => last = Some(connect_reason(&e)),
@@ -329,11 +338,13 @@ impl Connection {
     }
 
     /// Sends a request and reads the whole response; returns its status.
+    /// A host lookup still unanswered when `cut` completes fails the request.
     pub async fn send(
         &mut self,
         target: &Target,
         mut request: Request<Full<Bytes>>,
         connect_timeout: Duration,
+        cut: impl Future<Output = ()>,
     ) -> Result<u16, SendError> {
         request.headers_mut().insert(HOST, target.authority.clone());
         // A connection the server closed while idle is replaced before use.
@@ -343,7 +354,7 @@ impl Connection {
         };
         let mut sender = match self.sender.take() {
             Some(s) if reusable => s,
-            _ => Self::open(target, connect_timeout).await?,
+            _ => Self::open(target, connect_timeout, cut).await?,
         };
         let response = sender
             .send_request(request)
@@ -410,7 +421,11 @@ mod tests {
             .map(|_| {
                 let t = t.clone();
                 tokio::spawn(async move {
-                    tokio::time::timeout(Duration::from_millis(200), t.addresses()).await
+                    tokio::time::timeout(
+                        Duration::from_millis(200),
+                        t.addresses(std::future::pending()),
+                    )
+                    .await
                 })
             })
             .collect();
@@ -422,7 +437,7 @@ mod tests {
         // The lookup fails: the callers waiting get its reason at once.
         let caller = {
             let t = t.clone();
-            tokio::spawn(async move { t.addresses().await })
+            tokio::spawn(async move { t.addresses(std::future::pending()).await })
         };
         tokio::time::sleep(Duration::from_millis(20)).await;
         {
@@ -440,10 +455,32 @@ mod tests {
         );
         // Within DNS_FAILURE_TTL, callers get the failure without a lookup.
         assert_eq!(
-            t.addresses().await,
+            t.addresses(std::future::pending()).await,
             Err(SendError::Connect("dns: no such host".into()))
         );
         assert!(t.dns.lock().unwrap().pending.is_none());
+        // A lookup still pending when the run ends fails the wait at once.
+        let t = Target::parse("http://loadgen-test.invalid:8080").unwrap();
+        let (_done, pending) = tokio::sync::watch::channel(false);
+        t.dns.lock().unwrap().pending = Some(pending);
+        let (end, mut ended) = tokio::sync::watch::channel(false);
+        let caller = tokio::spawn(async move {
+            let cut = async move {
+                let _ = ended.wait_for(|e| *e).await;
+            };
+            t.addresses(cut).await
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        end.send(true).unwrap();
+        let r = tokio::time::timeout(Duration::from_secs(1), caller)
+            .await
+            .expect("the end of the run cuts the wait");
+        assert_eq!(
+            r.unwrap(),
+            Err(SendError::Connect(
+                "dns: no answer before the end of the run".into()
+            ))
+        );
     }
 
     #[test]

@@ -380,7 +380,7 @@ async fn iteration(
             Ok(request) => {
                 let send = tokio::time::timeout(
                     plan.timeout,
-                    conn.send(&ctx.target, request, plan.timeout),
+                    conn.send(&ctx.target, request, plan.timeout, ctx.until_over()),
                 );
                 tokio::select! {
                     r = send => Some(r),
