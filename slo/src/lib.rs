@@ -8,6 +8,7 @@
 //! queries Prometheus and [`evaluate`] turns answers into reports and gates.
 
 pub mod alertmanager;
+pub mod answer;
 pub mod budget;
 pub mod dashboard;
 pub mod evaluate;
