@@ -17,7 +17,7 @@ const EXIT_FAILED: u8 = 99;
 #[derive(Debug, Parser)]
 #[command(
     version,
-    after_help = "Exit codes: 0 ok, 1 runtime failure, 2 invalid input."
+    after_help = "Exit codes: 0 ok, 1 runtime failure, 2 invalid input, 3 inconclusive (gate and\nreport: no traffic, Prometheus unreachable, or an answer that is not a finite,\nnon-negative, single-series number), 99 the gate failed."
 )]
 struct Cli {
     #[command(subcommand)]

@@ -123,6 +123,18 @@ fn gate_non_json_answer_is_inconclusive() {
 }
 
 #[test]
+fn gate_prometheus_error_answer_is_inconclusive() {
+    let (code, stdout, stderr) = gate(
+        vector(&["1000"]),
+        r#"{"status":"error","errorType":"execution","error":"query processing would load too many samples"}"#.into(),
+    );
+    assert_eq!(code, Some(3), "{stdout}{stderr}");
+    assert!(stderr.contains("rejected the query"), "{stderr}");
+    assert!(stderr.contains("execution: query processing"), "{stderr}");
+    assert!(!stdout.contains("PASS"), "{stdout}");
+}
+
+#[test]
 fn gate_missing_total_is_inconclusive() {
     let (code, stdout, stderr) = gate(vector(&[]), vector(&["0"]));
     assert_eq!(code, Some(3), "{stdout}{stderr}");
