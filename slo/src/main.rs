@@ -316,72 +316,11 @@ fn unix(t: &str) -> Result<i64, String> {
         })
 }
 
-/// The window of a loadgen report: from its `started_at` to its `ended_at`
-/// (whole seconds that cover the run). A report without `ended_at` (older
-/// loadgen) ends at `started_at` + `elapsed_s`. An interrupted run is refused
-/// unless `allow_interrupted`.
+/// The window of a loadgen report (see [`slo::run_window`]).
 fn run_window(path: &Path, allow_interrupted: bool) -> Result<(i64, i64), String> {
-    let shown = path.display();
+    let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| format!("failed to read {shown}: {e}"))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "{shown}:{}:{}: not a loadgen report: {e}",
-            e.line(),
-            e.column()
-        )
-    })?;
-    if v["interrupted"].as_bool() == Some(true) && !allow_interrupted {
-        return Err(format!(
-            "{shown}: the run was interrupted, so its window and load are not the ones planned; rerun it, or judge it anyway with --allow-interrupted"
-        ));
-    }
-    let time = |key: &str| -> Result<Option<(i64, i64)>, String> {
-        match &v[key] {
-            serde_json::Value::Null => Ok(None),
-            serde_json::Value::String(t) => rfc3339_bounds(t)
-                .map(Some)
-                .map_err(|e| format!("{shown}: {key} {e}")),
-            other => Err(format!(
-                "{shown}: {key} is {other}, not an RFC 3339 time (is it a loadgen report?)"
-            )),
-        }
-    };
-    let (from, _) = time("started_at")?
-        .ok_or_else(|| format!("{shown}: no started_at (is it a loadgen report?)"))?;
-    let to = match time("ended_at")? {
-        Some((_, end)) => end,
-        None => {
-            let elapsed = v["elapsed_s"]
-                .as_f64()
-                .filter(|e| e.is_finite() && *e >= 0.0 && *e < 1e12)
-                .ok_or_else(|| {
-                    format!("{shown}: no ended_at and no valid elapsed_s (is it a loadgen report?)")
-                })?;
-            from.saturating_add(elapsed.ceil() as i64)
-        }
-    };
-    if to <= from {
-        return Err(format!(
-            "{shown}: the run's window is empty (ended_at is not after started_at)"
-        ));
-    }
-    Ok((from, to))
-}
-
-/// An RFC 3339 time as whole Unix seconds, rounded down and up.
-fn rfc3339_bounds(t: &str) -> Result<(i64, i64), String> {
-    let st = humantime::parse_rfc3339_weak(t)
-        .map_err(|e| format!("{t:?}: {e} (RFC 3339 like 2026-11-21T10:00:00Z)"))?;
-    let d = st
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_err(|_| format!("{t:?} is before 1970"))?;
-    let down = i64::try_from(d.as_secs()).map_err(|_| format!("{t:?} is too far ahead"))?;
-    let up = if d.subsec_nanos() > 0 {
-        down.saturating_add(1)
-    } else {
-        down
-    };
-    Ok((down, up))
+    slo::run_window::run_window(&text, &shown, allow_interrupted).map_err(|e| e.to_string())
 }
 
 fn pct(v: Option<f64>) -> String {
