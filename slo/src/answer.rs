@@ -230,7 +230,7 @@ pub fn validate(query: &str, answer: &Answer, shape: Shape) -> Result<Vec<Series
         let more = if series.len() > 3 { ", …" } else { "" };
         return Err(untrusted(
             format!("{} series ({}{more})", series.len(), shown.join("; ")),
-            "one number was expected: aggregate the query with sum() so it cannot split by label",
+            "one number was expected (wrap an events SLI's query in sum(); for slo's own sum() queries, more than one series means the server is not answering as Prometheus does)",
         ));
     }
     let mut out = Vec::with_capacity(series.len());

@@ -387,9 +387,16 @@ fn report_text(r: &slo::evaluate::SloReport) -> String {
             a.severity, a.factor, a.long, a.short
         ));
     }
+    let hour_inconclusive = r
+        .windows
+        .iter()
+        .any(|w| w.window == "1h" && w.inconclusive.is_some());
     lines.push(match r.exhaustion_seconds {
         _ if r.budget_remaining_ratio.is_some_and(|rem| rem <= 0.0) => {
             "  budget exhausted for this period".to_owned()
+        }
+        None if r.period_inconclusive || hour_inconclusive => {
+            "  time to exhaustion: inconclusive".to_owned()
         }
         Some(s) => format!(
             "  budget exhausted in {} at the 1h burn rate",
@@ -899,7 +906,10 @@ async fn run(cli: Cli) -> Result<u8, (u8, String)> {
                 text += &format!(
                     "{verdict} {}: SLI {} over {}s (objective {}%), burn rate {}; {}\n",
                     r.name,
-                    pct(r.sli),
+                    match r.verdict {
+                        slo::evaluate::GateVerdict::Inconclusive => "unknown".to_owned(),
+                        _ => pct(r.sli),
+                    },
                     r.window_seconds,
                     r.objective * 100.0,
                     r.burn_rate.map_or("-".into(), |b| format!("{b:.2}")),

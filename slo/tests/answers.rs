@@ -42,7 +42,10 @@ fn gate(total: String, errors: String) -> (Option<i32>, String, String) {
 fn assert_inconclusive(errors: String, found: &str) {
     let (code, stdout, stderr) = gate(vector(&["1000"]), errors);
     assert_eq!(code, Some(3), "{stdout}{stderr}");
-    assert!(stdout.contains("INCONCLUSIVE availability"), "{stdout}");
+    assert!(
+        stdout.contains("INCONCLUSIVE availability: SLI unknown over 300s"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("PASS"), "{stdout}");
     assert!(
         stdout.contains("sum(increase(http_server_request_duration_seconds_count{job=\"app\",http_response_status_code=~\"5..\"}[5m]))"),
@@ -216,6 +219,10 @@ fn report_nan_errors_is_inconclusive() {
         "{stdout}"
     );
     assert!(stdout.contains("error budget: inconclusive"), "{stdout}");
+    assert!(
+        stdout.contains("time to exhaustion: inconclusive"),
+        "{stdout}"
+    );
     assert!(stdout.contains("burn rate: 5m ?"), "{stdout}");
     assert!(stdout.contains(": INCONCLUSIVE"), "alerts: {stdout}");
     assert!(stderr.contains("could not be trusted"), "{stderr}");
