@@ -387,6 +387,57 @@ mod tests {
         );
     }
 
+    /// A seeded mutator over well-formed answers: whatever the bytes, parsing
+    /// never panics, and a value that passes is a finite, non-negative number.
+    #[test]
+    fn mutated_answers_never_pass_a_bad_number() {
+        let seeds: Vec<Vec<u8>> = vec![
+            vector(&["12.5"]),
+            vector(&["0", "900"]),
+            vector(&["NaN"]),
+            br#"{"status":"success","data":{"resultType":"scalar","result":[1,"3"]}}"#.to_vec(),
+            br#"{"status":"error","errorType":"bad_data","error":"x"}"#.to_vec(),
+        ];
+        let alphabet = b"0123456789.-+eE\"[]{},:NaInf \\";
+        let mut state: u64 = 0x5eed;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize
+        };
+        for case in 0..3000 {
+            let mut body = seeds[case % seeds.len()].clone();
+            for _ in 0..1 + next() % 4 {
+                let at = next() % body.len().max(1);
+                match next() % 3 {
+                    0 if !body.is_empty() => {
+                        body.remove(at.min(body.len() - 1));
+                    }
+                    1 => body.insert(at, alphabet[next() % alphabet.len()]),
+                    _ if !body.is_empty() => {
+                        let i = at.min(body.len() - 1);
+                        body[i] = alphabet[next() % alphabet.len()];
+                    }
+                    _ => {}
+                }
+            }
+            let Ok(answer) = parse(&body) else { continue };
+            for shape in [Shape::Single, Shape::Many] {
+                if let Ok(series) = validate(Q, &answer, shape) {
+                    assert!(shape == Shape::Many || series.len() <= 1);
+                    for s in series {
+                        assert!(
+                            s.value.is_finite() && s.value >= 0.0,
+                            "{}",
+                            String::from_utf8_lossy(&body)
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn messages_cut_long_answers() {
         let long = "x".repeat(100_000);
