@@ -156,6 +156,7 @@ fn slo_panel() -> SloPanel {
                     long: "1h".into(),
                     short: "5m".into(),
                     firing: true,
+                    inconclusive: false,
                 },
                 AlertRow {
                     severity: "ticket",
@@ -163,8 +164,10 @@ fn slo_panel() -> SloPanel {
                     long: "1d".into(),
                     short: "2h".into(),
                     firing: false,
+                    inconclusive: false,
                 },
             ],
+            inconclusive: vec![],
         }],
     }
 }
@@ -215,4 +218,28 @@ fn help_paused_and_errors() {
     let out = render(80, 24, &snap, &failing, &ui);
     assert!(out.contains("connection refused"), "{out}");
     insta::assert_snapshot!("slo_error_80x24", out);
+}
+
+#[test]
+fn slo_panel_shows_an_untrusted_prometheus_answer() {
+    let mut panel = slo_panel();
+    let row = &mut panel.slos[0];
+    row.sli = None;
+    row.budget_remaining = None;
+    row.alerts[0].firing = false;
+    row.alerts[0].inconclusive = true;
+    row.inconclusive =
+        vec!["Prometheus answered {} NaN to sum(errors): a count must be finite".into()];
+    let ui = UiState {
+        view: View::Slo,
+        ..UiState::default()
+    };
+    let out = render(160, 48, &snapshot(), &panel, &ui);
+    assert!(out.contains("SLI inconclusive"), "{out}");
+    assert!(
+        out.contains("INCONCLUSIVE: Prometheus answered {} NaN to sum(errors)"),
+        "{out}"
+    );
+    assert!(out.contains("5m: INCONCLUSIVE"), "{out}");
+    assert!(!out.contains("no traffic"), "{out}");
 }

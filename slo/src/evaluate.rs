@@ -5,29 +5,106 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::answer::{self, Answer, SNIPPET_CHARS, snippet};
 use crate::budget::{self, Events, Verdict};
-use crate::model::{Service, Slo};
+use crate::model::{Service, Sli, Slo};
 use crate::prom::{Prom, PromError};
-use crate::promql;
+use crate::promql::{self, EventQueries};
 use crate::windows::{Severity, burn_alerts, promql_duration};
 
 /// The burn-rate windows every report shows.
 pub const REPORT_WINDOWS: [u64; 7] = [300, 1_800, 3_600, 7_200, 21_600, 86_400, 259_200];
 
-/// Events over one window, or `None` when Prometheus has no such series.
+/// What one window's queries said.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reading {
+    Events(Events),
+    /// The total query returned no series: nothing was counted.
+    NoData {
+        query: String,
+    },
+    /// An answer that cannot be trusted; the message names the query and
+    /// what came back.
+    Inconclusive(String),
+}
+
+impl Reading {
+    pub fn events(&self) -> Option<Events> {
+        match self {
+            Reading::Events(e) => Some(*e),
+            _ => None,
+        }
+    }
+
+    pub fn inconclusive(&self) -> Option<&str> {
+        match self {
+            Reading::Inconclusive(m) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+/// Whether an errors query that returns no series means zero errors.
+///
+/// Only for availability SLIs: their errors query selects nothing but the
+/// failing (5xx) series, so no series means no failure was ever counted.
+/// Latency and ratio errors queries are `total - (good or vector(0))`, empty
+/// only when the total is; an events SLI's `error_query` is the spec's own,
+/// and must say so itself (end it with `or vector(0)`).
+pub fn empty_errors_mean_zero(sli: &Sli) -> bool {
+    matches!(sli, Sli::Availability { .. })
+}
+
+/// Errors above the total by more than this share are not rounding.
+const ERRORS_ABOVE_TOTAL: f64 = 1e-9;
+
+/// One window's reading from the answers to its two queries (pure).
+pub fn reading(slo: &Slo, q: &EventQueries, total: &Answer, errors: &Answer) -> Reading {
+    let total = match answer::single(&q.total, total) {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            return Reading::NoData {
+                query: snippet(&q.total, SNIPPET_CHARS),
+            };
+        }
+        Err(u) => return Reading::Inconclusive(u.to_string()),
+    };
+    let errors = match answer::single(&q.errors, errors) {
+        Ok(Some(e)) => e,
+        Ok(None) if empty_errors_mean_zero(&slo.sli) => 0.0,
+        Ok(None) => {
+            return Reading::Inconclusive(format!(
+                "Prometheus answered no series to {} while {} counted {total}: an empty errors answer means no errors only where the query says so (end an events SLI's error_query with `or vector(0)`)",
+                snippet(&q.errors, SNIPPET_CHARS),
+                snippet(&q.total, SNIPPET_CHARS),
+            ));
+        }
+        Err(u) => return Reading::Inconclusive(u.to_string()),
+    };
+    if errors > total * (1.0 + ERRORS_ABOVE_TOTAL) + answer::NEGATIVE_NOISE {
+        return Reading::Inconclusive(format!(
+            "Prometheus counted {errors} errors with {} but only {total} events with {}: the two queries do not count the same events",
+            snippet(&q.errors, SNIPPET_CHARS),
+            snippet(&q.total, SNIPPET_CHARS),
+        ));
+    }
+    Reading::Events(Events {
+        total,
+        errors: errors.min(total),
+    })
+}
+
+/// Queries one window's events at `at` (now when `None`).
 pub async fn events(
     prom: &Prom,
     slo: &Slo,
     window: Duration,
     at: Option<i64>,
-) -> Result<Option<Events>, PromError> {
+) -> Result<Reading, PromError> {
     let q = promql::events(slo, window);
-    let Some(total) = prom.scalar(&q.total, at).await? else {
-        return Ok(None);
-    };
-    // No error series at all means no errors (a 5xx series appears with the first 5xx).
-    let errors = prom.scalar(&q.errors, at).await?.unwrap_or(0.0);
-    Ok(Some(Events { total, errors }))
+    let total = prom.instant(&q.total, at).await?;
+    let errors = prom.instant(&q.errors, at).await?;
+    Ok(reading(slo, &q, &total, &errors))
 }
 
 /// What `slo check --prometheus` found for one SLO.
@@ -114,12 +191,15 @@ pub struct WindowReport {
     pub window: String,
     pub total: Option<f64>,
     pub errors: Option<f64>,
-    /// `None` for no traffic.
+    /// `None` for no traffic (or an inconclusive answer).
     pub sli: Option<f64>,
     pub burn_rate: Option<f64>,
+    /// Why this window has no numbers although Prometheus answered.
+    pub inconclusive: Option<String>,
 }
 
-fn window_report(window: Duration, slo: &Slo, e: Option<Events>) -> WindowReport {
+fn window_report(window: Duration, slo: &Slo, r: &Reading) -> WindowReport {
+    let e = r.events();
     let (sli, burn_rate) = match e.map(|e| budget::verdict(slo, e)) {
         Some(Verdict::Measured { sli, burn_rate }) => (Some(sli), Some(burn_rate)),
         _ => (None, None),
@@ -130,6 +210,7 @@ fn window_report(window: Duration, slo: &Slo, e: Option<Events>) -> WindowReport
         errors: e.map(|e| e.errors),
         sli,
         burn_rate,
+        inconclusive: r.inconclusive().map(str::to_owned),
     }
 }
 
@@ -141,6 +222,9 @@ pub struct AlertState {
     pub long: String,
     pub short: String,
     pub firing: bool,
+    /// Neither window rules the alert out, and one of them could not be read:
+    /// it may be firing.
+    pub inconclusive: bool,
 }
 
 /// Where one SLO stands.
@@ -149,8 +233,11 @@ pub struct SloReport {
     pub name: String,
     pub objective: f64,
     pub period: String,
-    /// Over the whole period; `None` for no traffic.
+    /// Over the whole period; `None` for no traffic (or an inconclusive answer).
     pub sli: Option<f64>,
+    /// The period's own answers could not be trusted: the SLI and budget are
+    /// unknown, not "no traffic".
+    pub period_inconclusive: bool,
     pub budget_total_errors: Option<f64>,
     pub budget_consumed_ratio: Option<f64>,
     pub budget_remaining_ratio: Option<f64>,
@@ -160,36 +247,60 @@ pub struct SloReport {
     pub alerts: Vec<AlertState>,
     /// At the 1h burn rate; `None` when the budget is not being spent.
     pub exhaustion_seconds: Option<f64>,
+    /// Every distinct answer that could not be trusted, naming its query and
+    /// what came back; empty when every number above is sound.
+    pub inconclusive: Vec<String>,
 }
 
 /// Builds the report of one SLO at time `at` (now when `None`).
 pub async fn report(prom: &Prom, slo: &Slo, at: Option<i64>) -> Result<SloReport, PromError> {
+    let mut inconclusive: Vec<String> = Vec::new();
+    let mut note = |r: &Reading| {
+        if let Some(m) = r.inconclusive()
+            && !inconclusive.iter().any(|i| i == m)
+        {
+            inconclusive.push(m.to_owned());
+        }
+    };
     let period = events(prom, slo, slo.period, at).await?;
-    let period_report = window_report(slo.period, slo, period);
-    let b = period.and_then(|p| budget::budget(slo, p));
+    note(&period);
+    let period_report = window_report(slo.period, slo, &period);
+    let b = period.events().and_then(|p| budget::budget(slo, p));
     let mut windows = Vec::new();
     for secs in REPORT_WINDOWS {
         let w = Duration::from_secs(secs);
-        windows.push(window_report(w, slo, events(prom, slo, w, at).await?));
+        let r = events(prom, slo, w, at).await?;
+        note(&r);
+        windows.push(window_report(w, slo, &r));
     }
     let mut alerts = Vec::new();
     for a in burn_alerts(slo.period) {
         let long = events(prom, slo, a.long, at).await?;
         let short = events(prom, slo, a.short, at).await?;
-        let burning = |e: Option<Events>| match e.map(|e| budget::verdict(slo, e)) {
-            Some(Verdict::Measured { burn_rate, .. }) => burn_rate > a.factor,
-            _ => false,
+        note(&long);
+        note(&short);
+        // Some(burning), or None when the window could not be read.
+        let burning = |r: &Reading| match r {
+            Reading::Inconclusive(_) => None,
+            Reading::NoData { .. } => Some(false),
+            Reading::Events(e) => Some(match budget::verdict(slo, *e) {
+                Verdict::Measured { burn_rate, .. } => burn_rate > a.factor,
+                Verdict::NoTraffic => false,
+            }),
         };
         let enabled = match a.severity {
             Severity::Page => slo.alerting.page.enabled,
             Severity::Ticket => slo.alerting.ticket.enabled,
         };
+        let (l, s) = (burning(&long), burning(&short));
+        let ruled_out = l == Some(false) || s == Some(false);
         alerts.push(AlertState {
             severity: a.severity.as_str(),
             factor: a.factor,
             long: promql_duration(a.long),
             short: promql_duration(a.short),
-            firing: enabled && burning(long) && burning(short),
+            firing: enabled && l == Some(true) && s == Some(true),
+            inconclusive: enabled && !ruled_out && (l.is_none() || s.is_none()),
         });
     }
     let hour_burn = windows
@@ -205,6 +316,7 @@ pub async fn report(prom: &Prom, slo: &Slo, at: Option<i64>) -> Result<SloReport
         objective: slo.objective,
         period: promql_duration(slo.period),
         sli: period_report.sli,
+        period_inconclusive: period_report.inconclusive.is_some(),
         budget_total_errors: b.map(|b| b.allowed_errors),
         budget_consumed_ratio: b.map(|b| b.consumed_ratio),
         budget_remaining_ratio: b.map(|b| b.remaining_ratio),
@@ -212,6 +324,7 @@ pub async fn report(prom: &Prom, slo: &Slo, at: Option<i64>) -> Result<SloReport
         windows,
         alerts,
         exhaustion_seconds: exhaustion.map(|d| d.as_secs_f64()),
+        inconclusive,
     })
 }
 
@@ -240,29 +353,31 @@ pub struct GateResult {
     pub reason: String,
 }
 
-/// Evaluates every SLO over `[from, to]` (Unix seconds).
-pub async fn gate(
-    prom: &Prom,
-    service: &Service,
-    from: i64,
-    to: i64,
-    max_burn: Option<f64>,
-) -> Result<Vec<GateResult>, PromError> {
-    let window = Duration::from_secs((to - from).max(1) as u64);
-    let mut out = Vec::new();
-    for slo in &service.slos {
-        let e = events(prom, slo, window, Some(to)).await?;
-        let (verdict, reason, sli, burn) = match e.map(|e| budget::verdict(slo, e)) {
-            None | Some(Verdict::NoTraffic) => (
+/// The gate's verdict on one SLO from its window's reading (pure).
+pub fn judge(slo: &Slo, window: Duration, r: &Reading, max_burn: Option<f64>) -> GateResult {
+    let need = slo.min_events.max(1.0);
+    let e = r.events();
+    let (verdict, reason, sli, burn) = match r {
+        Reading::Inconclusive(m) => (GateVerdict::Inconclusive, m.clone(), None, None),
+        Reading::NoData { query } => (
+            GateVerdict::Inconclusive,
+            format!(
+                "no traffic in the window: {query} returned no series (at least {need} events needed): never a pass"
+            ),
+            None,
+            None,
+        ),
+        Reading::Events(e) => match budget::verdict(slo, *e) {
+            Verdict::NoTraffic => (
                 GateVerdict::Inconclusive,
                 format!(
-                    "no traffic in the window (at least {} events needed): never a pass",
-                    slo.min_events.max(1.0)
+                    "no traffic in the window: {} events (at least {need} needed): never a pass",
+                    e.total
                 ),
                 None,
                 None,
             ),
-            Some(Verdict::Measured { sli, burn_rate }) => {
+            Verdict::Measured { sli, burn_rate } => {
                 if sli < slo.objective {
                     (
                         GateVerdict::Fail,
@@ -285,19 +400,205 @@ pub async fn gate(
                     (GateVerdict::Pass, "met".into(), Some(sli), Some(burn_rate))
                 }
             }
-        };
-        out.push(GateResult {
-            name: slo.name.clone(),
-            objective: slo.objective,
-            window_seconds: window.as_secs(),
-            total: e.map(|e| e.total),
-            errors: e.map(|e| e.errors),
-            sli,
-            burn_rate: burn,
-            sustained_budget_share: burn,
-            verdict,
-            reason,
-        });
+        },
+    };
+    GateResult {
+        name: slo.name.clone(),
+        objective: slo.objective,
+        window_seconds: window.as_secs(),
+        total: e.map(|e| e.total),
+        errors: e.map(|e| e.errors),
+        sli,
+        burn_rate: burn,
+        sustained_budget_share: burn,
+        verdict,
+        reason,
+    }
+}
+
+/// Evaluates every SLO over `[from, to]` (Unix seconds).
+pub async fn gate(
+    prom: &Prom,
+    service: &Service,
+    from: i64,
+    to: i64,
+    max_burn: Option<f64>,
+) -> Result<Vec<GateResult>, PromError> {
+    let secs = u64::try_from(to.saturating_sub(from)).unwrap_or(0).max(1);
+    let window = Duration::from_secs(secs);
+    let mut out = Vec::new();
+    for slo in &service.slos {
+        let r = events(prom, slo, window, Some(to)).await?;
+        out.push(judge(slo, window, &r, max_burn));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::answer::Series;
+    use crate::model::Alerting;
+
+    fn slo(sli: Sli) -> Slo {
+        Slo {
+            name: "s".into(),
+            description: None,
+            objective: 0.99,
+            period: Duration::from_secs(30 * 86_400),
+            sli,
+            min_events: 10.0,
+            labels: Default::default(),
+            alerting: Alerting::default(),
+        }
+    }
+
+    fn availability() -> Slo {
+        slo(Sli::Availability {
+            selector: "{job=\"app\"}".into(),
+        })
+    }
+
+    fn latency() -> Slo {
+        slo(Sli::Latency {
+            metric: "http_server_request_duration_seconds".into(),
+            selector: "{job=\"app\"}".into(),
+            threshold: 0.1,
+        })
+    }
+
+    fn events_sli() -> Slo {
+        slo(Sli::Events {
+            error_query: "sum(rate(errors[{{.window}}]))".into(),
+            total_query: "sum(rate(total[{{.window}}]))".into(),
+        })
+    }
+
+    fn one(v: f64) -> Answer {
+        Answer::Vector(vec![Series {
+            labels: Default::default(),
+            value: v,
+        }])
+    }
+
+    fn empty() -> Answer {
+        Answer::Vector(Vec::new())
+    }
+
+    fn read(s: &Slo, total: Answer, errors: Answer) -> Reading {
+        let q = promql::events(s, Duration::from_secs(300));
+        reading(s, &q, &total, &errors)
+    }
+
+    fn judged(s: &Slo, total: Answer, errors: Answer) -> GateResult {
+        judge(s, Duration::from_secs(300), &read(s, total, errors), None)
+    }
+
+    #[test]
+    fn healthy_answers_pass() {
+        let r = judged(&availability(), one(1000.0), one(0.0));
+        assert_eq!(r.verdict, GateVerdict::Pass, "{r:?}");
+    }
+
+    #[test]
+    fn every_untrusted_errors_answer_is_inconclusive_never_a_pass() {
+        let two = Answer::Vector(vec![
+            Series {
+                labels: [("code".into(), "500".into())].into(),
+                value: 0.0,
+            },
+            Series {
+                labels: [("code".into(), "503".into())].into(),
+                value: 900.0,
+            },
+        ]);
+        for (what, errors) in [
+            ("NaN", one(f64::NAN)),
+            ("+Inf", one(f64::INFINITY)),
+            ("-Inf", one(f64::NEG_INFINITY)),
+            ("-5", one(-5.0)),
+            ("matrix", Answer::Matrix(1)),
+            ("string", Answer::String("0".into())),
+            ("scalar", Answer::Scalar(0.0)),
+            ("2 series", two),
+            (
+                "not JSON",
+                Answer::Malformed("a body that is not JSON: <html>".into()),
+            ),
+        ] {
+            for s in [availability(), latency(), events_sli()] {
+                let r = judged(&s, one(1000.0), errors.clone());
+                assert_eq!(r.verdict, GateVerdict::Inconclusive, "{what}: {r:?}");
+                let q = promql::events(&s, Duration::from_secs(300)).errors;
+                assert!(
+                    r.reason.contains(&q),
+                    "{what}: names the query: {}",
+                    r.reason
+                );
+                assert!(
+                    r.reason.contains(what),
+                    "{what}: says what came back: {}",
+                    r.reason
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_untrusted_total_answer_is_inconclusive() {
+        for total in [
+            one(f64::NAN),
+            one(f64::INFINITY),
+            one(-1.0),
+            Answer::Matrix(2),
+            Answer::Scalar(5.0),
+        ] {
+            let r = judged(&availability(), total.clone(), one(0.0));
+            assert_eq!(r.verdict, GateVerdict::Inconclusive, "{total:?}");
+        }
+    }
+
+    #[test]
+    fn a_missing_total_is_inconclusive_and_names_the_query() {
+        let s = availability();
+        let r = judged(&s, empty(), one(0.0));
+        assert_eq!(r.verdict, GateVerdict::Inconclusive);
+        let q = promql::events(&s, Duration::from_secs(300)).total;
+        assert!(r.reason.contains(&q), "{}", r.reason);
+        assert!(r.reason.contains("no series"), "{}", r.reason);
+    }
+
+    #[test]
+    fn an_empty_errors_answer_is_zero_only_for_availability() {
+        assert_eq!(
+            read(&availability(), one(100.0), empty()),
+            Reading::Events(Events {
+                total: 100.0,
+                errors: 0.0
+            })
+        );
+        for s in [latency(), events_sli()] {
+            let r = read(&s, one(100.0), empty());
+            assert!(
+                r.inconclusive().is_some_and(|m| m.contains("or vector(0)")),
+                "{r:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn errors_above_the_total_are_inconclusive() {
+        let r = judged(&availability(), one(100.0), one(900.0));
+        assert_eq!(r.verdict, GateVerdict::Inconclusive, "{r:?}");
+        // Rounding is not a disagreement.
+        let r = judged(&availability(), one(100.0), one(100.0 + 1e-12));
+        assert_eq!(r.verdict, GateVerdict::Fail, "{r:?}");
+    }
+
+    #[test]
+    fn too_little_traffic_is_inconclusive() {
+        let r = judged(&availability(), one(5.0), one(0.0));
+        assert_eq!(r.verdict, GateVerdict::Inconclusive);
+        assert!(r.reason.contains("5 events"), "{}", r.reason);
+    }
 }

@@ -5,9 +5,13 @@
 //! alerts to the SLO's period; [`promql`] builds exact SLI queries (ratios of
 //! increases) and checks every one with promql-parser; [`budget`] does the
 //! arithmetic (no traffic is "no traffic", never NaN). At the edge, [`prom`]
-//! queries Prometheus and [`evaluate`] turns answers into reports and gates.
+//! queries Prometheus, [`answer`] decides which answers can be trusted (only
+//! finite, non-negative, single-series numbers), and [`evaluate`] turns them
+//! into reports and gates; [`run_window`] reads a load test's window from its
+//! loadgen report.
 
 pub mod alertmanager;
+pub mod answer;
 pub mod budget;
 pub mod dashboard;
 pub mod evaluate;
@@ -19,6 +23,7 @@ pub mod prom;
 pub mod promql;
 pub mod rules;
 pub mod ruletest;
+pub mod run_window;
 pub mod spec;
 pub mod windows;
 pub mod yaml;

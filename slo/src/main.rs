@@ -17,7 +17,7 @@ const EXIT_FAILED: u8 = 99;
 #[derive(Debug, Parser)]
 #[command(
     version,
-    after_help = "Exit codes: 0 ok, 1 runtime failure, 2 invalid input."
+    after_help = "Exit codes: 0 ok, 1 runtime failure, 2 invalid input, 3 inconclusive (gate and\nreport: no traffic, Prometheus unreachable, or an answer that is not a finite,\nnon-negative, single-series number), 99 the gate failed."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -216,9 +216,13 @@ enum Command {
         spec: PathBuf,
         #[command(flatten)]
         prom: PromArgs,
-        /// A loadgen report: its start and length are the window.
+        /// A loadgen report: its started_at and ended_at are the window.
         #[arg(long, conflicts_with_all = ["from", "to"], required_unless_present_all = ["from", "to"])]
         run: Option<PathBuf>,
+        /// Judge a --run report whose run was interrupted (its window is
+        /// shorter than planned, and its load may not be the one planned).
+        #[arg(long, requires = "run")]
+        allow_interrupted: bool,
         /// Window start (RFC 3339 or Unix seconds).
         #[arg(long, requires = "to")]
         from: Option<String>,
@@ -312,87 +316,134 @@ fn unix(t: &str) -> Result<i64, String> {
         })
 }
 
-/// The window of a loadgen report: its start and its length.
-fn run_window(path: &Path) -> Result<(i64, i64), String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("failed to read {}: {e}", path.display()))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "{}:{}:{}: not a loadgen report: {e}",
-            path.display(),
-            e.line(),
-            e.column()
-        )
-    })?;
-    let start = v["started_at"].as_str().ok_or_else(|| {
-        format!(
-            "{}: no started_at (is it a loadgen report?)",
-            path.display()
-        )
-    })?;
-    let elapsed = v["elapsed_s"]
-        .as_f64()
-        .ok_or_else(|| format!("{}: no elapsed_s (is it a loadgen report?)", path.display()))?;
-    let from = unix(start)?;
-    Ok((from, from + elapsed.ceil() as i64))
+/// The window of a loadgen report (see [`slo::run_window`]).
+fn run_window(path: &Path, allow_interrupted: bool) -> Result<(i64, i64), String> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("failed to read {shown}: {e}"))?;
+    slo::run_window::run_window(&text, &shown, allow_interrupted).map_err(|e| e.to_string())
 }
 
 fn pct(v: Option<f64>) -> String {
     v.map_or_else(|| "no traffic".to_owned(), |v| format!("{:.4}%", v * 100.0))
 }
 
-fn print_report(r: &slo::evaluate::SloReport) {
-    println!(
-        "{}: objective {}% over {}",
-        r.name,
-        r.objective * 100.0,
-        r.period
-    );
-    println!("  SLI over the period: {}", pct(r.sli));
-    match (
-        r.budget_remaining_ratio,
-        r.budget_remaining_errors,
-        r.budget_consumed_ratio,
-    ) {
-        (Some(rem), Some(n), Some(used)) => println!(
-            "  error budget: {:.1}% consumed, {:.1}% remaining ({:.0} more failed requests allowed)",
-            used * 100.0,
-            rem * 100.0,
-            n
+/// The text of one SLO's report.
+fn report_text(r: &slo::evaluate::SloReport) -> String {
+    let mut lines = vec![
+        format!(
+            "{}: objective {}% over {}",
+            r.name,
+            r.objective * 100.0,
+            r.period
         ),
-        _ => println!("  error budget: no traffic"),
-    }
+        format!(
+            "  SLI over the period: {}",
+            if r.period_inconclusive {
+                "inconclusive".to_owned()
+            } else {
+                pct(r.sli)
+            }
+        ),
+    ];
+    lines.push(
+        match (
+            r.budget_remaining_ratio,
+            r.budget_remaining_errors,
+            r.budget_consumed_ratio,
+        ) {
+            (Some(rem), Some(n), Some(used)) => format!(
+                "  error budget: {:.1}% consumed, {:.1}% remaining ({:.0} more failed requests allowed)",
+                used * 100.0,
+                rem * 100.0,
+                n
+            ),
+            _ if r.period_inconclusive => "  error budget: inconclusive".to_owned(),
+            _ => "  error budget: no traffic".to_owned(),
+        },
+    );
     let burns: Vec<String> = r
         .windows
         .iter()
         .map(|w| {
-            format!(
-                "{} {}",
-                w.window,
-                w.burn_rate.map_or("-".into(), |b| format!("{b:.2}"))
-            )
+            let b = match (w.burn_rate, &w.inconclusive) {
+                (Some(b), _) => format!("{b:.2}"),
+                (None, Some(_)) => "?".into(),
+                (None, None) => "-".into(),
+            };
+            format!("{} {b}", w.window)
         })
         .collect();
-    println!("  burn rate: {}", burns.join("  "));
+    lines.push(format!("  burn rate: {}", burns.join("  ")));
     for a in &r.alerts {
-        println!(
-            "  {:<6} burn > {} over {} and {}: {}",
-            a.severity,
-            a.factor,
-            a.long,
-            a.short,
-            if a.firing { "FIRING" } else { "ok" }
-        );
+        let state = if a.firing {
+            "FIRING"
+        } else if a.inconclusive {
+            "INCONCLUSIVE"
+        } else {
+            "ok"
+        };
+        lines.push(format!(
+            "  {:<6} burn > {} over {} and {}: {state}",
+            a.severity, a.factor, a.long, a.short
+        ));
     }
-    match r.exhaustion_seconds {
+    let hour_inconclusive = r
+        .windows
+        .iter()
+        .any(|w| w.window == "1h" && w.inconclusive.is_some());
+    lines.push(match r.exhaustion_seconds {
         _ if r.budget_remaining_ratio.is_some_and(|rem| rem <= 0.0) => {
-            println!("  budget exhausted for this period")
+            "  budget exhausted for this period".to_owned()
         }
-        Some(s) => println!(
+        None if r.period_inconclusive || hour_inconclusive => {
+            "  time to exhaustion: inconclusive".to_owned()
+        }
+        Some(s) => format!(
             "  budget exhausted in {} at the 1h burn rate",
             humantime::format_duration(std::time::Duration::from_secs(s as u64))
         ),
-        None => println!("  budget not being spent at the 1h burn rate"),
+        None => "  budget not being spent at the 1h burn rate".to_owned(),
+    });
+    for m in &r.inconclusive {
+        lines.push(format!("  INCONCLUSIVE: {m}"));
+    }
+    lines.join("\n") + "\n"
+}
+
+/// Writes to standard output.
+fn write_stdout(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()
+}
+
+/// A closed pipe (`slo alerts spec.yaml | head -1`) ends the program quietly
+/// with exit 0, as `head` expects; this marks it.
+const QUIET: (u8, String) = (0, String::new());
+
+/// Writes to standard output; a closed pipe is [`QUIET`].
+fn print_out(text: &str) -> Result<(), (u8, String)> {
+    write_stdout(text).map_err(stdout_error)
+}
+
+fn stdout_error(e: std::io::Error) -> (u8, String) {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        QUIET
+    } else {
+        (
+            EXIT_FAILURE,
+            format!("failed to write to standard output: {e}"),
+        )
+    }
+}
+
+/// Like [`print_out`], for a command whose exit code carries a verdict: a closed
+/// pipe stops the printing, not the verdict.
+fn out_verdict(text: &str) -> Result<(), (u8, String)> {
+    match write_stdout(text).map_err(stdout_error) {
+        Err(q) if q == QUIET => Ok(()),
+        r => r,
     }
 }
 
@@ -486,8 +537,7 @@ fn alerts(
             Format::Rules => slo::rules::rule_file(&service, &all, &regenerate),
             Format::Operator => slo::rules::prometheus_rule(&service, &all, &regenerate),
         };
-        print!("{text}");
-        return Ok(());
+        return print_out(&text);
     };
     std::fs::create_dir_all(dir).map_err(|e| {
         (
@@ -529,7 +579,7 @@ fn alerts(
     for (name, text) in &written {
         let path = dir.join(name);
         write_atomic(&path, text).map_err(|e| (EXIT_FAILURE, e))?;
-        println!("wrote {}", path.display());
+        print_out(&format!("wrote {}\n", path.display()))?;
     }
     Ok(())
 }
@@ -537,10 +587,7 @@ fn alerts(
 /// Prints `text`, or writes it atomically to `out`.
 fn emit(text: &str, out: Option<&Path>) -> Result<(), (u8, String)> {
     match out {
-        None => {
-            print!("{text}");
-            Ok(())
-        }
+        None => print_out(text),
         Some(p) => {
             if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| {
@@ -778,10 +825,10 @@ async fn run(cli: Cli) -> Result<u8, (u8, String)> {
             Ok(0)
         }
         Command::Schema => {
-            println!(
-                "{}",
+            print_out(&format!(
+                "{}\n",
                 serde_json::to_string_pretty(&spec::json_schema()).unwrap_or_default()
-            );
+            ))?;
             Ok(0)
         }
         Command::Import { spec } => {
@@ -789,7 +836,7 @@ async fn run(cli: Cli) -> Result<u8, (u8, String)> {
             let native = spec::to_native(&text, &shown).map_err(|e| invalid(e.to_string()))?;
             let yaml = serde_saphyr::to_string(&native)
                 .map_err(|e| (EXIT_FAILURE, format!("failed to write YAML: {e}")))?;
-            print!("{yaml}");
+            print_out(&yaml)?;
             Ok(0)
         }
         Command::Report { spec, prom, json } => {
@@ -803,14 +850,20 @@ async fn run(cli: Cli) -> Result<u8, (u8, String)> {
                         .map_err(|e| (EXIT_FAILURE, e.to_string()))?,
                 );
             }
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&reports).unwrap_or_default()
-                );
+            let text = if json {
+                serde_json::to_string_pretty(&reports).unwrap_or_default() + "\n"
             } else {
-                println!("service {}", service.name);
-                reports.iter().for_each(print_report);
+                let mut text = format!("service {}\n", service.name);
+                reports.iter().for_each(|r| text += &report_text(r));
+                text
+            };
+            out_verdict(&text)?;
+            let doubts: usize = reports.iter().map(|r| r.inconclusive.len()).sum();
+            if doubts > 0 {
+                eprintln!(
+                    "slo: error: inconclusive: {doubts} answer(s) from Prometheus could not be trusted (see INCONCLUSIVE above)"
+                );
+                return Ok(EXIT_INCONCLUSIVE);
             }
             Ok(0)
         }
@@ -818,6 +871,7 @@ async fn run(cli: Cli) -> Result<u8, (u8, String)> {
             spec,
             prom,
             run,
+            allow_interrupted,
             from,
             to,
             max_burn,
@@ -827,7 +881,7 @@ async fn run(cli: Cli) -> Result<u8, (u8, String)> {
             let service = spec::load(&spec).map_err(|e| invalid(e.to_string()))?;
             let client = prom.client().map_err(|e| invalid(e.to_string()))?;
             let (from, to) = match (run, from, to) {
-                (Some(r), _, _) => run_window(&r).map_err(invalid)?,
+                (Some(r), _, _) => run_window(&r, allow_interrupted).map_err(invalid)?,
                 (None, Some(f), Some(t)) => {
                     (unix(&f).map_err(invalid)?, unix(&t).map_err(invalid)?)
                 }
@@ -842,28 +896,33 @@ async fn run(cli: Cli) -> Result<u8, (u8, String)> {
                 Ok(r) => r,
                 Err(e) => return Err((EXIT_INCONCLUSIVE, format!("inconclusive: {e}"))),
             };
+            let mut text = String::new();
             for r in &results {
                 let verdict = match r.verdict {
                     slo::evaluate::GateVerdict::Pass => "PASS",
                     slo::evaluate::GateVerdict::Fail => "FAIL",
                     slo::evaluate::GateVerdict::Inconclusive => "INCONCLUSIVE",
                 };
-                println!(
-                    "{verdict} {}: SLI {} over {}s (objective {}%), burn rate {}; {}",
+                text += &format!(
+                    "{verdict} {}: SLI {} over {}s (objective {}%), burn rate {}; {}\n",
                     r.name,
-                    pct(r.sli),
+                    match r.verdict {
+                        slo::evaluate::GateVerdict::Inconclusive => "unknown".to_owned(),
+                        _ => pct(r.sli),
+                    },
                     r.window_seconds,
                     r.objective * 100.0,
                     r.burn_rate.map_or("-".into(), |b| format!("{b:.2}")),
                     r.reason
                 );
                 if let Some(share) = r.sustained_budget_share {
-                    println!(
-                        "  sustained for the whole period, this load would spend {:.0}% of the error budget",
+                    text += &format!(
+                        "  sustained for the whole period, this load would spend {:.0}% of the error budget\n",
                         share * 100.0
                     );
                 }
             }
+            out_verdict(&text)?;
             if let Some(p) = json {
                 let text = serde_json::to_string_pretty(&results).unwrap_or_default();
                 write_atomic(&p, &text).map_err(|e| (EXIT_FAILURE, e))?;
@@ -884,7 +943,26 @@ async fn run(cli: Cli) -> Result<u8, (u8, String)> {
     }
 }
 
+/// A closed pipe under a `println!` that does not go through [`print_out`] ends the
+/// program quietly too, instead of panicking.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -898,6 +976,7 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => ExitCode::from(code),
+        Err(quiet) if quiet == QUIET => ExitCode::SUCCESS,
         Err((code, message)) => {
             eprintln!("slo: error: {message}");
             ExitCode::from(code)

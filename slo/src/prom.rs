@@ -1,10 +1,14 @@
-//! Prometheus access: instant queries through prometheus-http-query with a
-//! timeout, bounded retries with backoff, and bearer or basic auth.
+//! Prometheus access: instant queries over its HTTP API with a timeout,
+//! bounded retries with backoff, and bearer or basic auth. Every answer is
+//! read through [`crate::answer`]: what it cannot trust is an error, never a
+//! number.
 
 use std::time::Duration;
 
-use prometheus_http_query::Client;
-use prometheus_http_query::response::Data;
+use crate::answer::{self, Answer, Shape, Untrusted};
+
+/// Largest answer body read; a bigger one is not an SLI's answer.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
 /// How to reach Prometheus.
 #[derive(Debug, Clone)]
@@ -42,12 +46,16 @@ pub enum PromError {
     },
     #[error("Prometheus rejected the query {query}: {message}")]
     Query { query: String, message: String },
+    /// It answered, but not with a number that can be trusted.
+    #[error(transparent)]
+    Untrusted(#[from] Untrusted),
 }
 
 /// A Prometheus client.
 #[derive(Clone)]
 pub struct Prom {
-    client: Client,
+    http: reqwest::Client,
+    endpoint: reqwest::Url,
     config: PromConfig,
 }
 
@@ -59,12 +67,30 @@ impl std::fmt::Debug for Prom {
     }
 }
 
+/// One attempt's outcome.
+enum Attempt {
+    Done(Result<Answer, PromError>),
+    Retry(String),
+}
+
 impl Prom {
     pub fn new(config: PromConfig) -> Result<Self, PromError> {
         let bad = |message: String| PromError::Url {
             url: config.url.clone(),
             message,
         };
+        let base = reqwest::Url::parse(&config.url).map_err(|e| {
+            bad(format!(
+                "{e} (give the base URL, e.g. http://127.0.0.1:9090)"
+            ))
+        })?;
+        if !matches!(base.scheme(), "http" | "https") || base.host().is_none() {
+            return Err(bad("the URL must be http:// or https:// with a host".into()));
+        }
+        // Keep a path prefix (a Prometheus behind /prometheus/).
+        let mut endpoint = base.clone();
+        let path = format!("{}/api/v1/query", base.path().trim_end_matches('/'));
+        endpoint.set_path(&path);
         let mut headers = reqwest::header::HeaderMap::new();
         if let Some(token) = &config.bearer_token {
             let v = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
@@ -72,11 +98,9 @@ impl Prom {
             headers.insert(reqwest::header::AUTHORIZATION, v);
         }
         if let Some((user, pass)) = &config.basic_auth {
-            use std::io::Write as _;
-            let mut raw = Vec::new();
-            let _ = write!(raw, "{user}:{pass}");
             use base64::Engine as _;
-            let encoded = base64::engine::general_purpose::STANDARD.encode(&raw);
+            let encoded =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
             let v = reqwest::header::HeaderValue::from_str(&format!("Basic {encoded}"))
                 .map_err(|e| bad(format!("basic auth: {e}")))?;
             headers.insert(reqwest::header::AUTHORIZATION, v);
@@ -86,68 +110,127 @@ impl Prom {
             .default_headers(headers)
             .build()
             .map_err(|e| bad(e.to_string()))?;
-        let client = Client::from(http, &config.url).map_err(|e| bad(e.to_string()))?;
-        Ok(Self { client, config })
+        Ok(Self {
+            http,
+            endpoint,
+            config,
+        })
     }
 
-    /// Sends an instant query, retrying transport failures with backoff.
-    async fn query(
-        &self,
-        query: &str,
-        at: Option<i64>,
-    ) -> Result<prometheus_http_query::response::PromqlResult, PromError> {
+    /// Sends an instant query, retrying transport failures and 5xx answers
+    /// without a Prometheus error body, with backoff.
+    pub async fn instant(&self, query: &str, at: Option<i64>) -> Result<Answer, PromError> {
         let mut delay = Duration::from_millis(200);
         let mut last = String::new();
         for attempt in 0..=self.config.retries {
             if attempt > 0 {
                 tokio::time::sleep(delay).await;
-                delay *= 2;
+                delay = delay.saturating_mul(2);
             }
-            let mut q = self.client.query(query);
-            if let Some(t) = at {
-                q = q.at(t);
-            }
-            match q.get().await {
-                Ok(result) => return Ok(result),
-                // Prometheus answered: retrying will not change its mind.
-                Err(prometheus_http_query::Error::Prometheus(e)) => {
-                    return Err(PromError::Query {
-                        query: query.to_owned(),
-                        message: e.to_string(),
-                    });
-                }
-                Err(e) => last = e.to_string(),
+            match self.attempt(query, at).await {
+                Attempt::Done(result) => return result,
+                Attempt::Retry(why) => last = why,
             }
         }
         Err(PromError::Unreachable {
             url: self.config.url.clone(),
-            attempts: self.config.retries + 1,
+            attempts: self.config.retries.saturating_add(1),
             message: last,
         })
     }
 
-    /// Evaluates `query` now and returns each series' labels and value.
+    async fn attempt(&self, query: &str, at: Option<i64>) -> Attempt {
+        let mut form = vec![("query", query.to_owned())];
+        if let Some(t) = at {
+            form.push(("time", t.to_string()));
+        }
+        let response = match self
+            .http
+            .get(self.endpoint.clone())
+            .query(&form)
+            .send()
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => return Attempt::Retry(error_chain(&e)),
+        };
+        let status = response.status();
+        let body = match read_body(response).await {
+            Ok(b) => b,
+            Err(why) => return Attempt::Retry(why),
+        };
+        match answer::parse(&body) {
+            // Prometheus answered: retrying will not change its mind.
+            Err(rejected) => Attempt::Done(Err(PromError::Query {
+                query: answer::snippet(query, answer::SNIPPET_CHARS),
+                message: format!("{}: {}", rejected.error_type, rejected.error),
+            })),
+            Ok(_) if status.is_server_error() || status.as_u16() == 429 => {
+                Attempt::Retry(format!("HTTP {status}"))
+            }
+            Ok(_) if !status.is_success() => Attempt::Done(Err(PromError::Query {
+                query: answer::snippet(query, answer::SNIPPET_CHARS),
+                message: format!(
+                    "HTTP {status}: {}",
+                    answer::snippet(String::from_utf8_lossy(&body).trim(), answer::SNIPPET_CHARS)
+                ),
+            })),
+            Ok(a) => Attempt::Done(Ok(a)),
+        }
+    }
+
+    /// Evaluates `query` now; every series' labels and value, each checked.
     pub async fn vector(
         &self,
         query: &str,
     ) -> Result<Vec<(std::collections::HashMap<String, String>, f64)>, PromError> {
-        Ok(match self.query(query, None).await?.data() {
-            Data::Vector(v) => v
-                .iter()
-                .map(|s| (s.metric().clone(), s.sample().value()))
-                .collect(),
-            _ => Vec::new(),
-        })
+        let a = self.instant(query, None).await?;
+        Ok(answer::validate(query, &a, Shape::Many)?
+            .into_iter()
+            .map(|s| (s.labels.into_iter().collect(), s.value))
+            .collect())
     }
 
-    /// Evaluates `query` (which must return at most one series) at `at`
-    /// (Unix seconds; now when `None`). `None` when the result is empty.
+    /// Evaluates `query`, which can give one series only, at `at` (Unix
+    /// seconds; now when `None`). `None` when the result is empty; an
+    /// answer that is not one finite, non-negative number is an error.
     pub async fn scalar(&self, query: &str, at: Option<i64>) -> Result<Option<f64>, PromError> {
-        Ok(match self.query(query, at).await?.data() {
-            Data::Vector(v) => v.first().map(|s| s.sample().value()),
-            Data::Scalar(s) => Some(s.value()),
-            Data::Matrix(_) => None,
-        }
-        .filter(|v| v.is_finite()))
+        let a = self.instant(query, at).await?;
+        Ok(answer::single(query, &a)?)
     }
+}
+
+/// Reads at most [`MAX_BODY_BYTES`].
+async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len().saturating_add(chunk.len()) > MAX_BODY_BYTES {
+                    return Err(format!(
+                        "an answer larger than {} MiB",
+                        MAX_BODY_BYTES / 1024 / 1024
+                    ));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) => return Err(error_chain(&e)),
+        }
+    }
+}
+
+/// An error and its sources, e.g. "error sending request: connection refused".
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let m = s.to_string();
+        if !text.contains(&m) {
+            text.push_str(": ");
+            text.push_str(&m);
+        }
+        source = s.source();
+    }
+    text
 }

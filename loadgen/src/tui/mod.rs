@@ -81,6 +81,7 @@ fn client_rows(service: &slo::model::Service, snap: &Snapshot) -> Vec<SloRow> {
                 budget_remaining: None,
                 burns: vec![("run".into(), sli.map(|v| (1.0 - v) / s.budget()))],
                 alerts: vec![],
+                inconclusive: vec![],
             }
         })
         .collect()
@@ -111,6 +112,7 @@ fn row(r: &slo::evaluate::SloReport) -> SloRow {
             .map(|w| (w.window.clone(), w.burn_rate))
             .collect(),
         alerts: r.alerts.clone(),
+        inconclusive: r.inconclusive.clone(),
     }
 }
 

@@ -65,6 +65,9 @@ pub struct SloRow {
     /// (window, burn rate) shortest first; `None` is no traffic.
     pub burns: Vec<(String, Option<f64>)>,
     pub alerts: Vec<AlertRow>,
+    /// Answers from Prometheus that could not be trusted (each names its
+    /// query and what came back); the numbers they would give are left out.
+    pub inconclusive: Vec<String>,
 }
 
 /// The SLO panel's content.
@@ -461,7 +464,11 @@ fn draw_slo(frame: &mut Frame, area: Rect, p: &SloPanel) {
     }
     for s in &p.slos {
         lines.push(Line::from(""));
-        let sli = s.sli.map_or("no traffic".to_owned(), pct);
+        let sli = match s.sli {
+            Some(v) => pct(v),
+            None if !s.inconclusive.is_empty() => "inconclusive".to_owned(),
+            None => "no traffic".to_owned(),
+        };
         let budget = s
             .budget_remaining
             .map_or("-".to_owned(), |b| format!("{:.1}%", b * 100.0));
@@ -498,10 +505,18 @@ fn draw_slo(frame: &mut Frame, area: Rect, p: &SloPanel) {
                 )),
                 if a.firing {
                     Span::styled("WOULD FIRE", bold().fg(Color::Red))
+                } else if a.inconclusive {
+                    Span::styled("INCONCLUSIVE", bold().fg(Color::Yellow))
                 } else {
                     Span::styled("ok", Style::new().fg(Color::Green))
                 },
             ]));
+        }
+        for m in &s.inconclusive {
+            lines.push(Line::styled(
+                format!("  INCONCLUSIVE: {m}"),
+                Style::new().fg(Color::Yellow),
+            ));
         }
     }
     frame.render_widget(

@@ -1,6 +1,8 @@
 //! Shared by the slo integration tests (each test binary uses a part).
 #![allow(dead_code)]
 
+pub mod fake_prom;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
