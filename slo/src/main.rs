@@ -244,8 +244,8 @@ enum Command {
         /// thresholds are buckets, and how many series each SLI reads.
         #[arg(long)]
         prometheus: Option<String>,
-        /// How far back --prometheus looks for series (exporters may drop
-        /// idle histogram series, so the latest sample is not enough).
+        /// How far back --prometheus looks for series, 1s to 366d (exporters
+        /// may drop idle histogram series, so the latest sample is not enough).
         #[arg(long, default_value = "1d", value_parser = humantime::parse_duration, requires = "prometheus")]
         lookback: std::time::Duration,
     },
@@ -774,6 +774,12 @@ async fn run(cli: Cli) -> Result<u8, (u8, String)> {
             let Some(url) = prometheus else {
                 return Ok(0);
             };
+            if !(std::time::Duration::from_secs(1)..=spec::ranges::PERIOD.1).contains(&lookback) {
+                return Err(invalid(format!(
+                    "--lookback {}: between 1s and 366d (e.g. --lookback 1d)",
+                    humantime::format_duration(lookback)
+                )));
+            }
             let client = slo::prom::Prom::new(slo::prom::PromConfig::new(&url))
                 .map_err(|e| invalid(e.to_string()))?;
             let mut problems = 0;

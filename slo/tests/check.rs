@@ -445,3 +445,27 @@ fn long_lines_are_cut_in_error_messages() {
         assert!(started.elapsed() < std::time::Duration::from_secs(20));
     }
 }
+
+/// `--lookback` has a range too: outside it is invalid input (exit 2),
+/// before Prometheus is asked anything.
+#[test]
+fn check_lookback_out_of_range_is_invalid_input() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../alerts/target-app.slo.yaml");
+    for lookback in ["0s", "367d", "999999999999d"] {
+        let (code, _, stderr) = slo(&[
+            "check",
+            path,
+            "--prometheus",
+            "http://127.0.0.1:9",
+            "--lookback",
+            lookback,
+        ]);
+        assert_eq!(code, Some(2), "{lookback}: {stderr}");
+        assert!(
+            stderr.contains("between 1s and 366d"),
+            "{lookback}: {stderr}"
+        );
+    }
+    let (code, _, stderr) = slo(&["check", path, "--lookback", "1d"]);
+    assert_eq!(code, Some(2), "--lookback needs --prometheus: {stderr}");
+}
