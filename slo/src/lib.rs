@@ -18,6 +18,7 @@ pub mod evaluate;
 pub mod hpa;
 pub mod import;
 pub mod junit;
+pub mod livecheck;
 pub mod model;
 pub mod prom;
 pub mod promql;

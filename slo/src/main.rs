@@ -248,6 +248,10 @@ enum Command {
         /// thresholds are buckets, and how many series each SLI reads.
         #[arg(long)]
         prometheus: Option<String>,
+        /// How far back --prometheus looks for series, 1s to 366d (exporters
+        /// may drop idle histogram series, so the latest sample is not enough).
+        #[arg(long, default_value = "1d", value_parser = humantime::parse_duration, requires = "prometheus")]
+        lookback: std::time::Duration,
     },
 }
 
@@ -260,8 +264,15 @@ fn kind(sli: &Sli) -> String {
     }
 }
 
-fn check(path: &Path) -> Result<(), SpecError> {
-    let service = spec::load(path)?;
+/// `slo check`: the spec parses and validates, and everything `slo alerts`
+/// and `slo dashboard` would build from it builds, so what check accepts
+/// they generate.
+fn check(path: &Path) -> Result<slo::model::Service, String> {
+    let service = spec::load(path).map_err(|e: SpecError| e.to_string())?;
+    let shown = path.display();
+    slo::rules::service_rules(&service).map_err(|e| format!("{shown}: {e}"))?;
+    slo::dashboard::dashboard(&service, &slo::dashboard::Options::for_service(&service))
+        .map_err(|e| format!("{shown}: {e}"))?;
     println!("{}: ok, service {}", path.display(), service.name);
     for s in &service.slos {
         let mut queries = 0;
@@ -271,12 +282,13 @@ fn check(path: &Path) -> Result<(), SpecError> {
         {
             let q = slo::promql::events(s, w);
             for text in [&q.errors, &q.total] {
-                // Built from validated parts; a failure here is a bug worth reporting.
-                if let Err(e) = slo::promql::check(text) {
-                    eprintln!("slo: warning: generated query does not parse: {text}: {e}");
-                } else {
-                    queries += 1;
-                }
+                slo::promql::check(text).map_err(|e| {
+                    format!(
+                        "{shown}: slo {:?}: generated query does not parse: {text}: {e}",
+                        s.name
+                    )
+                })?;
+                queries += 1;
             }
         }
         println!(
@@ -298,7 +310,7 @@ fn check(path: &Path) -> Result<(), SpecError> {
             );
         }
     }
-    Ok(())
+    Ok(service)
 }
 
 fn unix(t: &str) -> Result<i64, String> {
@@ -800,17 +812,26 @@ async fn run(cli: Cli) -> Result<u8, (u8, String)> {
             alerts(&spec, format, out.as_deref(), receivers)?;
             Ok(0)
         }
-        Command::Check { spec, prometheus } => {
-            check(&spec).map_err(|e| invalid(e.to_string()))?;
+        Command::Check {
+            spec,
+            prometheus,
+            lookback,
+        } => {
+            let service = check(&spec).map_err(invalid)?;
             let Some(url) = prometheus else {
                 return Ok(0);
             };
-            let service = spec::load(&spec).map_err(|e| invalid(e.to_string()))?;
+            if !(std::time::Duration::from_secs(1)..=spec::ranges::PERIOD.1).contains(&lookback) {
+                return Err(invalid(format!(
+                    "--lookback {}: between 1s and 366d (e.g. --lookback 1d)",
+                    humantime::format_duration(lookback)
+                )));
+            }
             let client = slo::prom::Prom::new(slo::prom::PromConfig::new(&url))
                 .map_err(|e| invalid(e.to_string()))?;
             let mut problems = 0;
             for s in &service.slos {
-                let live = slo::evaluate::check_live(&client, s)
+                let live = slo::livecheck::check(&client, s, lookback)
                     .await
                     .map_err(|e| (EXIT_FAILURE, e.to_string()))?;
                 println!("  {}: {} series in Prometheus", s.name, live.series);

@@ -97,10 +97,9 @@ pub fn events(slo: &Slo, window: Duration) -> EventQueries {
             selector,
             threshold,
         } => {
-            let le = format_le(*threshold);
             let bucket = format!(
                 "{metric}_bucket{}",
-                with_matcher(selector, &format!("le=\"{le}\""))
+                with_matcher(selector, &le_matcher(*threshold))
             );
             let count = format!("{metric}_count{}", braces(selector));
             EventQueries {
@@ -126,6 +125,55 @@ pub fn events(slo: &Slo, window: Duration) -> EventQueries {
             }
         }
     }
+}
+
+/// A regular expression matching every way an exporter writes the bucket
+/// bound `threshold` as an `le` label: fixed notation with or without
+/// trailing zeros (`1`, `1.0`, `0.25`, `0.250`) and scientific notation in
+/// any case, sign and exponent width (`1e+00`, `1E0`, `2.5e-01`). Prometheus
+/// 2 does not normalise `le`, so an exact matcher misses buckets written by
+/// another client. Prometheus anchors the expression, and every string it
+/// matches parses to the same number, so no other bucket can match.
+pub fn le_regex(threshold: f64) -> String {
+    // Shortest round-trip digits: "2.5e-1", "1e0", "1e3".
+    let sci = format!("{threshold:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i64 = exp.parse().unwrap_or(0);
+    let mantissa = mantissa.trim_start_matches('-');
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let (first, rest) = digits.split_at(digits.len().min(1));
+    let fraction = |digits: &str| {
+        if digits.is_empty() {
+            r"(\.0*)?".to_owned()
+        } else {
+            format!(r"\.{digits}0*")
+        }
+    };
+    let fixed = if exp >= 0 {
+        let int_len = usize::try_from(exp).unwrap_or(usize::MAX).saturating_add(1);
+        if digits.len() <= int_len {
+            let zeros = "0".repeat(int_len - digits.len());
+            format!("{digits}{zeros}{}", fraction(""))
+        } else {
+            let (int, frac) = digits.split_at(int_len);
+            format!("{int}{}", fraction(frac))
+        }
+    } else {
+        let zeros = "0".repeat(usize::try_from(exp.unsigned_abs() - 1).unwrap_or(0));
+        format!(r"0\.{zeros}{digits}0*")
+    };
+    let exponent = match exp {
+        0 => "[+-]?0+".to_owned(),
+        e if e > 0 => format!(r"\+?0*{e}"),
+        e => format!("-0*{}", e.unsigned_abs()),
+    };
+    format!("{fixed}|{first}{}[eE]{exponent}", fraction(rest))
+}
+
+/// The `le` matcher of a latency SLI's bucket, for every generated query
+/// (rules, report, gate, `slo check`): `le=~"1(\\.0*)?|1(\\.0*)?[eE][+-]?0+"`.
+pub fn le_matcher(threshold: f64) -> String {
+    format!("le=~\"{}\"", le_regex(threshold).replace('\\', "\\\\"))
 }
 
 /// The `le` label value Prometheus clients write for a bucket bound.
@@ -224,9 +272,84 @@ mod tests {
         );
         assert_eq!(
             q.errors,
-            "sum(increase(m_count[5m])) - (sum(increase(m_bucket{le=\"1.0\"}[5m])) or vector(0))"
+            "sum(increase(m_count[5m])) - (sum(increase(m_bucket{le=~\"1(\\\\.0*)?|1(\\\\.0*)?[eE][+-]?0+\"}[5m])) or vector(0))"
         );
         assert_eq!(format_le(0.25), "0.25");
+    }
+
+    /// Whether the generated `le` matcher of `threshold` selects `le="value"`,
+    /// as Prometheus (anchored RE2) would.
+    fn le_matches(threshold: f64, value: &str) -> bool {
+        let selector = format!("m{{{}}}", le_matcher(threshold));
+        match parser::parse(&selector) {
+            Ok(Expr::VectorSelector(v)) => v
+                .matchers
+                .matchers
+                .iter()
+                .filter(|m| m.name == "le")
+                .all(|m| m.is_match(value)),
+            other => panic!("{selector} is not a selector: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn le_matcher_finds_the_bucket_whatever_the_exporter_wrote() {
+        let cases: [(f64, &[&str], &[&str]); 6] = [
+            (
+                1.0,
+                &[
+                    "1", "1.0", "1.00", "1e+00", "1e0", "1E+00", "1.0e+00", "1e-00",
+                ],
+                &["10", "0.1", "11", "1e+01", "1.01", "+Inf", "", "01x"],
+            ),
+            (
+                0.25,
+                &["0.25", "0.250", "2.5e-01", "2.5E-1", "2.50e-01"],
+                &["0.025", "0.5", "2.5e-02", "25", "0.255", "2.5"],
+            ),
+            (
+                0.3,
+                &["0.3", "0.30", "3e-01", "3.0e-1", "3E-01"],
+                &["0.03", "3", "0.31", "3e-02"],
+            ),
+            (
+                1000.0,
+                &["1000", "1000.0", "1e+03", "1e3", "1.0E+03"],
+                &["100", "10000", "1e+04", "1000.5"],
+            ),
+            (
+                2.5,
+                &["2.5", "2.50", "2.5e+00", "2.5e0"],
+                &["25", "0.25", "2.05", "2.5e+01"],
+            ),
+            (
+                0.000025,
+                &["0.000025", "2.5e-05", "2.5E-5"],
+                &["0.00025", "2.5e-04", "0.0000025"],
+            ),
+        ];
+        for (threshold, hits, misses) in cases {
+            for v in hits {
+                assert!(le_matches(threshold, v), "{threshold}: le={v:?} is missed");
+            }
+            for v in misses {
+                assert!(!le_matches(threshold, v), "{threshold}: le={v:?} matches");
+            }
+        }
+    }
+
+    #[test]
+    fn every_latency_query_uses_the_le_matcher() {
+        let s = slo(Sli::Latency {
+            metric: "m".into(),
+            selector: "{job=\"a\"}".into(),
+            threshold: 1.0,
+        });
+        for w in crate::windows::alert_windows(s.period) {
+            let q = events(&s, w);
+            assert!(q.errors.contains(&le_matcher(1.0)), "{}", q.errors);
+            assert!(!q.errors.contains("le=\""), "{}", q.errors);
+        }
     }
 
     #[test]

@@ -237,7 +237,13 @@ fn input_series(r: &SloRules) -> Result<Vec<Series>, TestGenError> {
             let cs: Vec<Constraint> = ms.iter().map(Constraint::Is).collect();
             let base = solve(&cs).ok_or_else(|| fail(&count))?;
             let mut bucket_labels = base.clone();
-            bucket_labels.insert("le".into(), crate::promql::format_le(*threshold));
+            // As Go's client_golang writes it (`1`, not `1.0`): the rules'
+            // matcher must find the bucket whatever the exporter's formatting.
+            bucket_labels.insert("le".into(), threshold.to_string());
+            let (_, le) = parse(&format!(
+                "{metric}_bucket{{{}}}",
+                crate::promql::le_matcher(*threshold)
+            ))?;
             let series = vec![
                 Series {
                     name: format!("{metric}_count"),
@@ -250,7 +256,7 @@ fn input_series(r: &SloRules) -> Result<Vec<Series>, TestGenError> {
                     role: Role::Good,
                 },
             ];
-            let ok = series[1].matches(None, &ms);
+            let ok = series[1].matches(None, &ms) && series[1].matches(None, &le);
             if ok { Ok(series) } else { Err(fail(&count)) }
         }
         Sli::Ratio { good, total } => {

@@ -135,6 +135,72 @@ pub enum SpecError {
     },
 }
 
+/// The range of every number in a spec, checked at parse time (documented
+/// in slo/README.md). Generated rules, dashboards and queries are only
+/// built from numbers inside them, so they never hold NaN, infinities or
+/// durations Prometheus cannot parse.
+pub mod ranges {
+    use std::time::Duration;
+
+    /// `objective`: a percentage strictly between these.
+    pub const OBJECTIVE: (f64, f64) = (0.0, 100.0);
+    /// `period`: at least 1 hour, at most 366 days.
+    pub const PERIOD: (Duration, Duration) = (
+        Duration::from_secs(3_600),
+        Duration::from_secs(366 * 86_400),
+    );
+    /// `min_events`: 0 to 10^12 events.
+    pub const MIN_EVENTS: (f64, f64) = (0.0, 1e12);
+    /// A latency `threshold` in seconds: 1 ns to 1 day.
+    pub const THRESHOLD: (f64, f64) = (1e-9, 86_400.0);
+}
+
+/// Longest snippet (and user value inside a message) an error shows.
+const SNIPPET_CHARS: usize = 200;
+
+/// `text` cut to about [`SNIPPET_CHARS`] characters around character
+/// `column` (1-based), with `...` where something was left out.
+pub fn snippet(text: &str, column: u64) -> String {
+    let len = text.chars().count();
+    if len <= SNIPPET_CHARS {
+        return text.to_owned();
+    }
+    let col = usize::try_from(column)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(1);
+    let start = col
+        .saturating_sub(SNIPPET_CHARS / 2)
+        .min(len - SNIPPET_CHARS);
+    let body: String = text.chars().skip(start).take(SNIPPET_CHARS).collect();
+    let head = if start > 0 { "..." } else { "" };
+    let tail = if start + SNIPPET_CHARS < len {
+        "..."
+    } else {
+        ""
+    };
+    format!("{head}{body}{tail}")
+}
+
+/// A number for a message: scientific notation when fixed would be long.
+fn shown_number(x: f64) -> String {
+    let a = x.abs();
+    if a == 0.0 || (1e-4..1e15).contains(&a) || !a.is_finite() {
+        x.to_string()
+    } else {
+        format!("{x:e}")
+    }
+}
+
+/// A message cut to a bounded length (it may quote a user's value).
+fn cut_message(message: &str) -> String {
+    if message.chars().count() <= 2 * SNIPPET_CHARS {
+        message.to_owned()
+    } else {
+        let kept: String = message.chars().take(2 * SNIPPET_CHARS).collect();
+        format!("{kept}...")
+    }
+}
+
 struct Ctx<'a> {
     path: &'a str,
     text: &'a str,
@@ -142,18 +208,40 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn at(&self, line: u64, column: u64, message: String, hint: &str) -> SpecError {
+        let text = self
+            .text
+            .lines()
+            .nth(usize::try_from(line.saturating_sub(1)).unwrap_or(usize::MAX))
+            .unwrap_or("");
         SpecError::At {
             path: self.path.to_owned(),
             line,
             column,
-            message,
-            snippet: self
-                .text
-                .lines()
-                .nth(line.saturating_sub(1) as usize)
-                .unwrap_or("")
-                .to_owned(),
+            message: cut_message(&message),
+            snippet: snippet(text, column),
             hint: hint.to_owned(),
+        }
+    }
+
+    /// An error at the value of the first `key:` (any of `keys`) from line
+    /// `from`, or at the SLO's line when the key is not written (a default).
+    fn value_at(&self, from: u64, keys: &[&str], message: String, hint: &str) -> SpecError {
+        let skip = usize::try_from(from.saturating_sub(1)).unwrap_or(usize::MAX);
+        let found = self.text.lines().enumerate().skip(skip).find_map(|(i, l)| {
+            keys.iter().find_map(|k| {
+                let key = format!("{k}:");
+                let at = l.match_indices(&key).find(|(c, _)| {
+                    // A whole key: at the line's start, or after `{`, `,` or a space.
+                    *c == 0 || l[..*c].ends_with(['{', ',', ' ', '-'])
+                })?;
+                let after = at.0 + key.len();
+                let value = after + (l.len() - after - l[after..].trim_start().len());
+                Some((i, l[..value].chars().count()))
+            })
+        });
+        match found {
+            Some((i, c)) => self.at(i as u64 + 1, c as u64 + 1, message, hint),
+            None => self.at(from.max(1), 1, message, hint),
         }
     }
 
@@ -201,7 +289,14 @@ fn yaml_error(ctx: &Ctx, err: serde_saphyr::Error) -> SpecError {
         .map(|l| (l.line(), l.column()))
         .unwrap_or((1, 1));
     let message = err.to_string();
-    let message = message.lines().next().unwrap_or("").to_owned();
+    let message = message.lines().next().unwrap_or("");
+    // The location is already in front; do not say it twice.
+    let message = message.strip_prefix("error: ").unwrap_or(message);
+    let message = match message.split_once(": ") {
+        Some((loc, rest)) if loc.starts_with("line ") && loc.contains(" column ") => rest,
+        _ => message,
+    }
+    .to_owned();
     ctx.at(line, column, message.clone(), hint_for(&message))
 }
 
@@ -265,17 +360,51 @@ pub fn json_schema() -> serde_json::Value {
 /// Reads a spec file's text (`-` for standard input) and the name to show.
 pub fn read_text(path: &Path) -> Result<(String, std::path::PathBuf), SpecError> {
     let stdin = path == Path::new("-");
-    let text = if stdin {
-        std::io::read_to_string(std::io::stdin())
+    let bytes = if stdin {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map(|_| buf)
     } else {
-        std::fs::read_to_string(path)
+        std::fs::read(path)
     }
     .map_err(|source| SpecError::Read {
         path: path.display().to_string(),
         source,
     })?;
     let shown = if stdin { Path::new("<stdin>") } else { path };
+    let text = utf8(bytes, &shown.display().to_string())?;
     Ok((text, shown.to_path_buf()))
+}
+
+/// The text of a file, or an error at the line and column of its first
+/// byte that is not UTF-8.
+pub fn utf8(bytes: Vec<u8>, shown: &str) -> Result<String, SpecError> {
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let offset = e.utf8_error().valid_up_to();
+        let before = &bytes[..offset];
+        let line_start = before
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |i| i + 1);
+        let line = before.iter().filter(|b| **b == b'\n').count() as u64 + 1;
+        let line_end = bytes[offset..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(bytes.len(), |i| offset + i);
+        let column = String::from_utf8_lossy(&bytes[line_start..offset])
+            .chars()
+            .count() as u64
+            + 1;
+        let text = String::from_utf8_lossy(&bytes[line_start..line_end]);
+        SpecError::At {
+            path: shown.to_owned(),
+            line,
+            column,
+            message: format!("invalid UTF-8 at byte {offset} (0x{:02x})", bytes[offset]),
+            snippet: snippet(&text, column),
+            hint: "save the file as UTF-8".into(),
+        }
+    })
 }
 
 /// Reads and validates a spec file (`-` for standard input).
@@ -440,36 +569,44 @@ fn validate(file: SpecFile, ctx: &Ctx) -> Result<Service, SpecError> {
                 ));
             }
         }
-        if !(s.objective > 0.0 && s.objective < 100.0) {
-            return Err(ctx.near(
+        let (lo, hi) = ranges::OBJECTIVE;
+        if !(s.objective > lo && s.objective < hi) {
+            return Err(ctx.value_at(
                 line,
-                "objective",
+                &["objective", "targetPercent", "target"],
                 format!(
                     "objective must be between 0 and 100 (exclusive), got {} (slo {:?})",
-                    s.objective, s.name
+                    shown_number(s.objective),
+                    s.name
                 ),
                 "objectives are percentages such as 99.9",
             ));
         }
-        if s.period < Duration::from_secs(3600) {
-            return Err(ctx.near(
+        let (lo, hi) = ranges::PERIOD;
+        if !(lo..=hi).contains(&s.period) {
+            return Err(ctx.value_at(
                 line,
-                "period",
+                &["period", "duration"],
                 format!(
-                    "period must be at least 1h, got {} (slo {:?})",
+                    "period must be between 1h and 366d, got {} (slo {:?})",
                     humantime::format_duration(s.period),
                     s.name
                 ),
                 "e.g. period: 30d",
             ));
         }
+        let (lo, hi) = ranges::MIN_EVENTS;
         if let Some(m) = s.min_events
-            && !(m.is_finite() && m >= 0.0)
+            && !(m >= lo && m <= hi)
         {
-            return Err(ctx.near(
+            return Err(ctx.value_at(
                 line,
-                "min_events",
-                format!("min_events must be 0 or more, got {m}"),
+                &["min_events"],
+                format!(
+                    "min_events must be between 0 and 1e12, got {} (slo {:?})",
+                    shown_number(m),
+                    s.name
+                ),
                 "e.g. min_events: 10",
             ));
         }
@@ -525,8 +662,18 @@ fn validate(file: SpecFile, ctx: &Ctx) -> Result<Service, SpecError> {
                 selector,
                 threshold,
             } => {
-                if !(threshold.is_finite() && *threshold > 0.0) {
-                    return Err(ctx.near(line, "threshold", format!("latency threshold must be a positive number of seconds, got {threshold}"), "use a bucket bound of the histogram, e.g. threshold: 0.3"));
+                let (lo, hi) = ranges::THRESHOLD;
+                if !(*threshold >= lo && *threshold <= hi) {
+                    return Err(ctx.value_at(
+                        line,
+                        &["threshold"],
+                        format!(
+                            "latency threshold must be between 1e-9 and 86400 seconds, got {} (slo {:?})",
+                            shown_number(*threshold),
+                            s.name
+                        ),
+                        "use a bucket bound of the histogram, e.g. threshold: 0.3",
+                    ));
                 }
                 let metric = metric.strip_suffix("_bucket").unwrap_or(metric).to_owned();
                 promql::check_selector(&format!("{metric}_bucket{}", promql::braces(selector)))

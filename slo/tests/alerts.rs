@@ -488,3 +488,36 @@ fn stdout_forms_and_bad_input() {
     let (_, _, stderr) = slo(&["alerts", bad_spec.to_str().unwrap()]);
     assert!(stderr.contains("bad.yaml:"), "file:line:column: {stderr}");
 }
+
+/// A latency SLI at an integer threshold: the generated promtool tests feed
+/// the bucket as Go's client_golang writes it (`le="1"`), and pass; with the
+/// old exact `le="1.0"` matcher the same tests fail.
+#[test]
+fn latency_tests_use_an_exposition_with_integer_le() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("spec.yaml");
+    std::fs::write(
+        &spec,
+        "version: slo/v1\nservice: shop\nslos:\n  - name: slow\n    objective: 99\n    period: 30d\n    sli:\n      latency:\n        metric: http_server_request_duration_seconds\n        selector: '{job=\"shop\"}'\n        threshold: 1\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    common::alerts_out(&spec, &out);
+    let tests = std::fs::read_to_string(out.join("shop-slow.test.yml")).unwrap();
+    assert!(
+        tests.contains("http_server_request_duration_seconds_bucket{job=\"shop\", le=\"1\"}"),
+        "{tests}"
+    );
+    let (ok, result) = tool("promtool", &["test", "rules", "shop-slow.test.yml"], &out);
+    assert!(ok, "{result}");
+    let rules = out.join("shop.rules.yml");
+    let text = std::fs::read_to_string(&rules).unwrap();
+    let matcher = r#"le=~"1(\\.0*)?|1(\\.0*)?[eE][+-]?0+""#;
+    assert!(text.contains(matcher), "{text}");
+    std::fs::write(&rules, text.replace(matcher, "le=\"1.0\"")).unwrap();
+    let (ok, result) = tool("promtool", &["test", "rules", "shop-slow.test.yml"], &out);
+    assert!(
+        !ok,
+        "the tests pass with an exact le=\"1.0\" matcher:\n{result}"
+    );
+}

@@ -118,7 +118,7 @@ fn unsupported_and_malformed_imports_are_refused() {
         ("openslo target above 1", format!("{OPENSLO_SLO}{}  objectives:\n    - target: 1.5\n", os_ratio("g", "t")), "between 0 and 100"),
         ("openslo targetPercent 0", format!("{OPENSLO_SLO}{}  objectives:\n    - targetPercent: 0\n", os_ratio("g", "t")), "between 0 and 100"),
         ("openslo bad duration", format!("{OPENSLO_SLO}  timeWindow:\n    - duration: fortnight\n      isRolling: true\n{}{objectives}", os_ratio("g", "t")), "timeWindow duration"),
-        ("openslo short window", format!("{OPENSLO_SLO}  timeWindow:\n    - duration: 5m\n      isRolling: true\n{}{objectives}", os_ratio("g", "t")), "at least 1h"),
+        ("openslo short window", format!("{OPENSLO_SLO}  timeWindow:\n    - duration: 5m\n      isRolling: true\n{}{objectives}", os_ratio("g", "t")), "between 1h and 366d"),
         ("openslo bad selector", format!("{OPENSLO_SLO}{}{objectives}", os_ratio("g{{", "t")), "counter selector"),
         ("openslo no source type", format!("{OPENSLO_SLO}  indicator:\n    spec:\n      ratioMetric:\n        good: {{metricSource: {{spec: {{query: g}}}}}}\n        total: {{metricSource: {{type: Prometheus, spec: {{query: t}}}}}}\n{objectives}"), "only Prometheus"),
         ("openslo bad name", "apiVersion: openslo/v1\nkind: SLO\nmetadata:\n  name: 'a b'\nspec:\n  service: s\n  indicator:\n    spec:\n      ratioMetric:\n        good: {metricSource: {type: Prometheus, spec: {query: g}}}\n        total: {metricSource: {type: Prometheus, spec: {query: t}}}\n  objectives:\n    - target: 0.99\n".into(), "letters, digits"),

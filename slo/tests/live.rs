@@ -215,7 +215,7 @@ async fn gate_and_report_against_real_prometheus() {
     let (code, _, stderr) = slo(&["check", bad.to_str().unwrap(), "--prometheus", &prom]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
-        stderr.contains("latency threshold 0.2 is not a bucket"),
+        stderr.contains("latency threshold 0.2s is not a bucket"),
         "{stderr}"
     );
     assert!(stderr.contains("0.25, 0.3"), "lists the buckets: {stderr}");

@@ -345,7 +345,7 @@ async fn bad_slo_specs_for_the_live_view_exit_2() {
         ),
         (
             vec!["run", arg(&scenario), "--tui", "--slo", arg(&bad)],
-            "slo.yaml:5:5: objective must be between 0 and 100",
+            "slo.yaml:5:16: objective must be between 0 and 100",
         ),
     ];
     for (args, needle) in cases {
