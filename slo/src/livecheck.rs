@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use crate::evaluate::LiveCheck;
 use crate::model::{Sli, Slo};
 use crate::prom::{Prom, PromError};
 use crate::promql;
@@ -62,6 +61,15 @@ async fn series_over(prom: &Prom, selector: &str, range: &str) -> Result<f64, Pr
         .map(|(_, v)| *v)
         .filter(|v| v.is_finite() && *v > 0.0)
         .unwrap_or(0.0))
+}
+
+/// What `slo check --prometheus` found for one SLO.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveCheck {
+    /// Series the SLI reads (an estimate of its cost).
+    pub series: f64,
+    /// Everything that does not match the spec.
+    pub problems: Vec<String>,
 }
 
 /// Checks an SLO against what Prometheus held over the last `lookback`.
