@@ -1,6 +1,7 @@
 //! Integration tests: the real loadgen binary against the real target app on
 //! loopback (started in-process on an ephemeral port).
 
+mod limits;
 mod malformed;
 mod otlp;
 mod reports;
