@@ -3,7 +3,9 @@
 
 mod limits;
 mod malformed;
+mod mutants;
 mod otlp;
+mod pipes;
 mod reports;
 mod runs;
 mod tui;
