@@ -498,9 +498,13 @@ fn hint_for(message: &str) -> &'static str {
 }
 
 fn refine_location(text: &str, message: &str, line: u64, column: u64) -> (u64, u64) {
+    // The first value quoted in "..." or `...`.
     let quoted = message
-        .split_once('"')
-        .and_then(|(_, rest)| rest.split_once('"'))
+        .find(['"', '`'])
+        .and_then(|i| {
+            let quote = &message[i..i + 1];
+            message[i + 1..].split_once(quote)
+        })
         .map(|(q, _)| q)
         .filter(|q| !q.is_empty());
     let Some(q) = quoted else {
@@ -530,6 +534,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Plan, ScenarioError> {
             .unwrap_or((1, 1));
         let message = err.to_string();
         let message = message.lines().next().unwrap_or("");
+        // The location is shown once, in front.
+        let message = match message.strip_prefix("error: line ") {
+            Some(rest) => rest.split_once(": ").map_or(message, |(_, m)| m),
+            None => message,
+        };
         let message = crate::input::snippet(message, 1);
         // Inside a tagged block (load:) the parser reports the block's start;
         // the offending value, when the message quotes it, pins the real line.

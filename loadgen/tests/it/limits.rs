@@ -85,6 +85,13 @@ async fn users_near_u32_max_are_refused_not_an_oom() {
         "users must be 1 to 10000, got 4294967295",
     )
     .await;
+    // One more than u32 holds: located at the value inside the load block.
+    refused(
+        &scenario("", "  model: closed\n  users: 4294967296\n  duration: 1s\n"),
+        "9:10",
+        "invalid value: integer `4294967296`",
+    )
+    .await;
     refused(
         &scenario(
             "",
