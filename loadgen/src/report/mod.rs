@@ -533,6 +533,37 @@ mod tests {
     }
 
     #[test]
+    fn parse_refuses_what_no_run_writes_and_merge_saturates() {
+        let r = sample_report();
+        let text = serde_json::to_string(&r).unwrap();
+        assert_eq!(Report::parse(&text, "r.json").unwrap(), r);
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["elapsed_s"] = serde_json::json!(-1.0);
+        let err = Report::parse(&v.to_string(), "r.json")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("r.json: elapsed_s must be a finite number"),
+            "{err}"
+        );
+        v["version"] = serde_json::json!(2);
+        let err = Report::parse(&v.to_string(), "r.json")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("report version 2"), "{err}");
+        let err = Report::parse("{\n  \"version\": 1,\n  \"scenario\": 5\n}", "r.json")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("r.json:3:"), "{err}");
+        let mut big = r.clone();
+        big.iterations = u64::MAX;
+        big.total.count = u64::MAX;
+        let merged = Report::merge(&[("a".into(), big.clone()), ("b".into(), big)]).unwrap();
+        assert_eq!(merged.iterations, u64::MAX);
+        assert_eq!(merged.total.count, u64::MAX);
+    }
+
+    #[test]
     fn atomic_write_replaces_whole_files() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("r.json");
