@@ -10,6 +10,7 @@
 pub mod client;
 pub mod client_spans;
 pub mod engine;
+pub mod input;
 pub mod live;
 pub mod pacer;
 pub mod recorder;
@@ -18,16 +19,6 @@ pub mod scenario;
 pub mod stats;
 pub mod threshold;
 pub mod tui;
-
-/// Reads a file, or standard input when `path` is `-`; returns the text and
-/// the name to show in messages.
-pub fn read_input(path: &std::path::Path) -> std::io::Result<(String, std::path::PathBuf)> {
-    if path == std::path::Path::new("-") {
-        Ok((std::io::read_to_string(std::io::stdin())?, "<stdin>".into()))
-    } else {
-        Ok((std::fs::read_to_string(path)?, path.to_path_buf()))
-    }
-}
 
 /// The bundled scenarios, by name, for `loadgen demo` and the docs.
 pub mod bundled {

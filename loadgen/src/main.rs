@@ -336,7 +336,8 @@ async fn execute(
     }
     let run = run.context("the run failed")?;
     let report = Report::build(&plan, &target, &run);
-    print!("{}", report::table::render(&report));
+    // A closed stdout (`| head`) does not stop the reports from being written.
+    stdout(&report::table::render(&report))?;
     write_outputs(
         outputs,
         &report,
@@ -361,15 +362,32 @@ fn exit_code(report: &Report) -> u8 {
     }
 }
 
+/// Writes `text` to stdout. A closed pipe (`loadgen ... | head -1`) is not
+/// an error: the rest is dropped quietly, as ripgrep does.
+fn stdout(text: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure {
+            code: EXIT_FAILURE,
+            error: anyhow::Error::new(e).context("failed to write to stdout"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Checks a `--duration` override against the range of a scenario's run.
+fn check_duration(d: Duration) -> Result<Duration, Failure> {
+    scenario::limits::run_duration(d).map_err(|e| Failure {
+        code: EXIT_INVALID,
+        error: anyhow::anyhow!("{e} (e.g. --duration 30s; see \"Ranges\" in loadgen/README.md)"),
+    })
+}
+
 fn load_plan(path: &Path, duration: Option<Duration>) -> Result<Plan, Failure> {
+    let duration = duration.map(check_duration).transpose()?;
     let mut plan = scenario::load(path)?;
     if let Some(d) = duration {
-        if d.is_zero() {
-            return Err(Failure {
-                code: EXIT_INVALID,
-                error: anyhow::anyhow!("--duration must be more than 0"),
-            });
-        }
         plan.load = plan.load.with_duration(d);
     }
     Ok(plan)
@@ -443,6 +461,7 @@ async fn demo_prometheus(target: std::net::SocketAddr) -> anyhow::Result<DemoPro
 }
 
 async fn demo(duration: Duration, outputs: &Outputs) -> Result<u8, Failure> {
+    let duration = check_duration(duration)?;
     let app = target_app::start(target_app::Config {
         listen: "127.0.0.1:0".parse().context("loopback address")?,
         tracing: false,
@@ -498,7 +517,7 @@ fn merge(paths: &[PathBuf], outputs: &Outputs) -> Result<u8, Failure> {
         reports.push((p.display().to_string(), Report::read(p)?));
     }
     let merged = Report::merge(&reports)?;
-    print!("{}", report::table::render(&merged));
+    stdout(&report::table::render(&merged))?;
     write_outputs(outputs, &merged, None)?;
     Ok(if merged.passed() { 0 } else { EXIT_THRESHOLD })
 }
@@ -558,23 +577,23 @@ fn main() -> ExitCode {
             }
             Command::Validate { scenario } => {
                 let plan = load_plan(&scenario, None)?;
-                println!(
-                    "{}: ok ({} scenarios, {} request names, {} thresholds, {})",
+                stdout(&format!(
+                    "{}: ok ({} scenarios, {} request names, {} thresholds, {})\n",
                     scenario.display(),
                     plan.scenarios.len(),
                     plan.names.len(),
                     plan.thresholds.len(),
                     humantime::format_duration(plan.load.duration())
-                );
+                ))?;
                 Ok(0)
             }
             Command::Demo { duration, outputs } => demo(duration, &outputs).await,
             Command::Merge { reports, outputs } => merge(&reports, &outputs),
             Command::Schema => {
-                println!(
-                    "{}",
+                stdout(&format!(
+                    "{}\n",
                     serde_json::to_string_pretty(&scenario::json_schema()).unwrap_or_default()
-                );
+                ))?;
                 Ok(0)
             }
         }
@@ -585,7 +604,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            eprintln!("loadgen: error: {:#}", f.error);
+            use std::io::Write;
+            // Never a panic, even when stderr is closed.
+            let _ = writeln!(std::io::stderr(), "loadgen: error: {:#}", f.error);
             ExitCode::from(f.code)
         }
     }

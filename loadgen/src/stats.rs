@@ -245,12 +245,15 @@ impl Stats {
         // Same bounds on both sides: addition cannot fail.
         let _ = self.corrected.add(&other.corrected);
         let _ = self.actual.add(&other.actual);
-        self.count += other.count;
+        // Counts from report files saturate instead of overflowing.
+        self.count = self.count.saturating_add(other.count);
         for (k, v) in &other.errors {
-            *self.errors.entry(k.clone()).or_default() += v;
+            let n = self.errors.entry(k.clone()).or_default();
+            *n = n.saturating_add(*v);
         }
         for (k, v) in &other.statuses {
-            *self.statuses.entry(*k).or_default() += v;
+            let n = self.statuses.entry(*k).or_default();
+            *n = n.saturating_add(*v);
         }
         merge_reasons(&mut self.reasons, &other.reasons);
         self.slowest.extend(other.slowest.iter().cloned());
@@ -258,7 +261,7 @@ impl Stats {
     }
 
     pub fn error_count(&self) -> u64 {
-        self.errors.values().sum()
+        self.errors.values().fold(0, |a, b| a.saturating_add(*b))
     }
 
     pub fn error_rate(&self) -> f64 {
@@ -310,19 +313,97 @@ pub fn encode_histogram(h: &Histogram<u64>) -> String {
     base64::engine::general_purpose::STANDARD.encode(buf)
 }
 
-/// Reads a histogram written by [`encode_histogram`].
+/// The V2 cookies of HdrHistogram's encoding (plain and deflate).
+const V2_COOKIE: u32 = 0x1c84_9313;
+const V2_DEFLATE_COOKIE: u32 = 0x1c84_9314;
+/// The V2 header: cookie, payload length, offset, digits, low, high, ratio.
+const V2_HEADER: usize = 40;
+/// Our histograms (1 µs to 1 h, 3 digits) encode in well under this.
+const MAX_DECODED: u64 = 4 * 1024 * 1024;
+
+/// Reads a histogram written by [`encode_histogram`]. The header is checked
+/// before the histogram is built: only our bounds (1 µs to 1 h, 3 digits)
+/// are accepted, so histograms always merge, and a header cannot make the
+/// decoder allocate more than the data it came with.
 pub fn decode_histogram(s: &str) -> Result<Histogram<u64>, String> {
+    use std::io::Read;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(s)
         .map_err(|e| format!("invalid base64: {e}"))?;
+    let be32 = |b: &[u8], at: usize| {
+        b.get(at..at + 4)
+            .and_then(|x| <[u8; 4]>::try_from(x).ok())
+            .map(u32::from_be_bytes)
+    };
+    let be64 = |b: &[u8], at: usize| {
+        b.get(at..at + 8)
+            .and_then(|x| <[u8; 8]>::try_from(x).ok())
+            .map(u64::from_be_bytes)
+    };
+    if be32(&bytes, 0) != Some(V2_DEFLATE_COOKIE) {
+        return Err("invalid histogram: not an HdrHistogram V2 deflate encoding".into());
+    }
+    let compressed = be32(&bytes, 4).ok_or("invalid histogram: truncated header")?;
+    let mut inner = Vec::new();
+    let end = 8usize.saturating_add(compressed as usize).min(bytes.len());
+    flate2::read::ZlibDecoder::new(bytes.get(8..end).unwrap_or_default())
+        .take(MAX_DECODED + 1)
+        .read_to_end(&mut inner)
+        .map_err(|e| format!("invalid histogram: {e}"))?;
+    if inner.len() as u64 > MAX_DECODED {
+        return Err(format!("invalid histogram: more than {MAX_DECODED} bytes"));
+    }
+    let payload = be32(&inner, 4).map(|p| p as usize);
+    let header_ok = be32(&inner, 0) == Some(V2_COOKIE)
+        && payload.is_some_and(|p| inner.len() >= V2_HEADER && p <= inner.len() - V2_HEADER)
+        && be32(&inner, 12) == Some(3)
+        && be64(&inner, 16) == Some(1)
+        && be64(&inner, 24) == Some(MAX_MICROS);
+    if !header_ok {
+        return Err(
+            "invalid histogram: not a loadgen latency histogram (1 us to 1 h, 3 digits)".into(),
+        );
+    }
     Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
+        .deserialize(&mut inner.as_slice())
         .map_err(|e| format!("invalid histogram: {e:?}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decoding_refuses_foreign_bounds_and_lying_headers() {
+        let mut h = histogram();
+        h.record(1500).unwrap();
+        let ok = encode_histogram(&h);
+        assert_eq!(decode_histogram(&ok).unwrap().len(), 1);
+        // Other bounds would not merge with ours: refused, not silently dropped.
+        let other = Histogram::<u64>::new_with_bounds(1, 1000, 2).unwrap();
+        let err = decode_histogram(&encode_histogram(&other)).unwrap_err();
+        assert!(err.contains("1 us to 1 h"), "{err}");
+        // A header claiming a 4 GB payload allocates nothing of the kind.
+        let mut inner = Vec::new();
+        inner.extend_from_slice(&V2_COOKIE.to_be_bytes());
+        inner.extend_from_slice(&u32::MAX.to_be_bytes());
+        inner.extend_from_slice(&0u32.to_be_bytes());
+        inner.extend_from_slice(&3u32.to_be_bytes());
+        inner.extend_from_slice(&1u64.to_be_bytes());
+        inner.extend_from_slice(&MAX_MICROS.to_be_bytes());
+        inner.extend_from_slice(&1f64.to_be_bytes());
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut z, &inner).unwrap();
+        let z = z.finish().unwrap();
+        let mut outer = V2_DEFLATE_COOKIE.to_be_bytes().to_vec();
+        outer.extend_from_slice(&(z.len() as u32).to_be_bytes());
+        outer.extend_from_slice(&z);
+        let lying = base64::engine::general_purpose::STANDARD.encode(&outer);
+        assert!(decode_histogram(&lying).is_err());
+        for bad in ["", "!!", "AAAA", "HIST"] {
+            assert!(decode_histogram(bad).is_err(), "{bad}");
+        }
+    }
 
     fn sample(ms: u64, outcome: Outcome) -> Sample {
         Sample {

@@ -180,7 +180,7 @@ pub enum ReportError {
     #[error(
         "{path}: report version {found} is not supported (this loadgen reads version {REPORT_VERSION})"
     )]
-    Version { path: String, found: u32 },
+    Version { path: String, found: u64 },
     #[error("{path}: {message}")]
     Invalid { path: String, message: String },
 }
@@ -329,33 +329,72 @@ impl Report {
         ))
     }
 
-    /// Reads a report, checking its version.
+    /// Reads a report (`-` reads standard input): at most
+    /// [`crate::input::MAX_REPORT_BYTES`], UTF-8, then [`Report::parse`].
     pub fn read(path: &Path) -> Result<Self, ReportError> {
-        let (text, shown) = crate::read_input(path).map_err(|source| ReportError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let shown = shown.display().to_string();
-        let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| ReportError::Parse {
-                path: shown.clone(),
-                line: e.line(),
-                column: e.column(),
-                message: e.to_string(),
+        let (text, shown) =
+            crate::input::read_text(path, crate::input::MAX_REPORT_BYTES).map_err(|e| match e {
+                crate::input::InputError::Io(source) => ReportError::Read {
+                    path: path.display().to_string(),
+                    source,
+                },
+                crate::input::InputError::Utf8 { line, column, .. } => ReportError::Parse {
+                    path: path.display().to_string(),
+                    line,
+                    column,
+                    message: e.message(),
+                },
+                crate::input::InputError::TooLarge { .. } => ReportError::Invalid {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                },
             })?;
-        let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
-        if version != REPORT_VERSION {
+        Self::parse(&text, &shown.display().to_string())
+    }
+
+    /// Parses a report's JSON, checking its version and that every number
+    /// in it is one a run can produce; `shown` names it in errors.
+    pub fn parse(text: &str, shown: &str) -> Result<Self, ReportError> {
+        let parse_err = |e: serde_json::Error| ReportError::Parse {
+            path: shown.to_owned(),
+            line: e.line().max(1),
+            column: e.column().max(1),
+            message: crate::input::snippet(&e.to_string(), 1),
+        };
+        let value: serde_json::Value = serde_json::from_str(text).map_err(parse_err)?;
+        let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
+        if version != u64::from(REPORT_VERSION) {
             return Err(ReportError::Version {
-                path: shown,
+                path: shown.to_owned(),
                 found: version,
             });
         }
-        serde_json::from_value(value).map_err(|e| ReportError::Parse {
-            path: shown,
-            line: 1,
-            column: 1,
-            message: e.to_string(),
-        })
+        drop(value);
+        // Parsed again from the text, so type errors keep their line and column.
+        let report: Report = serde_json::from_str(text).map_err(parse_err)?;
+        report.check().map_err(|message| ReportError::Invalid {
+            path: shown.to_owned(),
+            message,
+        })?;
+        Ok(report)
+    }
+
+    /// Values no run writes: a negative or non-finite duration or rate.
+    fn check(&self) -> Result<(), String> {
+        let finite = |what: &str, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{what} must be a finite number, 0 or more, got {v}"
+                ))
+            }
+        };
+        finite("elapsed_s", self.elapsed_s)?;
+        for n in std::iter::once(&self.total).chain(&self.requests) {
+            finite(&format!("rps of {:?}", n.name), n.rps)?;
+        }
+        Ok(())
     }
 
     /// Merges reports of runs split across machines or pods: histograms and
@@ -379,8 +418,8 @@ impl Report {
         let (mut iterations, mut dropped) = (0, 0);
         for (path, r) in reports {
             elapsed = elapsed.max(r.elapsed_s);
-            iterations += r.iterations;
-            dropped += r.dropped_iterations;
+            iterations = u64::saturating_add(iterations, r.iterations);
+            dropped = u64::saturating_add(dropped, r.dropped_iterations);
             total.merge(&r.total.stats().map_err(|e| invalid(path, e))?);
             for n in &r.requests {
                 let s = n.stats().map_err(|e| invalid(path, e))?;
@@ -403,12 +442,14 @@ impl Report {
                     p99_ms: 0.0,
                     max_ms: 0.0,
                 });
-                e.count += i.count;
+                e.count = e.count.saturating_add(i.count);
                 for (k, v) in &i.errors {
-                    *e.errors.entry(k.clone()).or_default() += v;
+                    let n = e.errors.entry(k.clone()).or_default();
+                    *n = n.saturating_add(*v);
                 }
                 for (k, v) in &i.status_codes {
-                    *e.status_codes.entry(*k).or_default() += v;
+                    let n = e.status_codes.entry(*k).or_default();
+                    *n = n.saturating_add(*v);
                 }
                 // Percentiles of merged intervals are not derivable from the
                 // parts; the worst of the parts is the honest upper bound.
@@ -609,6 +650,37 @@ mod tests {
         assert!(why.contains("connect: connection refused (3)"), "{why}");
         r.total = NameReport::of("total", &Stats::default(), 2.0);
         assert!(r.no_success().unwrap().starts_with("no request completed"));
+    }
+
+    #[test]
+    fn parse_refuses_what_no_run_writes_and_merge_saturates() {
+        let r = sample_report();
+        let text = serde_json::to_string(&r).unwrap();
+        assert_eq!(Report::parse(&text, "r.json").unwrap(), r);
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["elapsed_s"] = serde_json::json!(-1.0);
+        let err = Report::parse(&v.to_string(), "r.json")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("r.json: elapsed_s must be a finite number"),
+            "{err}"
+        );
+        v["version"] = serde_json::json!(2);
+        let err = Report::parse(&v.to_string(), "r.json")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("report version 2"), "{err}");
+        let err = Report::parse("{\n  \"version\": 1,\n  \"scenario\": 5\n}", "r.json")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("r.json:3:"), "{err}");
+        let mut big = r.clone();
+        big.iterations = u64::MAX;
+        big.total.count = u64::MAX;
+        let merged = Report::merge(&[("a".into(), big.clone()), ("b".into(), big)]).unwrap();
+        assert_eq!(merged.iterations, u64::MAX);
+        assert_eq!(merged.total.count, u64::MAX);
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! it into a [`Plan`]: templates compiled, data files read, thresholds parsed,
 //! so the engine never sees an invalid value.
 
+pub mod limits;
+mod locate;
 pub mod template;
 
 use std::collections::BTreeMap;
@@ -15,6 +17,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::threshold::{Threshold, ThresholdError};
+use locate::Locations;
 pub use template::{DataSet, Template, TemplateError};
 
 /// A scenario file as written.
@@ -447,34 +450,34 @@ pub enum ScenarioError {
 struct Ctx<'a> {
     path: &'a str,
     text: &'a str,
+    locations: Locations,
 }
 
 impl Ctx<'_> {
-    /// An error located at the first line mentioning `needle` (or the file).
-    fn invalid(&self, needle: &str, what: String, hint: &str) -> ScenarioError {
-        let found = (!needle.is_empty())
-            .then(|| {
-                self.text
-                    .lines()
-                    .enumerate()
-                    .find_map(|(i, l)| l.find(needle).map(|c| (i + 1, c + 1)))
-            })
-            .flatten();
-        match found {
-            Some((line, column)) => ScenarioError::Syntax {
-                path: self.path.to_owned(),
-                line: line as u64,
-                column: column as u64,
-                message: what,
-                snippet: self.text.lines().nth(line - 1).unwrap_or("").to_owned(),
-                hint: hint.to_owned(),
-            },
-            None => ScenarioError::Invalid {
-                path: self.path.to_owned(),
-                what,
-                hint: hint.to_owned(),
-            },
+    /// An error located at the value at `at` (a path such as
+    /// `load.stages.1.target`), or at its nearest written ancestor.
+    fn at(&self, at: &str, what: String, hint: &str) -> ScenarioError {
+        let (line, column) = self.locations.get(at);
+        ScenarioError::Syntax {
+            path: self.path.to_owned(),
+            line,
+            column,
+            message: what,
+            snippet: crate::input::snippet_at(self.text, line as usize, column as usize),
+            hint: hint.to_owned(),
         }
+    }
+
+    /// Checks a duration against `0 < d <= max`.
+    fn duration(
+        &self,
+        at: &str,
+        what: &'static str,
+        d: Duration,
+        max: Duration,
+        hint: &str,
+    ) -> Result<Duration, ScenarioError> {
+        limits::duration(what, d, max).map_err(|e| self.at(at, e.to_string(), hint))
     }
 }
 
@@ -485,6 +488,8 @@ fn hint_for(message: &str) -> &'static str {
         "add the field; loadgen/README.md lists the required ones"
     } else if message.contains("model") || message.contains("variant") {
         "load.model is \"open\" (rate, stages, max_users) or \"closed\" (users, stages)"
+    } else if message.contains("expected u32") || message.contains("expected u16") {
+        "a whole number in the range loadgen/README.md gives for this field (\"Ranges\")"
     } else if message.contains("duration") || message.contains("time") {
         "durations are written like 500ms, 30s, 2m or 1h"
     } else {
@@ -493,9 +498,13 @@ fn hint_for(message: &str) -> &'static str {
 }
 
 fn refine_location(text: &str, message: &str, line: u64, column: u64) -> (u64, u64) {
+    // The first value quoted in "..." or `...`.
     let quoted = message
-        .split_once('"')
-        .and_then(|(_, rest)| rest.split_once('"'))
+        .find(['"', '`'])
+        .and_then(|i| {
+            let quote = &message[i..i + 1];
+            message[i + 1..].split_once(quote)
+        })
         .map(|(q, _)| q)
         .filter(|q| !q.is_empty());
     let Some(q) = quoted else {
@@ -506,9 +515,10 @@ fn refine_location(text: &str, message: &str, line: u64, column: u64) -> (u64, u
         .skip(line.saturating_sub(1) as usize)
         .find_map(|(i, l)| {
             let value = l.split_once(':').map_or(l, |(_, v)| v);
-            value
-                .find(q)
-                .map(|c| (i as u64 + 1, (l.len() - value.len() + c) as u64 + 1))
+            value.find(q).map(|c| {
+                let column = l[..l.len() - value.len() + c].chars().count();
+                (i as u64 + 1, column as u64 + 1)
+            })
         })
         .unwrap_or((line, column))
 }
@@ -517,42 +527,70 @@ fn refine_location(text: &str, message: &str, line: u64, column: u64) -> (u64, u
 /// anchors relative data-file paths.
 pub fn parse(text: &str, path: &Path) -> Result<Plan, ScenarioError> {
     let shown = path.display().to_string();
-    let ctx = Ctx { path: &shown, text };
     let file: ScenarioFile = serde_saphyr::from_str(text).map_err(|err| {
         let (line, column) = err
             .location()
             .map(|l| (l.line(), l.column()))
             .unwrap_or((1, 1));
         let message = err.to_string();
-        let message = message.lines().next().unwrap_or("").to_owned();
+        let message = message.lines().next().unwrap_or("");
+        // The location is shown once, in front.
+        let message = match message.strip_prefix("error: line ") {
+            Some(rest) => rest.split_once(": ").map_or(message, |(_, m)| m),
+            None => message,
+        };
+        let message = crate::input::snippet(message, 1);
         // Inside a tagged block (load:) the parser reports the block's start;
         // the offending value, when the message quotes it, pins the real line.
         let (line, column) = refine_location(text, &message, line, column);
         ScenarioError::Syntax {
             path: shown.clone(),
-            line,
-            column,
+            line: line.max(1),
+            column: column.max(1),
             hint: hint_for(&message).to_owned(),
             message,
-            snippet: text
-                .lines()
-                .nth(line.saturating_sub(1) as usize)
-                .unwrap_or("")
-                .to_owned(),
+            snippet: crate::input::snippet_at(text, line as usize, column as usize),
         }
     })?;
+    let ctx = Ctx {
+        path: &shown,
+        text,
+        locations: Locations::of(text),
+    };
     let base = path.parent().unwrap_or(Path::new("."));
     validate(file, &ctx, base, &shown)
 }
 
-/// Reads and validates a scenario file (`-` reads standard input).
+/// Reads and validates a scenario file (`-` reads standard input): at most
+/// [`crate::input::MAX_SCENARIO_BYTES`], UTF-8.
 pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
-    let (text, shown) = crate::read_input(path).map_err(|source| ScenarioError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let (text, shown) =
+        crate::input::read_text(path, crate::input::MAX_SCENARIO_BYTES).map_err(|e| {
+            let shown = path.display().to_string();
+            match e {
+                crate::input::InputError::Io(source) => ScenarioError::Read {
+                    path: shown,
+                    source,
+                },
+                crate::input::InputError::Utf8 { line, column, .. } => ScenarioError::Syntax {
+                    path: shown,
+                    line: line as u64,
+                    column: column as u64,
+                    message: e.message(),
+                    snippet: String::new(),
+                    hint: e.hint().to_owned(),
+                },
+                crate::input::InputError::TooLarge { .. } => ScenarioError::Invalid {
+                    path: shown,
+                    what: e.to_string(),
+                    hint: e.hint().to_owned(),
+                },
+            }
+        })?;
     parse(&text, &shown)
 }
+
+const TEMPLATE_HINT: &str = "templates: {{ randint(1, 20) }} (64-bit integers, low <= high), {{ uuid }}, {{ seq }}, {{ data.NAME.COLUMN }}";
 
 fn validate(
     file: ScenarioFile,
@@ -561,38 +599,42 @@ fn validate(
     shown: &str,
 ) -> Result<Plan, ScenarioError> {
     let url = reqwest::Url::parse(&file.base_url).map_err(|e| {
-        ctx.invalid(
+        ctx.at(
             "base_url",
-            format!("base_url {:?} is not a URL: {e}", file.base_url),
+            format!(
+                "base_url {:?} is not a URL: {e}",
+                crate::input::snippet(&file.base_url, 1)
+            ),
             "write it like http://127.0.0.1:8080",
         )
     })?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(ctx.invalid(
+        return Err(ctx.at(
             "base_url",
             format!("base_url must be http or https, got {:?}", url.scheme()),
             "write it like http://127.0.0.1:8080",
         ));
     }
-    if file.timeout.is_zero() {
-        return Err(ctx.invalid(
-            "timeout",
-            "timeout must be more than 0".into(),
-            "e.g. timeout: 10s",
-        ));
-    }
+    let timeout = ctx.duration(
+        "timeout",
+        "timeout",
+        file.timeout,
+        limits::MAX_TIMEOUT,
+        "e.g. timeout: 10s",
+    )?;
     let mut headers = Vec::new();
     for (k, v) in &file.headers {
+        let at = format!("headers.{k}");
         let name = http::HeaderName::try_from(k.as_str()).map_err(|_| {
-            ctx.invalid(
-                k,
-                format!("invalid header name {k:?}"),
+            ctx.at(
+                &at,
+                format!("invalid header name {:?}", crate::input::snippet(k, 1)),
                 "header names are tokens like x-api-key",
             )
         })?;
         let value = http::HeaderValue::try_from(v.as_str()).map_err(|_| {
-            ctx.invalid(
-                k,
+            ctx.at(
+                &at,
                 format!("invalid value for header {k:?}"),
                 "header values are visible ASCII",
             )
@@ -607,16 +649,16 @@ fn validate(
             base.join(rel)
         };
         let set = DataSet::from_csv_file(&full).map_err(|e| {
-            ctx.invalid(
-                name,
+            ctx.at(
+                &format!("data.{name}"),
                 format!("data {name:?}: {e}"),
-                "a CSV file with a header row, relative to the scenario file",
+                "a UTF-8 CSV file with a header row and 1 to 1000000 rows, relative to the scenario file",
             )
         })?;
         data.insert(name.clone(), set);
     }
     if file.scenarios.is_empty() {
-        return Err(ctx.invalid(
+        return Err(ctx.at(
             "scenarios",
             "no scenarios: add at least one".into(),
             "scenarios: [{name: browse, requests: [...]}]",
@@ -625,75 +667,118 @@ fn validate(
     let mut names: Vec<String> = Vec::new();
     let mut scenarios = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
-    for s in &file.scenarios {
+    let mut total_weight: u64 = 0;
+    for (i, s) in file.scenarios.iter().enumerate() {
+        let at = format!("scenarios.{i}");
         if !seen.insert(s.name.clone()) {
-            return Err(ctx.invalid(
-                &format!("name: {}", s.name),
+            return Err(ctx.at(
+                &format!("{at}.name"),
                 format!("scenario {:?} is defined twice", s.name),
                 "give each scenario its own name",
             ));
         }
-        if s.weight == 0 {
-            return Err(ctx.invalid(
-                "weight",
-                format!("weight of scenario {:?} must be at least 1", s.name),
+        if !(1..=limits::MAX_WEIGHT).contains(&s.weight) {
+            return Err(ctx.at(
+                &format!("{at}.weight"),
+                format!(
+                    "weight of scenario {:?} must be 1 to {}, got {}",
+                    s.name,
+                    limits::MAX_WEIGHT,
+                    s.weight
+                ),
                 "weights are relative: 1, 2, 3...",
             ));
         }
+        total_weight = total_weight.saturating_add(u64::from(s.weight));
+        if total_weight > limits::MAX_TOTAL_WEIGHT {
+            return Err(ctx.at(
+                &format!("{at}.weight"),
+                format!(
+                    "the weights add up to more than {}",
+                    limits::MAX_TOTAL_WEIGHT
+                ),
+                "weights are relative: divide them by a common factor",
+            ));
+        }
+        if let Some(t) = s.think_time {
+            ctx.think_time(&format!("{at}.think_time"), t)?;
+        }
         if s.requests.is_empty() {
-            return Err(ctx.invalid(
-                &s.name,
+            return Err(ctx.at(
+                &format!("{at}.requests"),
                 format!("scenario {:?} has no requests", s.name),
                 "add at least one request",
             ));
         }
         let mut requests = Vec::new();
-        for r in &s.requests {
+        for (j, r) in s.requests.iter().enumerate() {
+            let at = format!("{at}.requests.{j}");
             let method = http::Method::from_bytes(r.method.to_ascii_uppercase().as_bytes())
                 .map_err(|_| {
-                    ctx.invalid(
-                        &r.method,
-                        format!("invalid method {:?} in request {:?}", r.method, r.name),
+                    ctx.at(
+                        &format!("{at}.method"),
+                        format!(
+                            "invalid method {:?} in request {:?}",
+                            crate::input::snippet(&r.method, 1),
+                            r.name
+                        ),
                         "GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS",
                     )
                 })?;
-            let compile = |t: &str| {
+            let compile = |field: &str, t: &str| {
                 Template::parse(t, &data).map_err(|e| {
-                    ctx.invalid(t, format!("request {:?}: {e}", r.name), "templates: {{ randint(1, 20) }}, {{ uuid }}, {{ seq }}, {{ data.NAME.COLUMN }}")
+                    ctx.at(
+                        &format!("{at}.{field}"),
+                        crate::input::snippet(&format!("request {:?}: {e}", r.name), 1),
+                        TEMPLATE_HINT,
+                    )
                 })
             };
             if !r.path.starts_with('/') {
-                return Err(ctx.invalid(
-                    &r.path,
+                return Err(ctx.at(
+                    &format!("{at}.path"),
                     format!(
                         "path of request {:?} must start with /, got {:?}",
-                        r.name, r.path
+                        r.name,
+                        crate::input::snippet(&r.path, 1)
                     ),
                     "paths are joined to base_url, e.g. /api/products",
                 ));
             }
-            let path = compile(&r.path)?;
+            let path = compile("path", &r.path)?;
             let mut req_headers = Vec::new();
             for (k, v) in &r.headers {
                 let name = http::HeaderName::try_from(k.as_str()).map_err(|_| {
-                    ctx.invalid(
-                        k,
-                        format!("invalid header name {k:?} in request {:?}", r.name),
+                    ctx.at(
+                        &format!("{at}.headers.{k}"),
+                        format!(
+                            "invalid header name {:?} in request {:?}",
+                            crate::input::snippet(k, 1),
+                            r.name
+                        ),
                         "header names are tokens like content-type",
                     )
                 })?;
-                req_headers.push((name, compile(v)?));
+                req_headers.push((name, compile(&format!("headers.{k}"), v)?));
             }
-            let body = r.body.as_deref().map(compile).transpose()?;
-            if let Some(bad) = r.expect.iter().find(|c| !(100..=599).contains(*c)) {
-                return Err(ctx.invalid(
-                    "expect",
+            let body = r.body.as_deref().map(|b| compile("body", b)).transpose()?;
+            if let Some((k, bad)) = r
+                .expect
+                .iter()
+                .enumerate()
+                .find(|(_, c)| !(100..=599).contains(*c))
+            {
+                return Err(ctx.at(
+                    &format!("{at}.expect.{k}"),
                     format!(
                         "expected status {bad} in request {:?} is not an HTTP status",
                         r.name
                     ),
                     "status codes are 100 to 599",
                 ));
+            }
+            if let Some(t) = r.think_time {
+                ctx.think_time(&format!("{at}.think_time"), t)?;
             }
             let name_id = match names.iter().position(|n| n == &r.name) {
                 Some(i) => i,
@@ -721,28 +806,36 @@ fn validate(
     }
     let load = validate_load(&file.load, ctx)?;
     let mut thresholds = Vec::new();
-    for t in &file.thresholds {
-        let (expr, request, abort) = match t {
-            ThresholdSpec::Expr(e) => (e.as_str(), None, false),
+    for (i, t) in file.thresholds.iter().enumerate() {
+        let (expr, request, abort, at) = match t {
+            ThresholdSpec::Expr(e) => (e.as_str(), None, false, format!("thresholds.{i}")),
             ThresholdSpec::Full {
                 threshold,
                 request,
                 abort_on_fail,
-            } => (threshold.as_str(), request.clone(), *abort_on_fail),
+            } => (
+                threshold.as_str(),
+                request.clone(),
+                *abort_on_fail,
+                format!("thresholds.{i}.threshold"),
+            ),
         };
         let mut parsed = Threshold::parse(expr).map_err(|e: ThresholdError| {
-            ctx.invalid(
-                expr,
-                e.to_string(),
+            ctx.at(
+                &at,
+                crate::input::snippet(&e.to_string(), 1),
                 "e.g. p(95)<300ms, p(99.9)<1s, error_rate<1%, rps>=500",
             )
         })?;
         if let Some(r) = &request
             && !names.contains(r)
         {
-            return Err(ctx.invalid(
-                r,
-                format!("threshold {expr:?} names request {r:?}, which no scenario has"),
+            return Err(ctx.at(
+                &format!("thresholds.{i}.request"),
+                format!(
+                    "threshold {expr:?} names request {:?}, which no scenario has",
+                    crate::input::snippet(r, 1)
+                ),
                 "use a request name from scenarios[].requests[].name",
             ));
         }
@@ -760,7 +853,7 @@ fn validate(
         name,
         base_url: file.base_url.trim_end_matches('/').to_owned(),
         headers,
-        timeout: file.timeout,
+        timeout,
         data,
         scenarios,
         load,
@@ -769,20 +862,85 @@ fn validate(
     })
 }
 
-fn check_stages(stages: &[Stage], ctx: &Ctx, what: &str) -> Result<(), ScenarioError> {
-    for s in stages {
-        if !s.target.is_finite() || s.target < 0.0 {
-            return Err(ctx.invalid(
-                "target",
-                format!("stage target must be 0 or more, got {}", s.target),
-                &format!("targets are {what}"),
+impl Ctx<'_> {
+    /// Think time: 0 (none) up to [`limits::MAX_THINK_TIME`].
+    fn think_time(&self, at: &str, t: Duration) -> Result<(), ScenarioError> {
+        if t > limits::MAX_THINK_TIME {
+            return Err(self.at(
+                at,
+                format!(
+                    "think_time must be at most {}, got {}",
+                    humantime::format_duration(limits::MAX_THINK_TIME),
+                    humantime::format_duration(t)
+                ),
+                "e.g. think_time: 500ms",
             ));
         }
-        if s.duration.is_zero() {
-            return Err(ctx.invalid(
-                "duration",
-                "stage duration must be more than 0".into(),
-                "e.g. duration: 30s",
+        Ok(())
+    }
+}
+
+/// Where a profile's stages are written: `load.stages`, or a constant
+/// level (`load.rate` or `load.users` with `load.duration`).
+enum StagePaths {
+    Stages,
+    Constant { target: &'static str },
+}
+
+impl StagePaths {
+    fn target(&self, i: usize) -> String {
+        match self {
+            StagePaths::Stages => format!("load.stages.{i}.target"),
+            StagePaths::Constant { target } => (*target).to_owned(),
+        }
+    }
+
+    fn duration(&self, i: usize) -> String {
+        match self {
+            StagePaths::Stages => format!("load.stages.{i}.duration"),
+            StagePaths::Constant { .. } => "load.duration".to_owned(),
+        }
+    }
+}
+
+fn check_stages(
+    stages: &[Stage],
+    ctx: &Ctx,
+    paths: &StagePaths,
+    max_target: f64,
+    what: &str,
+) -> Result<(), ScenarioError> {
+    let mut total = Duration::ZERO;
+    for (i, s) in stages.iter().enumerate() {
+        if !s.target.is_finite() || s.target < 0.0 || s.target > max_target {
+            return Err(ctx.at(
+                &paths.target(i),
+                format!(
+                    "{what} must be 0 to {}, got {}",
+                    limits::number(max_target),
+                    limits::number(s.target)
+                ),
+                "see \"Ranges\" in loadgen/README.md; split larger loads with --shard-count",
+            ));
+        }
+        let at = paths.duration(i);
+        ctx.duration(
+            &at,
+            "duration",
+            s.duration,
+            limits::MAX_RUN,
+            "e.g. duration: 30s",
+        )?;
+        total = total.saturating_add(s.duration);
+        if total > limits::MAX_RUN {
+            return Err(ctx.at(
+                &at,
+                format!(
+                    "a run lasts at most {}; the stages up to here add up to {}",
+                    humantime::format_duration(limits::MAX_RUN),
+                    humantime::format_duration(total)
+                ),
+                "split longer soak tests into runs of at most 24h",
             ));
         }
     }
@@ -791,8 +949,8 @@ fn check_stages(stages: &[Stage], ctx: &Ctx, what: &str) -> Result<(), ScenarioE
 
 fn validate_load(load: &LoadSpec, ctx: &Ctx) -> Result<Load, ScenarioError> {
     let need_one = |what: &str| {
-        ctx.invalid(
-            "model",
+        ctx.at(
+            "load.model",
             format!("load needs either {what} with duration, or stages, not both and not neither"),
             "e.g. rate: 100 and duration: 30s, or stages: [{duration: 30s, target: 100}]",
         )
@@ -803,28 +961,51 @@ fn validate_load(load: &LoadSpec, ctx: &Ctx) -> Result<Load, ScenarioError> {
             stages,
             duration,
         } => {
-            let (start_users, stages) = match (users, stages.is_empty(), duration) {
+            let (start_users, stages, at, what) = match (users, stages.is_empty(), duration) {
                 (Some(u), true, Some(d)) => (
                     *u,
                     vec![Stage {
                         duration: *d,
                         target: f64::from(*u),
                     }],
+                    StagePaths::Constant {
+                        target: "load.users",
+                    },
+                    "users",
                 ),
-                (None, false, None) => (0, stages.clone()),
+                (None, false, None) => (
+                    0,
+                    stages.clone(),
+                    StagePaths::Stages,
+                    "stage target (users)",
+                ),
                 _ => return Err(need_one("users")),
             };
-            check_stages(&stages, ctx, "user counts")?;
-            if stages.iter().any(|s| s.target.fract() != 0.0) {
-                return Err(ctx.invalid(
-                    "target",
+            if users.is_some_and(|u| u > limits::MAX_USERS) {
+                return Err(ctx.at(
+                    "load.users",
+                    format!(
+                        "users must be 1 to {}, got {start_users}",
+                        limits::MAX_USERS
+                    ),
+                    "each user holds a connection for the whole run; split larger loads with --shard-count",
+                ));
+            }
+            check_stages(&stages, ctx, &at, f64::from(limits::MAX_USERS), what)?;
+            if let Some(i) = stages.iter().position(|s| s.target.fract() != 0.0) {
+                return Err(ctx.at(
+                    &format!("load.stages.{i}.target"),
                     "closed-model targets are whole user counts".into(),
                     "e.g. target: 10",
                 ));
             }
             if stages.iter().all(|s| s.target == 0.0) {
-                return Err(ctx.invalid(
-                    "users",
+                return Err(ctx.at(
+                    if users.is_some() {
+                        "load.users"
+                    } else {
+                        "load.stages"
+                    },
                     "the closed model needs at least one user".into(),
                     "e.g. users: 10",
                 ));
@@ -842,48 +1023,79 @@ fn validate_load(load: &LoadSpec, ctx: &Ctx) -> Result<Load, ScenarioError> {
             max_users,
             max_queue,
         } => {
-            let stages = match (rate, stages.is_empty(), duration) {
-                (Some(r), true, Some(d)) => vec![Stage {
-                    duration: *d,
-                    target: *r,
-                }],
-                (None, false, None) => stages.clone(),
+            let (stages, at, what) = match (rate, stages.is_empty(), duration) {
+                (Some(r), true, Some(d)) => (
+                    vec![Stage {
+                        duration: *d,
+                        target: *r,
+                    }],
+                    StagePaths::Constant {
+                        target: "load.rate",
+                    },
+                    "rate (iterations per second)",
+                ),
+                (None, false, None) => (
+                    stages.clone(),
+                    StagePaths::Stages,
+                    "stage target (iterations per second)",
+                ),
                 _ => return Err(need_one("rate")),
             };
-            check_stages(&stages, ctx, "iterations per second")?;
+            check_stages(&stages, ctx, &at, limits::MAX_RATE, what)?;
             let start_rate = match (rate, start_rate) {
                 (Some(r), None) => *r,
                 (Some(_), Some(_)) => {
-                    return Err(ctx.invalid(
-                        "start_rate",
+                    return Err(ctx.at(
+                        "load.start_rate",
                         "start_rate only goes with stages".into(),
                         "remove start_rate, or use stages",
                     ));
                 }
                 (None, s) => s.unwrap_or(0.0),
             };
-            if !start_rate.is_finite() || start_rate < 0.0 {
-                return Err(ctx.invalid(
-                    "start_rate",
-                    format!("start_rate must be 0 or more, got {start_rate}"),
+            if !(0.0..=limits::MAX_RATE).contains(&start_rate) {
+                return Err(ctx.at(
+                    "load.start_rate",
+                    format!(
+                        "start_rate must be 0 to {}, got {}",
+                        limits::number(limits::MAX_RATE),
+                        limits::number(start_rate)
+                    ),
                     "e.g. start_rate: 10",
                 ));
             }
-            if *max_users == 0 {
-                return Err(ctx.invalid(
-                    "max_users",
-                    "max_users must be at least 1".into(),
-                    "about rate x expected latency in seconds, with headroom",
+            if start_rate == 0.0 && stages.iter().all(|s| s.target == 0.0) {
+                return Err(ctx.at(
+                    if rate.is_some() {
+                        "load.rate"
+                    } else {
+                        "load.stages"
+                    },
+                    "the open model needs a rate above 0".into(),
+                    "e.g. rate: 10",
                 ));
             }
-            let max_queue = max_queue.unwrap_or(max_users.saturating_mul(10));
-            if max_queue == 0 {
-                return Err(ctx.invalid(
-                    "max_queue",
-                    "max_queue must be at least 1".into(),
-                    "or leave it out for 10 x max_users",
+            if !(1..=limits::MAX_USERS).contains(max_users) {
+                return Err(ctx.at(
+                    "load.max_users",
+                    format!(
+                        "max_users must be 1 to {}, got {max_users}",
+                        limits::MAX_USERS
+                    ),
+                    "about rate x expected latency in seconds, with headroom; split larger loads with --shard-count",
                 ));
             }
+            let max_queue = match max_queue {
+                Some(q) if !(1..=limits::MAX_QUEUE).contains(q) => {
+                    return Err(ctx.at(
+                        "load.max_queue",
+                        format!("max_queue must be 1 to {}, got {q}", limits::MAX_QUEUE),
+                        "or leave it out for 10 x max_users",
+                    ));
+                }
+                Some(q) => *q,
+                None => max_users.saturating_mul(10).min(limits::MAX_QUEUE),
+            };
             Ok(Load::Open {
                 start_rate,
                 stages,

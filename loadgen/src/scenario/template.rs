@@ -20,22 +20,44 @@ pub struct DataSet {
 }
 
 impl DataSet {
+    /// Reads a CSV file with a header row: at most
+    /// [`crate::input::MAX_DATA_BYTES`], UTF-8, 1 to
+    /// [`crate::scenario::limits::MAX_DATA_ROWS`] rows, every row as wide
+    /// as the header. Errors name the file and line.
     pub fn from_csv_file(path: &Path) -> Result<Self, String> {
-        let mut reader = csv::Reader::from_path(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let shown = path.display();
+        let file = std::fs::File::open(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+        let bytes = crate::input::read_bounded(file, crate::input::MAX_DATA_BYTES)
+            .map_err(|e| format!("{shown}: {e}"))?;
+        let text = crate::input::decode(bytes).map_err(|e| format!("{shown}:{e}"))?;
+        Self::from_csv(&text).map_err(|e| format!("{shown}:{e}"))
+    }
+
+    /// Parses CSV text with a header row (see [`Self::from_csv_file`]);
+    /// errors start with the line.
+    pub fn from_csv(text: &str) -> Result<Self, String> {
+        let at = |e: &csv::Error| e.position().map_or(1, |p| p.line());
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
         let columns = reader
             .headers()
-            .map_err(|e| format!("{}: {e}", path.display()))?
+            .map_err(|e| format!("{}: {e}", at(&e)))?
             .iter()
             .map(str::to_owned)
             .collect::<Vec<_>>();
         let mut rows = Vec::new();
         for record in reader.records() {
-            let record = record.map_err(|e| format!("{}: {e}", path.display()))?;
+            let record = record.map_err(|e| format!("{}: {e}", at(&e)))?;
+            if rows.len() == crate::scenario::limits::MAX_DATA_ROWS {
+                return Err(format!(
+                    "{}: more than {} rows",
+                    record.position().map_or(1, |p| p.line()),
+                    crate::scenario::limits::MAX_DATA_ROWS
+                ));
+            }
             rows.push(record.iter().map(str::to_owned).collect());
         }
         if rows.is_empty() {
-            return Err(format!("{} has a header but no rows", path.display()));
+            return Err("1: a header but no rows".to_owned());
         }
         Ok(Self {
             columns,

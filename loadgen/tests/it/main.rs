@@ -2,8 +2,11 @@
 //! loopback (started in-process on an ephemeral port).
 
 mod edges;
+mod limits;
 mod malformed;
+mod mutants;
 mod otlp;
+mod pipes;
 mod reports;
 mod runs;
 mod tui;

@@ -175,7 +175,7 @@ async fn malformed_scenarios_exit_2_with_location_and_hint() {
                 "load:\n  model: open\n  rate: 10\n  duration: 1s\n  max_users: 0\n",
                 "",
             ),
-            "max_users must be at least 1",
+            "max_users must be 1 to 10000",
         ),
         (
             "negative target",
@@ -184,7 +184,7 @@ async fn malformed_scenarios_exit_2_with_location_and_hint() {
                 "load:\n  model: open\n  stages: [{duration: 1s, target: -5}]\n  max_users: 5\n",
                 "",
             ),
-            "0 or more",
+            "must be 0 to 100000, got -5",
         ),
         (
             "bad duration",
@@ -257,8 +257,8 @@ async fn malformed_scenarios_exit_2_with_location_and_hint() {
             out.stderr
         );
         assert!(
-            out.stderr.contains("bad.yaml"),
-            "{what}: the file is named:\n{}",
+            crate::util::has_location(&out.stderr, "bad.yaml"),
+            "{what}: the file is named with line:column:\n{}",
             out.stderr
         );
         assert!(

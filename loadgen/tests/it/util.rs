@@ -143,3 +143,15 @@ pub async fn interrupt_after(
         .expect("stopped after SIGINT")
         .expect("loadgen output")
 }
+
+/// True when `text` names `file:LINE:COLUMN` (both numbers at least 1).
+pub fn has_location(text: &str, file: &str) -> bool {
+    text.match_indices(&format!("{file}:")).any(|(i, m)| {
+        let mut parts = text[i + m.len()..].splitn(3, ':');
+        let num = |p: Option<&str>| {
+            p.and_then(|p| p.parse::<u64>().ok())
+                .is_some_and(|n| n >= 1)
+        };
+        num(parts.next()) && num(parts.next())
+    })
+}
