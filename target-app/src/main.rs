@@ -8,8 +8,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
+use target_app::conn::default_max_connections;
 use target_app::faults::{FaultPlan, FaultRule};
-use target_app::{AdminConfig, Config, Limits, Telemetry, TelemetryMode, TlsConfig, WorkConfig};
+use target_app::{
+    AdminConfig, Config, ConnectionLimits, Limits, Telemetry, TelemetryMode, TlsConfig, WorkConfig,
+};
 
 // Telemetry allocates on one thread and frees on the exporter's; mimalloc
 // handles that pattern far better than the system allocator (BENCHMARKS.md).
@@ -84,6 +87,18 @@ struct Cli {
     /// Then give in-flight requests at most this long to finish.
     #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
     drain_timeout: Duration,
+    /// Connections open at once (both listeners, each); at the cap the
+    /// listener stops accepting until one closes. Default: 10000, or the
+    /// open-file limit minus 256 when that is lower.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_connections: Option<u32>,
+    /// A new connection, or a request once its first byte arrived, must send
+    /// the whole request head within this time, or it is closed (1ms..=1h).
+    #[arg(long, default_value = "10s", value_parser = bounded_duration::<3_600>)]
+    header_read_timeout: Duration,
+    /// Keep-alive connections with no request for this long are closed (1ms..=1d).
+    #[arg(long, default_value = "60s", value_parser = bounded_duration::<86_400>)]
+    idle_timeout: Duration,
     /// Fault plan file (YAML), or - for standard input; see target-app/README.md.
     #[arg(long)]
     faults: Option<PathBuf>,
@@ -105,6 +120,19 @@ struct Cli {
     /// Hold every API request this long.
     #[arg(long, value_parser = humantime::parse_duration)]
     fault_stall: Option<Duration>,
+}
+
+/// A duration between 1 ms and `MAX_SECS` seconds.
+fn bounded_duration<const MAX_SECS: u64>(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    let max = Duration::from_secs(MAX_SECS);
+    if d < Duration::from_millis(1) || d > max {
+        return Err(format!(
+            "must be between 1ms and {}, got {text}",
+            humantime::format_duration(max)
+        ));
+    }
+    Ok(d)
 }
 
 /// The whole start-up configuration.
@@ -177,6 +205,13 @@ impl TryFrom<Cli> for Settings {
                 max_in_flight: cli.max_in_flight,
                 max_body_bytes: cli.max_body_bytes,
                 request_timeout: cli.request_timeout,
+            },
+            connections: ConnectionLimits {
+                max_connections: cli
+                    .max_connections
+                    .map_or_else(default_max_connections, |n| n as usize),
+                header_read_timeout: cli.header_read_timeout,
+                idle_timeout: cli.idle_timeout,
             },
             work: WorkConfig {
                 scale: cli.work_scale,

@@ -1,6 +1,7 @@
 //! Integration tests of the target app, in one test binary.
 
 mod admin;
+mod connections;
 mod otlp;
 mod prometheus;
 mod protection;
