@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use target_app::conn::default_max_connections;
 use target_app::faults::{FaultPlan, FaultRule};
+use target_app::logfmt::stderr_line;
 use target_app::{
     AdminConfig, Config, ConnectionLimits, Limits, Telemetry, TelemetryMode, TlsConfig, WorkConfig,
 };
@@ -266,24 +267,35 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let settings = match Settings::try_from(Cli::parse()) {
+    // clap's own exit would print with a panic on a closed pipe; print
+    // ignoring that, with clap's exit code (0 for --help, 2 for usage).
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    let settings = match Settings::try_from(cli) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("target-app: error: {e:#}");
+            stderr_line(&format!("target-app: error: {e:#}"));
             return ExitCode::from(2);
         }
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("target-app: error: failed to start the runtime: {e}");
+            stderr_line(&format!(
+                "target-app: error: failed to start the runtime: {e}"
+            ));
             return ExitCode::from(1);
         }
     };
     match runtime.block_on(serve(settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("target-app: error: {e:#}");
+            stderr_line(&format!("target-app: error: {e:#}"));
             let invalid_input = e.chain().any(|c| {
                 c.downcast_ref::<target_app::ServerError>()
                     .is_some_and(|s| matches!(s, target_app::ServerError::Tls(_)))

@@ -3,6 +3,7 @@
 mod admin;
 mod connections;
 mod otlp;
+mod pipes;
 mod prometheus;
 mod protection;
 mod routes;
