@@ -2,6 +2,7 @@
 
 mod admin;
 mod connections;
+mod mutation;
 mod otlp;
 mod pipes;
 mod prometheus;
