@@ -13,6 +13,7 @@
 pub mod admin;
 pub mod api;
 pub mod conn;
+pub mod console;
 pub mod faults;
 pub mod logfmt;
 pub mod metrics;

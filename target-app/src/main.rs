@@ -24,7 +24,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 enum TelemetryArg {
     /// OTLP export (gRPC or http/protobuf by OTEL_EXPORTER_OTLP_PROTOCOL).
     Otlp,
-    /// Spans printed to stdout.
+    /// Spans printed to stdout, one JSON object per line.
     Console,
     /// No traces; JSON logs and metrics only.
     Off,

@@ -178,7 +178,7 @@ impl Telemetry {
             TelemetryMode::Console => {
                 let provider = SdkTracerProvider::builder()
                     .with_resource(resource())
-                    .with_simple_exporter(opentelemetry_stdout::SpanExporter::default())
+                    .with_simple_exporter(crate::console::ConsoleExporter)
                     .build();
                 telemetry.tracer_provider = Some(provider);
                 (telemetry.trace_layer(), None)

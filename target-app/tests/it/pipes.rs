@@ -62,12 +62,45 @@ fn errors_into_a_closed_stderr_still_exit_2() {
 
 #[test]
 fn log_lines_to_a_closed_stdout_do_not_stop_the_service() {
+    serve_with_a_closed_stdout("off");
+}
+
+#[test]
+fn console_spans_to_a_closed_stdout_do_not_panic() {
+    serve_with_a_closed_stdout("console");
+}
+
+#[test]
+fn console_spans_are_json_lines() {
+    let app = crate::util::spawn_app(&["--telemetry", "console", "--work-scale", "0"], &[]);
+    let http = client();
+    assert_eq!(
+        http.get(app.url("/api/products/3"))
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+    let span = wait_for(Duration::from_secs(10), || {
+        app.json_lines()
+            .into_iter()
+            .find(|l| l["span"] == "GET /api/products/{id}")
+    })
+    .expect("a JSON line for the server span");
+    assert_eq!(span["kind"], "server");
+    assert_eq!(span["attributes"]["http.response.status_code"], "200");
+    assert_eq!(span["trace_id"].as_str().map(str::len), Some(32));
+}
+
+/// Serves requests with stdout closed; stderr must show no panic and the
+/// service must answer and shut down cleanly.
+fn serve_with_a_closed_stdout(telemetry: &str) {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let child = app()
         .args([
             "--telemetry",
-            "off",
+            telemetry,
             "--work-scale",
             "0",
             "--listen",
@@ -84,7 +117,7 @@ fn log_lines_to_a_closed_stdout_do_not_stop_the_service() {
         http.get(format!("{base}/health")).send().ok()
     });
     assert!(up.is_some(), "target-app never answered /health");
-    // Each order writes a log line to the closed stdout.
+    // Each order writes a log line, each API request a span, to the closed stdout.
     for _ in 0..5 {
         let r = http
             .post(format!("{base}/api/orders"))
@@ -92,6 +125,8 @@ fn log_lines_to_a_closed_stdout_do_not_stop_the_service() {
             .send()
             .unwrap();
         assert_eq!(r.status(), 201);
+        let r = http.get(format!("{base}/api/products/2")).send().unwrap();
+        assert_eq!(r.status(), 200);
     }
     assert_eq!(
         http.get(format!("{base}/health")).send().unwrap().status(),
@@ -102,4 +137,10 @@ fn log_lines_to_a_closed_stdout_do_not_stop_the_service() {
         .wait_exit(Duration::from_secs(20))
         .expect("target-app exits after SIGTERM");
     assert_eq!(status.code(), Some(0));
+    let mut stderr = String::new();
+    if let Some(mut pipe) = guard.take_stderr() {
+        use std::io::Read;
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
