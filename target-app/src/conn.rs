@@ -8,12 +8,16 @@
 //! [`Listener`] holds a slot per accepted connection; [`Guard`] wraps each
 //! connection's stream and service so that the stream knows whether a
 //! request is being served, and times the connection out only when none is.
+//! While the listener waits for a free slot, connections that are between
+//! requests (idle keep-alive, or silent since they opened) for at least
+//! [`EVICT_AFTER_IDLE`] are closed to make room, so a fresh client is not
+//! stuck behind a flood of idle sockets.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -21,7 +25,8 @@ use std::time::Duration;
 use axum_server::accept::Accept;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::futures::OwnedNotified;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 
 /// Default `--max-connections` when the open-file limit allows it.
@@ -31,6 +36,22 @@ pub const RESERVED_FDS: u64 = 256;
 /// Largest request head (request line and headers), in bytes; larger heads
 /// are answered 431 and the connection is closed.
 pub const MAX_HEADER_BYTES: usize = 96 * 1024;
+
+/// Under connection pressure, a connection between requests for this long is closed.
+pub const EVICT_AFTER_IDLE: Duration = Duration::from_millis(250);
+
+/// Set while the listener waits for a slot; wakes idle connections.
+#[derive(Debug, Default)]
+pub struct Pressure {
+    waiting: AtomicBool,
+    notify: Arc<Notify>,
+}
+
+impl Pressure {
+    fn on(&self) -> bool {
+        self.waiting.load(Ordering::Acquire)
+    }
+}
 
 /// Limits on client connections.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,13 +114,16 @@ impl axum::extract::connect_info::Connected<Peer> for SocketAddr {
 pub struct Listener {
     inner: TcpListener,
     slots: Arc<Semaphore>,
+    pressure: Arc<Pressure>,
 }
 
 impl Listener {
-    pub fn new(inner: TcpListener, max_connections: usize) -> Self {
+    /// The listener; give `pressure` to the [`Guard`] of the same server.
+    pub fn new(inner: TcpListener, max_connections: usize, pressure: Arc<Pressure>) -> Self {
         Self {
             inner,
             slots: Arc::new(Semaphore::new(max_connections.max(1))),
+            pressure,
         }
     }
 }
@@ -113,12 +137,16 @@ impl axum_server::AddrListener<Capped, Peer> for Listener {
     }
 
     async fn accept_stream(&self) -> io::Result<(Capped, Peer)> {
-        let slot = self
-            .slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(io::Error::other)?;
+        let slot = match self.slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                self.pressure.waiting.store(true, Ordering::Release);
+                self.pressure.notify.notify_waiters();
+                let slot = self.slots.clone().acquire_owned().await;
+                self.pressure.waiting.store(false, Ordering::Release);
+                slot.map_err(io::Error::other)?
+            }
+        };
         let (stream, addr) = self.inner.accept().await?;
         Ok((
             Capped {
@@ -227,14 +255,16 @@ pub struct Guard<A> {
     inner: A,
     header_read_timeout: Duration,
     idle_timeout: Duration,
+    pressure: Arc<Pressure>,
 }
 
 impl<A> Guard<A> {
-    pub fn new(inner: A, limits: &ConnectionLimits) -> Self {
+    pub fn new(inner: A, limits: &ConnectionLimits, pressure: Arc<Pressure>) -> Self {
         Self {
             inner,
             header_read_timeout: limits.header_read_timeout,
             idle_timeout: limits.idle_timeout,
+            pressure,
         }
     }
 }
@@ -256,6 +286,7 @@ where
         let inner = self.inner.accept(stream, service);
         let header_read_timeout = self.header_read_timeout;
         let idle_timeout = self.idle_timeout;
+        let pressure = self.pressure.clone();
         Box::pin(async move {
             let (stream, service) = inner.await?;
             let state = Arc::new(ConnState::new());
@@ -265,6 +296,8 @@ where
                 header_read_timeout,
                 idle_timeout,
                 timer: Box::pin(tokio::time::sleep(header_read_timeout)),
+                pressure,
+                notified: None,
                 replacement: Vec::new(),
                 replaced: false,
                 rejected: false,
@@ -340,6 +373,9 @@ pub struct Guarded<T> {
     header_read_timeout: Duration,
     idle_timeout: Duration,
     timer: Pin<Box<Sleep>>,
+    pressure: Arc<Pressure>,
+    /// Armed while idle: fires when the listener runs out of slots.
+    notified: Option<Pin<Box<OwnedNotified>>>,
     /// A rewritten response still to be written, in place of hyper's.
     replacement: Vec<u8>,
     replaced: bool,
@@ -362,7 +398,7 @@ impl<T> Guarded<T> {
             return None;
         }
         let times = *self.state.times();
-        Some(match times.head_since {
+        let (at, why) = match times.head_since {
             Some(since) => (
                 since
                     .checked_add(self.header_read_timeout)
@@ -376,7 +412,18 @@ impl<T> Guarded<T> {
                     .unwrap_or_else(far_future),
                 "idle timeout",
             ),
-        })
+        };
+        // Between requests, under pressure: make room for a new connection.
+        if times.head_bytes == 0 && self.pressure.on() {
+            let evict = times
+                .last_activity
+                .checked_add(EVICT_AFTER_IDLE)
+                .unwrap_or_else(far_future);
+            if evict < at {
+                return Some((evict, "closed to free a connection slot"));
+            }
+        }
+        Some((at, why))
     }
 }
 
@@ -397,6 +444,17 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for Guarded<T> {
             let mut reader = self.state.reader();
             if !reader.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                 *reader = Some(cx.waker().clone());
+            }
+        }
+        if !self.state.busy() {
+            // Wake up when the listener runs out of slots, to re-check.
+            let notify = self.pressure.notify.clone();
+            let notified = self
+                .notified
+                .get_or_insert_with(|| Box::pin(notify.notified_owned()));
+            if notified.as_mut().poll(cx).is_ready() {
+                self.notified = None;
+                cx.waker().wake_by_ref();
             }
         }
         if let Some((deadline, why)) = self.deadline() {

@@ -16,7 +16,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use crate::api;
-use crate::conn::{self, ConnectionLimits, Guard, Peer};
+use crate::conn::{self, ConnectionLimits, Guard, Peer, Pressure};
 use crate::faults::{FaultPlan, Faults};
 use crate::metrics::Metrics;
 use crate::observe;
@@ -117,9 +117,17 @@ fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
 }
 
 /// The listener with its connection cap.
-fn capped(listener: TcpListener, limits: &ConnectionLimits) -> Result<conn::Listener, ServerError> {
+fn capped(
+    listener: TcpListener,
+    limits: &ConnectionLimits,
+    pressure: &Arc<Pressure>,
+) -> Result<conn::Listener, ServerError> {
     let listener = tokio::net::TcpListener::from_std(listener).map_err(ServerError::Serve)?;
-    Ok(conn::Listener::new(listener, limits.max_connections))
+    Ok(conn::Listener::new(
+        listener,
+        limits.max_connections,
+        pressure.clone(),
+    ))
 }
 
 type ServeTask = JoinHandle<std::io::Result<()>>;
@@ -162,16 +170,17 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
     let handle = Handle::new();
     let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let mut tasks = Vec::new();
-    let server = Server::from_listener(capped(listener, limits)?).handle(handle.clone());
+    let pressure = Arc::new(Pressure::default());
+    let server = Server::from_listener(capped(listener, limits, &pressure)?).handle(handle.clone());
     let task: ServeTask = match tls {
         Some(tls) => {
             let tls = RustlsAcceptor::new(RustlsConfig::from_config(tls))
                 .handshake_timeout(limits.header_read_timeout);
-            let server = server.acceptor(Guard::new(tls, limits));
+            let server = server.acceptor(Guard::new(tls, limits, pressure));
             tokio::spawn(server.serve(service))
         }
         None => {
-            let server = server.acceptor(Guard::new(DefaultAcceptor, limits));
+            let server = server.acceptor(Guard::new(DefaultAcceptor, limits, pressure));
             tokio::spawn(server.serve(service))
         }
     };
@@ -187,9 +196,10 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
             })?;
             let admin_handle = Handle::new();
             let router = crate::admin::router(&admin.token, state.faults.clone());
-            let server =
-                Server::from_listener(capped(listener, limits)?).handle(admin_handle.clone());
-            let server = server.acceptor(Guard::new(DefaultAcceptor, limits));
+            let pressure = Arc::new(Pressure::default());
+            let server = Server::from_listener(capped(listener, limits, &pressure)?)
+                .handle(admin_handle.clone());
+            let server = server.acceptor(Guard::new(DefaultAcceptor, limits, pressure));
             tasks.push(tokio::spawn(server.serve(router.into_make_service())));
             (Some(admin_addr), Some(admin_handle))
         }

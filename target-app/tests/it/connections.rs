@@ -59,12 +59,26 @@ fn status_and_json(response: &str) -> (u16, serde_json::Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_sockets_past_the_cap_neither_take_slots_nor_starve_health() {
+    // The header-read timeout is long: only making room under pressure can
+    // let the fresh client in quickly.
     let app = start_in_process(target_app::Config {
-        connections: limits(4, 500, 60_000),
+        connections: limits(4, 10_000, 60_000),
         ..test_config()
     })
     .await;
-    // Three times the cap of sockets that never send a byte.
+    // Three times the cap of sockets that never send a byte, plus one
+    // keep-alive connection that is idle after a request.
+    let mut keep_alive = TcpStream::connect(app.addr).await.expect("connect");
+    keep_alive
+        .write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = timeout(Duration::from_secs(3), keep_alive.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
     let mut silent = Vec::new();
     for _ in 0..12 {
         silent.push(TcpStream::connect(app.addr).await.expect("connect"));
@@ -75,8 +89,7 @@ async fn idle_sockets_past_the_cap_neither_take_slots_nor_starve_health() {
         "{} connections held past a cap of 4",
         app.connection_count()
     );
-    // A fresh client waits in the backlog until the header-read timeout frees
-    // slots, then is answered.
+    // A fresh client is let in as idle connections are closed to make room.
     let started = Instant::now();
     let response = exchange(
         app.addr,
@@ -85,16 +98,31 @@ async fn idle_sockets_past_the_cap_neither_take_slots_nor_starve_health() {
     )
     .await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    assert!(
-        started.elapsed() < Duration::from_secs(4),
-        "{:?}",
-        started.elapsed()
-    );
-    // Every silent socket was closed by the server.
-    for stream in &mut silent {
-        assert!(closed_within(stream, Duration::from_secs(5)).await);
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(2_500), "{took:?}");
+    // The idle keep-alive connection was among those closed.
+    assert!(closed_within(&mut keep_alive, Duration::from_secs(2)).await);
+    assert!(app.connection_count() <= 4, "{}", app.connection_count());
+}
+
+#[tokio::test]
+async fn silent_sockets_are_closed_at_the_header_read_timeout() {
+    let app = start_in_process(target_app::Config {
+        connections: limits(64, 400, 60_000),
+        ..test_config()
+    })
+    .await;
+    let started = Instant::now();
+    let mut silent = Vec::new();
+    for _ in 0..8 {
+        silent.push(TcpStream::connect(app.addr).await.expect("connect"));
     }
-    assert!(app.connection_count() <= 1, "{}", app.connection_count());
+    for stream in &mut silent {
+        assert!(closed_within(stream, Duration::from_secs(3)).await);
+    }
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(350), "{took:?}");
+    assert_eq!(app.connection_count(), 0);
 }
 
 #[tokio::test]
