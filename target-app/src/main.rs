@@ -76,17 +76,18 @@ struct Cli {
     /// Largest request body in bytes.
     #[arg(long, default_value_t = 64 * 1024)]
     max_body_bytes: usize,
-    /// API requests running longer are answered with 504 (e.g. 30s, 500ms).
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    /// API requests running longer are answered with 504 (e.g. 30s, 500ms; 1ms..=1d).
+    #[arg(long, default_value = "30s", value_parser = duration_in::<1, 86_400>)]
     request_timeout: Duration,
-    /// Readiness stays 503 this long after start.
-    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    /// Readiness stays 503 this long after start (0s..=1h).
+    #[arg(long, default_value = "0s", value_parser = duration_in::<0, 3_600>)]
     startup_delay: Duration,
-    /// After SIGTERM, keep serving with readiness 503 this long.
-    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    /// After SIGTERM, keep serving with readiness 503 this long (0s..=1h); a
+    /// second SIGTERM or SIGINT exits at once.
+    #[arg(long, default_value = "0s", value_parser = duration_in::<0, 3_600>)]
     shutdown_delay: Duration,
-    /// Then give in-flight requests at most this long to finish.
-    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    /// Then give in-flight requests at most this long to finish (0s..=1h).
+    #[arg(long, default_value = "20s", value_parser = duration_in::<0, 3_600>)]
     drain_timeout: Duration,
     /// Connections open at once (both listeners, each); at the cap the
     /// listener stops accepting until one closes. Default: 10000, or the
@@ -95,10 +96,10 @@ struct Cli {
     max_connections: Option<u32>,
     /// A new connection, or a request once its first byte arrived, must send
     /// the whole request head within this time, or it is closed (1ms..=1h).
-    #[arg(long, default_value = "10s", value_parser = bounded_duration::<3_600>)]
+    #[arg(long, default_value = "10s", value_parser = duration_in::<1, 3_600>)]
     header_read_timeout: Duration,
     /// Keep-alive connections with no request for this long are closed (1ms..=1d).
-    #[arg(long, default_value = "60s", value_parser = bounded_duration::<86_400>)]
+    #[arg(long, default_value = "60s", value_parser = duration_in::<1, 86_400>)]
     idle_timeout: Duration,
     /// Fault plan file (YAML), or - for standard input; see target-app/README.md.
     #[arg(long)]
@@ -123,13 +124,14 @@ struct Cli {
     fault_stall: Option<Duration>,
 }
 
-/// A duration between 1 ms and `MAX_SECS` seconds.
-fn bounded_duration<const MAX_SECS: u64>(text: &str) -> Result<Duration, String> {
+/// A duration between `MIN_MS` milliseconds and `MAX_SECS` seconds.
+fn duration_in<const MIN_MS: u64, const MAX_SECS: u64>(text: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
-    let max = Duration::from_secs(MAX_SECS);
-    if d < Duration::from_millis(1) || d > max {
+    let (min, max) = (Duration::from_millis(MIN_MS), Duration::from_secs(MAX_SECS));
+    if d < min || d > max {
         return Err(format!(
-            "must be between 1ms and {}, got {text}",
+            "must be between {} and {}, got {text}",
+            humantime::format_duration(min),
             humantime::format_duration(max)
         ));
     }
@@ -255,7 +257,13 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             signal = terminated() => {
                 let signal = signal.context("failed to install signal handlers")?;
                 tracing::info!(signal, "shutting down");
-                running.shutdown().await;
+                tokio::select! {
+                    _ = running.shutdown() => {}
+                    again = terminated() => {
+                        let again = again.context("failed to install signal handlers")?;
+                        tracing::warn!(signal = again, "second signal: exiting without draining");
+                    }
+                }
                 Ok(())
             }
             err = running.failed() => Err(anyhow::Error::new(err).context("server stopped")),
