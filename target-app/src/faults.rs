@@ -11,23 +11,36 @@ use std::time::Duration;
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
+
+/// Largest duration a fault may hold a request (latency, jitter, stall).
+pub const MAX_FAULT_DURATION: Duration = Duration::from_secs(24 * 3600);
+/// Most rules a plan may have.
+pub const MAX_RULES: usize = 64;
+/// Longest route template, in bytes.
+pub const MAX_ROUTE_LEN: usize = 256;
+/// Largest fault file read, in bytes.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+/// Longest excerpt of an input line (or of a value) shown in a message, in characters.
+pub const EXCERPT_CHARS: usize = 200;
 
 /// Errors in a fault plan.
 #[derive(Debug, thiserror::Error)]
 pub enum FaultError {
-    #[error("error_rate must be between 0 and 1, got {value} (rule {index})")]
-    ErrorRate { value: f64, index: usize },
-    #[error("error_status must be a 4xx or 5xx status code, got {value} (rule {index})")]
-    ErrorStatus { value: u16, index: usize },
-    #[error("route must be a route template starting with \"/api/\", got {route:?} (rule {index})")]
-    Route { route: String, index: usize },
+    /// A value out of range in a plan built without a file (flags, code).
+    #[error("{message} (rule {index})")]
+    Range { message: String, index: usize },
+    #[error("{message}")]
+    Plan { message: String },
     #[error("failed to read fault file {path}")]
     Read {
         path: String,
         source: std::io::Error,
     },
+    #[error("fault file {path} is larger than {limit} bytes")]
+    TooLarge { path: String, limit: u64 },
     #[error(
-        "{path}:{line}:{column}: {message}\n  | {snippet}\n  = hint: see \"Fault injection\" in target-app/README.md for the file format"
+        "{path}:{line}:{column}: {message}\n  | {snippet}\n  | {caret}\n  = hint: see \"Fault injection\" in target-app/README.md for the file format and ranges"
     )]
     Parse {
         path: String,
@@ -35,7 +48,214 @@ pub enum FaultError {
         column: u64,
         message: String,
         snippet: String,
+        caret: String,
     },
+}
+
+impl FaultError {
+    /// The line and column of a file error.
+    pub fn location(&self) -> Option<(u64, u64)> {
+        match self {
+            FaultError::Parse { line, column, .. } => Some((*line, *column)),
+            _ => None,
+        }
+    }
+
+    fn at(text: &str, path: &str, line: u64, column: u64, message: &str) -> Self {
+        let (line, column) = if line == 0 {
+            (1, 1)
+        } else {
+            (line, column.max(1))
+        };
+        let full = text
+            .split('\n')
+            .nth(usize::try_from(line - 1).unwrap_or(usize::MAX))
+            .unwrap_or("")
+            .trim_end_matches('\r');
+        let (snippet, caret) = excerpt(full, column);
+        FaultError::Parse {
+            path: path.to_owned(),
+            line,
+            column,
+            message: cut(message, EXCERPT_CHARS),
+            snippet,
+            caret,
+        }
+    }
+}
+
+/// At most [`EXCERPT_CHARS`] characters of `line` around `column` (1-based),
+/// with `…` where it was cut, and a caret line pointing at the column.
+pub fn excerpt(line: &str, column: u64) -> (String, String) {
+    let at = usize::try_from(column.saturating_sub(1)).unwrap_or(usize::MAX);
+    let len = line.chars().count();
+    let at = at.min(len);
+    let start = if len <= EXCERPT_CHARS {
+        0
+    } else {
+        at.saturating_sub(EXCERPT_CHARS / 2)
+            .min(len - EXCERPT_CHARS)
+    };
+    let end = len.min(start + EXCERPT_CHARS);
+    let mut snippet = String::new();
+    if start > 0 {
+        snippet.push('…');
+    }
+    snippet.extend(
+        line.chars()
+            .skip(start)
+            .take(end - start)
+            .map(|c| if c.is_control() { ' ' } else { c }),
+    );
+    if end < len {
+        snippet.push('…');
+    }
+    let offset = at - start + usize::from(start > 0);
+    (snippet, format!("{}^", " ".repeat(offset)))
+}
+
+/// `text` cut to `max` characters, with `…` when it was longer.
+pub fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_owned(),
+        Some((i, _)) => format!("{}…", &text[..i]),
+    }
+}
+
+fn check_error_rate(value: f64) -> Result<(), String> {
+    if value.is_finite() && (0.0..=1.0).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!("error_rate must be between 0 and 1, got {value}"))
+    }
+}
+
+fn check_error_status(value: u16) -> Result<(), String> {
+    if (400..=599).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "error_status must be a 4xx or 5xx status code, got {value}"
+        ))
+    }
+}
+
+fn check_route(route: &str) -> Result<(), String> {
+    if !route.starts_with("/api/") {
+        return Err(format!(
+            "route must be a route template starting with \"/api/\", got {:?}",
+            cut(route, EXCERPT_CHARS)
+        ));
+    }
+    if route.len() > MAX_ROUTE_LEN {
+        return Err(format!(
+            "route must be at most {MAX_ROUTE_LEN} bytes, got {}",
+            route.len()
+        ));
+    }
+    Ok(())
+}
+
+fn check_duration(field: &str, value: Duration) -> Result<(), String> {
+    if value <= MAX_FAULT_DURATION {
+        Ok(())
+    } else {
+        Err(format!(
+            "{field} must be at most 24h, got {}",
+            humantime::format_duration(value)
+        ))
+    }
+}
+
+fn parse_duration(field: &str, text: &str) -> Result<Duration, String> {
+    let value = humantime::parse_duration(text.trim()).map_err(|e| {
+        format!(
+            "{field} must be a duration like 250ms, 2s or 1m, got {:?} ({e})",
+            cut(text, 40)
+        )
+    })?;
+    check_duration(field, value)?;
+    Ok(value)
+}
+
+fn check_rules(count: usize) -> Result<(), String> {
+    if count <= MAX_RULES {
+        Ok(())
+    } else {
+        Err(format!(
+            "a fault plan has at most {MAX_RULES} rules, got {count}"
+        ))
+    }
+}
+
+/// The file form of a plan: every value with its location, so range errors
+/// name the line and column.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlan {
+    #[serde(default)]
+    rules: Option<Spanned<Vec<RawRule>>>,
+    #[serde(default)]
+    stall: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    #[serde(default)]
+    route: Option<Spanned<String>>,
+    #[serde(default)]
+    error_rate: Option<Spanned<f64>>,
+    #[serde(default)]
+    error_status: Option<Spanned<u16>>,
+    #[serde(default)]
+    latency: Option<Spanned<String>>,
+    #[serde(default)]
+    jitter: Option<Spanned<String>>,
+}
+
+/// Where a value is, for [`FaultError::at`].
+fn place<T>(value: &Spanned<T>) -> (u64, u64) {
+    (value.referenced.line(), value.referenced.column())
+}
+
+impl RawPlan {
+    fn into_plan(self, text: &str, path: &str) -> Result<FaultPlan, FaultError> {
+        let fail = |(line, column): (u64, u64), message: String| {
+            FaultError::at(text, path, line, column, &message)
+        };
+        let duration = |field: &str, value: Option<Spanned<String>>| {
+            value
+                .map(|v| parse_duration(field, &v.value).map_err(|m| fail(place(&v), m)))
+                .transpose()
+        };
+        let mut rules = Vec::new();
+        if let Some(raw) = self.rules {
+            check_rules(raw.value.len()).map_err(|m| fail(place(&raw), m))?;
+            for rule in raw.value {
+                if let Some(route) = &rule.route {
+                    check_route(&route.value).map_err(|m| fail(place(route), m))?;
+                }
+                if let Some(rate) = &rule.error_rate {
+                    check_error_rate(rate.value).map_err(|m| fail(place(rate), m))?;
+                }
+                if let Some(status) = &rule.error_status {
+                    check_error_status(status.value).map_err(|m| fail(place(status), m))?;
+                }
+                rules.push(FaultRule {
+                    route: rule.route.map(|r| r.value),
+                    error_rate: rule.error_rate.map_or(0.0, |r| r.value),
+                    error_status: rule.error_status.map(|s| s.value),
+                    latency: duration("latency", rule.latency)?,
+                    jitter: duration("jitter", rule.jitter)?,
+                });
+            }
+        }
+        Ok(FaultPlan {
+            rules,
+            stall: duration("stall", self.stall)?,
+        })
+    }
 }
 
 /// One fault rule. A rule without a route applies to every API route.
@@ -93,76 +313,96 @@ pub struct FaultDecision {
 }
 
 impl FaultPlan {
-    /// Checks ranges; returns the plan unchanged when it is valid.
+    /// Checks ranges; returns the plan unchanged when it is valid. (Files
+    /// are checked while parsing, with locations.)
     pub fn validated(self) -> Result<Self, FaultError> {
+        check_rules(self.rules.len()).map_err(|message| FaultError::Plan { message })?;
+        if let Some(stall) = self.stall {
+            check_duration("stall", stall).map_err(|message| FaultError::Plan { message })?;
+        }
         for (index, rule) in self.rules.iter().enumerate() {
-            if !(0.0..=1.0).contains(&rule.error_rate) || rule.error_rate.is_nan() {
-                return Err(FaultError::ErrorRate {
-                    value: rule.error_rate,
-                    index,
-                });
+            let range = |message| FaultError::Range { message, index };
+            check_error_rate(rule.error_rate).map_err(range)?;
+            if let Some(status) = rule.error_status {
+                check_error_status(status).map_err(range)?;
             }
-            if let Some(status) = rule.error_status
-                && !(400..=599).contains(&status)
-            {
-                return Err(FaultError::ErrorStatus {
-                    value: status,
-                    index,
-                });
+            if let Some(route) = &rule.route {
+                check_route(route).map_err(range)?;
             }
-            if let Some(route) = &rule.route
-                && !route.starts_with("/api/")
-            {
-                return Err(FaultError::Route {
-                    route: route.clone(),
-                    index,
-                });
+            if let Some(latency) = rule.latency {
+                check_duration("latency", latency).map_err(range)?;
+            }
+            if let Some(jitter) = rule.jitter {
+                check_duration("jitter", jitter).map_err(range)?;
             }
         }
         Ok(self)
     }
 
-    /// Parses and validates a YAML (or JSON) fault plan; `path` names it in errors.
+    /// Parses and validates a YAML (or JSON) fault plan; `path` names it in
+    /// errors, which carry `path:line:column`.
     pub fn from_yaml(text: &str, path: &str) -> Result<Self, FaultError> {
-        let plan: FaultPlan = serde_saphyr::from_str(text).map_err(|err| {
+        let raw: RawPlan = serde_saphyr::from_str(text).map_err(|err| {
             let (line, column) = err
                 .location()
                 .map(|l| (l.line(), l.column()))
                 .unwrap_or((1, 1));
-            let snippet = text
-                .lines()
-                .nth(line.saturating_sub(1) as usize)
-                .unwrap_or("")
-                .to_owned();
-            FaultError::Parse {
-                path: path.to_owned(),
-                line,
-                column,
-                message: first_line(&err.to_string()),
-                snippet,
-            }
+            FaultError::at(text, path, line, column, &first_line(&err.to_string()))
         })?;
-        plan.validated()
+        raw.into_plan(text, path)
     }
 
-    /// Reads a fault plan from a file, or from standard input when `path` is `-`.
+    /// Like [`FaultPlan::from_yaml`] for bytes that must be UTF-8; invalid
+    /// UTF-8 is reported at the line and column of the first bad byte.
+    pub fn from_bytes(bytes: &[u8], path: &str) -> Result<Self, FaultError> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Self::from_yaml(text, path),
+            Err(e) => {
+                let offset = e.valid_up_to();
+                let valid = String::from_utf8_lossy(&bytes[..offset]);
+                let line = valid.matches('\n').count() as u64 + 1;
+                let line_start = valid.rfind('\n').map_or(0, |i| i + 1);
+                let column = valid[line_start..].chars().count() as u64 + 1;
+                let lossy = String::from_utf8_lossy(bytes);
+                let message = format!(
+                    "invalid UTF-8: byte 0x{:02x} at offset {offset}; the file must be UTF-8 text",
+                    bytes.get(offset).copied().unwrap_or(0)
+                );
+                Err(FaultError::at(&lossy, path, line, column, &message))
+            }
+        }
+    }
+
+    /// Reads a fault plan from a file, or from standard input when `path` is
+    /// `-`; at most [`MAX_FILE_BYTES`].
     pub fn from_file(path: &Path) -> Result<Self, FaultError> {
+        use std::io::Read;
         let stdin = path == Path::new("-");
         let shown = if stdin {
             "<stdin>".to_owned()
         } else {
             path.display().to_string()
         };
+        let mut bytes = Vec::new();
         let read = if stdin {
-            std::io::read_to_string(std::io::stdin())
+            std::io::stdin()
+                .take(MAX_FILE_BYTES + 1)
+                .read_to_end(&mut bytes)
         } else {
-            std::fs::read_to_string(path)
+            std::fs::File::open(path)
+                .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
         };
-        let text = read.map_err(|source| FaultError::Read {
+        read.map_err(|source| FaultError::Read {
             path: shown.clone(),
             source,
         })?;
-        Self::from_yaml(&text, &shown)
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(FaultError::TooLarge {
+                path: shown,
+                limit: MAX_FILE_BYTES,
+            });
+        }
+        Self::from_bytes(&bytes, &shown)
     }
 
     /// True when the plan changes nothing.
@@ -201,8 +441,19 @@ impl FaultPlan {
     }
 }
 
+/// The first line of a YAML error, without the parser's own
+/// `error: line L column C: ` prefix (the location is shown in front).
 fn first_line(message: &str) -> String {
-    message.lines().next().unwrap_or(message).to_owned()
+    let line = message.lines().next().unwrap_or(message);
+    let bare = line.strip_prefix("error: ").unwrap_or(line);
+    let bare = match bare.strip_prefix("line ") {
+        Some(rest) => rest
+            .split_once(": ")
+            .filter(|(at, _)| at.split(' ').count() == 3 && at.contains(" column "))
+            .map_or(bare, |(_, tail)| tail),
+        None => bare,
+    };
+    cut(bare, EXCERPT_CHARS)
 }
 
 /// The live fault plan, shared by the request path and the admin API.
@@ -365,5 +616,133 @@ mod tests {
                 .to_string();
             assert!(err.contains(expected), "{text:?}: {err}");
         }
+    }
+
+    /// `text` must be refused with exactly this location and message.
+    fn refused_at(text: &str, line: u64, column: u64, expected: &str) {
+        let err = FaultPlan::from_yaml(text, "f.yaml").unwrap_err();
+        assert_eq!(err.location(), Some((line, column)), "{text:?}: {err}");
+        let shown = err.to_string();
+        assert!(
+            shown.starts_with(&format!("f.yaml:{line}:{column}: ")),
+            "{shown}"
+        );
+        assert!(shown.contains(expected), "{text:?}: {shown}");
+    }
+
+    #[test]
+    fn range_errors_carry_file_line_column_and_a_caret() {
+        refused_at(
+            "rules:\n  - route: /api/orders\n    error_rate: 2\n",
+            3,
+            17,
+            "error_rate must be between 0 and 1, got 2",
+        );
+        refused_at(
+            "rules:\n  - error_rate: -0.1\n",
+            2,
+            17,
+            "error_rate must be",
+        );
+        refused_at(
+            "rules:\n  - error_rate: .nan\n",
+            2,
+            17,
+            "error_rate must be",
+        );
+        refused_at(
+            "rules:\n  - error_rate: .inf\n",
+            2,
+            17,
+            "error_rate must be",
+        );
+        refused_at("rules:\n  - error_status: 200\n", 2, 19, "4xx or 5xx");
+        refused_at("rules:\n  - error_status: 70000\n", 2, 19, "");
+        refused_at(
+            "rules:\n  - route: /health\n",
+            2,
+            12,
+            "route must be a route template",
+        );
+        refused_at(
+            "rules:\n  - latency: 25h\n",
+            2,
+            14,
+            "latency must be at most 24h",
+        );
+        refused_at(
+            "rules:\n  - jitter: soon\n",
+            2,
+            13,
+            "jitter must be a duration",
+        );
+        refused_at("stall: 2d\n", 1, 8, "stall must be at most 24h");
+        let err = FaultPlan::from_yaml("rules:\n  - error_rate: 2\n", "f.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\n  |   - error_rate: 2\n  |                 ^\n"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn durations_that_would_overflow_an_instant_are_refused() {
+        for text in [
+            "rules:\n  - latency: 999999999999d\n",
+            "rules:\n  - jitter: 18446744073709551615s\n",
+            "stall: 999999999999d\n",
+        ] {
+            let err = FaultPlan::from_yaml(text, "f.yaml").unwrap_err();
+            assert!(err.location().is_some(), "{text:?}: {err}");
+        }
+        let flags = FaultPlan {
+            rules: vec![FaultRule {
+                latency: Some(Duration::MAX),
+                ..FaultRule::default()
+            }],
+            stall: None,
+        };
+        let err = flags.validated().unwrap_err().to_string();
+        assert!(err.contains("latency must be at most 24h"), "{err}");
+    }
+
+    #[test]
+    fn too_many_rules_and_overlong_routes_are_refused() {
+        let many = format!("rules:\n{}", "  - error_rate: 0\n".repeat(MAX_RULES + 1));
+        refused_at(&many, 2, 3, "at most 64 rules");
+        let long = format!("rules:\n  - route: /api/{}\n", "x".repeat(MAX_ROUTE_LEN));
+        refused_at(&long, 2, 12, "route must be at most 256 bytes");
+    }
+
+    #[test]
+    fn invalid_utf8_is_reported_at_the_line_of_the_first_bad_byte() {
+        let bytes = b"stall: 5s\nrules:\n  - route: /api/\xff\xfeorders\n";
+        let err = FaultPlan::from_bytes(bytes, "f.yaml").unwrap_err();
+        assert_eq!(err.location(), Some((3, 17)), "{err}");
+        assert!(
+            err.to_string()
+                .contains("invalid UTF-8: byte 0xff at offset 33"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn snippets_and_messages_of_huge_lines_are_cut() {
+        let huge = "x".repeat(2_000_000);
+        for text in [
+            format!("rules:\n  - route: /api/{huge}\n"),
+            format!("rules:\n  - route: /api/o\n    bogus: {huge}\n"),
+            format!("rules: [{huge}"),
+            format!("rules:\n  - error_rate: {huge}\n"),
+        ] {
+            let err = FaultPlan::from_yaml(&text, "f.yaml").unwrap_err();
+            assert!(err.location().is_some(), "{err}");
+            let shown = err.to_string();
+            assert!(shown.len() < 1_000, "{} bytes", shown.len());
+        }
+        let (snippet, caret) = excerpt(&"ab".repeat(1000), 1501);
+        assert_eq!(snippet.chars().count(), EXCERPT_CHARS + 2);
+        assert_eq!(snippet.chars().nth(caret.len() - 1), Some('a'));
     }
 }

@@ -12,6 +12,8 @@
 
 pub mod admin;
 pub mod api;
+pub mod conn;
+pub mod console;
 pub mod faults;
 pub mod logfmt;
 pub mod metrics;
@@ -23,6 +25,7 @@ pub mod telemetry;
 pub mod tls;
 pub mod work;
 
+pub use conn::ConnectionLimits;
 pub use server::{AdminConfig, Config, Running, ServerError, start};
 pub use state::Limits;
 pub use telemetry::{Telemetry, TelemetryMode};

@@ -8,8 +8,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
+use target_app::conn::default_max_connections;
 use target_app::faults::{FaultPlan, FaultRule};
-use target_app::{AdminConfig, Config, Limits, Telemetry, TelemetryMode, TlsConfig, WorkConfig};
+use target_app::logfmt::stderr_line;
+use target_app::{
+    AdminConfig, Config, ConnectionLimits, Limits, Telemetry, TelemetryMode, TlsConfig, WorkConfig,
+};
 
 // Telemetry allocates on one thread and frees on the exporter's; mimalloc
 // handles that pattern far better than the system allocator (BENCHMARKS.md).
@@ -20,7 +24,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 enum TelemetryArg {
     /// OTLP export (gRPC or http/protobuf by OTEL_EXPORTER_OTLP_PROTOCOL).
     Otlp,
-    /// Spans printed to stdout.
+    /// Spans printed to stdout, one JSON object per line.
     Console,
     /// No traces; JSON logs and metrics only.
     Off,
@@ -72,18 +76,31 @@ struct Cli {
     /// Largest request body in bytes.
     #[arg(long, default_value_t = 64 * 1024)]
     max_body_bytes: usize,
-    /// API requests running longer are answered with 504 (e.g. 30s, 500ms).
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    /// API requests running longer are answered with 504 (e.g. 30s, 500ms; 1ms..=1d).
+    #[arg(long, default_value = "30s", value_parser = duration_in::<1, 86_400>)]
     request_timeout: Duration,
-    /// Readiness stays 503 this long after start.
-    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    /// Readiness stays 503 this long after start (0s..=1h).
+    #[arg(long, default_value = "0s", value_parser = duration_in::<0, 3_600>)]
     startup_delay: Duration,
-    /// After SIGTERM, keep serving with readiness 503 this long.
-    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    /// After SIGTERM, keep serving with readiness 503 this long (0s..=1h); a
+    /// second SIGTERM or SIGINT exits at once.
+    #[arg(long, default_value = "0s", value_parser = duration_in::<0, 3_600>)]
     shutdown_delay: Duration,
-    /// Then give in-flight requests at most this long to finish.
-    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    /// Then give in-flight requests at most this long to finish (0s..=1h).
+    #[arg(long, default_value = "20s", value_parser = duration_in::<0, 3_600>)]
     drain_timeout: Duration,
+    /// Connections open at once (both listeners, each); at the cap the
+    /// listener stops accepting until one closes. Default: 10000, or the
+    /// open-file limit minus 256 when that is lower.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_connections: Option<u32>,
+    /// A new connection, or a request once its first byte arrived, must send
+    /// the whole request head within this time, or it is closed (1ms..=1h).
+    #[arg(long, default_value = "10s", value_parser = duration_in::<1, 3_600>)]
+    header_read_timeout: Duration,
+    /// Keep-alive connections with no request for this long are closed (1ms..=1d).
+    #[arg(long, default_value = "60s", value_parser = duration_in::<1, 86_400>)]
+    idle_timeout: Duration,
     /// Fault plan file (YAML), or - for standard input; see target-app/README.md.
     #[arg(long)]
     faults: Option<PathBuf>,
@@ -105,6 +122,20 @@ struct Cli {
     /// Hold every API request this long.
     #[arg(long, value_parser = humantime::parse_duration)]
     fault_stall: Option<Duration>,
+}
+
+/// A duration between `MIN_MS` milliseconds and `MAX_SECS` seconds.
+fn duration_in<const MIN_MS: u64, const MAX_SECS: u64>(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    let (min, max) = (Duration::from_millis(MIN_MS), Duration::from_secs(MAX_SECS));
+    if d < min || d > max {
+        return Err(format!(
+            "must be between {} and {}, got {text}",
+            humantime::format_duration(min),
+            humantime::format_duration(max)
+        ));
+    }
+    Ok(d)
 }
 
 /// The whole start-up configuration.
@@ -178,6 +209,13 @@ impl TryFrom<Cli> for Settings {
                 max_body_bytes: cli.max_body_bytes,
                 request_timeout: cli.request_timeout,
             },
+            connections: ConnectionLimits {
+                max_connections: cli
+                    .max_connections
+                    .map_or_else(default_max_connections, |n| n as usize),
+                header_read_timeout: cli.header_read_timeout,
+                idle_timeout: cli.idle_timeout,
+            },
             work: WorkConfig {
                 scale: cli.work_scale,
                 payment_failure_rate: cli.payment_failure_rate,
@@ -219,7 +257,13 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             signal = terminated() => {
                 let signal = signal.context("failed to install signal handlers")?;
                 tracing::info!(signal, "shutting down");
-                running.shutdown().await;
+                tokio::select! {
+                    _ = running.shutdown() => {}
+                    again = terminated() => {
+                        let again = again.context("failed to install signal handlers")?;
+                        tracing::warn!(signal = again, "second signal: exiting without draining");
+                    }
+                }
                 Ok(())
             }
             err = running.failed() => Err(anyhow::Error::new(err).context("server stopped")),
@@ -231,24 +275,35 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let settings = match Settings::try_from(Cli::parse()) {
+    // clap's own exit would print with a panic on a closed pipe; print
+    // ignoring that, with clap's exit code (0 for --help, 2 for usage).
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    let settings = match Settings::try_from(cli) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("target-app: error: {e:#}");
+            stderr_line(&format!("target-app: error: {e:#}"));
             return ExitCode::from(2);
         }
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("target-app: error: failed to start the runtime: {e}");
+            stderr_line(&format!(
+                "target-app: error: failed to start the runtime: {e}"
+            ));
             return ExitCode::from(1);
         }
     };
     match runtime.block_on(serve(settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("target-app: error: {e:#}");
+            stderr_line(&format!("target-app: error: {e:#}"));
             let invalid_input = e.chain().any(|c| {
                 c.downcast_ref::<target_app::ServerError>()
                     .is_some_and(|s| matches!(s, target_app::ServerError::Tls(_)))

@@ -9,11 +9,14 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
-use axum_server::Handle;
+use axum_server::accept::DefaultAcceptor;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
+use axum_server::{Handle, Server};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use crate::api;
+use crate::conn::{self, ConnectionLimits, Guard, Peer, Pressure};
 use crate::faults::{FaultPlan, Faults};
 use crate::metrics::Metrics;
 use crate::observe;
@@ -36,6 +39,8 @@ pub struct Config {
     pub admin: Option<AdminConfig>,
     pub tls: Option<TlsConfig>,
     pub limits: Limits,
+    /// Connection cap, header-read and idle timeouts (both listeners).
+    pub connections: ConnectionLimits,
     pub work: WorkConfig,
     pub faults: FaultPlan,
     /// Readiness stays 503 this long after start (a simulated warm-up).
@@ -56,6 +61,7 @@ impl Default for Config {
             admin: None,
             tls: None,
             limits: Limits::default(),
+            connections: ConnectionLimits::default(),
             work: WorkConfig::default(),
             faults: FaultPlan::default(),
             startup_delay: Duration::ZERO,
@@ -110,6 +116,20 @@ fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
     Ok(listener)
 }
 
+/// The listener with its connection cap.
+fn capped(
+    listener: TcpListener,
+    limits: &ConnectionLimits,
+    pressure: &Arc<Pressure>,
+) -> Result<conn::Listener, ServerError> {
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(ServerError::Serve)?;
+    Ok(conn::Listener::new(
+        listener,
+        limits.max_connections,
+        pressure.clone(),
+    ))
+}
+
 type ServeTask = JoinHandle<std::io::Result<()>>;
 
 /// A started server.
@@ -120,8 +140,8 @@ pub struct Running {
     /// The admin address, when the admin API is on.
     pub admin_addr: Option<SocketAddr>,
     pub state: AppState,
-    handle: Handle<SocketAddr>,
-    admin_handle: Option<Handle<SocketAddr>>,
+    handle: Handle<Peer>,
+    admin_handle: Option<Handle<Peer>>,
     tasks: Vec<ServeTask>,
     shutdown_delay: Duration,
     drain_timeout: Duration,
@@ -146,23 +166,21 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         addr: config.listen,
         source,
     })?;
+    let limits = &config.connections;
     let handle = Handle::new();
     let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let mut tasks = Vec::new();
+    let pressure = Arc::new(Pressure::default());
+    let server = Server::from_listener(capped(listener, limits, &pressure)?).handle(handle.clone());
     let task: ServeTask = match tls {
         Some(tls) => {
-            let server = axum_server::from_tcp_rustls(
-                listener,
-                axum_server::tls_rustls::RustlsConfig::from_config(tls),
-            )
-            .map_err(ServerError::Serve)?
-            .handle(handle.clone());
+            let tls = RustlsAcceptor::new(RustlsConfig::from_config(tls))
+                .handshake_timeout(limits.header_read_timeout);
+            let server = server.acceptor(Guard::new(tls, limits, pressure));
             tokio::spawn(server.serve(service))
         }
         None => {
-            let server = axum_server::from_tcp(listener)
-                .map_err(ServerError::Serve)?
-                .handle(handle.clone());
+            let server = server.acceptor(Guard::new(DefaultAcceptor, limits, pressure));
             tokio::spawn(server.serve(service))
         }
     };
@@ -178,9 +196,10 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
             })?;
             let admin_handle = Handle::new();
             let router = crate::admin::router(&admin.token, state.faults.clone());
-            let server = axum_server::from_tcp(listener)
-                .map_err(ServerError::Serve)?
+            let pressure = Arc::new(Pressure::default());
+            let server = Server::from_listener(capped(listener, limits, &pressure)?)
                 .handle(admin_handle.clone());
+            let server = server.acceptor(Guard::new(DefaultAcceptor, limits, pressure));
             tasks.push(tokio::spawn(server.serve(router.into_make_service())));
             (Some(admin_addr), Some(admin_handle))
         }
@@ -215,6 +234,11 @@ pub struct DrainReport {
 }
 
 impl Running {
+    /// Connections the public listener holds open now.
+    pub fn connection_count(&self) -> usize {
+        self.handle.connection_count()
+    }
+
     /// Waits until a listener stops on its own (an error), which should not happen.
     pub async fn failed(&mut self) -> ServerError {
         let (result, _, _) = futures_select_all(&mut self.tasks).await;

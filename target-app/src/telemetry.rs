@@ -167,6 +167,9 @@ impl Telemetry {
         let stdout = tracing_subscriber::fmt::layer()
             .event_format(JsonLog)
             .with_writer(std::io::stdout)
+            // A closed stdout loses log lines; reporting that on stderr could
+            // fail (and panic) too.
+            .log_internal_errors(false)
             .with_filter(stdout_filter.and(events_only()));
 
         let mut telemetry = Telemetry::default();
@@ -175,7 +178,7 @@ impl Telemetry {
             TelemetryMode::Console => {
                 let provider = SdkTracerProvider::builder()
                     .with_resource(resource())
-                    .with_simple_exporter(opentelemetry_stdout::SpanExporter::default())
+                    .with_simple_exporter(crate::console::ConsoleExporter)
                     .build();
                 telemetry.tracer_provider = Some(provider);
                 (telemetry.trace_layer(), None)
@@ -232,12 +235,12 @@ impl Telemetry {
         if let Some(provider) = self.tracer_provider
             && let Err(e) = provider.shutdown()
         {
-            eprintln!("target-app: failed to flush traces: {e}");
+            crate::logfmt::stderr_line(&format!("target-app: failed to flush traces: {e}"));
         }
         if let Some(provider) = self.logger_provider
             && let Err(e) = provider.shutdown()
         {
-            eprintln!("target-app: failed to flush logs: {e}");
+            crate::logfmt::stderr_line(&format!("target-app: failed to flush logs: {e}"));
         }
     }
 }

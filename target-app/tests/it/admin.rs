@@ -367,3 +367,119 @@ fn invalid_fault_input_exits_2_with_location() {
         assert!(stderr.contains(&expected), "{args:?}: {stderr}");
     }
 }
+
+#[tokio::test]
+async fn admin_api_accepts_the_bearer_scheme_in_any_case() {
+    let app = start_with_admin().await;
+    let url = format!("http://{}/admin/faults", app.admin_addr.unwrap());
+    let client = reqwest::Client::new();
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let r = client
+            .get(&url)
+            .header("authorization", format!("{scheme} {TOKEN}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{scheme}");
+    }
+}
+
+#[tokio::test]
+async fn put_range_errors_name_the_line_and_column_of_the_body() {
+    let app = start_with_admin().await;
+    let url = format!("http://{}/admin/faults", app.admin_addr.unwrap());
+    let client = reqwest::Client::new();
+    let cases = [
+        (
+            "{\"rules\": [{\"error_rate\": 2}]}",
+            "request body:1:27: error_rate must be between 0 and 1",
+        ),
+        (
+            "{\"rules\": [\n  {\"latency\": \"999999999999d\"}\n]}",
+            "request body:2:15: latency must be at most 24h",
+        ),
+        ("{\"stall\": \"5s\", \"bogus\": 1}", "request body:1:17:"),
+    ];
+    for (body, expected) in cases {
+        let r = client
+            .put(&url)
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let json: Value = r.json().await.unwrap();
+        assert_eq!(json["error"], "invalid_fault_plan");
+        let message = json["message"].as_str().unwrap();
+        assert!(message.contains(expected), "{body}: {message}");
+    }
+    let r = client
+        .put(&url)
+        .bearer_auth(TOKEN)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(app.state.faults.current().is_empty());
+}
+
+#[test]
+fn a_10mb_bad_fault_file_is_refused_quickly_with_a_short_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("huge.yaml");
+    let text = format!(
+        "rules:\n  - route: /api/\"{}\"\n",
+        "\\u00e9".repeat(1_700_000)
+    );
+    std::fs::write(&file, text).unwrap();
+    let started = Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_target-app"))
+        .args(["--telemetry", "off", "--listen", "127.0.0.1:0", "--faults"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("huge.yaml:2:"), "{stderr}");
+    assert!(stderr.len() < 2_000, "{} bytes of stderr", stderr.len());
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+#[test]
+fn fault_file_range_errors_and_bad_utf8_exit_2_with_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[u8], &str); 3] = [
+        (
+            "rate.yaml",
+            b"rules:\n  - route: /api/orders\n    error_rate: 1.5\n",
+            ":3:17: error_rate must be between 0 and 1",
+        ),
+        (
+            "latency.yaml",
+            b"rules:\n  - latency: 999999999999d\n",
+            ":2:14: latency must be at most 24h",
+        ),
+        ("utf8.yaml", b"stall: 1s\n\xc3\x28\n", ":2:1: invalid UTF-8"),
+    ];
+    for (name, bytes, expected) in cases {
+        let file = dir.path().join(name);
+        std::fs::write(&file, bytes).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_target-app"))
+            .args(["--telemetry", "off", "--listen", "127.0.0.1:0", "--faults"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{}{expected}", file.display())),
+            "{name}: {stderr}"
+        );
+        assert!(stderr.contains("^"), "{name}: {stderr}");
+    }
+}

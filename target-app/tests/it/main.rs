@@ -1,7 +1,10 @@
 //! Integration tests of the target app, in one test binary.
 
 mod admin;
+mod connections;
+mod mutation;
 mod otlp;
+mod pipes;
 mod prometheus;
 mod protection;
 mod routes;

@@ -95,3 +95,55 @@ fn drain_is_bounded_by_the_drain_timeout() {
         .expect("drained line");
     assert_eq!(drained["fields"]["timed_out"], true);
 }
+
+#[test]
+fn a_second_signal_exits_at_once_during_the_shutdown_delay() {
+    let mut app = spawn_app(&["--telemetry", "off", "--shutdown-delay", "1h"], &[]);
+    app.guard.signal(Signal::SIGTERM);
+    // Draining: still serving, readiness 503.
+    let draining = wait_for(Duration::from_secs(5), || {
+        let r = client().get(app.url("/ready")).send().ok()?;
+        (r.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(())
+    });
+    assert!(draining.is_some(), "readiness never turned 503");
+    let started = Instant::now();
+    app.guard.signal(Signal::SIGINT);
+    let status = app
+        .guard
+        .wait_exit(Duration::from_secs(5))
+        .expect("a second signal ends the shutdown delay");
+    assert!(status.success(), "{status:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[test]
+fn durations_and_counts_out_of_range_exit_2_naming_the_flag() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--request-timeout", "999999999999d"], "--request-timeout"),
+        (&["--request-timeout", "0s"], "--request-timeout"),
+        (&["--shutdown-delay", "2h"], "--shutdown-delay"),
+        (&["--drain-timeout", "999999999999d"], "--drain-timeout"),
+        (
+            &["--startup-delay", "18446744073709551615s"],
+            "--startup-delay",
+        ),
+        (&["--header-read-timeout", "0s"], "--header-read-timeout"),
+        (&["--idle-timeout", "2d"], "--idle-timeout"),
+        (&["--max-connections", "0"], "--max-connections"),
+        (
+            &["--fault-latency", "999999999999d"],
+            "latency must be at most 24h",
+        ),
+        (&["--fault-stall", "25h"], "stall must be at most 24h"),
+    ];
+    for (args, expected) in cases {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_target-app"))
+            .args(["--telemetry", "off", "--listen", "127.0.0.1:0"])
+            .args(*args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}

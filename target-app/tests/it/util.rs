@@ -26,6 +26,11 @@ impl ChildGuard {
         self.child.as_ref().map(|c| c.id() as i32).unwrap_or(-1)
     }
 
+    /// The child's piped stderr, if any (read it after the child exited).
+    pub fn take_stderr(&mut self) -> Option<std::process::ChildStderr> {
+        self.child.as_mut()?.stderr.take()
+    }
+
     /// Sends a signal to the process by its PID.
     pub fn signal(&self, signal: nix::sys::signal::Signal) {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), signal)
