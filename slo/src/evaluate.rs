@@ -107,7 +107,6 @@ pub async fn events(
     Ok(reading(slo, &q, &total, &errors))
 }
 
-
 /// A window's numbers for output.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct WindowReport {

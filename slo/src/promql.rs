@@ -176,15 +176,6 @@ pub fn le_matcher(threshold: f64) -> String {
     format!("le=~\"{}\"", le_regex(threshold).replace('\\', "\\\\"))
 }
 
-/// The `le` label value Prometheus clients write for a bucket bound.
-pub fn format_le(threshold: f64) -> String {
-    if threshold.fract() == 0.0 {
-        format!("{threshold:.1}")
-    } else {
-        format!("{threshold}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,7 +265,6 @@ mod tests {
             q.errors,
             "sum(increase(m_count[5m])) - (sum(increase(m_bucket{le=~\"1(\\\\.0*)?|1(\\\\.0*)?[eE][+-]?0+\"}[5m])) or vector(0))"
         );
-        assert_eq!(format_le(0.25), "0.25");
     }
 
     /// Whether the generated `le` matcher of `threshold` selects `le="value"`,
