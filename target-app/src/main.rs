@@ -230,20 +230,36 @@ impl TryFrom<Cli> for Settings {
     }
 }
 
-/// Resolves on SIGTERM or SIGINT.
-async fn terminated() -> std::io::Result<&'static str> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    Ok(tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    })
+/// SIGTERM and SIGINT, caught from before the service says it is listening
+/// (a signal right after start drains instead of killing the process) until
+/// it exits (a second signal is caught by the same handlers).
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Resolves on the next SIGTERM or SIGINT.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let telemetry = Telemetry::init(settings.telemetry).context("failed to set up telemetry")?;
     let result = async {
+        let mut signals = Signals::install().context("failed to install signal handlers")?;
         let mut running = target_app::start(settings.config)
             .await
             .context("failed to start")?;
@@ -254,13 +270,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             "listening"
         );
         tokio::select! {
-            signal = terminated() => {
-                let signal = signal.context("failed to install signal handlers")?;
+            signal = signals.next() => {
                 tracing::info!(signal, "shutting down");
                 tokio::select! {
                     _ = running.shutdown() => {}
-                    again = terminated() => {
-                        let again = again.context("failed to install signal handlers")?;
+                    again = signals.next() => {
                         tracing::warn!(signal = again, "second signal: exiting without draining");
                     }
                 }

@@ -147,3 +147,19 @@ fn durations_and_counts_out_of_range_exit_2_naming_the_flag() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn a_signal_right_after_listening_drains_instead_of_killing() {
+    // The handlers are in place before "listening" is logged: a SIGTERM sent
+    // the moment it appears is a graceful shutdown (exit 0), never the
+    // default action of the signal.
+    for _ in 0..5 {
+        let mut app = spawn_app(&["--telemetry", "off", "--shutdown-delay", "0s"], &[]);
+        app.guard.signal(Signal::SIGTERM);
+        let status = app
+            .guard
+            .wait_exit(Duration::from_secs(10))
+            .expect("exits after the signal");
+        assert!(status.success(), "{status:?}");
+    }
+}
