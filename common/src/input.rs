@@ -112,29 +112,35 @@ impl InputError {
 /// column in characters) of the first invalid byte; `shown` names the
 /// source in the error.
 pub fn decode(bytes: Vec<u8>, shown: &str) -> Result<String, InputError> {
-    String::from_utf8(bytes).map_err(|e| {
-        let bytes = e.as_bytes();
-        let offset = e.utf8_error().valid_up_to();
-        let good = &bytes[..offset];
-        let line = good.iter().filter(|b| **b == b'\n').count() as u64 + 1;
-        let line_start = good.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-        let line_end = bytes[offset..]
-            .iter()
-            .position(|b| *b == b'\n')
-            .map_or(bytes.len(), |i| offset + i);
-        // The bytes before the bad one on its line are valid UTF-8.
-        let column =
-            std::str::from_utf8(&good[line_start..]).map_or(0, |s| s.chars().count()) as u64 + 1;
-        let text = String::from_utf8_lossy(&bytes[line_start..line_end]);
-        InputError::Utf8 {
-            path: shown.to_owned(),
-            line,
-            column,
-            offset,
-            byte: bytes.get(offset).copied().unwrap_or(0),
-            excerpt: Excerpt::of_line(&text, column),
-        }
-    })
+    String::from_utf8(bytes).map_err(|e| utf8_error(e.as_bytes(), e.utf8_error(), shown))
+}
+
+/// Like [`decode`], for borrowed bytes.
+pub fn decode_str<'a>(bytes: &'a [u8], shown: &str) -> Result<&'a str, InputError> {
+    std::str::from_utf8(bytes).map_err(|e| utf8_error(bytes, e, shown))
+}
+
+fn utf8_error(bytes: &[u8], e: std::str::Utf8Error, shown: &str) -> InputError {
+    let offset = e.valid_up_to();
+    let good = &bytes[..offset];
+    let line = good.iter().filter(|b| **b == b'\n').count() as u64 + 1;
+    let line_start = good.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let line_end = bytes[offset..]
+        .iter()
+        .position(|b| *b == b'\n')
+        .map_or(bytes.len(), |i| offset + i);
+    // The bytes before the bad one on its line are valid UTF-8.
+    let column =
+        std::str::from_utf8(&good[line_start..]).map_or(0, |s| s.chars().count()) as u64 + 1;
+    let text = String::from_utf8_lossy(&bytes[line_start..line_end]);
+    InputError::Utf8 {
+        path: shown.to_owned(),
+        line,
+        column,
+        offset,
+        byte: bytes.get(offset).copied().unwrap_or(0),
+        excerpt: Excerpt::of_line(&text, column),
+    }
 }
 
 /// Reads at most `limit` bytes from `reader`; more is [`InputError::TooLarge`].
@@ -244,6 +250,9 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(decode(b"ok\n".to_vec(), "f").unwrap(), "ok\n");
+        assert_eq!(decode_str(b"ok", "f").unwrap(), "ok");
+        let borrowed = decode_str(b"a\n\xffb", "f").unwrap_err();
+        assert_eq!(borrowed.location(), Some((2, 1)));
         // A multi-byte character before the bad byte is one column.
         let err = decode("é".bytes().chain([0xc3]).collect(), "f.yaml").unwrap_err();
         assert_eq!(err.location(), Some((1, 2)));
