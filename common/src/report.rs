@@ -18,6 +18,8 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::input::cut;
+
 /// The report format version; bumped on incompatible changes.
 pub const REPORT_VERSION: u32 = 1;
 
@@ -200,8 +202,8 @@ impl fmt::Display for Op {
     }
 }
 
-/// The longest piece of a bad value quoted back in a message.
-const QUOTE_CHARS: usize = 200;
+/// The longest piece of a bad value or parser message quoted back.
+const QUOTE_CHARS: usize = crate::diagnostic::EXCERPT_CHARS;
 
 /// `started_at` must be a string; a message that names it otherwise.
 fn started_at<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -223,7 +225,7 @@ fn time_text<'de, D: Deserializer<'de>>(d: D, field: &str) -> Result<Option<Stri
         serde_json::Value::String(t) => Ok(Some(t)),
         serde_json::Value::Null => Ok(None),
         other => {
-            let shown: String = other.to_string().chars().take(QUOTE_CHARS).collect();
+            let shown = cut(&other.to_string(), QUOTE_CHARS);
             Err(serde::de::Error::custom(format!(
                 "{field} is {shown}, not an RFC 3339 time"
             )))
@@ -295,7 +297,7 @@ impl Report {
                 path: shown.to_owned(),
                 line: at(&e).0,
                 column: at(&e).1,
-                message: cut(&e.to_string()),
+                message: cut(&e.to_string(), QUOTE_CHARS),
             })?;
         let Some(object) = value.as_object() else {
             return Err(ParseError::Syntax {
@@ -323,7 +325,7 @@ impl Report {
             path: shown.to_owned(),
             line: at(&e).0,
             column: at(&e).1,
-            message: cut(&e.to_string()),
+            message: cut(&e.to_string(), QUOTE_CHARS),
             absent,
         })?;
         report.check().map_err(|message| ParseError::Invalid {
@@ -410,16 +412,6 @@ fn kind(v: &serde_json::Value) -> &'static str {
         serde_json::Value::Array(_) => "an array",
         serde_json::Value::Object(_) => "an object",
     }
-}
-
-/// A parser message cut to [`QUOTE_CHARS`] (a message can quote a whole
-/// long line of the input).
-fn cut(message: &str) -> String {
-    let mut out: String = message.chars().take(QUOTE_CHARS).collect();
-    if out.len() < message.len() {
-        out.push('…');
-    }
-    out
 }
 
 /// The JSON Schema of the report, generated from these types (checked in
