@@ -1,7 +1,6 @@
-//! Shared by the slo integration tests (each test binary uses a part).
-#![allow(dead_code)]
-
-pub mod fake_prom;
+//! Test helpers shared by the slo integration tests: the slo binary, real
+//! Prometheus and the target app on loopback (stopped by their guards),
+//! check-jsonschema, and the workspace root.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -188,5 +187,32 @@ pub struct StopOnDrop(pub std::sync::Arc<std::sync::atomic::AtomicBool>);
 impl Drop for StopOnDrop {
     fn drop(&mut self) {
         self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Held by the tests that run against a clock (a real Prometheus's scrape and
+/// rule intervals, a time budget), so they never overlap one another: each
+/// ran alone in a test binary of its own before the tests became one binary.
+/// Waits until no other such test runs; the next may start when it drops.
+pub struct Alone;
+
+static BUSY: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+static FREE: std::sync::Condvar = std::sync::Condvar::new();
+
+impl Alone {
+    pub fn wait() -> Alone {
+        let mut busy = BUSY.lock().unwrap_or_else(|e| e.into_inner());
+        while *busy {
+            busy = FREE.wait(busy).unwrap_or_else(|e| e.into_inner());
+        }
+        *busy = true;
+        Alone
+    }
+}
+
+impl Drop for Alone {
+    fn drop(&mut self) {
+        *BUSY.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        FREE.notify_one();
     }
 }

@@ -3,7 +3,7 @@
 //! 1 minute and 5 seconds. Without errors the page alert stays silent; with
 //! errors injected through the admin API, it fires.
 
-mod common;
+use crate::util;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -53,7 +53,8 @@ async fn burn_alerts(prom: &str) -> Vec<serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn page_alert_fires_on_injected_errors_and_not_without() {
-    let app = common::start_app(Some(TOKEN)).await;
+    let _alone = util::Alone::wait();
+    let app = util::start_app(Some(TOKEN)).await;
     let base = format!("http://{}", app.addr);
     let admin = app.admin_addr.unwrap().to_string();
 
@@ -65,7 +66,7 @@ async fn page_alert_fires_on_injected_errors_and_not_without() {
     )
     .unwrap();
     let out = dir.path().join("alerts");
-    common::alerts_out(&spec, &out);
+    util::alerts_out(&spec, &out);
     let rules = out.join("app.rules.yml");
     let text = std::fs::read_to_string(&rules).unwrap();
     assert!(
@@ -79,10 +80,10 @@ async fn page_alert_fires_on_injected_errors_and_not_without() {
         rules.display(),
         app.addr
     );
-    let (_prom_guard, prom) = common::start_prometheus(dir.path(), &config, &[], 200).await;
+    let (_prom_guard, prom) = util::start_prometheus(dir.path(), &config, &[], 200).await;
     let mut up = false;
     for _ in 0..300 {
-        let v = common::query(&prom, "up{job=\"app\"}").await;
+        let v = util::query(&prom, "up{job=\"app\"}").await;
         if v["data"]["result"][0]["value"][1] == "1" {
             up = true;
             break;
@@ -94,7 +95,7 @@ async fn page_alert_fires_on_injected_errors_and_not_without() {
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicUsize::new(0));
     traffic(base, 40, stop.clone(), sent.clone());
-    let _stop = common::StopOnDrop(stop);
+    let _stop = util::StopOnDrop(stop);
 
     // 20 s of clean traffic: the rules see it, and the page alert stays silent.
     let clean_until = Instant::now() + Duration::from_secs(20);
@@ -102,7 +103,7 @@ async fn page_alert_fires_on_injected_errors_and_not_without() {
     while Instant::now() < clean_until {
         let alerts = burn_alerts(&prom).await;
         assert!(alerts.is_empty(), "alert without errors: {alerts:?}");
-        let v = common::query(&prom, "slo:sli_events:increase1m{slo=\"availability\"}").await;
+        let v = util::query(&prom, "slo:sli_events:increase1m{slo=\"availability\"}").await;
         if let Some(x) = v["data"]["result"][0]["value"][1]
             .as_str()
             .and_then(|s| s.parse::<f64>().ok())
@@ -116,11 +117,11 @@ async fn page_alert_fires_on_injected_errors_and_not_without() {
         "the recording rules saw {events_seen} events in 1m (sent {})",
         sent.load(Ordering::Relaxed)
     );
-    let v = common::query(&prom, "slo:sli_error:ratio_rate1m{slo=\"availability\"}").await;
+    let v = util::query(&prom, "slo:sli_error:ratio_rate1m{slo=\"availability\"}").await;
     assert_eq!(v["data"]["result"][0]["value"][1], "0", "{v}");
 
     // Half the requests fail: a burn rate of 50 over both page windows.
-    common::set_faults(
+    util::set_faults(
         &admin,
         TOKEN,
         serde_json::json!({"rules": [{"route": "/api/products", "error_rate": 0.5}]}),
@@ -140,7 +141,7 @@ async fn page_alert_fires_on_injected_errors_and_not_without() {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    common::set_faults(&admin, TOKEN, serde_json::json!({"rules": []})).await;
+    util::set_faults(&admin, TOKEN, serde_json::json!({"rules": []})).await;
     let alert = fired.unwrap_or_else(|| {
         panic!(
             "the page alert did not fire within 45 s of injecting errors (sent {})",

@@ -5,8 +5,7 @@
 //! check-jsonschema, and the project's policies). Broken copies show that
 //! each check can fail.
 
-mod common;
-use common::{check_jsonschema, root};
+use crate::util::{check_jsonschema, root};
 
 use std::path::Path;
 use std::process::Command;

@@ -4,8 +4,7 @@
 //! lists the buckets when the threshold has none, and looks back over a
 //! range so a histogram that went idle (its series dropped) still counts.
 
-mod common;
-use common::slo;
+use crate::util::{self, slo};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -94,12 +93,13 @@ fn spec(dir: &std::path::Path, name: &str, threshold: &str) -> String {
 
 /// The number an instant query answers, if it answers one.
 async fn number(prom: &str, q: &str) -> Option<f64> {
-    let v = common::query(prom, q).await;
+    let v = util::query(prom, q).await;
     v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn integer_le_buckets_are_found_and_missing_buckets_are_listed() {
+    let _alone = util::Alone::wait();
     let idle = Arc::new(AtomicBool::new(false));
     let (addr, task) = exporter(idle.clone()).await;
     let _abort = Abort(task);
@@ -107,7 +107,7 @@ async fn integer_le_buckets_are_found_and_missing_buckets_are_listed() {
     let config = format!(
         "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: exp\n    static_configs:\n      - targets: ['{addr}']\n"
     );
-    let (_prom_guard, prom) = common::start_prometheus(dir.path(), &config, &[], 200).await;
+    let (_prom_guard, prom) = util::start_prometheus(dir.path(), &config, &[], 200).await;
     // Wait for five scrapes of the histogram (at most 30 s).
     let mut samples = 0.0;
     for _ in 0..300 {

@@ -3,8 +3,7 @@
 //! plugin's schema and each query the Prometheus query schema, and the
 //! dashboard passes the lint checks. Broken copies show each check can fail.
 
-mod common;
-use common::{jsonschema, jsonschema_all, root, slo};
+use crate::util::{jsonschema, jsonschema_all, root, slo};
 
 use std::path::{Path, PathBuf};
 
@@ -274,4 +273,18 @@ fn dashboard_command_outputs_and_bad_input() {
         assert_eq!(code, Some(2), "{args:?}: {err}");
         assert!(err.contains(expect), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn the_dashboard_configmap_holds_the_checked_in_dashboard() {
+    let cm =
+        std::fs::read_to_string(root().join("k8s/base/target-app/grafana-dashboard.yaml")).unwrap();
+    let cm: serde_json::Value = serde_saphyr::from_str(&cm).unwrap();
+    let inner: serde_json::Value =
+        serde_json::from_str(cm["data"]["target-app.json"].as_str().unwrap()).unwrap();
+    let file: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("dashboards/target-app.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(inner, file);
 }

@@ -1,8 +1,7 @@
 //! `slo hpa`: the per-pod target from the checked-in stress run, the three
 //! outputs, and bad input (exit 2, the place, a hint).
 
-mod common;
-use common::{root, slo};
+use crate::util::{root, slo};
 
 use serde_json::Value;
 

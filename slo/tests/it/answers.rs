@@ -4,10 +4,8 @@
 //! (exit 3) with a message naming the query and what came back, never a pass.
 //! Also `gate --run`'s window and interrupted reports.
 
-mod common;
-
-use common::fake_prom::{FakeProm, vector};
-use common::slo;
+use crate::fake_prom::{FakeProm, vector};
+use crate::util::slo;
 
 const SPEC: &str = "version: slo/v1\nservice: app\nslos:\n  - name: availability\n    objective: 99\n    period: 30d\n    min_events: 10\n    sli:\n      availability:\n        selector: '{job=\"app\"}'\n";
 

@@ -1,8 +1,7 @@
 //! `slo gate` and `slo report` against a real Prometheus (1 s scrape) that
 //! scrapes the real target app while traffic runs with injected errors.
 
-mod common;
-use common::slo;
+use crate::util::{self, slo};
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,11 +14,11 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-async fn start_prometheus(target: &str, dir: &std::path::Path) -> (common::Guard, String) {
+async fn start_prometheus(target: &str, dir: &std::path::Path) -> (util::Guard, String) {
     let config = format!(
         "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{target}']\n"
     );
-    common::start_prometheus(dir, &config, &[], 200).await
+    util::start_prometheus(dir, &config, &[], 200).await
 }
 
 /// Sends `n` requests to /api/products, 4 at a time; returns (total, 5xx).
@@ -77,7 +76,8 @@ fn gate(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gate_and_report_against_real_prometheus() {
-    let app = common::start_app(None).await;
+    let _alone = util::Alone::wait();
+    let app = util::start_app(None).await;
     let base = format!("http://{}", app.addr);
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("spec.yaml");

@@ -5,7 +5,7 @@
 //! a dashboard holding only finite numbers and PromQL that parses. A sample
 //! goes through the binary (exit 0 or 2 only) and through promtool.
 
-mod common;
+use crate::util;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -137,7 +137,7 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
 }
 
 fn seeds() -> Vec<(String, Vec<u8>)> {
-    let root = common::root();
+    let root = util::root();
     let mut paths: Vec<PathBuf> = vec![root.join("alerts/target-app.slo.yaml")];
     for name in [
         "sloth.yaml",
@@ -280,6 +280,7 @@ fn located(message: &str, shown: &str, lines: usize) -> bool {
 
 #[test]
 fn mutated_specs_are_accepted_and_generate_or_are_refused_with_a_location() {
+    let _alone = util::Alone::wait();
     let started = std::time::Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("spec.yaml");
@@ -333,7 +334,7 @@ fn mutated_specs_are_accepted_and_generate_or_are_refused_with_a_location() {
         if i % 200 == 0 {
             std::fs::write(&path, &bytes).unwrap();
             let p = path.to_str().unwrap();
-            let (code, _, stderr) = common::slo(&["check", p]);
+            let (code, _, stderr) = util::slo(&["check", p]);
             let want = if result.is_ok() { 0 } else { 2 };
             assert_eq!(
                 code,
@@ -342,7 +343,7 @@ fn mutated_specs_are_accepted_and_generate_or_are_refused_with_a_location() {
             );
             if want == 0 {
                 for command in ["alerts", "dashboard"] {
-                    let (code, _, stderr) = common::slo(&[command, p]);
+                    let (code, _, stderr) = util::slo(&[command, p]);
                     assert_eq!(code, Some(0), "case {i}: slo {command}: {stderr}");
                 }
             } else {

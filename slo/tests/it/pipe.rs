@@ -1,19 +1,19 @@
 //! A closed standard output (`slo alerts spec.yaml | head -1`) ends the slo
 //! binary quietly with exit 0, never a panic; a gate keeps its verdict.
 
-mod common;
+use crate::util;
 
 use std::io::Read;
 use std::process::{Command, Stdio};
 
-use common::fake_prom::{FakeProm, vector};
+use crate::fake_prom::{FakeProm, vector};
 
 /// Runs slo with its standard output closed before it writes; returns the
 /// exit code and standard error.
 fn closed_stdout(args: &[&str]) -> (Option<i32>, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_slo"))
         .args(args)
-        .current_dir(common::root())
+        .current_dir(util::root())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -1,6 +1,6 @@
 //! Basic auth against a real Prometheus that requires it (its web config).
 
-mod common;
+use crate::util;
 
 use slo::prom::{Prom, PromConfig};
 
@@ -18,7 +18,7 @@ async fn basic_auth_reaches_a_protected_prometheus() {
     // Once it listens, unauthenticated requests get 401.
     let web = format!("--web.config.file={}", dir.path().join("web.yml").display());
     let (_guard, url) =
-        common::start_prometheus(dir.path(), "global: {scrape_interval: 1s}\n", &[web], 401).await;
+        util::start_prometheus(dir.path(), "global: {scrape_interval: 1s}\n", &[web], 401).await;
 
     let mut config = PromConfig::new(&url);
     config.retries = 0;

@@ -1,8 +1,7 @@
 //! `slo check` on the example spec and on malformed specs: each malformed one
 //! exits 2 with file:line:column, the offending line and a hint, never a panic.
 
-mod common;
-use common::slo;
+use crate::util::slo;
 
 #[test]
 fn example_spec_checks() {
@@ -237,21 +236,14 @@ fn malformed_specs_exit_2_with_location_and_hint() {
     assert_eq!(code, Some(2), "{stderr}");
 }
 
-/// The checked-in JSON Schema matches the types; `UPDATE_GOLDENS=1` rewrites it.
+/// The JSON Schema describes the format: the required fields and every SLI
+/// kind are in it. (That slo/spec.schema.json is current is a row of
+/// goldens.rs.)
 #[test]
-fn checked_in_schema_is_current() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("spec.schema.json");
+fn schema_describes_the_spec() {
     let fresh = format!(
         "{}\n",
         serde_json::to_string_pretty(&slo::spec::json_schema()).unwrap()
-    );
-    if std::env::var_os("UPDATE_GOLDENS").is_some() {
-        std::fs::write(&path, &fresh).unwrap();
-    }
-    let current = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        current == fresh,
-        "slo/spec.schema.json is stale: run `UPDATE_GOLDENS=1 cargo test -p slo --test check checked_in_schema_is_current`"
     );
     let v: serde_json::Value = serde_json::from_str(&fresh).unwrap();
     assert_eq!(

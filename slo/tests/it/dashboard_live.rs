@@ -4,8 +4,7 @@
 //! Errors and slow orders are injected so the firing-alert queries have
 //! something to show.
 
-mod common;
-use common::{query, root};
+use crate::util::{self, query, root};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -104,7 +103,8 @@ fn every_query_parses() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_query_returns_data_from_a_real_prometheus() {
-    let app = common::start_app(Some(TOKEN)).await;
+    let _alone = util::Alone::wait();
+    let app = util::start_app(Some(TOKEN)).await;
     let base = format!("http://{}", app.addr);
     let admin = app.admin_addr.unwrap().to_string();
 
@@ -129,13 +129,13 @@ async fn every_query_returns_data_from_a_real_prometheus() {
         rules_path.display(),
         app.addr
     );
-    let (_prom_guard, prom) = common::start_prometheus(dir.path(), &config, &[], 200).await;
+    let (_prom_guard, prom) = util::start_prometheus(dir.path(), &config, &[], 200).await;
 
     let stop = Arc::new(AtomicBool::new(false));
-    let _stop = common::StopOnDrop(stop.clone());
+    let _stop = util::StopOnDrop(stop.clone());
     traffic(base, stop);
     // Half the product requests fail and every order is slow: both SLOs burn.
-    common::set_faults(
+    util::set_faults(
         &admin,
         TOKEN,
         json!({"rules": [
