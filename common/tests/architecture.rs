@@ -34,9 +34,6 @@ const KNOWN_CYCLES: &[(&str, &str, &[&str])] = &[
     // Format detection and dispatch live in spec.rs and call import.rs, which
     // builds spec types: they move into import/.
     ("slo lib", "", &["import", "spec"]),
-    // diagnostic cuts snippets with input's `cut`, and input builds
-    // diagnostics: the cutting belongs to one of them (or a module of its own).
-    ("common lib", "", &["diagnostic", "input"]),
 ];
 
 /// A crate root: the label in messages (`loadgen lib`), and its file.
