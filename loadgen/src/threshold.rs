@@ -1,10 +1,18 @@
 //! Thresholds in k6-like syntax: `p(95)<300ms`, `p(99.9)<1s`, `avg<=200ms`,
 //! `max<2s`, `error_rate<1%`, `rps>=500`, `dropped<=0`. Latency thresholds
 //! use the coordinated-omission-corrected latency.
+//!
+//! Evaluation lives here too: the observed value of a threshold in a run's
+//! statistics, its verdict, and the abort-on-fail check the recorder task
+//! makes each second. The report, the live view and the engine all ask these
+//! functions; none of them judges a threshold itself.
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use crate::stats::Stats;
 
 /// What a threshold measures.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -193,6 +201,90 @@ impl Threshold {
             Metric::Dropped => format!("{v:.0}"),
         }
     }
+}
+
+/// A threshold's verdict on a run: what was observed, and whether it passed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Verdict {
+    /// The observed value, in the threshold's unit; `None` when there was no data.
+    pub observed: Option<f64>,
+    /// No data is never a pass.
+    pub passed: bool,
+}
+
+impl Threshold {
+    /// The statistics this threshold looks at: its request name's, or the
+    /// total. `None` when the name is not among `names`.
+    pub fn stats_in<'a>(
+        &self,
+        total: &'a Stats,
+        per_name: &'a [Stats],
+        names: &[String],
+    ) -> Option<&'a Stats> {
+        match &self.request {
+            Some(r) => per_name.get(names.iter().position(|n| n == r)?),
+            None => Some(total),
+        }
+    }
+
+    /// The observed value in `stats` over `elapsed_s` seconds, or `None`
+    /// when there is no data for it.
+    pub fn observe_in(&self, stats: &Stats, elapsed_s: f64, dropped: u64) -> Option<f64> {
+        match self.metric {
+            Metric::Dropped => Some(dropped as f64),
+            _ if stats.count == 0 => None,
+            Metric::Rps => (elapsed_s > 0.0).then(|| stats.count as f64 / elapsed_s),
+            Metric::Percentile(q) => Some(stats.percentile_ms(q, true)),
+            Metric::AvgLatency => Some(stats.mean_ms(true)),
+            Metric::MaxLatency => Some(stats.max_ms(true)),
+            Metric::ErrorRate => Some(stats.error_rate()),
+        }
+    }
+
+    /// The verdict on `stats` (`None`: no statistics for its request name).
+    pub fn verdict(&self, stats: Option<&Stats>, elapsed_s: f64, dropped: u64) -> Verdict {
+        let observed = stats.and_then(|s| self.observe_in(s, elapsed_s, dropped));
+        Verdict {
+            observed,
+            passed: observed.is_some_and(|v| self.passes(v)),
+        }
+    }
+}
+
+/// The observed value of a threshold, or `None` when there is no data for it.
+pub fn observe(
+    t: &Threshold,
+    total: &Stats,
+    per_name: &[Stats],
+    names: &[String],
+    elapsed: Duration,
+    dropped: u64,
+) -> Option<f64> {
+    let stats = t.stats_in(total, per_name, names)?;
+    t.observe_in(stats, elapsed.as_secs_f64(), dropped)
+}
+
+/// The first abort-on-fail threshold that fails on what is recorded so far,
+/// as text. Rates are judged at the end only (a ramp is slow at first by
+/// design); `total` is only computed when some threshold needs it.
+pub fn failing_abort(
+    thresholds: &[Threshold],
+    total: impl FnOnce() -> Stats,
+    per_name: &[Stats],
+    names: &[String],
+    elapsed: Duration,
+    dropped: u64,
+) -> Option<String> {
+    let mut aborting = thresholds
+        .iter()
+        .filter(|t| t.abort_on_fail && t.metric != Metric::Rps)
+        .peekable();
+    aborting.peek()?;
+    let total = total();
+    aborting.find_map(|t| {
+        let v = observe(t, &total, per_name, names, elapsed, dropped)?;
+        (!t.passes(v)).then(|| t.to_string())
+    })
 }
 
 impl fmt::Display for Threshold {

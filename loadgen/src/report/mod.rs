@@ -11,15 +11,14 @@ pub mod table;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::RunResult;
-use crate::recorder::IntervalSummary;
+use crate::recorder::{IntervalSummary, RunResult};
 use crate::scenario::{Load, Plan};
 use crate::stats::{Reasons, Slow, Stats, decode_histogram, encode_histogram};
-use crate::threshold::{Metric, Threshold};
+use crate::threshold::{Metric, Threshold, Verdict};
 
 /// The report format version; bumped on incompatible changes.
 pub const REPORT_VERSION: u32 = 1;
@@ -185,44 +184,16 @@ pub enum ReportError {
     Invalid { path: String, message: String },
 }
 
-/// The observed value of a threshold, or `None` when there is no data for it.
-pub fn observe(
-    t: &Threshold,
-    total: &Stats,
-    per_name: &[Stats],
-    names: &[String],
-    elapsed: Duration,
-    dropped: u64,
-) -> Option<f64> {
-    let stats = match &t.request {
-        Some(r) => per_name.get(names.iter().position(|n| n == r)?)?,
-        None => total,
-    };
-    observe_stats(t, stats, elapsed.as_secs_f64(), dropped)
-}
-
-fn observe_stats(t: &Threshold, stats: &Stats, elapsed: f64, dropped: u64) -> Option<f64> {
-    match t.metric {
-        Metric::Dropped => Some(dropped as f64),
-        _ if stats.count == 0 => None,
-        Metric::Rps => (elapsed > 0.0).then(|| stats.count as f64 / elapsed),
-        Metric::Percentile(q) => Some(stats.percentile_ms(q, true)),
-        Metric::AvgLatency => Some(stats.mean_ms(true)),
-        Metric::MaxLatency => Some(stats.max_ms(true)),
-        Metric::ErrorRate => Some(stats.error_rate()),
-    }
-}
-
+/// A threshold's verdict ([`Threshold::verdict`]) as the report shows it.
 fn evaluate(t: &Threshold, stats: Option<&Stats>, elapsed: f64, dropped: u64) -> ThresholdResult {
-    let observed = stats.and_then(|s| observe_stats(t, s, elapsed, dropped));
+    let Verdict { observed, passed } = t.verdict(stats, elapsed, dropped);
     ThresholdResult {
         threshold: t.expr.clone(),
         request: t.request.clone(),
         abort_on_fail: t.abort_on_fail,
         observed,
         observed_text: observed.map_or_else(|| "no data".to_owned(), |v| t.format_value(v)),
-        // No data is never a pass.
-        passed: observed.is_some_and(|v| t.passes(v)),
+        passed,
         metric: Some(t.metric),
         op: Some(t.op),
         limit: Some(t.limit),
@@ -267,14 +238,7 @@ impl Report {
             .thresholds
             .iter()
             .map(|t| {
-                let stats = match &t.request {
-                    Some(r) => plan
-                        .names
-                        .iter()
-                        .position(|n| n == r)
-                        .and_then(|i| run.recorded.per_name.get(i)),
-                    None => Some(&run.recorded.total),
-                };
+                let stats = t.stats_in(&run.recorded.total, &run.recorded.per_name, &plan.names);
                 evaluate(t, stats, elapsed, run.dropped)
             })
             .collect();
@@ -528,6 +492,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
 mod tests {
     use super::*;
     use crate::stats::{Outcome, Sample};
+    use std::time::Duration;
 
     pub(crate) fn sample_report() -> Report {
         let mut per = [Stats::default(), Stats::default()];
