@@ -361,4 +361,99 @@ mod tests {
             assert!(err.contains(want), "{expr}: {err}");
         }
     }
+
+    fn stats_of(latencies_ms: &[u64], errors: usize) -> Stats {
+        let mut s = Stats::default();
+        for (i, ms) in latencies_ms.iter().enumerate() {
+            s.push(&crate::stats::Sample {
+                name: 0,
+                corrected: Duration::from_millis(*ms),
+                actual: Duration::from_millis(*ms),
+                at: Duration::ZERO,
+                outcome: if i < errors {
+                    crate::stats::Outcome::Status(500)
+                } else {
+                    crate::stats::Outcome::Ok(200)
+                },
+                trace_id: 1,
+                reason: None,
+            });
+        }
+        s
+    }
+
+    #[test]
+    fn verdicts_pick_the_named_statistics_and_no_data_never_passes() {
+        let names = vec!["fast".to_owned(), "slow".to_owned()];
+        let per_name = vec![stats_of(&[10, 10, 10], 0), stats_of(&[900, 900], 0)];
+        let mut total = Stats::default();
+        per_name.iter().for_each(|s| total.merge(s));
+        let mut t = Threshold::parse("max<100ms").unwrap();
+        t.request = Some("fast".into());
+        let fast = t.stats_in(&total, &per_name, &names);
+        let v = t.verdict(fast, 1.0, 0);
+        assert!(v.passed && v.observed.is_some_and(|o| o < 100.0), "{v:?}");
+        t.request = Some("slow".into());
+        assert!(
+            !t.verdict(t.stats_in(&total, &per_name, &names), 1.0, 0)
+                .passed
+        );
+        // A name the run does not have, or a name without requests: no data.
+        t.request = Some("gone".into());
+        assert!(t.stats_in(&total, &per_name, &names).is_none());
+        assert_eq!(
+            t.verdict(None, 1.0, 0),
+            Verdict {
+                observed: None,
+                passed: false
+            }
+        );
+        assert!(!t.verdict(Some(&Stats::default()), 1.0, 0).passed);
+        // The total, and counts over the elapsed time.
+        let rps = Threshold::parse("rps>=4").unwrap();
+        assert_eq!(
+            observe(&rps, &total, &per_name, &names, Duration::from_secs(1), 0),
+            Some(5.0)
+        );
+        assert_eq!(rps.observe_in(&total, 0.0, 0), None);
+        let dropped = Threshold::parse("dropped<=0").unwrap();
+        assert_eq!(
+            dropped.verdict(Some(&Stats::default()), 1.0, 3).observed,
+            Some(3.0)
+        );
+    }
+
+    #[test]
+    fn abort_checks_only_abort_on_fail_thresholds_and_never_rates() {
+        let names = vec!["a".to_owned()];
+        let per_name = vec![stats_of(&[50, 50, 50, 50], 2)];
+        let mut rate = Threshold::parse("rps>=1000").unwrap();
+        rate.abort_on_fail = true;
+        let mut errors = Threshold::parse("error_rate<10%").unwrap();
+        let mut computed = false;
+        let none = failing_abort(
+            &[rate.clone(), errors.clone()],
+            || {
+                computed = true;
+                per_name[0].clone()
+            },
+            &per_name,
+            &names,
+            Duration::from_secs(1),
+            0,
+        );
+        // The rate is judged at the end only; the error rate does not abort.
+        assert_eq!(none, None);
+        assert!(!computed, "the total is not merged when nothing can abort");
+        errors.abort_on_fail = true;
+        let got = failing_abort(
+            &[rate, errors],
+            || per_name[0].clone(),
+            &per_name,
+            &names,
+            Duration::from_secs(1),
+            0,
+        );
+        assert_eq!(got.as_deref(), Some("error_rate<10%"));
+    }
 }
