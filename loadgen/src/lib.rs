@@ -10,7 +10,9 @@
 //! [`output`] writes the report files, [`prometheus`] starts the demo's
 //! Prometheus, and [`cli`] is the command line (clap stops there); the
 //! binary only wires it up. [`client`] and [`client_spans`] are the HTTP
-//! client and its OTLP spans, [`input`] reads user files.
+//! client and its OTLP spans, [`input`] the size caps of the user files it
+//! reads (reading, diagnostics, atomic writes, JUnit and exit codes are
+//! `common`'s).
 //!
 //! Dependencies point one way: `cli` → `engine`/`output`/`report`/`tui` →
 //! `live`/`recorder`/`threshold` → `scenario`/`stats`; no module imports

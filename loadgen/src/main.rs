@@ -1,13 +1,14 @@
 //! `loadgen`: run, validate and merge load tests; `loadgen demo` runs the
 //! bundled steady scenario against an in-process target app. Wiring only:
-//! the commands live in [`loadgen::cli`].
+//! the commands live in [`loadgen::cli`], which decides the exit code.
 
-use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use loadgen::cli::{self, Cli, Exit};
+use common::exit::Exit;
+use common::fs::stderr_line;
+use loadgen::cli::{self, Cli};
 
 // Each request allocates in reqwest and hyper; mimalloc is markedly cheaper
 // than the system allocator for that (BENCHMARKS.md).
@@ -19,10 +20,7 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "loadgen: error: failed to start the runtime: {e}"
-            );
+            stderr_line(&format!("loadgen: error: failed to start the runtime: {e}"));
             return Exit::Failure.into();
         }
     };
@@ -34,7 +32,7 @@ fn main() -> ExitCode {
         Ok(exit) => exit.into(),
         Err(e) => {
             // Never a panic, even when stderr is closed.
-            let _ = writeln!(std::io::stderr(), "loadgen: error: {:#}", e.error);
+            stderr_line(&format!("loadgen: error: {:#}", e.error));
             e.exit.into()
         }
     }

@@ -1,34 +1,15 @@
 //! The exit codes (PRODUCT.md) and a command's error, which carries its
 //! exit code: decided here, printed by `main`.
 
+use common::exit::ExitStatus;
+use common::fs::WriteError;
+use common::input::InputError;
+
+use crate::output::OutputError;
 use crate::report::ReportError;
 use crate::scenario::ScenarioError;
 
-/// Exit codes (PRODUCT.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// Passed.
-    Ok = 0,
-    /// A runtime failure, an interrupted run, or no request succeeded.
-    Failure = 1,
-    /// Invalid input.
-    Invalid = 2,
-    /// A threshold failed.
-    Failed = 99,
-}
-
-impl Exit {
-    /// The process exit code.
-    pub fn code(self) -> u8 {
-        self as u8
-    }
-}
-
-impl From<Exit> for std::process::ExitCode {
-    fn from(e: Exit) -> Self {
-        std::process::ExitCode::from(e.code())
-    }
-}
+pub use common::exit::Exit;
 
 /// A command's error with its exit code; `main` prints the whole chain.
 #[derive(Debug)]
@@ -55,23 +36,32 @@ impl CliError {
     }
 }
 
-/// Any other error: invalid input (2) when a scenario, or a report read as
-/// input, is at fault anywhere in its chain; else a runtime failure (1).
+/// Any other error: the exit code of the first error in its chain that
+/// has one (a scenario or a report read as input is invalid input, exit 2;
+/// an output that cannot be written is a failure, exit 1, unless its path
+/// is not a regular file); else a runtime failure (1).
 impl<E: Into<anyhow::Error>> From<E> for CliError {
     fn from(e: E) -> Self {
         let error = e.into();
-        let invalid = error.chain().any(|c| {
-            c.downcast_ref::<ScenarioError>().is_some()
-                || c.downcast_ref::<ReportError>()
-                    .is_some_and(|r| !matches!(r, ReportError::Write { .. }))
-        });
-        CliError {
-            exit: if invalid {
-                Exit::Invalid
-            } else {
-                Exit::Failure
-            },
-            error,
-        }
+        let exit = error.chain().find_map(exit_of).unwrap_or(Exit::Failure);
+        CliError { exit, error }
+    }
+}
+
+/// The exit code an error of loadgen's or common's means, if it is one.
+fn exit_of(e: &(dyn std::error::Error + 'static)) -> Option<Exit> {
+    if e.is::<ScenarioError>() {
+        Some(Exit::Invalid)
+    } else if let Some(r) = e.downcast_ref::<ReportError>() {
+        Some(match r {
+            ReportError::Write { .. } => Exit::Failure,
+            _ => Exit::Invalid,
+        })
+    } else if let Some(o) = e.downcast_ref::<OutputError>() {
+        Some(o.exit())
+    } else if let Some(w) = e.downcast_ref::<WriteError>() {
+        Some(w.exit())
+    } else {
+        e.downcast_ref::<InputError>().map(ExitStatus::exit)
     }
 }

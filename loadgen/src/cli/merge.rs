@@ -28,7 +28,7 @@ pub(super) fn run(args: MergeArgs) -> Result<Exit, CliError> {
     }
     let merged = Report::merge(&reports)?;
     stdout(&report::table::render(&merged))?;
-    output::write(&outputs, &merged, None).map_err(CliError::failure)?;
+    output::write(&outputs, &merged, None)?;
     Ok(if merged.passed() {
         Exit::Ok
     } else {

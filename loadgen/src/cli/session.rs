@@ -130,8 +130,7 @@ pub(super) async fn execute(
         outputs,
         &report,
         Some((run.started_at, &run.recorded.interval_histograms)),
-    )
-    .map_err(CliError::failure)?;
+    )?;
     Ok(exit_of_run(&report))
 }
 

@@ -42,14 +42,8 @@ impl From<OutputArgs> for Outputs {
 /// Writes `text` to stdout. A closed pipe (`loadgen ... | head -1`) is not
 /// an error: the rest is dropped quietly, as ripgrep does.
 pub(super) fn stdout(text: &str) -> Result<(), CliError> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::failure(
-            anyhow::Error::new(e).context("failed to write to stdout"),
-        )),
-        _ => Ok(()),
-    }
+    common::fs::write_stdout(text.as_bytes()).map_err(CliError::failure)?;
+    Ok(())
 }
 
 /// Checks a `--duration` override against the range of a scenario's run.

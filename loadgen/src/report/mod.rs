@@ -9,7 +9,6 @@ pub mod markdown;
 pub mod table;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -296,24 +295,27 @@ impl Report {
     /// Reads a report (`-` reads standard input): at most
     /// [`crate::input::MAX_REPORT_BYTES`], UTF-8, then [`Report::parse`].
     pub fn read(path: &Path) -> Result<Self, ReportError> {
-        let (text, shown) =
-            crate::input::read_text(path, crate::input::MAX_REPORT_BYTES).map_err(|e| match e {
-                crate::input::InputError::Io(source) => ReportError::Read {
-                    path: path.display().to_string(),
-                    source,
+        use common::input::InputError;
+        let read = common::input::read_text(path, crate::input::MAX_REPORT_BYTES).map_err(|e| {
+            let path = path.display().to_string();
+            match e {
+                InputError::Read { error, .. } => ReportError::Read {
+                    path,
+                    source: error,
                 },
-                crate::input::InputError::Utf8 { line, column, .. } => ReportError::Parse {
-                    path: path.display().to_string(),
-                    line,
-                    column,
+                InputError::Utf8 { line, column, .. } => ReportError::Parse {
+                    path,
+                    line: usize::try_from(line).unwrap_or(usize::MAX),
+                    column: usize::try_from(column).unwrap_or(usize::MAX),
                     message: e.message(),
                 },
-                crate::input::InputError::TooLarge { .. } => ReportError::Invalid {
-                    path: path.display().to_string(),
-                    message: e.to_string(),
+                InputError::TooLarge { .. } => ReportError::Invalid {
+                    path,
+                    message: e.message(),
                 },
-            })?;
-        Self::parse(&text, &shown.display().to_string())
+            }
+        })?;
+        Self::parse(&read.text, &read.shown)
     }
 
     /// Parses a report's JSON, checking its version and that every number
@@ -323,7 +325,7 @@ impl Report {
             path: shown.to_owned(),
             line: e.line().max(1),
             column: e.column().max(1),
-            message: crate::input::snippet(&e.to_string(), 1),
+            message: common::input::cut(&e.to_string(), crate::input::SNIPPET_CHARS),
         };
         let value: serde_json::Value = serde_json::from_str(text).map_err(parse_err)?;
         let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
@@ -459,33 +461,6 @@ impl Report {
         }
         Ok(merged)
     }
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    let err = |source| ReportError::Write {
-        path: path.display().to_string(),
-        source,
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "report".into());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(err)
 }
 
 #[cfg(test)]
@@ -646,16 +621,5 @@ mod tests {
         let merged = Report::merge(&[("a".into(), big.clone()), ("b".into(), big)]).unwrap();
         assert_eq!(merged.iterations, u64::MAX);
         assert_eq!(merged.total.count, u64::MAX);
-    }
-
-    #[test]
-    fn atomic_write_replaces_whole_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("r.json");
-        write_atomic(&p, b"one").unwrap();
-        write_atomic(&p, b"two").unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), b"two");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-        assert!(write_atomic(&dir.path().join("missing/r.json"), b"x").is_err());
     }
 }
