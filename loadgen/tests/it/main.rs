@@ -2,6 +2,7 @@
 //! loopback (started in-process on an ephemeral port).
 
 mod edges;
+mod junit_xml;
 mod limits;
 mod malformed;
 mod mutants;
