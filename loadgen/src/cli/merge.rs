@@ -9,7 +9,7 @@ use clap::Args;
 use super::error::{CliError, Exit};
 use super::shared::{OutputArgs, stdout};
 use crate::output::{self, Outputs};
-use crate::report::{self, Report};
+use crate::report;
 
 #[derive(Debug, Args)]
 pub(super) struct MergeArgs {
@@ -24,9 +24,9 @@ pub(super) fn run(args: MergeArgs) -> Result<Exit, CliError> {
     let outputs = Outputs::from(args.outputs);
     let mut reports = Vec::new();
     for p in &args.reports {
-        reports.push((p.display().to_string(), Report::read(p)?));
+        reports.push((p.display().to_string(), report::read(p)?));
     }
-    let merged = Report::merge(&reports)?;
+    let merged = report::merge(&reports)?;
     stdout(&report::table::render(&merged))?;
     output::write(&outputs, &merged, None)?;
     Ok(if merged.passed() {

@@ -123,7 +123,7 @@ pub(super) async fn execute(
         crate::progress::clear();
     }
     let run = run.context("the run failed")?;
-    let report = Report::build(&plan, &target, &run);
+    let report = report::build(&plan, &target, &run);
     // A closed stdout (`| head`) does not stop the reports from being written.
     stdout(&report::table::render(&report))?;
     output::write(
