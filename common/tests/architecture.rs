@@ -27,10 +27,6 @@ use std::path::{Path, PathBuf};
 /// so it is removed when its cycle is gone. This list is to be emptied, not
 /// grown.
 const KNOWN_CYCLES: &[(&str, &str, &[&str])] = &[
-    // The engine builds the report, the report reads the engine's RunResult,
-    // and the live view observes thresholds through the report: RunResult
-    // moves to the recorder and threshold evaluation to the thresholds.
-    ("loadgen lib", "", &["engine", "live", "report"]),
     // Format detection and dispatch live in spec.rs and call import.rs, which
     // builds spec types: they move into import/.
     ("slo lib", "", &["import", "spec"]),

@@ -256,7 +256,7 @@ fn report_nan_errors_is_inconclusive() {
 fn run_report(dir: &tempfile::TempDir, fields: &str) -> String {
     let p = dir.path().join("run.json");
     let mut whole: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(common::root().join("common/testdata/report.json")).unwrap(),
+        &std::fs::read_to_string(crate::util::root().join("common/testdata/report.json")).unwrap(),
     )
     .unwrap();
     let whole_fields = whole.as_object_mut().unwrap();
