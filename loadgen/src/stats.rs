@@ -1,5 +1,5 @@
 //! One statistics type, [`Stats`]: push samples, merge, read percentiles.
-//! Used for each request name, for the whole run, and (as [`Interval`]) for
+//! Used for each request name, for the whole run, and (in the recorder's per-second intervals) for
 //! each second. Memory is fixed: HdrHistograms in microseconds, counters by
 //! kind and status, the first few distinct error messages per kind
 //! ([`Reasons`]), and the N slowest requests.
