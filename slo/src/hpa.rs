@@ -536,9 +536,84 @@ pub fn capacity(
     })
 }
 
+/// The per-pod target a capacity run gives, and how it was derived.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CapacityTarget {
+    /// Requests per second per pod: the capacity times the headroom, rounded down.
+    pub target: f64,
+    /// Where the run's thresholds broke, or that they held (a lower bound).
+    pub knee: String,
+    /// The derivation written into the generated object's annotation.
+    pub derivation: String,
+}
+
+/// The derivation of a target given as a number.
+pub fn given_derivation(target_rps: f64) -> String {
+    format!("{} (given)", fmt_num(target_rps))
+}
+
+/// `headroom` (0 < H <= 1) of the capacity `c` of the stress run `scenario`.
+/// Whole requests per second (rounded down) read better and err on the safe
+/// side; below 10 the target keeps three decimals.
+pub fn capacity_target(c: &Capacity, scenario: &str, headroom: f64) -> CapacityTarget {
+    let knee = match &c.breach {
+        Some((t, name)) => format!("{name} broke at {t}s"),
+        None => "thresholds held throughout (a lower bound)".to_owned(),
+    };
+    let raw = c.rps_per_replica * headroom;
+    let target = if raw >= 10.0 {
+        raw.floor()
+    } else {
+        (raw * 1000.0).floor() / 1000.0
+    };
+    let derivation = format!(
+        "{} = {} x {} req/s per replica sustained in {}s-{}s of stress run {:?} ({}; checked {})",
+        fmt_num(target),
+        fmt_num(headroom),
+        fmt_num((c.rps_per_replica * 1000.0).round() / 1000.0),
+        c.window.0,
+        c.window.1,
+        scenario,
+        knee,
+        c.checked.join(", ")
+    );
+    CapacityTarget {
+        target,
+        knee,
+        derivation,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn capacity_target_rounds_down_and_says_how() {
+        let c = Capacity {
+            rps_per_replica: 123.4567,
+            window: (10, 15),
+            breach: Some((20, "p(99)<300ms".into())),
+            checked: vec!["p(99)<300ms".into(), "error_rate<1%".into()],
+            skipped: vec![],
+        };
+        let t = capacity_target(&c, "stress", 0.7);
+        assert_eq!(t.target, 86.0);
+        assert_eq!(t.knee, "p(99)<300ms broke at 20s");
+        assert_eq!(
+            t.derivation,
+            "86 = 0.7 x 123.457 req/s per replica sustained in 10s-15s of stress run \"stress\" (p(99)<300ms broke at 20s; checked p(99)<300ms, error_rate<1%)"
+        );
+        let low = Capacity {
+            rps_per_replica: 3.33333,
+            breach: None,
+            ..c
+        };
+        let t = capacity_target(&low, "stress", 0.5);
+        assert_eq!(t.target, 1.666);
+        assert_eq!(t.knee, "thresholds held throughout (a lower bound)");
+        assert_eq!(given_derivation(150.0), "150 (given)");
+    }
 
     fn settings() -> Settings {
         Settings {

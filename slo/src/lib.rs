@@ -13,11 +13,13 @@
 pub mod alertmanager;
 pub mod answer;
 pub mod budget;
+pub mod cli;
 pub mod dashboard;
 pub mod evaluate;
 pub mod hpa;
 pub mod import;
 pub mod junit;
+pub mod lint;
 pub mod livecheck;
 pub mod model;
 pub mod prom;
