@@ -7,7 +7,7 @@
 //! `sum()` can only give one, a body that is not the documented JSON) is
 //! [`Untrusted`]: the caller reports it as inconclusive, never as a number.
 //!
-//! Pure: the HTTP side lives in [`crate::prom`].
+//! Pure: the HTTP side lives in the `prom` module.
 
 use std::collections::BTreeMap;
 

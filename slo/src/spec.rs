@@ -1,120 +1,14 @@
-//! The native SLO spec (YAML) as written, and its validation into the
-//! [`crate::model`] types. Errors name `file:line:column`, show the line and
-//! give a hint.
+//! A spec, whatever its format, validated into the [`crate::model`] types:
+//! reading the file (or stdin), the range of every number, names, labels and
+//! queries. The formats themselves are [`crate::import`]'s (the native file
+//! as written is [`crate::import::native`]); this module only calls into it.
+//! Errors name `file:line:column`, show the line and give a hint.
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
+use crate::import::native::{AlertSpecFile, SliSpec, SpecFile};
 use crate::model::{AlertSpec, Alerting, Service, Sli, Slo};
 use crate::promql;
-
-/// A spec file as written.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SpecFile {
-    /// Must be `slo/v1`.
-    pub version: String,
-    pub service: String,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
-    pub slos: Vec<SloSpec>,
-}
-
-/// One SLO as written.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SloSpec {
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// Target in percent, e.g. 99.9.
-    pub objective: f64,
-    /// Any duration: 7d, 28d, 30d...
-    #[serde(default = "default_period", with = "humantime_serde")]
-    #[schemars(with = "String")]
-    pub period: Duration,
-    pub sli: SliSpec,
-    /// Windows with fewer events than this are "no traffic", not a verdict.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_events: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alerting: Option<AlertingSpec>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
-}
-
-fn default_period() -> Duration {
-    Duration::from_secs(30 * 86_400)
-}
-
-/// The SLI as written: exactly one kind.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum SliSpec {
-    /// Sloth-style: error and total queries with a `{{.window}}` placeholder.
-    Events {
-        error_query: String,
-        total_query: String,
-    },
-    /// Good and total counters (metric selectors), as ratios of increases.
-    Ratio { good: String, total: String },
-    /// A histogram: requests faster than `threshold` (seconds, a bucket bound) are good.
-    Latency {
-        metric: String,
-        #[serde(default)]
-        selector: String,
-        threshold: f64,
-    },
-    /// OpenTelemetry HTTP server metrics: 5xx responses are errors.
-    Availability {
-        #[serde(default)]
-        selector: String,
-    },
-}
-
-/// Alerting settings as written.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AlertingSpec {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runbook_url: Option<String>,
-    /// A dashboard for this SLO, linked from the alerts' annotations.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dashboard_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page: Option<AlertSpecFile>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ticket: Option<AlertSpecFile>,
-    /// Also alert when the SLI has no data.
-    #[serde(default)]
-    pub absent: bool,
-}
-
-/// Page or ticket settings as written.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AlertSpecFile {
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
-}
-
-fn yes() -> bool {
-    true
-}
 
 /// Errors in a spec.
 #[derive(Debug, thiserror::Error)]
@@ -269,71 +163,13 @@ impl Ctx<'_> {
     }
 }
 
-fn hint_for(message: &str) -> &'static str {
-    if message.contains("unknown field") {
-        "check the spelling against the spec format in slo/README.md"
-    } else if message.contains("missing field") {
-        "add the field; slo/README.md lists the required ones"
-    } else if message.contains("variant") {
-        "sli is one of: events, ratio, latency, availability"
-    } else if message.contains("duration") {
-        "durations are written like 7d, 28d or 30d"
-    } else {
-        "see the spec format in slo/README.md"
-    }
-}
-
-fn yaml_error(ctx: &Ctx, err: serde_saphyr::Error) -> SpecError {
-    let (line, column) = err
-        .location()
-        .map(|l| (l.line(), l.column()))
-        .unwrap_or((1, 1));
-    let message = err.to_string();
-    let message = message.lines().next().unwrap_or("");
-    // The location is already in front; do not say it twice.
-    let message = message.strip_prefix("error: ").unwrap_or(message);
-    let message = match message.split_once(": ") {
-        Some((loc, rest)) if loc.starts_with("line ") && loc.contains(" column ") => rest,
-        _ => message,
-    }
-    .to_owned();
-    ctx.at(line, column, message.clone(), hint_for(&message))
-}
-
-/// Reads a spec in any supported format (native, Sloth, OpenSLO) as the
-/// native file, without validating it.
+/// Reads a spec in any supported format as the native file (see
+/// [`crate::import`]), its errors located in the text.
 fn read(ctx: &Ctx) -> Result<SpecFile, SpecError> {
-    use crate::import::{self, Format};
-    let imported = |r: Result<SpecFile, String>| {
-        r.map_err(|message| {
-            // Point at the SLO the message names, when it names one.
-            let name = message
-                .split_once("slo \"")
-                .and_then(|(_, rest)| rest.split_once('"'))
-                .map(|(n, _)| n.to_owned())
-                .unwrap_or_default();
-            ctx.near(
-                1,
-                &name,
-                message,
-                "slo/README.md lists what Sloth and OpenSLO features map to the native format",
-            )
-        })
-    };
-    match import::detect(ctx.text) {
-        Format::Native => serde_saphyr::from_str(ctx.text).map_err(|e| yaml_error(ctx, e)),
-        Format::Sloth => imported(import::from_sloth(
-            serde_saphyr::from_str(ctx.text).map_err(|e| yaml_error(ctx, e))?,
-        )),
-        Format::SlothK8s => imported(import::from_sloth_k8s(
-            serde_saphyr::from_str(ctx.text).map_err(|e| yaml_error(ctx, e))?,
-        )),
-        Format::OpenSlo => {
-            let docs: Vec<import::OpenSloDoc> =
-                serde_saphyr::from_str_multiple(ctx.text).map_err(|e| yaml_error(ctx, e))?;
-            imported(import::from_openslo(docs))
-        }
-    }
+    crate::import::read(ctx.text).map_err(|e| {
+        let (line, column) = e.location();
+        ctx.at(line, column, e.to_string(), e.hint())
+    })
 }
 
 /// Parses and validates a spec (native, Sloth or OpenSLO); `path` names it in errors.
