@@ -1,1 +1,252 @@
-//! (being written)
+//! One way to tell a user what is wrong at a place in their file (YAML or
+//! JSON alike):
+//!
+//! ```text
+//! spec.yaml:3:17: error_rate must be between 0 and 1, got 2
+//!   |     error_rate: 2
+//!   |                 ^
+//!   = hint: see "Fault injection" in target-app/README.md
+//! ```
+//!
+//! The first line is `file:line:column: message` (or `file: message` where
+//! there is no place); then the offending line, cut to [`EXCERPT_CHARS`]
+//! characters around the column, with a caret under the column; then the
+//! hint. Messages are cut to [`MESSAGE_CHARS`], so a 20 MB value quoted in
+//! a parser's message is never echoed back whole.
+
+use std::fmt;
+
+use crate::input::{ELLIPSIS, cut};
+
+/// Characters of an offending line shown in an excerpt.
+pub const EXCERPT_CHARS: usize = 200;
+/// Characters of a message shown (it may quote a user's value).
+pub const MESSAGE_CHARS: usize = 2 * EXCERPT_CHARS;
+
+/// A line of a user's file cut to at most [`EXCERPT_CHARS`] characters
+/// around a column, with [`ELLIPSIS`] where text was left out and control
+/// characters shown as spaces (so the caret lines up and the terminal is
+/// not driven by them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Excerpt {
+    /// The text shown.
+    pub text: String,
+    /// Where the caret goes: characters of `text` before the column.
+    pub caret: usize,
+}
+
+impl Excerpt {
+    /// The excerpt of `line` around `column` (1-based, in characters; a
+    /// column past the end points just after the last character).
+    pub fn of_line(line: &str, column: u64) -> Self {
+        let len = line.chars().count();
+        let at = usize::try_from(column.saturating_sub(1))
+            .unwrap_or(usize::MAX)
+            .min(len);
+        let start = if len <= EXCERPT_CHARS {
+            0
+        } else {
+            at.saturating_sub(EXCERPT_CHARS / 2)
+                .min(len - EXCERPT_CHARS)
+        };
+        let end = len.min(start + EXCERPT_CHARS);
+        let mut text = String::new();
+        if start > 0 {
+            text.push(ELLIPSIS);
+        }
+        text.extend(
+            line.chars()
+                .skip(start)
+                .take(end - start)
+                .map(|c| if c.is_control() { ' ' } else { c }),
+        );
+        if end < len {
+            text.push(ELLIPSIS);
+        }
+        Excerpt {
+            text,
+            caret: at - start + usize::from(start > 0),
+        }
+    }
+
+    /// The excerpt of line `line` (1-based) of `text` around `column`; an
+    /// empty one where `text` has no such line.
+    pub fn at(text: &str, line: u64, column: u64) -> Self {
+        let index = usize::try_from(line.saturating_sub(1)).unwrap_or(usize::MAX);
+        let full = text
+            .split('\n')
+            .nth(index)
+            .unwrap_or("")
+            .trim_end_matches('\r');
+        Self::of_line(full, column)
+    }
+}
+
+/// A message about a place in a user's file, rendered by [`Diagnostic::render`]
+/// (or `Display`, which is the same).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The file as shown to the user (`<stdin>`, `request body`, a path).
+    pub path: String,
+    /// Line and column, 1-based (the column in characters), where known.
+    pub location: Option<(u64, u64)>,
+    /// What is wrong, cut to [`MESSAGE_CHARS`].
+    pub message: String,
+    /// The offending line, where it is shown.
+    pub excerpt: Option<Excerpt>,
+    /// How to fix it.
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    /// A message about the file `path` as a whole.
+    pub fn new(path: impl Into<String>, message: impl AsRef<str>) -> Self {
+        Diagnostic {
+            path: path.into(),
+            location: None,
+            message: cut(message.as_ref(), MESSAGE_CHARS),
+            excerpt: None,
+            hint: None,
+        }
+    }
+
+    /// A message at `line:column` of `text`, which is the file's content:
+    /// the line is shown with a caret. A line or column of 0 (a parser
+    /// that knows no place) becomes 1.
+    pub fn at(
+        path: impl Into<String>,
+        text: &str,
+        line: u64,
+        column: u64,
+        message: impl AsRef<str>,
+    ) -> Self {
+        let (line, column) = (line.max(1), column.max(1));
+        Self::new(path, message)
+            .located(line, column)
+            .with_excerpt(Excerpt::at(text, line, column))
+    }
+
+    /// The same message at `line:column`, without showing the line.
+    pub fn located(mut self, line: u64, column: u64) -> Self {
+        self.location = Some((line.max(1), column.max(1)));
+        self
+    }
+
+    /// The same message showing `excerpt`.
+    pub fn with_excerpt(mut self, excerpt: Excerpt) -> Self {
+        self.excerpt = Some(excerpt);
+        self
+    }
+
+    /// The same message with a hint.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// The line (1-based), where known.
+    pub fn line(&self) -> Option<u64> {
+        self.location.map(|(l, _)| l)
+    }
+
+    /// The message as the user sees it (several lines, no final newline).
+    pub fn render(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.location {
+            Some((line, column)) => write!(f, "{}:{line}:{column}: {}", self.path, self.message)?,
+            None => write!(f, "{}: {}", self.path, self.message)?,
+        }
+        if let Some(e) = &self.excerpt {
+            write!(f, "\n  | {}\n  | {}^", e.text, " ".repeat(e.caret))?;
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  = hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Diagnostic {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_place_line_caret_and_hint() {
+        let text = "rules:\n  - route: /api/orders\n    error_rate: 2\n";
+        let d = Diagnostic::at("f.yaml", text, 3, 17, "error_rate must be between 0 and 1")
+            .with_hint("see the format");
+        assert_eq!(
+            d.render(),
+            "f.yaml:3:17: error_rate must be between 0 and 1\n  |     error_rate: 2\n  |                 ^\n  = hint: see the format"
+        );
+        assert_eq!(d.line(), Some(3));
+        let whole = Diagnostic::new("f.yaml", "larger than 5 bytes");
+        assert_eq!(whole.render(), "f.yaml: larger than 5 bytes");
+        // No such line: an empty excerpt with the caret at its start.
+        let past = Diagnostic::at("f", "a\n", 9, 0, "m");
+        assert_eq!(past.location, Some((9, 1)));
+        assert_eq!(past.render(), "f:9:1: m\n  | \n  | ^");
+        // CRLF line ends are not shown.
+        assert_eq!(Excerpt::at("a\r\nbc\r\n", 2, 2).text, "bc");
+    }
+
+    #[test]
+    fn excerpts_are_cut_around_the_column_and_the_caret_follows() {
+        assert_eq!(
+            Excerpt::of_line("short", 3),
+            Excerpt {
+                text: "short".into(),
+                caret: 2
+            }
+        );
+        let long: String = (0..20_000)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
+        let mid = Excerpt::of_line(&long, 10_000);
+        assert_eq!(mid.text.chars().count(), EXCERPT_CHARS + 2);
+        assert!(mid.text.starts_with(ELLIPSIS) && mid.text.ends_with(ELLIPSIS));
+        // The caret points at character 10_000 of the line.
+        let expected = long.chars().nth(9_999);
+        assert_eq!(mid.text.chars().nth(mid.caret), expected);
+        let head = Excerpt::of_line(&long, 1);
+        assert!(head.text.starts_with("abc") && head.text.ends_with(ELLIPSIS));
+        assert_eq!(head.caret, 0);
+        let tail = Excerpt::of_line(&long, 20_000);
+        assert!(tail.text.starts_with(ELLIPSIS) && !tail.text.ends_with(ELLIPSIS));
+        assert_eq!(tail.text.chars().nth(tail.caret), long.chars().last());
+        let (text, caret) = {
+            let e = Excerpt::of_line(&"ab".repeat(1000), 1501);
+            (e.text, e.caret)
+        };
+        assert_eq!(text.chars().count(), EXCERPT_CHARS + 2);
+        assert_eq!(text.chars().nth(caret), Some('a'));
+        // Control characters do not reach the terminal.
+        assert_eq!(Excerpt::of_line("a\tb\u{1b}[2J", 1).text, "a b [2J");
+    }
+
+    #[test]
+    fn a_20_mb_line_and_message_give_a_short_diagnostic() {
+        let long = "x".repeat(20 * 1024 * 1024);
+        let text = format!("key: {long}\n");
+        let d = Diagnostic::at(
+            "big.yaml",
+            &text,
+            1,
+            10_000_000,
+            format!("bad value {long}"),
+        )
+        .with_hint("shorten it");
+        let shown = d.render();
+        assert!(shown.len() < 1_200, "{} bytes", shown.len());
+        assert!(shown.starts_with("big.yaml:1:10000000: bad value xxx"));
+        assert!(shown.ends_with("^\n  = hint: shorten it"), "{shown}");
+        assert_eq!(d.message.chars().count(), MESSAGE_CHARS + 1);
+    }
+}

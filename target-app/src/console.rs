@@ -2,7 +2,6 @@
 //! stdout. Writes that fail (a closed pipe) drop the span instead of
 //! panicking, which printing with `println!` would do.
 
-use std::io::Write;
 use std::time::SystemTime;
 
 use opentelemetry::trace::{SpanKind, Status};
@@ -62,7 +61,9 @@ impl SpanExporter for ConsoleExporter {
             text.push_str(&span_json(span).to_string());
             text.push('\n');
         }
-        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        // A closed pipe drops the spans; so does any other failure to write
+        // them, which an exporter has no one to report to.
+        let _ = common::fs::write_stdout(text.as_bytes());
         Ok(())
     }
 }

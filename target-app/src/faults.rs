@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use common::input::{InputError, cut};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
@@ -21,8 +22,11 @@ pub const MAX_RULES: usize = 64;
 pub const MAX_ROUTE_LEN: usize = 256;
 /// Largest fault file read, in bytes.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
-/// Longest excerpt of an input line (or of a value) shown in a message, in characters.
-pub const EXCERPT_CHARS: usize = 200;
+/// Longest excerpt of a value quoted in a message, in characters.
+pub const EXCERPT_CHARS: usize = common::diagnostic::EXCERPT_CHARS;
+/// The hint of every error in a fault file.
+const FILE_HINT: &str =
+    "see \"Fault injection\" in target-app/README.md for the file format and ranges";
 
 /// Errors in a fault plan.
 #[derive(Debug, thiserror::Error)]
@@ -39,86 +43,51 @@ pub enum FaultError {
     },
     #[error("fault file {path} is larger than {limit} bytes")]
     TooLarge { path: String, limit: u64 },
-    #[error(
-        "{path}:{line}:{column}: {message}\n  | {snippet}\n  | {caret}\n  = hint: see \"Fault injection\" in target-app/README.md for the file format and ranges"
-    )]
-    Parse {
-        path: String,
-        line: u64,
-        column: u64,
-        message: String,
-        snippet: String,
-        caret: String,
-    },
+    /// A place in a fault file (or request body): file:line:column, the
+    /// line with a caret, and the hint.
+    #[error("{0}")]
+    Parse(Box<common::diagnostic::Diagnostic>),
 }
 
 impl FaultError {
     /// The line and column of a file error.
     pub fn location(&self) -> Option<(u64, u64)> {
         match self {
-            FaultError::Parse { line, column, .. } => Some((*line, *column)),
+            FaultError::Parse(d) => d.location,
             _ => None,
         }
     }
 
     fn at(text: &str, path: &str, line: u64, column: u64, message: &str) -> Self {
-        let (line, column) = if line == 0 {
-            (1, 1)
-        } else {
-            (line, column.max(1))
-        };
-        let full = text
-            .split('\n')
-            .nth(usize::try_from(line - 1).unwrap_or(usize::MAX))
-            .unwrap_or("")
-            .trim_end_matches('\r');
-        let (snippet, caret) = excerpt(full, column);
-        FaultError::Parse {
-            path: path.to_owned(),
-            line,
-            column,
-            message: cut(message, EXCERPT_CHARS),
-            snippet,
-            caret,
+        // A parser that knows no line knows no column either.
+        let (line, column) = if line == 0 { (1, 1) } else { (line, column) };
+        FaultError::Parse(Box::new(
+            common::diagnostic::Diagnostic::at(
+                path,
+                text,
+                line,
+                column,
+                cut(message, EXCERPT_CHARS),
+            )
+            .with_hint(FILE_HINT),
+        ))
+    }
+}
+
+impl From<InputError> for FaultError {
+    fn from(e: InputError) -> Self {
+        match e {
+            InputError::Read { path, error } => FaultError::Read {
+                path,
+                source: error,
+            },
+            InputError::TooLarge { path, limit } => FaultError::TooLarge { path, limit },
+            utf8 @ InputError::Utf8 { .. } => {
+                let mut d = utf8.diagnostic();
+                d.message = format!("{}; the file must be UTF-8 text", d.message);
+                FaultError::Parse(Box::new(d.with_hint(FILE_HINT)))
+            }
         }
-    }
-}
-
-/// At most [`EXCERPT_CHARS`] characters of `line` around `column` (1-based),
-/// with `…` where it was cut, and a caret line pointing at the column.
-pub fn excerpt(line: &str, column: u64) -> (String, String) {
-    let at = usize::try_from(column.saturating_sub(1)).unwrap_or(usize::MAX);
-    let len = line.chars().count();
-    let at = at.min(len);
-    let start = if len <= EXCERPT_CHARS {
-        0
-    } else {
-        at.saturating_sub(EXCERPT_CHARS / 2)
-            .min(len - EXCERPT_CHARS)
-    };
-    let end = len.min(start + EXCERPT_CHARS);
-    let mut snippet = String::new();
-    if start > 0 {
-        snippet.push('…');
-    }
-    snippet.extend(
-        line.chars()
-            .skip(start)
-            .take(end - start)
-            .map(|c| if c.is_control() { ' ' } else { c }),
-    );
-    if end < len {
-        snippet.push('…');
-    }
-    let offset = at - start + usize::from(start > 0);
-    (snippet, format!("{}^", " ".repeat(offset)))
-}
-
-/// `text` cut to `max` characters, with `…` when it was longer.
-pub fn cut(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        None => text.to_owned(),
-        Some((i, _)) => format!("{}…", &text[..i]),
     }
 }
 
@@ -355,54 +324,14 @@ impl FaultPlan {
     /// Like [`FaultPlan::from_yaml`] for bytes that must be UTF-8; invalid
     /// UTF-8 is reported at the line and column of the first bad byte.
     pub fn from_bytes(bytes: &[u8], path: &str) -> Result<Self, FaultError> {
-        match std::str::from_utf8(bytes) {
-            Ok(text) => Self::from_yaml(text, path),
-            Err(e) => {
-                let offset = e.valid_up_to();
-                let valid = String::from_utf8_lossy(&bytes[..offset]);
-                let line = valid.matches('\n').count() as u64 + 1;
-                let line_start = valid.rfind('\n').map_or(0, |i| i + 1);
-                let column = valid[line_start..].chars().count() as u64 + 1;
-                let lossy = String::from_utf8_lossy(bytes);
-                let message = format!(
-                    "invalid UTF-8: byte 0x{:02x} at offset {offset}; the file must be UTF-8 text",
-                    bytes.get(offset).copied().unwrap_or(0)
-                );
-                Err(FaultError::at(&lossy, path, line, column, &message))
-            }
-        }
+        Self::from_yaml(common::input::decode_str(bytes, path)?, path)
     }
 
     /// Reads a fault plan from a file, or from standard input when `path` is
     /// `-`; at most [`MAX_FILE_BYTES`].
     pub fn from_file(path: &Path) -> Result<Self, FaultError> {
-        use std::io::Read;
-        let stdin = path == Path::new("-");
-        let shown = if stdin {
-            "<stdin>".to_owned()
-        } else {
-            path.display().to_string()
-        };
-        let mut bytes = Vec::new();
-        let read = if stdin {
-            std::io::stdin()
-                .take(MAX_FILE_BYTES + 1)
-                .read_to_end(&mut bytes)
-        } else {
-            std::fs::File::open(path)
-                .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
-        };
-        read.map_err(|source| FaultError::Read {
-            path: shown.clone(),
-            source,
-        })?;
-        if bytes.len() as u64 > MAX_FILE_BYTES {
-            return Err(FaultError::TooLarge {
-                path: shown,
-                limit: MAX_FILE_BYTES,
-            });
-        }
-        Self::from_bytes(&bytes, &shown)
+        let bytes = common::input::read_bytes(path, MAX_FILE_BYTES)?;
+        Self::from_bytes(&bytes, &common::input::shown(path))
     }
 
     /// True when the plan changes nothing.
@@ -741,7 +670,8 @@ mod tests {
             let shown = err.to_string();
             assert!(shown.len() < 1_000, "{} bytes", shown.len());
         }
-        let (snippet, caret) = excerpt(&"ab".repeat(1000), 1501);
+        let excerpt = common::diagnostic::Excerpt::of_line(&"ab".repeat(1000), 1501);
+        let (snippet, caret) = (excerpt.text, format!("{}^", " ".repeat(excerpt.caret)));
         assert_eq!(snippet.chars().count(), EXCERPT_CHARS + 2);
         assert_eq!(snippet.chars().nth(caret.len() - 1), Some('a'));
     }

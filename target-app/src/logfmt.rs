@@ -1,6 +1,6 @@
 //! One JSON object per log line, with `trace_id` and `span_id` when the event
-//! happens inside a traced request; and [`stderr_line`], the one way the
-//! binary writes a message to standard error.
+//! happens inside a traced request. (Messages to standard error go through
+//! `common::fs::stderr_line`.)
 
 use std::fmt;
 
@@ -11,17 +11,6 @@ use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
-
-/// Writes `text` and a newline to standard error in one write, ignoring
-/// failures: a closed pipe must neither panic nor cost a system call per
-/// character (as unbuffered formatting of escaped strings does).
-pub fn stderr_line(text: &str) {
-    use std::io::Write;
-    let mut line = String::with_capacity(text.len() + 1);
-    line.push_str(text);
-    line.push('\n');
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
-}
 
 /// The JSON event format.
 #[derive(Debug, Clone, Copy, Default)]

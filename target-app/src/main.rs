@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
+use common::exit::Exit;
+use common::fs::stderr_line;
 use target_app::conn::default_max_connections;
 use target_app::faults::{FaultPlan, FaultRule};
-use target_app::logfmt::stderr_line;
 use target_app::{
     AdminConfig, Config, ConnectionLimits, Limits, Telemetry, TelemetryMode, TlsConfig, WorkConfig,
 };
@@ -288,6 +289,29 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     result
 }
 
+/// The exit code of a server that stopped with `e`: invalid input (2) for
+/// what the user configured wrongly (TLS files, telemetry settings), else a
+/// runtime failure (1).
+fn exit_of(e: &anyhow::Error) -> Exit {
+    let invalid_input = e.chain().any(|c| {
+        c.downcast_ref::<target_app::ServerError>()
+            .is_some_and(|s| matches!(s, target_app::ServerError::Tls(_)))
+            || c.downcast_ref::<target_app::telemetry::TelemetryError>()
+                .is_some_and(|t| {
+                    matches!(
+                        t,
+                        target_app::telemetry::TelemetryError::Protocol { .. }
+                            | target_app::telemetry::TelemetryError::Filter(_)
+                    )
+                })
+    });
+    if invalid_input {
+        Exit::Invalid
+    } else {
+        Exit::Failure
+    }
+}
+
 fn main() -> ExitCode {
     // clap's own exit would print with a panic on a closed pipe; print
     // ignoring that, with clap's exit code (0 for --help, 2 for usage).
@@ -295,14 +319,17 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+            return Exit::from_code(e.exit_code())
+                .unwrap_or(Exit::Invalid)
+                .into();
         }
     };
+    // Flags and the files they name are the user's input.
     let settings = match Settings::try_from(cli) {
         Ok(s) => s,
         Err(e) => {
             stderr_line(&format!("target-app: error: {e:#}"));
-            return ExitCode::from(2);
+            return Exit::Invalid.into();
         }
     };
     let runtime = match tokio::runtime::Runtime::new() {
@@ -311,26 +338,14 @@ fn main() -> ExitCode {
             stderr_line(&format!(
                 "target-app: error: failed to start the runtime: {e}"
             ));
-            return ExitCode::from(1);
+            return Exit::Failure.into();
         }
     };
     match runtime.block_on(serve(settings)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => Exit::Ok.into(),
         Err(e) => {
             stderr_line(&format!("target-app: error: {e:#}"));
-            let invalid_input = e.chain().any(|c| {
-                c.downcast_ref::<target_app::ServerError>()
-                    .is_some_and(|s| matches!(s, target_app::ServerError::Tls(_)))
-                    || c.downcast_ref::<target_app::telemetry::TelemetryError>()
-                        .is_some_and(|t| {
-                            matches!(
-                                t,
-                                target_app::telemetry::TelemetryError::Protocol { .. }
-                                    | target_app::telemetry::TelemetryError::Filter(_)
-                            )
-                        })
-            });
-            ExitCode::from(if invalid_input { 2 } else { 1 })
+            exit_of(&e).into()
         }
     }
 }

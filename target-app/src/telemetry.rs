@@ -235,12 +235,12 @@ impl Telemetry {
         if let Some(provider) = self.tracer_provider
             && let Err(e) = provider.shutdown()
         {
-            crate::logfmt::stderr_line(&format!("target-app: failed to flush traces: {e}"));
+            common::fs::stderr_line(&format!("target-app: failed to flush traces: {e}"));
         }
         if let Some(provider) = self.logger_provider
             && let Err(e) = provider.shutdown()
         {
-            crate::logfmt::stderr_line(&format!("target-app: failed to flush logs: {e}"));
+            common::fs::stderr_line(&format!("target-app: failed to flush logs: {e}"));
         }
     }
 }
