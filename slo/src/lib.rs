@@ -18,7 +18,6 @@ pub mod dashboard;
 pub mod evaluate;
 pub mod hpa;
 pub mod import;
-pub mod junit;
 pub mod lint;
 pub mod livecheck;
 pub mod model;

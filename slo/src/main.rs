@@ -7,7 +7,7 @@ use clap::Parser;
 use slo::cli::{self, Cli, Exit};
 
 fn main() -> ExitCode {
-    cli::output::quiet_on_closed_pipe();
+    common::fs::exit_quietly_on_closed_stdout();
     let args = Cli::parse();
     let result = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

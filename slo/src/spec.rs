@@ -6,6 +6,9 @@
 
 use std::path::Path;
 
+use common::diagnostic::Diagnostic;
+use common::input::InputError;
+
 use crate::import::native::{AlertSpecFile, SliSpec, SpecFile};
 use crate::model::{AlertSpec, Alerting, Service, Sli, Slo};
 use crate::promql;
@@ -18,16 +21,43 @@ pub enum SpecError {
         path: String,
         source: std::io::Error,
     },
-    #[error("{path}:{line}:{column}: {message}\n{line:>4} | {snippet}\n     = hint: {hint}")]
-    At {
-        path: String,
-        line: u64,
-        column: u64,
-        message: String,
-        snippet: String,
-        hint: String,
-    },
+    /// A problem at a place in the file (or with the file as a whole), as
+    /// the shared renderer shows it: file:line:column, the line, a caret, a hint.
+    #[error("{0}")]
+    At(Box<Diagnostic>),
 }
+
+impl From<InputError> for SpecError {
+    fn from(e: InputError) -> Self {
+        match e {
+            InputError::Read { path, error } => SpecError::Read {
+                path,
+                source: error,
+            },
+            InputError::Utf8 {
+                ref path,
+                line,
+                column,
+                offset,
+                byte,
+                ref excerpt,
+            } => SpecError::At(Box::new(
+                Diagnostic::new(
+                    path.as_str(),
+                    format!("invalid UTF-8 at byte {offset} (0x{byte:02x})"),
+                )
+                .located(line, column)
+                .with_excerpt(excerpt.clone())
+                .with_hint(e.hint()),
+            )),
+            InputError::TooLarge { .. } => SpecError::At(Box::new(e.diagnostic())),
+        }
+    }
+}
+
+/// The largest spec read, in bytes (a spec is a few kilobytes; this keeps a
+/// wrong file from being read whole).
+pub const MAX_SPEC_BYTES: u64 = 64 << 20;
 
 /// The range of every number in a spec, checked at parse time (documented
 /// in slo/README.md). Generated rules, dashboards and queries are only
@@ -49,32 +79,6 @@ pub mod ranges {
     pub const THRESHOLD: (f64, f64) = (1e-9, 86_400.0);
 }
 
-/// Longest snippet (and user value inside a message) an error shows.
-const SNIPPET_CHARS: usize = 200;
-
-/// `text` cut to about [`SNIPPET_CHARS`] characters around character
-/// `column` (1-based), with `...` where something was left out.
-pub fn snippet(text: &str, column: u64) -> String {
-    let len = text.chars().count();
-    if len <= SNIPPET_CHARS {
-        return text.to_owned();
-    }
-    let col = usize::try_from(column)
-        .unwrap_or(usize::MAX)
-        .saturating_sub(1);
-    let start = col
-        .saturating_sub(SNIPPET_CHARS / 2)
-        .min(len - SNIPPET_CHARS);
-    let body: String = text.chars().skip(start).take(SNIPPET_CHARS).collect();
-    let head = if start > 0 { "..." } else { "" };
-    let tail = if start + SNIPPET_CHARS < len {
-        "..."
-    } else {
-        ""
-    };
-    format!("{head}{body}{tail}")
-}
-
 /// A number for a message: scientific notation when fixed would be long.
 fn shown_number(x: f64) -> String {
     let a = x.abs();
@@ -85,16 +89,6 @@ fn shown_number(x: f64) -> String {
     }
 }
 
-/// A message cut to a bounded length (it may quote a user's value).
-fn cut_message(message: &str) -> String {
-    if message.chars().count() <= 2 * SNIPPET_CHARS {
-        message.to_owned()
-    } else {
-        let kept: String = message.chars().take(2 * SNIPPET_CHARS).collect();
-        format!("{kept}...")
-    }
-}
-
 struct Ctx<'a> {
     path: &'a str,
     text: &'a str,
@@ -102,19 +96,9 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn at(&self, line: u64, column: u64, message: String, hint: &str) -> SpecError {
-        let text = self
-            .text
-            .lines()
-            .nth(usize::try_from(line.saturating_sub(1)).unwrap_or(usize::MAX))
-            .unwrap_or("");
-        SpecError::At {
-            path: self.path.to_owned(),
-            line,
-            column,
-            message: cut_message(&message),
-            snippet: snippet(text, column),
-            hint: hint.to_owned(),
-        }
+        SpecError::At(Box::new(
+            Diagnostic::at(self.path, self.text, line, column, message).with_hint(hint),
+        ))
     }
 
     /// An error at the value of the first `key:` (any of `keys`) from line
@@ -193,54 +177,17 @@ pub fn json_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(SpecFile)).unwrap_or_default()
 }
 
-/// Reads a spec file's text (`-` for standard input) and the name to show.
+/// Reads a spec file's text (`-` for standard input, at most
+/// [`MAX_SPEC_BYTES`]) and the name to show.
 pub fn read_text(path: &Path) -> Result<(String, std::path::PathBuf), SpecError> {
-    let stdin = path == Path::new("-");
-    let bytes = if stdin {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map(|_| buf)
-    } else {
-        std::fs::read(path)
-    }
-    .map_err(|source| SpecError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
-    let shown = if stdin { Path::new("<stdin>") } else { path };
-    let text = utf8(bytes, &shown.display().to_string())?;
-    Ok((text, shown.to_path_buf()))
+    let t = common::input::read_text(path, MAX_SPEC_BYTES)?;
+    Ok((t.text, std::path::PathBuf::from(t.shown)))
 }
 
 /// The text of a file, or an error at the line and column of its first
 /// byte that is not UTF-8.
 pub fn utf8(bytes: Vec<u8>, shown: &str) -> Result<String, SpecError> {
-    String::from_utf8(bytes).map_err(|e| {
-        let bytes = e.as_bytes();
-        let offset = e.utf8_error().valid_up_to();
-        let before = &bytes[..offset];
-        let line_start = before
-            .iter()
-            .rposition(|b| *b == b'\n')
-            .map_or(0, |i| i + 1);
-        let line = before.iter().filter(|b| **b == b'\n').count() as u64 + 1;
-        let line_end = bytes[offset..]
-            .iter()
-            .position(|b| *b == b'\n')
-            .map_or(bytes.len(), |i| offset + i);
-        let column = String::from_utf8_lossy(&bytes[line_start..offset])
-            .chars()
-            .count() as u64
-            + 1;
-        let text = String::from_utf8_lossy(&bytes[line_start..line_end]);
-        SpecError::At {
-            path: shown.to_owned(),
-            line,
-            column,
-            message: format!("invalid UTF-8 at byte {offset} (0x{:02x})", bytes[offset]),
-            snippet: snippet(&text, column),
-            hint: "save the file as UTF-8".into(),
-        }
-    })
+    Ok(common::input::decode(bytes, shown)?)
 }
 
 /// Reads and validates a spec file (`-` for standard input).

@@ -96,6 +96,35 @@ fn verdict_text(results: &[GateResult]) -> String {
     text
 }
 
+/// The results as JUnit XML: a test case per SLO, an inconclusive one an
+/// error, a missed one a failure.
+fn junit(service: &str, results: &[GateResult]) -> String {
+    use common::junit::{Case, Document, Outcome, Suite};
+    let cases = results
+        .iter()
+        .map(|r| {
+            let outcome = match r.verdict {
+                GateVerdict::Pass => Outcome::Passed,
+                GateVerdict::Fail => Outcome::Failure {
+                    message: r.reason.clone(),
+                    text: None,
+                },
+                GateVerdict::Inconclusive => Outcome::Error {
+                    message: r.reason.clone(),
+                    text: None,
+                },
+            };
+            Case::new("slo.gate", r.name.clone(), outcome)
+        })
+        .collect();
+    Document::Suite(Suite {
+        name: format!("slo gate {service}"),
+        cases,
+        ..Suite::default()
+    })
+    .render()
+}
+
 /// Runs `slo gate`.
 pub async fn run(args: GateArgs) -> Result<Exit, CliError> {
     let service = crate::spec::load(&args.spec)?;
@@ -123,7 +152,7 @@ pub async fn run(args: GateArgs) -> Result<Exit, CliError> {
         write_atomic(p, &text)?;
     }
     if let Some(p) = &args.junit {
-        let xml = crate::junit::render(&service.name, &results);
+        let xml = junit(&service.name, &results);
         write_atomic(p, &xml)?;
     }
     Ok(if results.iter().any(|r| r.verdict == GateVerdict::Fail) {
@@ -136,4 +165,84 @@ pub async fn run(args: GateArgs) -> Result<Exit, CliError> {
     } else {
         Exit::Ok
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(name: &str, verdict: GateVerdict) -> GateResult {
+        GateResult {
+            name: name.into(),
+            objective: 0.99,
+            window_seconds: 60,
+            total: Some(100.0),
+            errors: Some(1.0),
+            sli: Some(0.99),
+            burn_rate: Some(1.0),
+            sustained_budget_share: Some(1.0),
+            verdict,
+            reason: "SLI <99% & more".into(),
+        }
+    }
+
+    #[test]
+    fn one_case_per_slo() {
+        let xml = junit(
+            "shop",
+            &[
+                result("a", GateVerdict::Pass),
+                result("b", GateVerdict::Fail),
+                result("c", GateVerdict::Inconclusive),
+            ],
+        );
+        assert!(
+            xml.contains("tests=\"3\" failures=\"1\" errors=\"1\""),
+            "{xml}"
+        );
+        assert_eq!(xml.matches("<testcase ").count(), 3);
+        assert!(xml.contains("<failure message=\"SLI &lt;99% &amp; more\"/>"));
+        assert!(xml.contains("<error "));
+    }
+
+    /// Control characters in a name or reason (XML 1.0 cannot carry most of
+    /// them) still give XML that a parser reads, with the names intact.
+    #[test]
+    fn junit_with_control_characters_parses() {
+        let nasty: String =
+            (0u32..0x20).filter_map(char::from_u32).collect::<String>() + "\u{7f}\u{fffe}&<>\"'";
+        let mut failed = result(&format!("fail{nasty}"), GateVerdict::Fail);
+        failed.reason = format!("reason{nasty}");
+        let xml = junit(
+            &format!("shop{nasty}"),
+            &[result(&format!("pass{nasty}"), GateVerdict::Pass), failed],
+        );
+        let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}:\n{xml}"));
+        let suite = doc.root_element();
+        assert_eq!(suite.tag_name().name(), "testsuite");
+        assert!(
+            suite
+                .attribute("name")
+                .is_some_and(|n| n.starts_with("slo gate shop"))
+        );
+        let cases: Vec<_> = suite
+            .children()
+            .filter(|n| n.has_tag_name("testcase"))
+            .collect();
+        assert_eq!(cases.len(), 2);
+        let name = cases[1].attribute("name").unwrap_or_default();
+        assert!(name.starts_with("fail"), "{name:?}");
+        assert!(
+            ['\t', '\n', '\r'].iter().all(|c| name.contains(*c)) && name.ends_with("&<>\"'"),
+            "{name:?}"
+        );
+        // What XML cannot carry is spelled out, not dropped.
+        assert!(name.contains("\\u{1b}"), "{name:?}");
+        let failure = cases[1]
+            .children()
+            .find(|n| n.has_tag_name("failure"))
+            .and_then(|n| n.attribute("message"))
+            .unwrap_or_default();
+        assert!(failure.starts_with("reason"), "{failure:?}");
+    }
 }

@@ -11,7 +11,6 @@ use clap::{Parser, Subcommand};
 pub mod alerts;
 pub mod check;
 pub mod dashboard;
-pub mod exit;
 pub mod gate;
 pub mod hpa;
 pub mod import;
@@ -19,7 +18,8 @@ pub mod output;
 pub mod report;
 pub mod schema;
 
-pub use exit::Exit;
+pub use common::exit::Exit;
+use common::exit::ExitStatus;
 
 /// SLO specs, SLIs, error budgets and burn rates.
 #[derive(Debug, Parser)]
@@ -126,6 +126,9 @@ pub enum CliError {
     /// The command could not tell (exit 3).
     #[error("inconclusive: {0}")]
     Inconclusive(String),
+    /// An output could not be written.
+    #[error(transparent)]
+    Write(#[from] common::fs::WriteError),
     /// Standard output was closed by its reader (`slo alerts spec | head -1`):
     /// not an error, the program ends quietly with exit 0.
     #[error("standard output closed")]
@@ -139,6 +142,7 @@ impl CliError {
             CliError::Spec(_) | CliError::Invalid(_) => Exit::Invalid,
             CliError::Failure(_) => Exit::Failure,
             CliError::Inconclusive(_) => Exit::Inconclusive,
+            CliError::Write(e) => e.exit(),
             CliError::ClosedPipe => Exit::Ok,
         }
     }
