@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::output::{command_line, emit};
 use super::{CliError, Exit};
-use crate::hpa::Settings;
+use crate::hpa::{HpaError, Setting, Settings};
 
 /// What `slo hpa` prints.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -118,6 +118,19 @@ fn target(args: &HpaArgs) -> Result<(f64, String), CliError> {
     }
 }
 
+/// The flag that sets `s`.
+fn flag(s: Setting) -> String {
+    format!("--{}", s.field().replace('_', "-"))
+}
+
+/// A generator's refusal, its settings named by their flags.
+fn hpa_error(e: HpaError) -> CliError {
+    match e {
+        HpaError::Setting(s) => CliError::Invalid(s.describe(flag)),
+        other => CliError::Invalid(other.to_string()),
+    }
+}
+
 /// Runs `slo hpa`.
 pub fn run(args: HpaArgs) -> Result<Exit, CliError> {
     let (target_rps, derivation) = target(&args)?;
@@ -144,7 +157,7 @@ pub fn run(args: HpaArgs) -> Result<Exit, CliError> {
         ),
         HpaFormat::Keda => ("KEDA ScaledObject", crate::hpa::scaled_object(&s)),
     };
-    let value = value.map_err(|e| CliError::Invalid(e.to_string()))?;
+    let value = value.map_err(hpa_error)?;
     let header = crate::yaml::header(
         &format!("{what} for {}", s.deployment),
         "hpa",
@@ -153,4 +166,33 @@ pub fn run(args: HpaArgs) -> Result<Exit, CliError> {
     );
     emit(&crate::yaml::document(&header, &value), args.out.as_deref())?;
     Ok(Exit::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The CLI names each bad setting by its flag.
+    #[test]
+    fn bad_settings_name_their_flags() {
+        let expected = [
+            "--deployment",
+            "positive number",
+            "--min-replicas",
+            "--min-replicas",
+            "--scale-down-window",
+            "--selector",
+            "--prometheus-url",
+            "--namespace",
+        ];
+        let cases = crate::hpa::bad_settings();
+        assert_eq!(cases.len(), expected.len());
+        for ((edit, _, _), expect) in cases.into_iter().zip(expected) {
+            let mut s = crate::hpa::example_settings();
+            edit(&mut s);
+            let e = hpa_error(crate::hpa::hpa(&s).unwrap_err()).to_string();
+            assert!(e.contains(expect), "{expect}: {e}");
+        }
+        assert_eq!(flag(Setting::ScaleDownWindow), "--scale-down-window");
+    }
 }
