@@ -335,7 +335,7 @@ async fn execute(
         eprint!("\r\x1b[2K");
     }
     let run = run.context("the run failed")?;
-    let report = Report::build(&plan, &target, &run);
+    let report = report::build(&plan, &target, &run);
     // A closed stdout (`| head`) does not stop the reports from being written.
     stdout(&report::table::render(&report))?;
     write_outputs(
@@ -514,9 +514,9 @@ async fn demo(duration: Duration, outputs: &Outputs) -> Result<u8, Failure> {
 fn merge(paths: &[PathBuf], outputs: &Outputs) -> Result<u8, Failure> {
     let mut reports = Vec::new();
     for p in paths {
-        reports.push((p.display().to_string(), Report::read(p)?));
+        reports.push((p.display().to_string(), report::read(p)?));
     }
-    let merged = Report::merge(&reports)?;
+    let merged = report::merge(&reports)?;
     stdout(&report::table::render(&merged))?;
     write_outputs(outputs, &merged, None)?;
     Ok(if merged.passed() { 0 } else { EXIT_THRESHOLD })

@@ -5,36 +5,23 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::stats::{Sample, Stats, encode_histogram};
 
-/// One second of the run in the report's interval series.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IntervalSummary {
-    /// Seconds from the start at which this interval begins.
-    pub t: u64,
-    pub count: u64,
-    pub errors: BTreeMap<String, u64>,
-    pub status_codes: BTreeMap<u16, u64>,
-    pub p50_ms: f64,
-    pub p90_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
-}
+/// One second of the run in the report's interval series (a wire type of
+/// the run report, `common::report`).
+pub use common::report::IntervalSummary;
 
-impl IntervalSummary {
-    fn of(t: u64, s: &Stats) -> Self {
-        Self {
-            t,
-            count: s.count,
-            errors: s.errors.clone(),
-            status_codes: s.statuses.clone(),
-            p50_ms: s.percentile_ms(50.0, true),
-            p90_ms: s.percentile_ms(90.0, true),
-            p99_ms: s.percentile_ms(99.0, true),
-            max_ms: s.max_ms(true),
-        }
+/// The summary of second `t` from its statistics.
+fn interval_summary(t: u64, s: &Stats) -> IntervalSummary {
+    IntervalSummary {
+        t,
+        count: s.count,
+        errors: s.errors.clone(),
+        status_codes: s.statuses.clone(),
+        p50_ms: s.percentile_ms(50.0, true),
+        p90_ms: s.percentile_ms(90.0, true),
+        p99_ms: s.percentile_ms(99.0, true),
+        max_ms: s.max_ms(true),
     }
 }
 
@@ -105,11 +92,11 @@ impl Recorder {
         for empty in next..second {
             self.recorded
                 .intervals
-                .push(IntervalSummary::of(empty, &Stats::default()));
+                .push(interval_summary(empty, &Stats::default()));
         }
         self.recorded
             .intervals
-            .push(IntervalSummary::of(second, stats));
+            .push(interval_summary(second, stats));
         if self.keep_histograms {
             self.recorded
                 .interval_histograms

@@ -23,8 +23,9 @@ pub const MAX_REASON_CHARS: usize = 120;
 /// Where messages beyond the first [`MAX_REASONS`] of a kind are counted.
 pub const OTHER_REASON: &str = "other";
 
-/// Error messages with their counts, by error kind: `{"connect": {"connection refused": 150}}`.
-pub type Reasons = BTreeMap<String, BTreeMap<String, u64>>;
+/// Error messages with their counts, by error kind, and one of the slowest
+/// requests: wire types of the run report (`common::report`).
+pub use common::report::{Reasons, Slow};
 
 /// Cuts a message to [`MAX_REASON_CHARS`] and to one line.
 pub fn clip_reason(message: &str) -> String {
@@ -138,17 +139,6 @@ pub struct Sample {
     /// Why it failed, when the transport says (`connection refused`); an
     /// error without one gets [`Outcome::default_reason`].
     pub reason: Option<String>,
-}
-
-/// One of the slowest requests.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Slow {
-    pub trace_id: String,
-    pub latency_ms: f64,
-    pub status: Option<u16>,
-    pub error: Option<String>,
-    /// Seconds from the run's start at which it ended.
-    pub at_s: f64,
 }
 
 fn histogram() -> Histogram<u64> {

@@ -6,54 +6,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// What a threshold measures.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Metric {
-    /// A latency percentile (0 < q < 100), in milliseconds.
-    Percentile(f64),
-    AvgLatency,
-    MaxLatency,
-    /// Failed requests over all requests, as a fraction.
-    ErrorRate,
-    /// Requests per second over the run.
-    Rps,
-    /// Iterations dropped because every user was busy (open model).
-    Dropped,
-}
-
-/// A comparison.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Op {
-    #[serde(rename = "<")]
-    Lt,
-    #[serde(rename = "<=")]
-    Le,
-    #[serde(rename = ">")]
-    Gt,
-    #[serde(rename = ">=")]
-    Ge,
-}
-
-impl Op {
-    fn as_str(self) -> &'static str {
-        match self {
-            Op::Lt => "<",
-            Op::Le => "<=",
-            Op::Gt => ">",
-            Op::Ge => ">=",
-        }
-    }
-
-    pub fn holds(self, observed: f64, limit: f64) -> bool {
-        match self {
-            Op::Lt => observed < limit,
-            Op::Le => observed <= limit,
-            Op::Gt => observed > limit,
-            Op::Ge => observed >= limit,
-        }
-    }
-}
+/// What a threshold measures and its comparison: wire types of the run
+/// report (`common::report`), which carries them parsed.
+pub use common::report::{Metric, Op};
 
 /// A parsed threshold.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -201,12 +156,6 @@ impl fmt::Display for Threshold {
             Some(r) => write!(f, "{} [{}]", self.expr, r),
             None => write!(f, "{}", self.expr),
         }
-    }
-}
-
-impl fmt::Display for Op {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

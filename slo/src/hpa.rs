@@ -6,10 +6,9 @@
 //! highest throughput per replica at which the run's thresholds still held
 //! ([`capacity`]), times a headroom factor.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Deserialize;
+use common::report::{IntervalSummary, Metric, Op, ParseError, REPORT_VERSION, Report};
 use serde_json::{Value, json};
 
 use crate::promql::{self, braces, with_matcher};
@@ -361,59 +360,34 @@ pub fn scaled_object(s: &Settings) -> Result<Value, HpaError> {
 
 // ---- capacity from a loadgen stress run ----
 
-/// A threshold as loadgen's report gives it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct RunThreshold {
-    pub threshold: String,
-    #[serde(default)]
-    pub request: Option<String>,
-    #[serde(default)]
-    pub metric: Option<Value>,
-    #[serde(default)]
-    pub op: Option<String>,
-    #[serde(default)]
-    pub limit: Option<f64>,
-}
-
-/// One second of the run.
-#[derive(Debug, Clone, Deserialize)]
-pub struct RunInterval {
-    pub t: u64,
-    pub count: u64,
-    #[serde(default)]
-    pub errors: BTreeMap<String, u64>,
-    pub p50_ms: f64,
-    pub p90_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
-}
-
-/// The parts of a loadgen report that capacity needs.
-#[derive(Debug, Clone, Deserialize)]
-pub struct RunReport {
-    pub version: u32,
-    pub scenario: String,
-    #[serde(default)]
-    pub interrupted: bool,
-    pub intervals: Vec<RunInterval>,
-    pub thresholds: Vec<RunThreshold>,
-}
-
-/// Reads a loadgen report.
-pub fn read_report(text: &str, path: &str) -> Result<RunReport, HpaError> {
-    let r: RunReport = serde_json::from_str(text).map_err(|e| HpaError::Report {
-        path: path.to_owned(),
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
-    })?;
-    if r.version != 1 {
-        return Err(HpaError::Capacity {
-            path: path.to_owned(),
-            message: format!("report version {} is not supported (1 is)", r.version),
-        });
-    }
-    Ok(r)
+/// Reads a loadgen report as the shared run-report types
+/// (`common::report`): the version first, then the fields.
+pub fn read_report(text: &str, path: &str) -> Result<Report, HpaError> {
+    Report::parse(text, path).map_err(|e| match e {
+        ParseError::Syntax {
+            path,
+            line,
+            column,
+            message,
+        }
+        | ParseError::Shape {
+            path,
+            line,
+            column,
+            message,
+            ..
+        } => HpaError::Report {
+            path,
+            line,
+            column,
+            message,
+        },
+        ParseError::Version { path, found } => HpaError::Capacity {
+            path,
+            message: format!("report version {found} is not supported ({REPORT_VERSION} is)"),
+        },
+        ParseError::Invalid { path, message } => HpaError::Capacity { path, message },
+    })
 }
 
 /// A check that one interval can answer.
@@ -422,23 +396,13 @@ enum Check {
     /// An interval percentile (the one at or above the threshold's) under a limit in ms.
     Latency {
         column: &'static str,
-        op: String,
+        op: Op,
         limit: f64,
     },
     ErrorRate {
-        op: String,
+        op: Op,
         limit: f64,
     },
-}
-
-fn holds(op: &str, observed: f64, limit: f64) -> bool {
-    match op {
-        "<" => observed < limit,
-        "<=" => observed <= limit,
-        ">" => observed > limit,
-        ">=" => observed >= limit,
-        _ => false,
-    }
 }
 
 /// The capacity a stress run shows.
@@ -456,7 +420,7 @@ pub struct Capacity {
     pub skipped: Vec<String>,
 }
 
-fn checks(r: &RunReport) -> (Vec<(String, Check)>, Vec<String>) {
+fn checks(r: &Report) -> (Vec<(String, Check)>, Vec<String>) {
     let mut out = Vec::new();
     let mut skipped = Vec::new();
     for t in &r.thresholds {
@@ -474,40 +438,33 @@ fn checks(r: &RunReport) -> (Vec<(String, Check)>, Vec<String>) {
             ));
             continue;
         };
-        let check = if let Some(q) = metric.get("percentile").and_then(Value::as_f64) {
-            // The interval percentile at or above q: a stricter check.
-            let column = if q <= 50.0 {
-                "p50"
-            } else if q <= 90.0 {
-                "p90"
-            } else if q <= 99.0 {
-                "p99"
-            } else {
-                "max"
-            };
-            Check::Latency {
-                column,
-                op: op.clone(),
-                limit,
+        let (op, limit) = (*op, limit);
+        let check = match metric {
+            Metric::Percentile(q) => {
+                // The interval percentile at or above q: a stricter check.
+                let column = if *q <= 50.0 {
+                    "p50"
+                } else if *q <= 90.0 {
+                    "p90"
+                } else if *q <= 99.0 {
+                    "p99"
+                } else {
+                    "max"
+                };
+                Check::Latency { column, op, limit }
             }
-        } else {
-            match metric.as_str() {
-                Some("max_latency") => Check::Latency {
-                    column: "max",
-                    op: op.clone(),
-                    limit,
-                },
-                Some("error_rate") => Check::ErrorRate {
-                    op: op.clone(),
-                    limit,
-                },
-                _ => {
-                    skipped.push(format!(
-                        "{} (not answerable per second; only latency percentiles, max and error_rate are)",
-                        t.threshold
-                    ));
-                    continue;
-                }
+            Metric::MaxLatency => Check::Latency {
+                column: "max",
+                op,
+                limit,
+            },
+            Metric::ErrorRate => Check::ErrorRate { op, limit },
+            Metric::AvgLatency | Metric::Rps | Metric::Dropped => {
+                skipped.push(format!(
+                    "{} (not answerable per second; only latency percentiles, max and error_rate are)",
+                    t.threshold
+                ));
+                continue;
             }
         };
         out.push((t.threshold.clone(), check));
@@ -515,7 +472,7 @@ fn checks(r: &RunReport) -> (Vec<(String, Check)>, Vec<String>) {
     (out, skipped)
 }
 
-fn column(i: &RunInterval, c: &str) -> f64 {
+fn column(i: &IntervalSummary, c: &str) -> f64 {
     match c {
         "p50" => i.p50_ms,
         "p90" => i.p90_ms,
@@ -531,7 +488,7 @@ fn column(i: &RunInterval, c: &str) -> f64 {
 /// the whole window. The capacity is the best window before that whose
 /// every second met the latency thresholds.
 pub fn capacity(
-    r: &RunReport,
+    r: &Report,
     path: &str,
     replicas: u32,
     window: usize,
@@ -580,10 +537,10 @@ pub fn capacity(
                 v.sort_by(f64::total_cmp);
                 // The median second: a second's p99 rests on few samples and
                 // one slow request moves it; a real knee moves every second.
-                !v.is_empty() && !holds(op, v[v.len() / 2], *limit)
+                !v.is_empty() && !op.holds(v[v.len() / 2], *limit)
             }
             Check::ErrorRate { op, limit } => {
-                count > 0 && !holds(op, errors as f64 / count as f64, *limit)
+                count > 0 && !op.holds(errors as f64 / count as f64, *limit)
             }
         });
         if let Some((name, _)) = broken {
@@ -600,7 +557,7 @@ pub fn capacity(
             } => w
                 .iter()
                 .filter(|i| i.count > 0)
-                .all(|i| holds(op, column(i, col), *limit)),
+                .all(|i| op.holds(column(i, col), *limit)),
             Check::ErrorRate { .. } => true,
         });
         let rate = count as f64 / window as f64 / replicas as f64;
@@ -734,6 +691,8 @@ pub(crate) fn bad_settings() -> Vec<BadSetting> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     #[test]
@@ -819,15 +778,16 @@ mod tests {
         }
     }
 
-    fn interval(t: u64, count: u64, errors: u64, p99: f64) -> RunInterval {
+    fn interval(t: u64, count: u64, errors: u64, p99: f64) -> IntervalSummary {
         let mut e = BTreeMap::new();
         if errors > 0 {
             e.insert("status 503".to_owned(), errors);
         }
-        RunInterval {
+        IntervalSummary {
             t,
             count,
             errors: e,
+            status_codes: BTreeMap::new(),
             p50_ms: p99 / 4.0,
             p90_ms: p99 / 2.0,
             p99_ms: p99,
@@ -835,24 +795,41 @@ mod tests {
         }
     }
 
-    fn report(intervals: Vec<RunInterval>) -> RunReport {
-        let th = |text: &str, metric: Value, limit: f64| RunThreshold {
+    /// A threshold as a report carries it.
+    fn threshold(
+        text: &str,
+        metric: Metric,
+        op: Op,
+        limit: f64,
+    ) -> common::report::ThresholdResult {
+        common::report::ThresholdResult {
             threshold: text.into(),
             request: None,
+            abort_on_fail: false,
+            observed: None,
+            observed_text: "no data".into(),
+            passed: false,
             metric: Some(metric),
-            op: Some("<".into()),
+            op: Some(op),
             limit: Some(limit),
-        };
-        RunReport {
-            version: 1,
-            scenario: "stress".into(),
-            interrupted: false,
-            intervals,
-            thresholds: vec![
-                th("p(95)<200ms", json!({"percentile": 95.0}), 200.0),
-                th("error_rate<1%", json!("error_rate"), 0.01),
-            ],
         }
+    }
+
+    /// A real report (the rest of it) with these intervals and thresholds.
+    fn report(intervals: Vec<IntervalSummary>) -> Report {
+        let mut r = Report::parse(
+            include_str!("../../common/testdata/report.json"),
+            "report.json",
+        )
+        .unwrap();
+        r.scenario = "stress".into();
+        r.interrupted = false;
+        r.intervals = intervals;
+        r.thresholds = vec![
+            threshold("p(95)<200ms", Metric::Percentile(95.0), Op::Lt, 200.0),
+            threshold("error_rate<1%", Metric::ErrorRate, Op::Lt, 0.01),
+        ];
+        r
     }
 
     #[test]
@@ -879,13 +856,13 @@ mod tests {
 
     #[test]
     fn one_slow_second_is_not_a_knee() {
-        let mut iv: Vec<RunInterval> = (0..20).map(|t| interval(t, 100 + t, 0, 20.0)).collect();
+        let mut iv: Vec<IntervalSummary> = (0..20).map(|t| interval(t, 100 + t, 0, 20.0)).collect();
         iv[5] = interval(5, 105, 0, 900.0);
         let c = capacity(&report(iv), "r.json", 1, 5).unwrap();
         assert_eq!(c.breach, None);
         assert_eq!(c.rps_per_replica, 117.0);
         // Windows holding the slow second do not count toward the capacity.
-        let mut iv: Vec<RunInterval> = (0..10).map(|t| interval(t, 100, 0, 20.0)).collect();
+        let mut iv: Vec<IntervalSummary> = (0..10).map(|t| interval(t, 100, 0, 20.0)).collect();
         iv[9] = interval(9, 500, 0, 900.0);
         let c = capacity(&report(iv), "r.json", 1, 5).unwrap();
         assert_eq!(c.rps_per_replica, 100.0);
@@ -893,7 +870,7 @@ mod tests {
 
     #[test]
     fn errors_end_the_search_over_the_window() {
-        let mut iv: Vec<RunInterval> = (0..10).map(|t| interval(t, 100, 0, 10.0)).collect();
+        let mut iv: Vec<IntervalSummary> = (0..10).map(|t| interval(t, 100, 0, 10.0)).collect();
         // 3 errors in 500 requests over a 5 s window: 0.6%, holds; then 2%.
         iv[9] = interval(9, 100, 3, 10.0);
         iv.extend((10..15).map(|t| interval(t, 150, 3, 10.0)));
@@ -909,26 +886,20 @@ mod tests {
     #[test]
     fn runs_that_cannot_tell_are_refused() {
         // Broken from the start.
-        let iv: Vec<RunInterval> = (0..10).map(|t| interval(t, 100, 50, 10.0)).collect();
+        let iv: Vec<IntervalSummary> = (0..10).map(|t| interval(t, 100, 50, 10.0)).collect();
         let e = capacity(&report(iv), "r.json", 1, 5)
             .unwrap_err()
             .to_string();
         assert!(e.contains("start the stress lower"), "{e}");
         // Too short.
-        let iv: Vec<RunInterval> = (0..3).map(|t| interval(t, 100, 0, 10.0)).collect();
+        let iv: Vec<IntervalSummary> = (0..3).map(|t| interval(t, 100, 0, 10.0)).collect();
         let e = capacity(&report(iv), "r.json", 1, 5)
             .unwrap_err()
             .to_string();
         assert!(e.contains("fewer than"), "{e}");
         // No threshold answerable per second.
         let mut r = report((0..10).map(|t| interval(t, 100, 0, 10.0)).collect());
-        r.thresholds = vec![RunThreshold {
-            threshold: "rps>=100".into(),
-            request: None,
-            metric: Some(json!("rps")),
-            op: Some(">=".into()),
-            limit: Some(100.0),
-        }];
+        r.thresholds = vec![threshold("rps>=100", Metric::Rps, Op::Ge, 100.0)];
         let e = capacity(&r, "r.json", 1, 5).unwrap_err().to_string();
         assert!(e.contains("no threshold can be checked"), "{e}");
     }

@@ -3,6 +3,8 @@
 //! interrupted run is refused unless the caller allows it. Pure: the caller
 //! reads the file.
 
+use common::report::{ParseError, REPORT_VERSION, Report};
+
 /// Why a report gives no window to judge.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RunWindowError {
@@ -14,6 +16,10 @@ pub enum RunWindowError {
         message: String,
     },
     #[error(
+        "{file}: report version {found} is not supported (this slo reads version {REPORT_VERSION}): judge it with the slo of the loadgen that wrote it"
+    )]
+    Version { file: String, found: u64 },
+    #[error(
         "{file}: the run was interrupted, so its window and load are not the ones planned; rerun it, or judge it anyway with --allow-interrupted"
     )]
     Interrupted { file: String },
@@ -23,47 +29,71 @@ pub enum RunWindowError {
     Empty { file: String, from: i64, to: i64 },
 }
 
-/// `[from, to]` in Unix seconds from the report `text` (shown as `file`).
-/// A report without `ended_at` (older loadgen) ends at `started_at` +
-/// `elapsed_s`.
+/// `[from, to]` in Unix seconds from the report `text` (shown as `file`),
+/// read as the shared run-report types (`common::report`). A report without
+/// `ended_at` (older loadgen) ends at `started_at` + `elapsed_s`.
 pub fn run_window(
     text: &str,
     file: &str,
     allow_interrupted: bool,
 ) -> Result<(i64, i64), RunWindowError> {
-    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| RunWindowError::Json {
-        file: file.to_owned(),
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
-    })?;
-    if v["interrupted"].as_bool() == Some(true) && !allow_interrupted {
-        return Err(RunWindowError::Interrupted {
-            file: file.to_owned(),
-        });
-    }
     let field = |message: String| RunWindowError::Field {
         file: file.to_owned(),
         message,
     };
-    let time = |key: &str| -> Result<Option<(i64, i64)>, RunWindowError> {
-        match &v[key] {
-            serde_json::Value::Null => Ok(None),
-            serde_json::Value::String(t) => rfc3339_bounds(t)
-                .map(Some)
-                .map_err(|e| field(format!("{key} {e}"))),
-            other => Err(field(format!(
-                "{key} is {}, not an RFC 3339 time",
-                crate::answer::snippet(&other.to_string(), crate::answer::SNIPPET_CHARS)
-            ))),
+    let report = Report::parse(text, file).map_err(|e| match e {
+        ParseError::Syntax {
+            line,
+            column,
+            message,
+            ..
+        } => RunWindowError::Json {
+            file: file.to_owned(),
+            line,
+            column,
+            message,
+        },
+        // The fields the window rests on, named when a report lacks them.
+        ParseError::Shape { absent, .. } if absent.contains(&"started_at") => {
+            field("no started_at".into())
         }
-    };
-    let (from, _) = time("started_at")?.ok_or_else(|| field("no started_at".into()))?;
-    let to = match time("ended_at")? {
-        Some((_, end)) => end,
+        ParseError::Shape { absent, .. }
+            if absent.contains(&"ended_at") && absent.contains(&"elapsed_s") =>
+        {
+            field("no ended_at and no valid elapsed_s".into())
+        }
+        ParseError::Shape {
+            line,
+            column,
+            message,
+            ..
+        } => RunWindowError::Json {
+            file: file.to_owned(),
+            line,
+            column,
+            message,
+        },
+        ParseError::Version { found, .. } => RunWindowError::Version {
+            file: file.to_owned(),
+            found,
+        },
+        ParseError::Invalid { message, .. } => field(message),
+    })?;
+    if report.interrupted && !allow_interrupted {
+        return Err(RunWindowError::Interrupted {
+            file: file.to_owned(),
+        });
+    }
+    let (from, _) =
+        rfc3339_bounds(&report.started_at).map_err(|e| field(format!("started_at {e}")))?;
+    let to = match &report.ended_at {
+        Some(t) => {
+            rfc3339_bounds(t)
+                .map_err(|e| field(format!("ended_at {e}")))?
+                .1
+        }
         None => {
-            let elapsed = v["elapsed_s"]
-                .as_f64()
+            let elapsed = Some(report.elapsed_s)
                 .filter(|e| e.is_finite() && *e >= 0.0 && *e < 1e12)
                 .ok_or_else(|| field("no ended_at and no valid elapsed_s".into()))?;
             // In range: checked above.
@@ -101,8 +131,25 @@ fn rfc3339_bounds(t: &str) -> Result<(i64, i64), String> {
 mod tests {
     use super::*;
 
+    /// A real report whose window fields are `fields` (the rest of a real
+    /// report: the reader needs a whole one).
     fn window(fields: &str, allow: bool) -> Result<(i64, i64), RunWindowError> {
-        run_window(&format!("{{\"version\": 1, {fields}}}"), "run.json", allow)
+        run_window(&with_window(fields), "run.json", allow)
+    }
+
+    fn with_window(fields: &str) -> String {
+        let mut base: serde_json::Value =
+            serde_json::from_str(include_str!("../../common/testdata/report.json")).unwrap();
+        let base = base.as_object_mut().unwrap();
+        for k in ["started_at", "ended_at", "elapsed_s"] {
+            base.remove(k);
+        }
+        let fields: serde_json::Value =
+            serde_json::from_str(&format!("{{\"version\": 1, {fields}}}")).unwrap();
+        for (k, v) in fields.as_object().unwrap() {
+            base.insert(k.clone(), v.clone());
+        }
+        serde_json::Value::Object(base.clone()).to_string()
     }
 
     #[test]
@@ -120,7 +167,7 @@ mod tests {
     fn fractions_widen_the_window() {
         assert_eq!(
             window(
-                r#""started_at": "2023-11-14T22:13:20.7Z", "ended_at": "2023-11-14T22:13:30.2Z""#,
+                r#""started_at": "2023-11-14T22:13:20.7Z", "ended_at": "2023-11-14T22:13:30.2Z", "elapsed_s": 9.5"#,
                 false
             ),
             Ok((1_700_000_000, 1_700_000_011))
@@ -140,7 +187,7 @@ mod tests {
 
     #[test]
     fn an_interrupted_run_is_refused_unless_allowed() {
-        let fields = r#""started_at": "2023-11-14T22:13:20Z", "ended_at": "2023-11-14T22:13:25Z", "interrupted": true"#;
+        let fields = r#""started_at": "2023-11-14T22:13:20Z", "ended_at": "2023-11-14T22:13:25Z", "elapsed_s": 5.0, "interrupted": true"#;
         let e = window(fields, false).unwrap_err();
         assert!(e.to_string().contains("--allow-interrupted"), "{e}");
         assert_eq!(window(fields, true), Ok((1_700_000_000, 1_700_000_005)));
@@ -170,12 +217,43 @@ mod tests {
                 "elapsed_s",
             ),
             (
-                r#""started_at": "2023-11-14T22:13:20Z", "ended_at": "2023-11-14T22:13:10Z""#,
+                r#""started_at": "2023-11-14T22:13:20Z", "ended_at": "2023-11-14T22:13:10Z", "elapsed_s": 0.0"#,
                 "empty",
             ),
         ] {
             let e = window(fields, false).unwrap_err();
             assert!(e.to_string().contains(says), "{fields}: {e}");
         }
+    }
+
+    #[test]
+    fn a_report_of_another_version_is_refused() {
+        let fields = r#""started_at": "2023-11-14T22:13:20Z", "ended_at": "2023-11-14T22:14:00Z", "elapsed_s": 40.0"#;
+        let mut v: serde_json::Value = serde_json::from_str(&with_window(fields)).unwrap();
+        v["version"] = serde_json::json!(2);
+        let e = run_window(&v.to_string(), "run.json", false).unwrap_err();
+        assert_eq!(
+            e,
+            RunWindowError::Version {
+                file: "run.json".into(),
+                found: 2
+            }
+        );
+        assert!(
+            e.to_string().starts_with(
+                "run.json: report version 2 is not supported (this slo reads version 1)"
+            ),
+            "{e}"
+        );
+        // The shared reader's checks hold here too: no negative durations.
+        let e = window(
+            r#""started_at": "2023-11-14T22:13:20Z", "ended_at": "2023-11-14T22:14:00Z", "elapsed_s": -3"#,
+            false,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("elapsed_s must be a finite number"),
+            "{e}"
+        );
     }
 }

@@ -128,11 +128,19 @@ fn bad_input_exits_2_with_a_hint() {
     let broken = tmp.path().join("broken.json");
     std::fs::write(&broken, "{\n  \"version\": 1,\n  \"scenario\": oops\n}").unwrap();
     let short = tmp.path().join("short.json");
-    std::fs::write(
-        &short,
-        r#"{"version": 1, "scenario": "s", "intervals": [{"t": 0, "count": 5, "p50_ms": 1, "p90_ms": 1, "p99_ms": 1, "max_ms": 1}], "thresholds": [{"threshold": "error_rate<1%", "metric": "error_rate", "op": "<", "limit": 0.01}]}"#,
+    // A whole report (the reader needs one) with one second of intervals.
+    let mut whole: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("common/testdata/report.json")).unwrap(),
     )
     .unwrap();
+    let part: Value = serde_json::from_str(
+        r#"{"version": 1, "scenario": "s", "intervals": [{"t": 0, "count": 5, "errors": {}, "status_codes": {}, "p50_ms": 1, "p90_ms": 1, "p99_ms": 1, "max_ms": 1}], "thresholds": [{"threshold": "error_rate<1%", "request": null, "abort_on_fail": false, "observed": null, "observed_text": "no data", "passed": false, "metric": "error_rate", "op": "<", "limit": 0.01}]}"#,
+    )
+    .unwrap();
+    for (k, v) in part.as_object().unwrap() {
+        whole[k] = v.clone();
+    }
+    std::fs::write(&short, whole.to_string()).unwrap();
     let (b, s) = (broken.to_str().unwrap(), short.to_str().unwrap());
     for (args, expect) in [
         (vec![], "--target-rps"),

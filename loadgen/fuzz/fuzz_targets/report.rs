@@ -4,13 +4,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use loadgen::report::Report;
+use loadgen::report;
 
 fuzz_target!(|bytes: &[u8]| {
     let Ok(text) = loadgen::input::decode(bytes.to_vec()) else {
         return;
     };
-    if let Ok(report) = Report::parse(&text, "fuzz.json") {
-        let _ = Report::merge(&[("a".into(), report.clone()), ("b".into(), report)]);
+    if let Ok(r) = report::parse(&text, "fuzz.json") {
+        let _ = report::merge(&[("a".into(), r.clone()), ("b".into(), r)]);
     }
 });

@@ -29,6 +29,9 @@ async fn report_round_trips_and_merges() {
     assert_eq!(typed.version, loadgen::report::REPORT_VERSION);
     assert_eq!(typed.total.slowest.len(), loadgen::stats::SLOWEST);
     assert_eq!(typed.total.slowest[0].trace_id.len(), 32);
+    // The report fits the run report's checked-in JSON Schema (common/).
+    let (ok, why) = fits_report_schema(&rep);
+    assert!(ok, "{why}");
     // The HdrHistogram log has one histogram per second with requests.
     let log = std::fs::read_to_string(&hdr).unwrap();
     assert!(
@@ -54,6 +57,8 @@ async fn report_round_trips_and_merges() {
     .await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let m = report(&merged);
+    let (ok, why) = fits_report_schema(&merged);
+    assert!(ok, "the merged report: {why}");
     assert_eq!(m["total"]["count"].as_u64(), Some(2 * typed.total.count));
     assert_eq!(
         m["total"]["latency_ms"]["p99"],
@@ -73,6 +78,33 @@ async fn report_round_trips_and_merges() {
         "{}",
         out.stderr
     );
+}
+
+/// check-jsonschema (`$CHECK_JSONSCHEMA`, or the `.venv` scripts/test.sh
+/// makes) on `file` against `common/report.schema.json`: (passed, output).
+fn fits_report_schema(file: &std::path::Path) -> (bool, String) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let tool = std::env::var_os("CHECK_JSONSCHEMA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join(".venv/bin/check-jsonschema"));
+    assert!(
+        tool.exists(),
+        "check-jsonschema is not installed: run scripts/test.sh (it makes .venv) or set CHECK_JSONSCHEMA"
+    );
+    let out = std::process::Command::new(tool)
+        .arg("--schemafile")
+        .arg(root.join("common/report.schema.json"))
+        .arg(file)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 /// The checked-in JSON Schema matches the types; `UPDATE_GOLDENS=1` rewrites it.
