@@ -199,5 +199,9 @@ mod tests {
         assert_eq!(CliError::ClosedPipe.exit().code(), 0);
         assert_eq!(finish(Err(CliError::ClosedPipe)).code(), 0);
         assert_eq!(finish(Ok(Exit::Failed)).code(), 99);
+        let refused = CliError::from(common::fs::WriteError::NotRegular {
+            path: "/dev/stdout".into(),
+        });
+        assert_eq!(refused.exit(), Exit::Invalid);
     }
 }
