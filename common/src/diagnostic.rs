@@ -16,8 +16,6 @@
 
 use std::fmt;
 
-use crate::input::{ELLIPSIS, cut};
-
 /// Characters of an offending line shown in an excerpt.
 pub const EXCERPT_CHARS: usize = 200;
 /// Characters of a message shown (it may quote a user's value).
@@ -172,6 +170,24 @@ impl fmt::Display for Diagnostic {
 }
 
 impl std::error::Error for Diagnostic {}
+
+/// Marks text left out by [`cut`] and in excerpts.
+pub const ELLIPSIS: char = '…';
+
+/// `text` cut to at most `max` characters, with [`ELLIPSIS`] after them when
+/// it was longer. Reads no further than character `max + 1`, so cutting a
+/// 20 MB value costs what cutting a short one does.
+pub fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_owned(),
+        Some((i, _)) => {
+            let mut out = String::with_capacity(i + ELLIPSIS.len_utf8());
+            out.push_str(&text[..i]);
+            out.push(ELLIPSIS);
+            out
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

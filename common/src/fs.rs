@@ -93,18 +93,17 @@ pub fn exit_quietly_on_closed_stdout() {
 /// instead (a closed pipe is not an error). An existing `path` that is not
 /// a regular file (`/dev/stdout`, a FIFO, a directory) is refused with
 /// [`WriteError::NotRegular`]. A new file gets the usual permissions
-/// (0666 less the umask), as `File::create` gives.
+/// (0666 less the umask), as `File::create` gives. A symbolic link is
+/// followed and the file it names is replaced (the link stays a link); a
+/// link into `/dev` or `/proc` (`/dev/stdout` -> `/proc/self/fd/1`) is
+/// refused even when it ends at a regular file, since replacing that file
+/// would not reach the descriptor.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     if crate::input::is_stdin(path) {
         return write_stdout(bytes).map(|_| ());
     }
-    if let Ok(meta) = std::fs::metadata(path)
-        && !meta.is_file()
-    {
-        return Err(WriteError::NotRegular {
-            path: path.to_path_buf(),
-        });
-    }
+    let target = resolve(path)?;
+    let path = target.as_path();
     let io = |error| WriteError::Io {
         path: path.to_path_buf(),
         error,
@@ -131,6 +130,42 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
     sync_dir(dir).map_err(io)
+}
+
+/// The file `path` names after following symbolic links, refused with
+/// [`WriteError::NotRegular`] when it is not a regular file or when a link
+/// leads through `/dev` or `/proc`.
+fn resolve(path: &Path) -> Result<PathBuf, WriteError> {
+    let refused = || WriteError::NotRegular {
+        path: path.to_path_buf(),
+    };
+    let mut at = path.to_path_buf();
+    for _ in 0..40 {
+        let Ok(meta) = std::fs::symlink_metadata(&at) else {
+            // Nothing there yet (or unreadable: the write reports it).
+            return Ok(at);
+        };
+        if meta.file_type().is_symlink() {
+            let link = std::fs::read_link(&at).map_err(|error| WriteError::Io {
+                path: path.to_path_buf(),
+                error,
+            })?;
+            let next = match at.parent() {
+                Some(dir) if link.is_relative() => dir.join(link),
+                _ => link,
+            };
+            if next.starts_with("/dev") || next.starts_with("/proc") {
+                return Err(refused());
+            }
+            at = next;
+        } else if meta.is_file() {
+            return Ok(at);
+        } else {
+            return Err(refused());
+        }
+    }
+    // A loop of links: as the operating system would, give up.
+    Err(refused())
 }
 
 /// Flushes a directory's entries (the rename) to disk.
@@ -204,17 +239,61 @@ mod tests {
             "{err}"
         );
         assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
-        for device in ["/dev/null", "/dev/stdout"] {
-            let err = write_atomic(Path::new(device), b"x").unwrap_err();
-            assert!(
-                matches!(err, WriteError::NotRegular { .. }),
-                "{device}: {err}"
-            );
-        }
+        let err = write_atomic(Path::new("/dev/null"), b"x").unwrap_err();
+        assert!(matches!(err, WriteError::NotRegular { .. }), "{err}");
         let err = write_atomic(dir.path(), b"x").unwrap_err();
         assert!(matches!(err, WriteError::NotRegular { .. }), "{err}");
         // Nothing was left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// `/dev/stdout` is a link to `/proc/self/fd/1`, which, when standard
+    /// output is a file, ends at a regular file: replacing it would replace
+    /// the link itself (as root, `/dev/stdout` for the whole machine) or a
+    /// file the descriptor no longer reaches. The same shape is built here
+    /// with a link of the test's own to a descriptor of a file it opened.
+    #[test]
+    fn a_link_through_proc_to_a_regular_file_is_refused() {
+        use std::os::fd::AsRawFd;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("captured.log");
+        let open = std::fs::File::create(&file).unwrap();
+        let link = dir.path().join("stdout");
+        std::os::unix::fs::symlink(format!("/proc/self/fd/{}", open.as_raw_fd()), &link).unwrap();
+        assert!(std::fs::metadata(&link).unwrap().is_file());
+        let err = write_atomic(&link, b"x").unwrap_err();
+        assert!(matches!(err, WriteError::NotRegular { .. }), "{err}");
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink(),
+            "the link was replaced"
+        );
+        assert_eq!(std::fs::read(&file).unwrap(), b"");
+    }
+
+    /// A link to a regular file: the file is replaced, the link kept.
+    #[test]
+    fn a_link_to_a_file_replaces_the_file_and_keeps_the_link() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("real")).unwrap();
+        let file = dir.path().join("real/report.json");
+        std::fs::write(&file, "old").unwrap();
+        let link = dir.path().join("report.json");
+        std::os::unix::fs::symlink("real/report.json", &link).unwrap();
+        write_atomic(&link, b"new").unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read(&file).unwrap(), b"new");
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("real")).unwrap().count(),
+            1
+        );
     }
 
     #[test]

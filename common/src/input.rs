@@ -7,6 +7,9 @@ use std::io::Read;
 use std::path::Path;
 
 use crate::diagnostic::{Diagnostic, Excerpt};
+/// Text cutting lives with the renderer; it is named here too because
+/// every reader of input cuts what it quotes.
+pub use crate::diagnostic::{ELLIPSIS, cut};
 
 /// The name shown for standard input in messages.
 pub const STDIN_NAME: &str = "<stdin>";
@@ -205,24 +208,6 @@ pub fn read_text(path: &Path, limit: u64) -> Result<Text, InputError> {
     let shown = shown(path);
     let text = decode(read_bytes(path, limit)?, &shown)?;
     Ok(Text { text, shown })
-}
-
-/// Marks text left out by [`cut`] and in excerpts.
-pub const ELLIPSIS: char = '…';
-
-/// `text` cut to at most `max` characters, with [`ELLIPSIS`] after them when
-/// it was longer. Reads no further than character `max + 1`, so cutting a
-/// 20 MB value costs what cutting a short one does.
-pub fn cut(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        None => text.to_owned(),
-        Some((i, _)) => {
-            let mut out = String::with_capacity(i + ELLIPSIS.len_utf8());
-            out.push_str(&text[..i]);
-            out.push(ELLIPSIS);
-            out
-        }
-    }
 }
 
 #[cfg(test)]

@@ -6,13 +6,28 @@
 //! The pure core ([`scenario`], [`threshold`], [`pacer`], [`stats`],
 //! [`recorder`], [`report`]) is unit-tested without a network; [`engine`]
 //! does the I/O and is integration-tested against the real target app.
+//! [`live`] and [`tui`] are the live view, [`progress`] the progress line,
+//! [`output`] writes the report files, [`prometheus`] starts the demo's
+//! Prometheus, and [`cli`] is the command line (clap stops there); the
+//! binary only wires it up. [`client`] and [`client_spans`] are the HTTP
+//! client and its OTLP spans, [`input`] the size caps of the user files it
+//! reads (reading, diagnostics, atomic writes, JUnit and exit codes are
+//! `common`'s).
+//!
+//! Dependencies point one way: `cli` → `engine`/`output`/`report`/`tui` →
+//! `live`/`recorder`/`threshold` → `scenario`/`stats`; no module imports
+//! one that imports it back.
 
+pub mod cli;
 pub mod client;
 pub mod client_spans;
 pub mod engine;
 pub mod input;
 pub mod live;
+pub mod output;
 pub mod pacer;
+pub mod progress;
+pub mod prometheus;
 pub mod recorder;
 pub mod report;
 pub mod scenario;

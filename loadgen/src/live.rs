@@ -270,7 +270,7 @@ impl Snapshot {
             .thresholds
             .iter()
             .map(|t| {
-                let observed = crate::report::observe(
+                let observed = crate::threshold::observe(
                     t,
                     &total,
                     rec.per_name(),

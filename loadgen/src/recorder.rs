@@ -1,9 +1,10 @@
 //! The recorder: drains samples sent by the users and keeps the statistics
 //! per request name, for the whole run, and per second. Users never wait on
-//! it: they send over a channel and go on.
+//! it: they send over a channel and go on. What a whole run produced,
+//! [`RunResult`], is the recorder's record with the run's clock and counts.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::stats::{Sample, Stats, encode_histogram};
 
@@ -33,6 +34,24 @@ pub struct Recorded {
     pub intervals: Vec<IntervalSummary>,
     /// (second, encoded corrected histogram) per interval, for the HdrHistogram log.
     pub interval_histograms: Vec<(u64, String)>,
+}
+
+/// What the run produced.
+#[derive(Debug)]
+pub struct RunResult {
+    pub recorded: Recorded,
+    /// When the schedule's clock started (the users launched).
+    pub started_at: SystemTime,
+    /// When the last request ended (or was abandoned).
+    pub ended_at: SystemTime,
+    /// Measured: from `started_at` to `ended_at`.
+    pub elapsed: Duration,
+    pub iterations: u64,
+    pub dropped: u64,
+    /// Stopped by Ctrl-C (or SIGTERM) before the end.
+    pub interrupted: bool,
+    /// The abort-on-fail threshold that stopped the run.
+    pub aborted_by: Option<String>,
 }
 
 /// Accumulates samples; intervals are closed once they are old enough that

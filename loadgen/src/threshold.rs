@@ -1,10 +1,18 @@
 //! Thresholds in k6-like syntax: `p(95)<300ms`, `p(99.9)<1s`, `avg<=200ms`,
 //! `max<2s`, `error_rate<1%`, `rps>=500`, `dropped<=0`. Latency thresholds
 //! use the coordinated-omission-corrected latency.
+//!
+//! Evaluation lives here too: the observed value of a threshold in a run's
+//! statistics, its verdict, and the abort-on-fail check the recorder task
+//! makes each second. The report, the live view and the engine all ask these
+//! functions; none of them judges a threshold itself.
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use crate::stats::Stats;
 
 /// What a threshold measures and its comparison: wire types of the run
 /// report (`common::report`), which carries them parsed.
@@ -150,6 +158,90 @@ impl Threshold {
     }
 }
 
+/// A threshold's verdict on a run: what was observed, and whether it passed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Verdict {
+    /// The observed value, in the threshold's unit; `None` when there was no data.
+    pub observed: Option<f64>,
+    /// No data is never a pass.
+    pub passed: bool,
+}
+
+impl Threshold {
+    /// The statistics this threshold looks at: its request name's, or the
+    /// total. `None` when the name is not among `names`.
+    pub fn stats_in<'a>(
+        &self,
+        total: &'a Stats,
+        per_name: &'a [Stats],
+        names: &[String],
+    ) -> Option<&'a Stats> {
+        match &self.request {
+            Some(r) => per_name.get(names.iter().position(|n| n == r)?),
+            None => Some(total),
+        }
+    }
+
+    /// The observed value in `stats` over `elapsed_s` seconds, or `None`
+    /// when there is no data for it.
+    pub fn observe_in(&self, stats: &Stats, elapsed_s: f64, dropped: u64) -> Option<f64> {
+        match self.metric {
+            Metric::Dropped => Some(dropped as f64),
+            _ if stats.count == 0 => None,
+            Metric::Rps => (elapsed_s > 0.0).then(|| stats.count as f64 / elapsed_s),
+            Metric::Percentile(q) => Some(stats.percentile_ms(q, true)),
+            Metric::AvgLatency => Some(stats.mean_ms(true)),
+            Metric::MaxLatency => Some(stats.max_ms(true)),
+            Metric::ErrorRate => Some(stats.error_rate()),
+        }
+    }
+
+    /// The verdict on `stats` (`None`: no statistics for its request name).
+    pub fn verdict(&self, stats: Option<&Stats>, elapsed_s: f64, dropped: u64) -> Verdict {
+        let observed = stats.and_then(|s| self.observe_in(s, elapsed_s, dropped));
+        Verdict {
+            observed,
+            passed: observed.is_some_and(|v| self.passes(v)),
+        }
+    }
+}
+
+/// The observed value of a threshold, or `None` when there is no data for it.
+pub fn observe(
+    t: &Threshold,
+    total: &Stats,
+    per_name: &[Stats],
+    names: &[String],
+    elapsed: Duration,
+    dropped: u64,
+) -> Option<f64> {
+    let stats = t.stats_in(total, per_name, names)?;
+    t.observe_in(stats, elapsed.as_secs_f64(), dropped)
+}
+
+/// The first abort-on-fail threshold that fails on what is recorded so far,
+/// as text. Rates are judged at the end only (a ramp is slow at first by
+/// design); `total` is only computed when some threshold needs it.
+pub fn failing_abort(
+    thresholds: &[Threshold],
+    total: impl FnOnce() -> Stats,
+    per_name: &[Stats],
+    names: &[String],
+    elapsed: Duration,
+    dropped: u64,
+) -> Option<String> {
+    let mut aborting = thresholds
+        .iter()
+        .filter(|t| t.abort_on_fail && t.metric != Metric::Rps)
+        .peekable();
+    aborting.peek()?;
+    let total = total();
+    aborting.find_map(|t| {
+        let v = observe(t, &total, per_name, names, elapsed, dropped)?;
+        (!t.passes(v)).then(|| t.to_string())
+    })
+}
+
 impl fmt::Display for Threshold {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.request {
@@ -217,5 +309,100 @@ mod tests {
             let err = Threshold::parse(expr).unwrap_err().to_string();
             assert!(err.contains(want), "{expr}: {err}");
         }
+    }
+
+    fn stats_of(latencies_ms: &[u64], errors: usize) -> Stats {
+        let mut s = Stats::default();
+        for (i, ms) in latencies_ms.iter().enumerate() {
+            s.push(&crate::stats::Sample {
+                name: 0,
+                corrected: Duration::from_millis(*ms),
+                actual: Duration::from_millis(*ms),
+                at: Duration::ZERO,
+                outcome: if i < errors {
+                    crate::stats::Outcome::Status(500)
+                } else {
+                    crate::stats::Outcome::Ok(200)
+                },
+                trace_id: 1,
+                reason: None,
+            });
+        }
+        s
+    }
+
+    #[test]
+    fn verdicts_pick_the_named_statistics_and_no_data_never_passes() {
+        let names = vec!["fast".to_owned(), "slow".to_owned()];
+        let per_name = vec![stats_of(&[10, 10, 10], 0), stats_of(&[900, 900], 0)];
+        let mut total = Stats::default();
+        per_name.iter().for_each(|s| total.merge(s));
+        let mut t = Threshold::parse("max<100ms").unwrap();
+        t.request = Some("fast".into());
+        let fast = t.stats_in(&total, &per_name, &names);
+        let v = t.verdict(fast, 1.0, 0);
+        assert!(v.passed && v.observed.is_some_and(|o| o < 100.0), "{v:?}");
+        t.request = Some("slow".into());
+        assert!(
+            !t.verdict(t.stats_in(&total, &per_name, &names), 1.0, 0)
+                .passed
+        );
+        // A name the run does not have, or a name without requests: no data.
+        t.request = Some("gone".into());
+        assert!(t.stats_in(&total, &per_name, &names).is_none());
+        assert_eq!(
+            t.verdict(None, 1.0, 0),
+            Verdict {
+                observed: None,
+                passed: false
+            }
+        );
+        assert!(!t.verdict(Some(&Stats::default()), 1.0, 0).passed);
+        // The total, and counts over the elapsed time.
+        let rps = Threshold::parse("rps>=4").unwrap();
+        assert_eq!(
+            observe(&rps, &total, &per_name, &names, Duration::from_secs(1), 0),
+            Some(5.0)
+        );
+        assert_eq!(rps.observe_in(&total, 0.0, 0), None);
+        let dropped = Threshold::parse("dropped<=0").unwrap();
+        assert_eq!(
+            dropped.verdict(Some(&Stats::default()), 1.0, 3).observed,
+            Some(3.0)
+        );
+    }
+
+    #[test]
+    fn abort_checks_only_abort_on_fail_thresholds_and_never_rates() {
+        let names = vec!["a".to_owned()];
+        let per_name = vec![stats_of(&[50, 50, 50, 50], 2)];
+        let mut rate = Threshold::parse("rps>=1000").unwrap();
+        rate.abort_on_fail = true;
+        let mut errors = Threshold::parse("error_rate<10%").unwrap();
+        let mut computed = false;
+        let none = failing_abort(
+            &[rate.clone(), errors.clone()],
+            || {
+                computed = true;
+                per_name[0].clone()
+            },
+            &per_name,
+            &names,
+            Duration::from_secs(1),
+            0,
+        );
+        // The rate is judged at the end only; the error rate does not abort.
+        assert_eq!(none, None);
+        assert!(!computed, "the total is not merged when nothing can abort");
+        errors.abort_on_fail = true;
+        let got = failing_abort(
+            &[rate, errors],
+            || per_name[0].clone(),
+            &per_name,
+            &names,
+            Duration::from_secs(1),
+            0,
+        );
+        assert_eq!(got.as_deref(), Some("error_rate<10%"));
     }
 }

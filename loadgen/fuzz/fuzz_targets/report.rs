@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 use loadgen::report;
 
 fuzz_target!(|bytes: &[u8]| {
-    let Ok(text) = loadgen::input::decode(bytes.to_vec()) else {
+    let Ok(text) = common::input::decode(bytes.to_vec(), "fuzz.json") else {
         return;
     };
     if let Ok(r) = report::parse(&text, "fuzz.json") {

@@ -6,9 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use loadgen::scenario::{Load, limits};
 
 fuzz_target!(|bytes: &[u8]| {
-    let text = match loadgen::input::decode(bytes.to_vec()) {
+    let text = match common::input::decode(bytes.to_vec(), "/nonexistent/fuzz.yaml") {
         Ok(text) => text,
-        Err(loadgen::input::InputError::Utf8 { line, column, .. }) => {
+        Err(common::input::InputError::Utf8 { line, column, .. }) => {
             assert!(line >= 1 && column >= 1);
             return;
         }

@@ -1,71 +1,37 @@
 //! JUnit XML: one test case per threshold, so CI systems show each verdict.
+//! The XML is [`common::junit`]'s, well-formed whatever the names hold.
 
-use std::fmt::Write as _;
+use common::junit::{Case, Document, Outcome, Suite};
 
 use super::Report;
 
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// Renders the report's thresholds as a JUnit test suite.
 pub fn render(r: &Report) -> String {
-    let failures = r.thresholds.iter().filter(|t| !t.passed).count();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"loadgen\" tests=\"{}\" failures=\"{failures}\" time=\"{:.3}\">",
-        r.thresholds.len(),
-        r.elapsed_s
-    );
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" time=\"{:.3}\" timestamp=\"{}\">",
-        escape(&r.scenario),
-        r.thresholds.len(),
-        r.elapsed_s,
-        escape(&r.started_at)
-    );
     let reasons = r.reason_lines();
     let why = if reasons.is_empty() {
         String::new()
     } else {
         format!("\nerrors by reason:\n{}", reasons.join("\n"))
     };
-    for t in &r.thresholds {
-        let name = match &t.request {
-            Some(n) => format!("{} [{n}]", t.threshold),
-            None => t.threshold.clone(),
-        };
-        let _ = write!(
-            out,
-            "    <testcase classname=\"loadgen.thresholds\" name=\"{}\"",
-            escape(&name)
-        );
-        if t.passed {
-            let _ = writeln!(out, "/>");
-        } else {
-            let _ = writeln!(
-                out,
-                ">\n      <failure message=\"{}\">observed {}{}</failure>\n    </testcase>",
-                escape(&format!("threshold {name} failed")),
-                escape(&t.observed_text),
-                escape(&why)
-            );
-        }
-    }
+    let cases = r
+        .thresholds
+        .iter()
+        .map(|t| {
+            let name = match &t.request {
+                Some(n) => format!("{} [{n}]", t.threshold),
+                None => t.threshold.clone(),
+            };
+            let outcome = if t.passed {
+                Outcome::Passed
+            } else {
+                Outcome::Failure {
+                    message: format!("threshold {name} failed"),
+                    text: Some(format!("observed {}{why}", t.observed_text)),
+                }
+            };
+            Case::new("loadgen.thresholds", name, outcome)
+        })
+        .collect();
     let mut system_out = Vec::new();
     if r.interrupted {
         system_out.push("the run was interrupted".to_owned());
@@ -75,15 +41,18 @@ pub fn render(r: &Report) -> String {
     } else if !reasons.is_empty() {
         system_out.push(format!("errors by reason:\n{}", reasons.join("\n")));
     }
-    if !system_out.is_empty() {
-        let _ = writeln!(
-            out,
-            "    <system-out>{}</system-out>",
-            escape(&system_out.join("\n"))
-        );
+    Document::Suites {
+        name: "loadgen".into(),
+        time: Some(r.elapsed_s),
+        suites: vec![Suite {
+            name: r.scenario.clone(),
+            time: Some(r.elapsed_s),
+            timestamp: Some(r.started_at.clone()),
+            cases,
+            system_out: (!system_out.is_empty()).then(|| system_out.join("\n")),
+        }],
     }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
+    .render()
 }
 
 #[cfg(test)]

@@ -9,15 +9,13 @@ pub mod markdown;
 pub mod table;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use crate::engine::RunResult;
-use crate::recorder::IntervalSummary;
+use crate::recorder::{IntervalSummary, RunResult};
 use crate::scenario::{Load, Plan};
 use crate::stats::{Stats, decode_histogram, encode_histogram};
-use crate::threshold::{Metric, Threshold};
+use crate::threshold::{Threshold, Verdict};
 
 /// The wire types live in `common::report`, shared with slo, which reads
 /// them; re-exported so loadgen's callers keep their paths.
@@ -99,44 +97,16 @@ pub enum ReportError {
     Invalid { path: String, message: String },
 }
 
-/// The observed value of a threshold, or `None` when there is no data for it.
-pub fn observe(
-    t: &Threshold,
-    total: &Stats,
-    per_name: &[Stats],
-    names: &[String],
-    elapsed: Duration,
-    dropped: u64,
-) -> Option<f64> {
-    let stats = match &t.request {
-        Some(r) => per_name.get(names.iter().position(|n| n == r)?)?,
-        None => total,
-    };
-    observe_stats(t, stats, elapsed.as_secs_f64(), dropped)
-}
-
-fn observe_stats(t: &Threshold, stats: &Stats, elapsed: f64, dropped: u64) -> Option<f64> {
-    match t.metric {
-        Metric::Dropped => Some(dropped as f64),
-        _ if stats.count == 0 => None,
-        Metric::Rps => (elapsed > 0.0).then(|| stats.count as f64 / elapsed),
-        Metric::Percentile(q) => Some(stats.percentile_ms(q, true)),
-        Metric::AvgLatency => Some(stats.mean_ms(true)),
-        Metric::MaxLatency => Some(stats.max_ms(true)),
-        Metric::ErrorRate => Some(stats.error_rate()),
-    }
-}
-
+/// A threshold's verdict ([`Threshold::verdict`]) as the report shows it.
 fn evaluate(t: &Threshold, stats: Option<&Stats>, elapsed: f64, dropped: u64) -> ThresholdResult {
-    let observed = stats.and_then(|s| observe_stats(t, s, elapsed, dropped));
+    let Verdict { observed, passed } = t.verdict(stats, elapsed, dropped);
     ThresholdResult {
         threshold: t.expr.clone(),
         request: t.request.clone(),
         abort_on_fail: t.abort_on_fail,
         observed,
         observed_text: observed.map_or_else(|| "no data".to_owned(), |v| t.format_value(v)),
-        // No data is never a pass.
-        passed: observed.is_some_and(|v| t.passes(v)),
+        passed,
         metric: Some(t.metric),
         op: Some(t.op),
         limit: Some(t.limit),
@@ -180,14 +150,7 @@ pub fn build(plan: &Plan, target: &str, run: &RunResult) -> Report {
         .thresholds
         .iter()
         .map(|t| {
-            let stats = match &t.request {
-                Some(r) => plan
-                    .names
-                    .iter()
-                    .position(|n| n == r)
-                    .and_then(|i| run.recorded.per_name.get(i)),
-                None => Some(&run.recorded.total),
-            };
+            let stats = t.stats_in(&run.recorded.total, &run.recorded.per_name, &plan.names);
             evaluate(t, stats, elapsed, run.dropped)
         })
         .collect();
@@ -197,24 +160,27 @@ pub fn build(plan: &Plan, target: &str, run: &RunResult) -> Report {
 /// Reads a report (`-` reads standard input): at most
 /// [`crate::input::MAX_REPORT_BYTES`], UTF-8, then [`parse`].
 pub fn read(path: &Path) -> Result<Report, ReportError> {
-    let (text, shown) =
-        crate::input::read_text(path, crate::input::MAX_REPORT_BYTES).map_err(|e| match e {
-            crate::input::InputError::Io(source) => ReportError::Read {
-                path: path.display().to_string(),
-                source,
+    use common::input::InputError;
+    let read = common::input::read_text(path, crate::input::MAX_REPORT_BYTES).map_err(|e| {
+        let path = path.display().to_string();
+        match e {
+            InputError::Read { error, .. } => ReportError::Read {
+                path,
+                source: error,
             },
-            crate::input::InputError::Utf8 { line, column, .. } => ReportError::Parse {
-                path: path.display().to_string(),
-                line,
-                column,
+            InputError::Utf8 { line, column, .. } => ReportError::Parse {
+                path,
+                line: usize::try_from(line).unwrap_or(usize::MAX),
+                column: usize::try_from(column).unwrap_or(usize::MAX),
                 message: e.message(),
             },
-            crate::input::InputError::TooLarge { .. } => ReportError::Invalid {
-                path: path.display().to_string(),
-                message: e.to_string(),
+            InputError::TooLarge { .. } => ReportError::Invalid {
+                path,
+                message: e.message(),
             },
-        })?;
-    parse(&text, &shown.display().to_string())
+        }
+    })?;
+    parse(&read.text, &read.shown)
 }
 
 /// Parses a report's JSON ([`Report::parse`]: an object, version 1,
@@ -344,37 +310,13 @@ pub fn merge(reports: &[(String, Report)]) -> Result<Report, ReportError> {
     Ok(merged)
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    let err = |source| ReportError::Write {
-        path: path.display().to_string(),
-        source,
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "report".into());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(err)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::stats::{Outcome, Sample};
+    use std::time::Duration;
+
+    use crate::threshold::Metric;
 
     pub(crate) fn sample_report() -> Report {
         let mut per = [Stats::default(), Stats::default()];
@@ -524,16 +466,5 @@ mod tests {
         let merged = merge(&[("a".into(), big.clone()), ("b".into(), big)]).unwrap();
         assert_eq!(merged.iterations, u64::MAX);
         assert_eq!(merged.total.count, u64::MAX);
-    }
-
-    #[test]
-    fn atomic_write_replaces_whole_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("r.json");
-        write_atomic(&p, b"one").unwrap();
-        write_atomic(&p, b"two").unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), b"two");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-        assert!(write_atomic(&dir.path().join("missing/r.json"), b"x").is_err());
     }
 }

@@ -13,9 +13,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use common::diagnostic::Diagnostic;
+use common::input::{InputError, cut};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::input::{MAX_SCENARIO_BYTES, SNIPPET_CHARS};
 use crate::threshold::{Threshold, ThresholdError};
 use locate::Locations;
 pub use template::{DataSet, Template, TemplateError};
@@ -430,15 +433,9 @@ pub enum ScenarioError {
         path: String,
         source: std::io::Error,
     },
-    #[error("{path}:{line}:{column}: {message}\n  |\n{line:>3} | {snippet}\n  = hint: {hint}")]
-    Syntax {
-        path: String,
-        line: u64,
-        column: u64,
-        message: String,
-        snippet: String,
-        hint: String,
-    },
+    /// At a place in the file: file:line:column, the line, a caret, a hint.
+    #[error("{0}")]
+    Syntax(Box<Diagnostic>),
     #[error("{path}: {what}\n  = hint: {hint}")]
     Invalid {
         path: String,
@@ -458,14 +455,9 @@ impl Ctx<'_> {
     /// `load.stages.1.target`), or at its nearest written ancestor.
     fn at(&self, at: &str, what: String, hint: &str) -> ScenarioError {
         let (line, column) = self.locations.get(at);
-        ScenarioError::Syntax {
-            path: self.path.to_owned(),
-            line,
-            column,
-            message: what,
-            snippet: crate::input::snippet_at(self.text, line as usize, column as usize),
-            hint: hint.to_owned(),
-        }
+        ScenarioError::Syntax(Box::new(
+            Diagnostic::at(self.path, self.text, line, column, what).with_hint(hint),
+        ))
     }
 
     /// Checks a duration against `0 < d <= max`.
@@ -539,18 +531,14 @@ pub fn parse(text: &str, path: &Path) -> Result<Plan, ScenarioError> {
             Some(rest) => rest.split_once(": ").map_or(message, |(_, m)| m),
             None => message,
         };
-        let message = crate::input::snippet(message, 1);
+        let message = cut(message, SNIPPET_CHARS);
         // Inside a tagged block (load:) the parser reports the block's start;
         // the offending value, when the message quotes it, pins the real line.
         let (line, column) = refine_location(text, &message, line, column);
-        ScenarioError::Syntax {
-            path: shown.clone(),
-            line: line.max(1),
-            column: column.max(1),
-            hint: hint_for(&message).to_owned(),
-            message,
-            snippet: crate::input::snippet_at(text, line as usize, column as usize),
-        }
+        ScenarioError::Syntax(Box::new(
+            Diagnostic::at(shown.as_str(), text, line, column, &message)
+                .with_hint(hint_for(&message)),
+        ))
     })?;
     let ctx = Ctx {
         path: &shown,
@@ -562,32 +550,21 @@ pub fn parse(text: &str, path: &Path) -> Result<Plan, ScenarioError> {
 }
 
 /// Reads and validates a scenario file (`-` reads standard input): at most
-/// [`crate::input::MAX_SCENARIO_BYTES`], UTF-8.
+/// [`MAX_SCENARIO_BYTES`], UTF-8.
 pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
-    let (text, shown) =
-        crate::input::read_text(path, crate::input::MAX_SCENARIO_BYTES).map_err(|e| {
-            let shown = path.display().to_string();
-            match e {
-                crate::input::InputError::Io(source) => ScenarioError::Read {
-                    path: shown,
-                    source,
-                },
-                crate::input::InputError::Utf8 { line, column, .. } => ScenarioError::Syntax {
-                    path: shown,
-                    line: line as u64,
-                    column: column as u64,
-                    message: e.message(),
-                    snippet: String::new(),
-                    hint: e.hint().to_owned(),
-                },
-                crate::input::InputError::TooLarge { .. } => ScenarioError::Invalid {
-                    path: shown,
-                    what: e.to_string(),
-                    hint: e.hint().to_owned(),
-                },
-            }
-        })?;
-    parse(&text, &shown)
+    let read = common::input::read_text(path, MAX_SCENARIO_BYTES).map_err(|e| match e {
+        InputError::Read { error, .. } => ScenarioError::Read {
+            path: path.display().to_string(),
+            source: error,
+        },
+        InputError::Utf8 { .. } => ScenarioError::Syntax(Box::new(e.diagnostic())),
+        InputError::TooLarge { .. } => ScenarioError::Invalid {
+            path: e.path().to_owned(),
+            what: e.message(),
+            hint: e.hint().to_owned(),
+        },
+    })?;
+    parse(&read.text, Path::new(&read.shown))
 }
 
 const TEMPLATE_HINT: &str = "templates: {{ randint(1, 20) }} (64-bit integers, low <= high), {{ uuid }}, {{ seq }}, {{ data.NAME.COLUMN }}";
@@ -603,7 +580,7 @@ fn validate(
             "base_url",
             format!(
                 "base_url {:?} is not a URL: {e}",
-                crate::input::snippet(&file.base_url, 1)
+                cut(&file.base_url, SNIPPET_CHARS)
             ),
             "write it like http://127.0.0.1:8080",
         )
@@ -628,7 +605,7 @@ fn validate(
         let name = http::HeaderName::try_from(k.as_str()).map_err(|_| {
             ctx.at(
                 &at,
-                format!("invalid header name {:?}", crate::input::snippet(k, 1)),
+                format!("invalid header name {:?}", cut(k, SNIPPET_CHARS)),
                 "header names are tokens like x-api-key",
             )
         })?;
@@ -719,7 +696,7 @@ fn validate(
                         &format!("{at}.method"),
                         format!(
                             "invalid method {:?} in request {:?}",
-                            crate::input::snippet(&r.method, 1),
+                            cut(&r.method, SNIPPET_CHARS),
                             r.name
                         ),
                         "GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS",
@@ -729,7 +706,7 @@ fn validate(
                 Template::parse(t, &data).map_err(|e| {
                     ctx.at(
                         &format!("{at}.{field}"),
-                        crate::input::snippet(&format!("request {:?}: {e}", r.name), 1),
+                        cut(&format!("request {:?}: {e}", r.name), SNIPPET_CHARS),
                         TEMPLATE_HINT,
                     )
                 })
@@ -740,7 +717,7 @@ fn validate(
                     format!(
                         "path of request {:?} must start with /, got {:?}",
                         r.name,
-                        crate::input::snippet(&r.path, 1)
+                        cut(&r.path, SNIPPET_CHARS)
                     ),
                     "paths are joined to base_url, e.g. /api/products",
                 ));
@@ -753,7 +730,7 @@ fn validate(
                         &format!("{at}.headers.{k}"),
                         format!(
                             "invalid header name {:?} in request {:?}",
-                            crate::input::snippet(k, 1),
+                            cut(k, SNIPPET_CHARS),
                             r.name
                         ),
                         "header names are tokens like content-type",
@@ -823,7 +800,7 @@ fn validate(
         let mut parsed = Threshold::parse(expr).map_err(|e: ThresholdError| {
             ctx.at(
                 &at,
-                crate::input::snippet(&e.to_string(), 1),
+                cut(&e.to_string(), SNIPPET_CHARS),
                 "e.g. p(95)<300ms, p(99.9)<1s, error_rate<1%, rps>=500",
             )
         })?;
@@ -834,7 +811,7 @@ fn validate(
                 &format!("thresholds.{i}.request"),
                 format!(
                     "threshold {expr:?} names request {:?}, which no scenario has",
-                    crate::input::snippet(r, 1)
+                    cut(r, SNIPPET_CHARS)
                 ),
                 "use a request name from scenarios[].requests[].name",
             ));

@@ -25,11 +25,11 @@ impl DataSet {
     /// [`crate::scenario::limits::MAX_DATA_ROWS`] rows, every row as wide
     /// as the header. Errors name the file and line.
     pub fn from_csv_file(path: &Path) -> Result<Self, String> {
-        let shown = path.display();
+        let shown = path.display().to_string();
         let file = std::fs::File::open(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
-        let bytes = crate::input::read_bounded(file, crate::input::MAX_DATA_BYTES)
-            .map_err(|e| format!("{shown}: {e}"))?;
-        let text = crate::input::decode(bytes).map_err(|e| format!("{shown}:{e}"))?;
+        let bytes = common::input::read_bounded(file, crate::input::MAX_DATA_BYTES, &shown)
+            .map_err(|e| e.to_string())?;
+        let text = common::input::decode(bytes, &shown).map_err(|e| e.to_string())?;
         Self::from_csv(&text).map_err(|e| format!("{shown}:{e}"))
     }
 

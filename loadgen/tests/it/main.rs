@@ -1,8 +1,12 @@
-//! Integration tests: the real loadgen binary against the real target app on
-//! loopback (started in-process on an ephemeral port).
+//! Integration tests, in one test binary: the real loadgen binary against the
+//! real target app on loopback (started in-process on an ephemeral port), the
+//! engine in-process under the live view's switches, and the TUI's views
+//! rendered into insta snapshots (`snapshots/`).
 
 mod edges;
+mod junit_xml;
 mod limits;
+mod live_controls;
 mod malformed;
 mod mutants;
 mod otlp;
@@ -10,4 +14,5 @@ mod pipes;
 mod reports;
 mod runs;
 mod tui;
+mod tui_views;
 mod util;

@@ -246,11 +246,13 @@ async fn mutants_of_the_bundled_scenarios_never_panic_and_what_validates_runs() 
         let seed = &seeds[case % seeds.len()];
         let bytes = mutate(seed, &mut rng);
         let shown = String::from_utf8_lossy(&bytes).into_owned();
-        let result = std::panic::catch_unwind(|| match loadgen::input::decode(bytes.clone()) {
-            Err(e) => Err(format!("mutant.yaml:{e}")),
-            Ok(text) => loadgen::scenario::parse(&text, path)
-                .map(|plan| (text, plan))
-                .map_err(|e| e.to_string()),
+        let result = std::panic::catch_unwind(|| {
+            match common::input::decode(bytes.clone(), "mutant.yaml") {
+                Err(e) => Err(e.to_string()),
+                Ok(text) => loadgen::scenario::parse(&text, path)
+                    .map(|plan| (text, plan))
+                    .map_err(|e| e.to_string()),
+            }
         });
         match result {
             Err(_) => panic!("case {case} panicked on:\n{shown}"),

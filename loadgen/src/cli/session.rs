@@ -1,0 +1,151 @@
+//! A run as `loadgen run` and `loadgen demo` do it: the signal handler, the
+//! live view (and its SLO panel) or the progress line, the engine, the
+//! client spans' flush, then the table on stdout, the output files and the
+//! exit code. It takes plain values; the commands have checked them.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::error::{CliError, Exit};
+use super::shared::stdout;
+use super::signal;
+use crate::client_spans::ClientSpans;
+use crate::engine::{self, Control};
+use crate::live::Live;
+use crate::output::{self, Outputs};
+use crate::report::{self, Report};
+use crate::scenario::{Load, Plan};
+use crate::tui::{SloState, Tui};
+
+/// What the live view shows.
+#[derive(Default)]
+pub(super) struct View {
+    /// Show the live terminal view.
+    pub tui: bool,
+    /// The SLOs for its SLO panel.
+    pub slo: Option<slo::model::Service>,
+    /// The Prometheus to compute them from.
+    pub prometheus: Option<String>,
+    /// Shown in the SLO panel when there is no Prometheus.
+    pub hint: Option<String>,
+}
+
+/// Runs `plan` against `host` (or its base URL), shows `view`, writes
+/// `outputs`, and returns the run's exit code.
+pub(super) async fn execute(
+    plan: Plan,
+    host: Option<String>,
+    outputs: &Outputs,
+    spans: Option<ClientSpans>,
+    view: View,
+) -> Result<Exit, CliError> {
+    let control = Arc::new(Control::default());
+    signal::install(&control);
+    let target = host.clone().unwrap_or_else(|| plan.base_url.clone());
+    let stop_refresh = Arc::new(AtomicBool::new(false));
+    let (live, tui) = if view.tui {
+        let marks = view
+            .slo
+            .as_ref()
+            .map(crate::tui::latency_marks)
+            .unwrap_or_default();
+        let live = Arc::new(Live::with_marks(marks));
+        let state = match (view.slo, view.prometheus) {
+            (Some(service), Some(url)) => {
+                let prom = slo::prom::Prom::new(slo::prom::PromConfig::new(&url))
+                    .map_err(|e| CliError::invalid(anyhow::anyhow!("--prometheus {url}: {e}")))?;
+                let state = Arc::new(SloState::default());
+                tokio::spawn(crate::tui::refresh_slos(
+                    state.clone(),
+                    service,
+                    prom,
+                    url,
+                    Duration::from_secs(3),
+                    stop_refresh.clone(),
+                ));
+                state
+            }
+            (Some(service), None) => Arc::new(SloState::client_side(
+                service,
+                view.hint
+                    .as_deref()
+                    .unwrap_or("add --prometheus URL for server-side SLIs and burn rates"),
+            )),
+            (None, _) => Arc::new(SloState::default()),
+        };
+        let open = matches!(plan.load, Load::Open { .. });
+        let tui = Tui::start(live.clone(), control.clone(), state, open)
+            .context("failed to take over the terminal")?;
+        (Some(live), Some(tui))
+    } else {
+        (None, None)
+    };
+    let progress = (tui.is_none() && std::io::stdout().is_terminal())
+        .then(|| tokio::spawn(crate::progress::show(control.clone(), plan.load.duration())));
+    let spans = spans.map(Arc::new);
+    let run = engine::run(
+        plan.clone(),
+        host,
+        outputs.hdr_log.is_some(),
+        control.clone(),
+        spans.clone(),
+        live,
+    )
+    .await;
+    let hurry = control.hurry.load(Ordering::SeqCst);
+    stop_refresh.store(true, Ordering::Relaxed);
+    if let Some(t) = tui {
+        t.finish();
+    }
+    if let Some(spans) = spans
+        && !hurry
+    {
+        let interrupted = control.interrupted.load(Ordering::SeqCst);
+        let flush = tokio::task::spawn_blocking(move || spans.shutdown());
+        if interrupted {
+            // An interrupted run does not wait long on a collector.
+            if tokio::time::timeout(Duration::from_millis(500), flush)
+                .await
+                .is_err()
+            {
+                eprintln!("loadgen: warning: client spans not flushed (interrupted)");
+            }
+        } else {
+            let _ = flush.await;
+        }
+    }
+    if let Some(p) = progress {
+        p.abort();
+        crate::progress::clear();
+    }
+    let run = run.context("the run failed")?;
+    let report = report::build(&plan, &target, &run);
+    // A closed stdout (`| head`) does not stop the reports from being written.
+    stdout(&report::table::render(&report))?;
+    output::write(
+        outputs,
+        &report,
+        Some((run.started_at, &run.recorded.interval_histograms)),
+    )?;
+    Ok(exit_of_run(&report))
+}
+
+/// The exit code of a finished run: 99 when a threshold failed, 1 when it was
+/// interrupted or no request succeeded (the reason goes to stderr), else 0.
+fn exit_of_run(report: &Report) -> Exit {
+    let none = report.no_success();
+    if let Some(why) = &none {
+        eprintln!("loadgen: error: {why}");
+    }
+    if !report.passed() {
+        Exit::Failed
+    } else if report.interrupted || none.is_some() {
+        Exit::Failure
+    } else {
+        Exit::Ok
+    }
+}

@@ -1,0 +1,66 @@
+//! What several commands share: the output files they write, a scenario
+//! with a `--duration` override, and stdout that a closed pipe does not fail.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+
+use super::error::CliError;
+use crate::output::Outputs;
+use crate::scenario::Plan;
+
+// The files a command that produces a report can write (no doc comment:
+// clap would take it for help text).
+#[derive(Debug, Args, Default)]
+pub(super) struct OutputArgs {
+    /// Write the JSON report here (versioned; merges with `loadgen merge`).
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Write a JUnit XML file with one test case per threshold.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// Write the HdrHistogram interval log of corrected latency.
+    #[arg(long)]
+    hdr_log: Option<PathBuf>,
+    /// Write a Markdown summary (for CI job summaries).
+    #[arg(long)]
+    summary_md: Option<PathBuf>,
+}
+
+impl From<OutputArgs> for Outputs {
+    fn from(a: OutputArgs) -> Self {
+        Outputs {
+            report: a.report,
+            junit: a.junit,
+            hdr_log: a.hdr_log,
+            summary_md: a.summary_md,
+        }
+    }
+}
+
+/// Writes `text` to stdout. A closed pipe (`loadgen ... | head -1`) is not
+/// an error: the rest is dropped quietly, as ripgrep does.
+pub(super) fn stdout(text: &str) -> Result<(), CliError> {
+    common::fs::write_stdout(text.as_bytes()).map_err(CliError::failure)?;
+    Ok(())
+}
+
+/// Checks a `--duration` override against the range of a scenario's run.
+pub(super) fn check_duration(d: Duration) -> Result<Duration, CliError> {
+    crate::scenario::limits::run_duration(d).map_err(|e| {
+        CliError::invalid(anyhow::anyhow!(
+            "{e} (e.g. --duration 30s; see \"Ranges\" in loadgen/README.md)"
+        ))
+    })
+}
+
+/// Loads a scenario file, with a `--duration` override.
+pub(super) fn load_plan(path: &Path, duration: Option<Duration>) -> Result<Plan, CliError> {
+    let duration = duration.map(check_duration).transpose()?;
+    let mut plan = crate::scenario::load(path)?;
+    if let Some(d) = duration {
+        plan.load = plan.load.with_duration(d);
+    }
+    Ok(plan)
+}

@@ -1,0 +1,378 @@
+//! `slo gate` and `slo report` against a small fake Prometheus on 127.0.0.1
+//! that gives answers a real one cannot be made to give (NaN, Inf, negative
+//! counts, the wrong result type, two series): every one is inconclusive
+//! (exit 3) with a message naming the query and what came back, never a pass.
+//! Also `gate --run`'s window and interrupted reports.
+
+use crate::fake_prom::{FakeProm, vector};
+use crate::util::slo;
+
+const SPEC: &str = "version: slo/v1\nservice: app\nslos:\n  - name: availability\n    objective: 99\n    period: 30d\n    min_events: 10\n    sli:\n      availability:\n        selector: '{job=\"app\"}'\n";
+
+fn spec_file(dir: &tempfile::TempDir) -> String {
+    let p = dir.path().join("spec.yaml");
+    std::fs::write(&p, SPEC).unwrap();
+    p.to_str().unwrap().to_owned()
+}
+
+const PROM_FLAGS: [&str; 4] = ["--retries", "0", "--timeout", "5s"];
+
+/// Runs `slo gate` over a fixed window against answers `total` and `errors`.
+fn gate(total: String, errors: String) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_file(&dir);
+    let prom = FakeProm::start(total, errors);
+    let mut args = vec![
+        "gate",
+        &spec,
+        "--prometheus",
+        &prom.url,
+        "--from",
+        "1700000000",
+        "--to",
+        "1700000300",
+    ];
+    args.extend(PROM_FLAGS);
+    slo(&args)
+}
+
+/// Asserts the gate is inconclusive (exit 3), naming the errors query and `found`.
+fn assert_inconclusive(errors: String, found: &str) {
+    let (code, stdout, stderr) = gate(vector(&["1000"]), errors);
+    assert_eq!(code, Some(3), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("INCONCLUSIVE availability: SLI unknown over 300s"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("PASS"), "{stdout}");
+    assert!(
+        stdout.contains("sum(increase(http_server_request_duration_seconds_count{job=\"app\",http_response_status_code=~\"5..\"}[5m]))"),
+        "names the query: {stdout}"
+    );
+    assert!(
+        stdout.contains(found),
+        "says what came back ({found}): {stdout}"
+    );
+}
+
+#[test]
+fn gate_healthy_answers_pass() {
+    // The control: the same fake with sound numbers passes, so the cases
+    // below fail for their answers, not for the set-up.
+    let (code, stdout, stderr) = gate(vector(&["1000"]), vector(&["0"]));
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("PASS availability"), "{stdout}");
+    // An empty errors answer is zero errors for availability (no 5xx series yet).
+    let (code, stdout, stderr) = gate(vector(&["1000"]), vector(&[]));
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+}
+
+#[test]
+fn gate_nan_errors_is_inconclusive() {
+    assert_inconclusive(vector(&["NaN"]), "NaN");
+}
+
+#[test]
+fn gate_positive_infinity_errors_is_inconclusive() {
+    assert_inconclusive(vector(&["+Inf"]), "+Inf");
+}
+
+#[test]
+fn gate_negative_infinity_errors_is_inconclusive() {
+    assert_inconclusive(vector(&["-Inf"]), "-Inf");
+}
+
+#[test]
+fn gate_negative_errors_is_inconclusive() {
+    assert_inconclusive(vector(&["-42"]), "-42");
+}
+
+#[test]
+fn gate_matrix_errors_is_inconclusive() {
+    assert_inconclusive(
+        r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1700000000,"0"],[1700000015,"0"]]}]}}"#.into(),
+        "matrix",
+    );
+}
+
+#[test]
+fn gate_string_errors_is_inconclusive() {
+    assert_inconclusive(
+        r#"{"status":"success","data":{"resultType":"string","result":[1700000000,"0"]}}"#.into(),
+        "string \"0\"",
+    );
+}
+
+#[test]
+fn gate_scalar_errors_is_inconclusive() {
+    assert_inconclusive(
+        r#"{"status":"success","data":{"resultType":"scalar","result":[1700000000,"0"]}}"#.into(),
+        "scalar 0",
+    );
+}
+
+#[test]
+fn gate_two_errors_series_is_inconclusive() {
+    // First 0, second 900: reading only the first would pass.
+    assert_inconclusive(vector(&["0", "900"]), "2 series");
+    assert_inconclusive(vector(&["0", "900"]), "900");
+}
+
+#[test]
+fn gate_non_json_answer_is_inconclusive() {
+    assert_inconclusive("<html>login</html>".into(), "not JSON");
+}
+
+#[test]
+fn gate_prometheus_error_answer_is_inconclusive() {
+    let (code, stdout, stderr) = gate(
+        vector(&["1000"]),
+        r#"{"status":"error","errorType":"execution","error":"query processing would load too many samples"}"#.into(),
+    );
+    assert_eq!(code, Some(3), "{stdout}{stderr}");
+    assert!(stderr.contains("rejected the query"), "{stderr}");
+    assert!(stderr.contains("execution: query processing"), "{stderr}");
+    assert!(!stdout.contains("PASS"), "{stdout}");
+}
+
+#[test]
+fn gate_missing_total_is_inconclusive() {
+    let (code, stdout, stderr) = gate(vector(&[]), vector(&["0"]));
+    assert_eq!(code, Some(3), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("sum(increase(http_server_request_duration_seconds_count{job=\"app\"}[5m])) returned no series"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn gate_nan_total_is_inconclusive() {
+    let (code, stdout, stderr) = gate(vector(&["NaN"]), vector(&["0"]));
+    assert_eq!(code, Some(3), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(
+            "Prometheus answered {http_response_status_code=\"500\"} NaN to sum(increase("
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn gate_errors_above_total_is_inconclusive() {
+    let (code, stdout, stderr) = gate(vector(&["100"]), vector(&["900"]));
+    assert_eq!(code, Some(3), "{stdout}{stderr}");
+    assert!(stdout.contains("do not count the same events"), "{stdout}");
+}
+
+#[test]
+fn gate_writes_the_inconclusive_reason_to_json_and_junit() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_file(&dir);
+    let prom = FakeProm::start(vector(&["1000"]), vector(&["NaN"]));
+    let json = dir.path().join("gate.json");
+    let junit = dir.path().join("gate.xml");
+    let mut args = vec![
+        "gate",
+        &spec,
+        "--prometheus",
+        &prom.url,
+        "--from",
+        "1700000000",
+        "--to",
+        "1700000300",
+        "--json",
+        json.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ];
+    args.extend(PROM_FLAGS);
+    let (code, stdout, stderr) = slo(&args);
+    assert_eq!(code, Some(3), "{stdout}{stderr}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(results[0]["verdict"], "inconclusive");
+    assert!(
+        results[0]["reason"].as_str().unwrap().contains("NaN"),
+        "{results}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("NaN"), "{xml}");
+}
+
+#[test]
+fn report_nan_errors_is_inconclusive() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_file(&dir);
+    let prom = FakeProm::start(vector(&["1000"]), vector(&["NaN"]));
+    let mut args = vec!["report", &spec, "--prometheus", &prom.url];
+    args.extend(PROM_FLAGS);
+    let (code, stdout, stderr) = slo(&args);
+    assert_eq!(code, Some(3), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("INCONCLUSIVE: Prometheus answered {http_response_status_code=\"500\"} NaN to sum(increase("),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("SLI over the period: inconclusive"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("error budget: inconclusive"), "{stdout}");
+    assert!(
+        stdout.contains("time to exhaustion: inconclusive"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("burn rate: 5m ?"), "{stdout}");
+    assert!(stdout.contains(": INCONCLUSIVE"), "alerts: {stdout}");
+    assert!(stderr.contains("could not be trusted"), "{stderr}");
+
+    args.push("--json");
+    let (code, stdout, stderr) = slo(&args);
+    assert_eq!(code, Some(3), "{stdout}{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(report[0]["sli"].is_null(), "{report}");
+    assert_eq!(report[0]["period_inconclusive"], true, "{report}");
+    let doubts = report[0]["inconclusive"].as_array().unwrap();
+    assert!(!doubts.is_empty(), "{report}");
+    assert!(
+        report[0]["windows"][0]["inconclusive"]
+            .as_str()
+            .unwrap()
+            .contains("NaN")
+    );
+
+    // Sound answers: exit 0, nothing inconclusive.
+    let prom = FakeProm::start(vector(&["1000"]), vector(&["1"]));
+    let mut args = vec!["report", &spec, "--prometheus", &prom.url, "--json"];
+    args.extend(PROM_FLAGS);
+    let (code, stdout, stderr) = slo(&args);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report[0]["inconclusive"], serde_json::json!([]));
+    assert!((report[0]["sli"].as_f64().unwrap() - 0.999).abs() < 1e-12);
+}
+
+/// A loadgen report with these fields: a real one (the reader needs a
+/// whole report) without its window, then these.
+fn run_report(dir: &tempfile::TempDir, fields: &str) -> String {
+    let p = dir.path().join("run.json");
+    let mut whole: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::util::root().join("common/testdata/report.json")).unwrap(),
+    )
+    .unwrap();
+    let whole_fields = whole.as_object_mut().unwrap();
+    for k in ["started_at", "ended_at", "elapsed_s"] {
+        whole_fields.remove(k);
+    }
+    let these: serde_json::Value = serde_json::from_str(&format!(
+        r#"{{"version": 1, "scenario": "s", "target": "http://127.0.0.1:1", "model": "closed", "iterations": 10, {fields}}}"#
+    ))
+    .unwrap();
+    for (k, v) in these.as_object().unwrap() {
+        whole_fields.insert(k.clone(), v.clone());
+    }
+    std::fs::write(&p, whole.to_string()).unwrap();
+    p.to_str().unwrap().to_owned()
+}
+
+fn gate_run(
+    prom: &FakeProm,
+    spec: &str,
+    report: &str,
+    extra: &[&str],
+) -> (Option<i32>, String, String) {
+    let mut args = vec!["gate", spec, "--prometheus", &prom.url, "--run", report];
+    args.extend(PROM_FLAGS);
+    args.extend(extra);
+    slo(&args)
+}
+
+#[test]
+fn gate_run_judges_the_window_up_to_ended_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_file(&dir);
+    let prom = FakeProm::start(vector(&["1000"]), vector(&["0"]));
+    // elapsed_s says 10 s, but the run really ended 40 s after it started.
+    let report = run_report(
+        &dir,
+        r#""started_at": "2023-11-14T22:13:20Z", "ended_at": "2023-11-14T22:14:00Z", "elapsed_s": 10.0, "interrupted": false"#,
+    );
+    let (code, stdout, stderr) = gate_run(&prom, &spec, &report, &[]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("over 40s"), "{stdout}");
+    let seen = prom.seen();
+    assert!(!seen.is_empty());
+    for (query, time) in &seen {
+        assert_eq!(time.as_deref(), Some("1700000040"), "{query}");
+        assert!(query.contains("[40s]"), "{query}");
+    }
+
+    // Fractions of a second round outwards.
+    let prom = FakeProm::start(vector(&["1000"]), vector(&["0"]));
+    let report = run_report(
+        &dir,
+        r#""started_at": "2023-11-14T22:13:20.700Z", "ended_at": "2023-11-14T22:13:30.200Z", "elapsed_s": 9.5, "interrupted": false"#,
+    );
+    let (code, stdout, stderr) = gate_run(&prom, &spec, &report, &[]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("over 11s"), "{stdout}");
+
+    // An older report without ended_at ends at started_at + elapsed_s.
+    let prom = FakeProm::start(vector(&["1000"]), vector(&["0"]));
+    let report = run_report(
+        &dir,
+        r#""started_at": "2023-11-14T22:13:20Z", "elapsed_s": 10.0, "interrupted": false"#,
+    );
+    let (code, stdout, stderr) = gate_run(&prom, &spec, &report, &[]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("over 10s"), "{stdout}");
+    assert_eq!(prom.seen()[0].1.as_deref(), Some("1700000010"));
+}
+
+#[test]
+fn gate_run_refuses_an_interrupted_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_file(&dir);
+    let prom = FakeProm::start(vector(&["1000"]), vector(&["0"]));
+    let report = run_report(
+        &dir,
+        r#""started_at": "2023-11-14T22:13:20Z", "ended_at": "2023-11-14T22:13:25Z", "elapsed_s": 5.0, "interrupted": true"#,
+    );
+    let (code, stdout, stderr) = gate_run(&prom, &spec, &report, &[]);
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(stderr.contains("--allow-interrupted"), "the hint: {stderr}");
+    assert!(prom.seen().is_empty(), "asked Prometheus anyway");
+
+    let (code, stdout, stderr) = gate_run(&prom, &spec, &report, &["--allow-interrupted"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("PASS availability"), "{stdout}");
+    assert!(stdout.contains("over 5s"), "{stdout}");
+}
+
+#[test]
+fn gate_run_refuses_a_report_without_a_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_file(&dir);
+    let prom = FakeProm::start(vector(&["1000"]), vector(&["0"]));
+    for (fields, says) in [
+        (r#""elapsed_s": 5.0"#, "no started_at"),
+        (
+            r#""started_at": "yesterday", "elapsed_s": 5.0"#,
+            "started_at",
+        ),
+        (r#""started_at": "2023-11-14T22:13:20Z""#, "no ended_at"),
+        (
+            r#""started_at": "2023-11-14T22:13:20Z", "ended_at": "2023-11-14T22:13:20Z", "elapsed_s": 0.0"#,
+            "empty",
+        ),
+        (
+            r#""started_at": "2023-11-14T22:13:20Z", "elapsed_s": 1e300"#,
+            "elapsed_s",
+        ),
+    ] {
+        let report = run_report(&dir, fields);
+        let (code, stdout, stderr) = gate_run(&prom, &spec, &report, &[]);
+        assert_eq!(code, Some(2), "{fields}: {stdout}{stderr}");
+        assert!(stderr.contains(says), "{fields}: {stderr}");
+    }
+}
