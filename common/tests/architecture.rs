@@ -26,11 +26,7 @@ use std::path::{Path, PathBuf};
 /// within an entry passes; an entry that no longer matches any cycle fails,
 /// so it is removed when its cycle is gone. This list is to be emptied, not
 /// grown.
-const KNOWN_CYCLES: &[(&str, &str, &[&str])] = &[
-    // Format detection and dispatch live in spec.rs and call import.rs, which
-    // builds spec types: they move into import/.
-    ("slo lib", "", &["import", "spec"]),
-];
+const KNOWN_CYCLES: &[(&str, &str, &[&str])] = &[];
 
 /// A crate root: the label in messages (`loadgen lib`), and its file.
 struct Root {

@@ -7,7 +7,7 @@
 //! `sum()` can only give one, a body that is not the documented JSON) is
 //! [`Untrusted`]: the caller reports it as inconclusive, never as a number.
 //!
-//! Pure: the HTTP side lives in [`crate::prom`].
+//! Pure: the HTTP side lives in the `prom` module.
 
 use std::collections::BTreeMap;
 
@@ -66,13 +66,9 @@ pub struct Untrusted {
     pub problem: String,
 }
 
-/// `text` cut to about `max` characters, with an ellipsis when cut.
-pub fn snippet(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        None => text.to_owned(),
-        Some((i, _)) => format!("{}…", &text[..i]),
-    }
-}
+/// `text` cut to at most `max` characters, with an ellipsis when cut: the
+/// one rule for quoting a user's or a server's text, from `common`.
+pub use common::input::cut as snippet;
 
 /// A sample value as Prometheus writes it: a decimal, `NaN`, `+Inf` or `-Inf`.
 pub fn parse_value(text: &str) -> Option<f64> {

@@ -20,8 +20,9 @@ pub const METRIC_NAME: &str = "http_server_requests_per_second";
 /// Errors building autoscaling configs or reading a capacity run.
 #[derive(Debug, thiserror::Error)]
 pub enum HpaError {
-    #[error("{0}")]
-    Invalid(String),
+    /// A setting out of its range.
+    #[error(transparent)]
+    Setting(#[from] SettingError),
     #[error("{path}:{line}:{column}: not a loadgen report: {message}")]
     Report {
         path: String,
@@ -58,58 +59,147 @@ pub struct Settings {
     pub derivation: String,
 }
 
+/// A setting of [`Settings`], as a message names it: by its field name
+/// here, by its flag in the CLI ([`SettingError::describe`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    Deployment,
+    Namespace,
+    MinReplicas,
+    MaxReplicas,
+    ScaleDownWindow,
+    RateWindow,
+    PrometheusUrl,
+    Selector,
+    Metric,
+}
+
+impl Setting {
+    /// The field's name in [`Settings`].
+    pub fn field(self) -> &'static str {
+        match self {
+            Setting::Deployment => "deployment",
+            Setting::Namespace => "namespace",
+            Setting::MinReplicas => "min_replicas",
+            Setting::MaxReplicas => "max_replicas",
+            Setting::ScaleDownWindow => "scale_down_window",
+            Setting::RateWindow => "rate_window",
+            Setting::PrometheusUrl => "prometheus_url",
+            Setting::Selector => "selector",
+            Setting::Metric => "metric",
+        }
+    }
+}
+
+/// A [`Settings`] value out of its range.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SettingError {
+    Deployment(String),
+    Namespace(String),
+    TargetRps(f64),
+    Replicas {
+        min: u32,
+        max: u32,
+    },
+    ScaleDownWindow(Duration),
+    RateWindow,
+    PrometheusUrl(String),
+    Selector {
+        selector: String,
+        metric: String,
+        problem: String,
+    },
+}
+
+impl SettingError {
+    /// The message, each setting named by `name` (a field name, a flag).
+    pub fn describe(&self, name: impl Fn(Setting) -> String) -> String {
+        match self {
+            SettingError::Deployment(d) => format!(
+                "{} {d:?}: a Kubernetes name is lowercase letters, digits and '-', at most 63 (e.g. target-app)",
+                name(Setting::Deployment)
+            ),
+            SettingError::Namespace(ns) => format!(
+                "{} {ns:?}: a Kubernetes namespace is lowercase letters, digits and '-'",
+                name(Setting::Namespace)
+            ),
+            SettingError::TargetRps(t) => format!(
+                "the per-pod target must be a positive number of requests per second, not {t}"
+            ),
+            SettingError::Replicas { min, max } => format!(
+                "replicas: need 1 <= {} ({min}) <= {} ({max})",
+                name(Setting::MinReplicas),
+                name(Setting::MaxReplicas)
+            ),
+            SettingError::ScaleDownWindow(w) => format!(
+                "{} {}: Kubernetes allows at most 1h",
+                name(Setting::ScaleDownWindow),
+                humantime::format_duration(*w)
+            ),
+            SettingError::RateWindow => {
+                format!("{} must be at least 1s", name(Setting::RateWindow))
+            }
+            SettingError::PrometheusUrl(u) => format!(
+                "{} {u:?}: an http:// or https:// URL with a host (e.g. http://prometheus-operated.monitoring.svc:9090)",
+                name(Setting::PrometheusUrl)
+            ),
+            SettingError::Selector {
+                selector,
+                metric,
+                problem,
+            } => {
+                let sel = name(Setting::Selector);
+                format!(
+                    "{sel} {selector:?} with {} {metric:?}: {problem} (e.g. {sel} '{{job=\"target-app\"}}')",
+                    name(Setting::Metric)
+                )
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for SettingError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe(|s| s.field().to_owned()))
+    }
+}
+
+impl std::error::Error for SettingError {}
+
 impl Settings {
-    fn check(&self) -> Result<(), HpaError> {
-        let bad = |m: String| Err(HpaError::Invalid(m));
+    fn check(&self) -> Result<(), SettingError> {
         if !is_dns_label(&self.deployment) {
-            return bad(format!(
-                "--deployment {:?}: a Kubernetes name is lowercase letters, digits and '-', at most 63 (e.g. target-app)",
-                self.deployment
-            ));
+            return Err(SettingError::Deployment(self.deployment.clone()));
         }
         if let Some(ns) = &self.namespace
             && !is_dns_label(ns)
         {
-            return bad(format!(
-                "--namespace {ns:?}: a Kubernetes namespace is lowercase letters, digits and '-'"
-            ));
+            return Err(SettingError::Namespace(ns.clone()));
         }
         if !(self.target_rps.is_finite() && self.target_rps > 0.0) {
-            return bad(format!(
-                "the per-pod target must be a positive number of requests per second, not {}",
-                self.target_rps
-            ));
+            return Err(SettingError::TargetRps(self.target_rps));
         }
         if self.min_replicas < 1 || self.min_replicas > self.max_replicas {
-            return bad(format!(
-                "replicas: need 1 <= --min-replicas ({}) <= --max-replicas ({})",
-                self.min_replicas, self.max_replicas
-            ));
+            return Err(SettingError::Replicas {
+                min: self.min_replicas,
+                max: self.max_replicas,
+            });
         }
         if self.scale_down_window > Duration::from_secs(3600) {
-            return bad(format!(
-                "--scale-down-window {}: Kubernetes allows at most 1h",
-                humantime::format_duration(self.scale_down_window)
-            ));
+            return Err(SettingError::ScaleDownWindow(self.scale_down_window));
         }
         if self.rate_window < Duration::from_secs(1) {
-            return bad("--rate-window must be at least 1s".into());
+            return Err(SettingError::RateWindow);
         }
         match reqwest::Url::parse(&self.prometheus_url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-            _ => {
-                return bad(format!(
-                    "--prometheus-url {:?}: an http:// or https:// URL with a host (e.g. http://prometheus-operated.monitoring.svc:9090)",
-                    self.prometheus_url
-                ));
-            }
+            _ => return Err(SettingError::PrometheusUrl(self.prometheus_url.clone())),
         }
         let probe = format!("{}_count{}", self.metric, braces(&self.selector));
-        promql::check_selector(&probe).map_err(|m| {
-            HpaError::Invalid(format!(
-                "--selector {:?} with --metric {:?}: {m} (e.g. --selector '{{job=\"target-app\"}}')",
-                self.selector, self.metric
-            ))
+        promql::check_selector(&probe).map_err(|problem| SettingError::Selector {
+            selector: self.selector.clone(),
+            metric: self.metric.clone(),
+            problem: problem.to_string(),
         })
     }
 }
@@ -493,26 +583,147 @@ pub fn capacity(
     })
 }
 
+/// The per-pod target a capacity run gives, and how it was derived.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CapacityTarget {
+    /// Requests per second per pod: the capacity times the headroom, rounded down.
+    pub target: f64,
+    /// Where the run's thresholds broke, or that they held (a lower bound).
+    pub knee: String,
+    /// The derivation written into the generated object's annotation.
+    pub derivation: String,
+}
+
+/// The derivation of a target given as a number.
+pub fn given_derivation(target_rps: f64) -> String {
+    format!("{} (given)", fmt_num(target_rps))
+}
+
+/// `headroom` (0 < H <= 1) of the capacity `c` of the stress run `scenario`.
+/// Whole requests per second (rounded down) read better and err on the safe
+/// side; below 10 the target keeps three decimals.
+pub fn capacity_target(c: &Capacity, scenario: &str, headroom: f64) -> CapacityTarget {
+    let knee = match &c.breach {
+        Some((t, name)) => format!("{name} broke at {t}s"),
+        None => "thresholds held throughout (a lower bound)".to_owned(),
+    };
+    let raw = c.rps_per_replica * headroom;
+    let target = if raw >= 10.0 {
+        raw.floor()
+    } else {
+        (raw * 1000.0).floor() / 1000.0
+    };
+    let derivation = format!(
+        "{} = {} x {} req/s per replica sustained in {}s-{}s of stress run {:?} ({}; checked {})",
+        fmt_num(target),
+        fmt_num(headroom),
+        fmt_num((c.rps_per_replica * 1000.0).round() / 1000.0),
+        c.window.0,
+        c.window.1,
+        scenario,
+        knee,
+        c.checked.join(", ")
+    );
+    CapacityTarget {
+        target,
+        knee,
+        derivation,
+    }
+}
+
+/// Valid settings, for tests.
+#[cfg(test)]
+pub(crate) fn example_settings() -> Settings {
+    Settings {
+        deployment: "target-app".into(),
+        selector: "{job=\"target-app\"}".into(),
+        metric: "http_server_request_duration_seconds".into(),
+        namespace: Some("prod".into()),
+        target_rps: 140.5,
+        min_replicas: 2,
+        max_replicas: 10,
+        scale_down_window: Duration::from_secs(300),
+        rate_window: Duration::from_secs(120),
+        prometheus_url: "http://prometheus-operated.monitoring.svc:9090".into(),
+        derivation: "given".into(),
+    }
+}
+
+/// Edits that make [`example_settings`] invalid, each with the setting the
+/// message must name.
+#[cfg(test)]
+pub(crate) type BadSetting = (fn(&mut Settings), &'static str, Option<Setting>);
+
+/// Each way [`Settings`] can be out of range, for tests here and in the CLI.
+#[cfg(test)]
+pub(crate) fn bad_settings() -> Vec<BadSetting> {
+    vec![
+        (
+            |s| s.deployment = "Target_App".into(),
+            "Kubernetes name",
+            Some(Setting::Deployment),
+        ),
+        (|s| s.target_rps = 0.0, "positive number", None),
+        (|s| s.min_replicas = 11, "1 <=", Some(Setting::MinReplicas)),
+        (|s| s.min_replicas = 0, "1 <=", Some(Setting::MinReplicas)),
+        (
+            |s| s.scale_down_window = Duration::from_secs(7200),
+            "at most 1h",
+            Some(Setting::ScaleDownWindow),
+        ),
+        (
+            |s| s.selector = "{job=}".into(),
+            "with",
+            Some(Setting::Selector),
+        ),
+        (
+            |s| s.prometheus_url = "prometheus:9090".into(),
+            "URL with a host",
+            Some(Setting::PrometheusUrl),
+        ),
+        (
+            |s| s.namespace = Some("Prod".into()),
+            "Kubernetes namespace",
+            Some(Setting::Namespace),
+        ),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
 
+    #[test]
+    fn capacity_target_rounds_down_and_says_how() {
+        let c = Capacity {
+            rps_per_replica: 123.4567,
+            window: (10, 15),
+            breach: Some((20, "p(99)<300ms".into())),
+            checked: vec!["p(99)<300ms".into(), "error_rate<1%".into()],
+            skipped: vec![],
+        };
+        let t = capacity_target(&c, "stress", 0.7);
+        assert_eq!(t.target, 86.0);
+        assert_eq!(t.knee, "p(99)<300ms broke at 20s");
+        assert_eq!(
+            t.derivation,
+            "86 = 0.7 x 123.457 req/s per replica sustained in 10s-15s of stress run \"stress\" (p(99)<300ms broke at 20s; checked p(99)<300ms, error_rate<1%)"
+        );
+        let low = Capacity {
+            rps_per_replica: 3.33333,
+            breach: None,
+            ..c
+        };
+        let t = capacity_target(&low, "stress", 0.5);
+        assert_eq!(t.target, 1.666);
+        assert_eq!(t.knee, "thresholds held throughout (a lower bound)");
+        assert_eq!(given_derivation(150.0), "150 (given)");
+    }
+
     fn settings() -> Settings {
-        Settings {
-            deployment: "target-app".into(),
-            selector: "{job=\"target-app\"}".into(),
-            metric: "http_server_request_duration_seconds".into(),
-            namespace: Some("prod".into()),
-            target_rps: 140.5,
-            min_replicas: 2,
-            max_replicas: 10,
-            scale_down_window: Duration::from_secs(300),
-            rate_window: Duration::from_secs(120),
-            prometheus_url: "http://prometheus-operated.monitoring.svc:9090".into(),
-            derivation: "given".into(),
-        }
+        example_settings()
     }
 
     #[test]
@@ -552,30 +763,18 @@ mod tests {
         promql::check(&k).unwrap();
     }
 
+    /// The library names each setting by its field, never by a flag.
     #[test]
     fn bad_settings_are_refused() {
-        type Edit = fn(&mut Settings);
-        let cases: &[(Edit, &str)] = &[
-            (|s| s.deployment = "Target_App".into(), "Kubernetes name"),
-            (|s| s.target_rps = 0.0, "positive number"),
-            (|s| s.min_replicas = 11, "--min-replicas"),
-            (|s| s.min_replicas = 0, "--min-replicas"),
-            (
-                |s| s.scale_down_window = Duration::from_secs(7200),
-                "at most 1h",
-            ),
-            (|s| s.selector = "{job=}".into(), "--selector"),
-            (
-                |s| s.prometheus_url = "prometheus:9090".into(),
-                "--prometheus-url",
-            ),
-            (|s| s.namespace = Some("Prod".into()), "--namespace"),
-        ];
-        for (edit, expect) in cases {
+        for (edit, expect, setting) in bad_settings() {
             let mut s = settings();
             edit(&mut s);
             let e = hpa(&s).unwrap_err().to_string();
             assert!(e.contains(expect), "{expect}: {e}");
+            if let Some(setting) = setting {
+                assert!(e.contains(setting.field()), "{setting:?}: {e}");
+            }
+            assert!(!e.contains("--"), "{e}");
         }
     }
 

@@ -1,23 +1,39 @@
-//! SLOs: specs, the PromQL behind their SLIs, error budgets and burn rates.
+//! SLOs: specs, the PromQL behind their SLIs, error budgets and burn rates,
+//! and the generators for rules, dashboards and autoscaling.
 //!
-//! The pure core: [`spec`] parses and validates a native spec into the
-//! [`model`]; [`windows`] scales the SRE Workbook's multi-window burn-rate
-//! alerts to the SLO's period; [`promql`] builds exact SLI queries (ratios of
-//! increases) and checks every one with promql-parser; [`budget`] does the
-//! arithmetic (no traffic is "no traffic", never NaN). At the edge, [`prom`]
-//! queries Prometheus, [`answer`] decides which answers can be trusted (only
-//! finite, non-negative, single-series numbers), and [`evaluate`] turns them
-//! into reports and gates; [`run_window`] reads a load test's window from its
-//! loadgen report.
+//! Input: [`import`] reads a spec in any format (native, Sloth, OpenSLO) as
+//! the native file, and [`spec`] validates it into the [`model`].
+//!
+//! The pure core: [`windows`] scales the SRE Workbook's multi-window
+//! burn-rate alerts to the SLO's period; [`promql`] builds exact SLI queries
+//! (ratios of increases) and checks every one with promql-parser; [`budget`]
+//! does the arithmetic (no traffic is "no traffic", never NaN).
+//!
+//! Generators, each returning typed values: [`rules`] (recording and alert
+//! rules), [`lint`] (warnings about alerts that cannot work as meant),
+//! [`ruletest`] (promtool unit tests), [`alertmanager`] (routes),
+//! [`dashboard`] (Grafana), [`hpa`] (HPA, prometheus-adapter, KEDA, and the
+//! per-pod target from a stress run); [`yaml`] writes generated YAML and the
+//! header every generated file starts with.
+//!
+//! At the edge: [`prom`] queries Prometheus, [`answer`] decides which
+//! answers can be trusted (only finite, non-negative, single-series
+//! numbers), [`evaluate`] turns them into reports and gates, [`livecheck`]
+//! checks a spec against the metrics Prometheus has, and [`run_window`]
+//! reads a load test's window from its loadgen report.
+//!
+//! Presentation last: [`cli`] is the `slo` command line, one module per
+//! command; the binary only wires it up.
 
 pub mod alertmanager;
 pub mod answer;
 pub mod budget;
+pub mod cli;
 pub mod dashboard;
 pub mod evaluate;
 pub mod hpa;
 pub mod import;
-pub mod junit;
+pub mod lint;
 pub mod livecheck;
 pub mod model;
 pub mod prom;

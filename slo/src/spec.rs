@@ -1,120 +1,17 @@
-//! The native SLO spec (YAML) as written, and its validation into the
-//! [`crate::model`] types. Errors name `file:line:column`, show the line and
-//! give a hint.
+//! A spec, whatever its format, validated into the [`crate::model`] types:
+//! reading the file (or stdin), the range of every number, names, labels and
+//! queries. The formats themselves are [`crate::import`]'s (the native file
+//! as written is [`crate::import::native`]); this module only calls into it.
+//! Errors name `file:line:column`, show the line and give a hint.
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use common::diagnostic::Diagnostic;
+use common::input::InputError;
 
+use crate::import::native::{AlertSpecFile, SliSpec, SpecFile};
 use crate::model::{AlertSpec, Alerting, Service, Sli, Slo};
 use crate::promql;
-
-/// A spec file as written.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SpecFile {
-    /// Must be `slo/v1`.
-    pub version: String,
-    pub service: String,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
-    pub slos: Vec<SloSpec>,
-}
-
-/// One SLO as written.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SloSpec {
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// Target in percent, e.g. 99.9.
-    pub objective: f64,
-    /// Any duration: 7d, 28d, 30d...
-    #[serde(default = "default_period", with = "humantime_serde")]
-    #[schemars(with = "String")]
-    pub period: Duration,
-    pub sli: SliSpec,
-    /// Windows with fewer events than this are "no traffic", not a verdict.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_events: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alerting: Option<AlertingSpec>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
-}
-
-fn default_period() -> Duration {
-    Duration::from_secs(30 * 86_400)
-}
-
-/// The SLI as written: exactly one kind.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum SliSpec {
-    /// Sloth-style: error and total queries with a `{{.window}}` placeholder.
-    Events {
-        error_query: String,
-        total_query: String,
-    },
-    /// Good and total counters (metric selectors), as ratios of increases.
-    Ratio { good: String, total: String },
-    /// A histogram: requests faster than `threshold` (seconds, a bucket bound) are good.
-    Latency {
-        metric: String,
-        #[serde(default)]
-        selector: String,
-        threshold: f64,
-    },
-    /// OpenTelemetry HTTP server metrics: 5xx responses are errors.
-    Availability {
-        #[serde(default)]
-        selector: String,
-    },
-}
-
-/// Alerting settings as written.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AlertingSpec {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runbook_url: Option<String>,
-    /// A dashboard for this SLO, linked from the alerts' annotations.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dashboard_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page: Option<AlertSpecFile>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ticket: Option<AlertSpecFile>,
-    /// Also alert when the SLI has no data.
-    #[serde(default)]
-    pub absent: bool,
-}
-
-/// Page or ticket settings as written.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AlertSpecFile {
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
-}
-
-fn yes() -> bool {
-    true
-}
 
 /// Errors in a spec.
 #[derive(Debug, thiserror::Error)]
@@ -124,16 +21,43 @@ pub enum SpecError {
         path: String,
         source: std::io::Error,
     },
-    #[error("{path}:{line}:{column}: {message}\n{line:>4} | {snippet}\n     = hint: {hint}")]
-    At {
-        path: String,
-        line: u64,
-        column: u64,
-        message: String,
-        snippet: String,
-        hint: String,
-    },
+    /// A problem at a place in the file (or with the file as a whole), as
+    /// the shared renderer shows it: file:line:column, the line, a caret, a hint.
+    #[error("{0}")]
+    At(Box<Diagnostic>),
 }
+
+impl From<InputError> for SpecError {
+    fn from(e: InputError) -> Self {
+        match e {
+            InputError::Read { path, error } => SpecError::Read {
+                path,
+                source: error,
+            },
+            InputError::Utf8 {
+                ref path,
+                line,
+                column,
+                offset,
+                byte,
+                ref excerpt,
+            } => SpecError::At(Box::new(
+                Diagnostic::new(
+                    path.as_str(),
+                    format!("invalid UTF-8 at byte {offset} (0x{byte:02x})"),
+                )
+                .located(line, column)
+                .with_excerpt(excerpt.clone())
+                .with_hint(e.hint()),
+            )),
+            InputError::TooLarge { .. } => SpecError::At(Box::new(e.diagnostic())),
+        }
+    }
+}
+
+/// The largest spec read, in bytes (a spec is a few kilobytes; this keeps a
+/// wrong file from being read whole).
+pub const MAX_SPEC_BYTES: u64 = 64 << 20;
 
 /// The range of every number in a spec, checked at parse time (documented
 /// in slo/README.md). Generated rules, dashboards and queries are only
@@ -155,32 +79,6 @@ pub mod ranges {
     pub const THRESHOLD: (f64, f64) = (1e-9, 86_400.0);
 }
 
-/// Longest snippet (and user value inside a message) an error shows.
-const SNIPPET_CHARS: usize = 200;
-
-/// `text` cut to about [`SNIPPET_CHARS`] characters around character
-/// `column` (1-based), with `...` where something was left out.
-pub fn snippet(text: &str, column: u64) -> String {
-    let len = text.chars().count();
-    if len <= SNIPPET_CHARS {
-        return text.to_owned();
-    }
-    let col = usize::try_from(column)
-        .unwrap_or(usize::MAX)
-        .saturating_sub(1);
-    let start = col
-        .saturating_sub(SNIPPET_CHARS / 2)
-        .min(len - SNIPPET_CHARS);
-    let body: String = text.chars().skip(start).take(SNIPPET_CHARS).collect();
-    let head = if start > 0 { "..." } else { "" };
-    let tail = if start + SNIPPET_CHARS < len {
-        "..."
-    } else {
-        ""
-    };
-    format!("{head}{body}{tail}")
-}
-
 /// A number for a message: scientific notation when fixed would be long.
 fn shown_number(x: f64) -> String {
     let a = x.abs();
@@ -191,16 +89,6 @@ fn shown_number(x: f64) -> String {
     }
 }
 
-/// A message cut to a bounded length (it may quote a user's value).
-fn cut_message(message: &str) -> String {
-    if message.chars().count() <= 2 * SNIPPET_CHARS {
-        message.to_owned()
-    } else {
-        let kept: String = message.chars().take(2 * SNIPPET_CHARS).collect();
-        format!("{kept}...")
-    }
-}
-
 struct Ctx<'a> {
     path: &'a str,
     text: &'a str,
@@ -208,19 +96,9 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn at(&self, line: u64, column: u64, message: String, hint: &str) -> SpecError {
-        let text = self
-            .text
-            .lines()
-            .nth(usize::try_from(line.saturating_sub(1)).unwrap_or(usize::MAX))
-            .unwrap_or("");
-        SpecError::At {
-            path: self.path.to_owned(),
-            line,
-            column,
-            message: cut_message(&message),
-            snippet: snippet(text, column),
-            hint: hint.to_owned(),
-        }
+        SpecError::At(Box::new(
+            Diagnostic::at(self.path, self.text, line, column, message).with_hint(hint),
+        ))
     }
 
     /// An error at the value of the first `key:` (any of `keys`) from line
@@ -269,71 +147,13 @@ impl Ctx<'_> {
     }
 }
 
-fn hint_for(message: &str) -> &'static str {
-    if message.contains("unknown field") {
-        "check the spelling against the spec format in slo/README.md"
-    } else if message.contains("missing field") {
-        "add the field; slo/README.md lists the required ones"
-    } else if message.contains("variant") {
-        "sli is one of: events, ratio, latency, availability"
-    } else if message.contains("duration") {
-        "durations are written like 7d, 28d or 30d"
-    } else {
-        "see the spec format in slo/README.md"
-    }
-}
-
-fn yaml_error(ctx: &Ctx, err: serde_saphyr::Error) -> SpecError {
-    let (line, column) = err
-        .location()
-        .map(|l| (l.line(), l.column()))
-        .unwrap_or((1, 1));
-    let message = err.to_string();
-    let message = message.lines().next().unwrap_or("");
-    // The location is already in front; do not say it twice.
-    let message = message.strip_prefix("error: ").unwrap_or(message);
-    let message = match message.split_once(": ") {
-        Some((loc, rest)) if loc.starts_with("line ") && loc.contains(" column ") => rest,
-        _ => message,
-    }
-    .to_owned();
-    ctx.at(line, column, message.clone(), hint_for(&message))
-}
-
-/// Reads a spec in any supported format (native, Sloth, OpenSLO) as the
-/// native file, without validating it.
+/// Reads a spec in any supported format as the native file (see
+/// [`crate::import`]), its errors located in the text.
 fn read(ctx: &Ctx) -> Result<SpecFile, SpecError> {
-    use crate::import::{self, Format};
-    let imported = |r: Result<SpecFile, String>| {
-        r.map_err(|message| {
-            // Point at the SLO the message names, when it names one.
-            let name = message
-                .split_once("slo \"")
-                .and_then(|(_, rest)| rest.split_once('"'))
-                .map(|(n, _)| n.to_owned())
-                .unwrap_or_default();
-            ctx.near(
-                1,
-                &name,
-                message,
-                "slo/README.md lists what Sloth and OpenSLO features map to the native format",
-            )
-        })
-    };
-    match import::detect(ctx.text) {
-        Format::Native => serde_saphyr::from_str(ctx.text).map_err(|e| yaml_error(ctx, e)),
-        Format::Sloth => imported(import::from_sloth(
-            serde_saphyr::from_str(ctx.text).map_err(|e| yaml_error(ctx, e))?,
-        )),
-        Format::SlothK8s => imported(import::from_sloth_k8s(
-            serde_saphyr::from_str(ctx.text).map_err(|e| yaml_error(ctx, e))?,
-        )),
-        Format::OpenSlo => {
-            let docs: Vec<import::OpenSloDoc> =
-                serde_saphyr::from_str_multiple(ctx.text).map_err(|e| yaml_error(ctx, e))?;
-            imported(import::from_openslo(docs))
-        }
-    }
+    crate::import::read(ctx.text).map_err(|e| {
+        let (line, column) = e.location();
+        ctx.at(line, column, e.to_string(), e.hint())
+    })
 }
 
 /// Parses and validates a spec (native, Sloth or OpenSLO); `path` names it in errors.
@@ -357,54 +177,17 @@ pub fn json_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(SpecFile)).unwrap_or_default()
 }
 
-/// Reads a spec file's text (`-` for standard input) and the name to show.
+/// Reads a spec file's text (`-` for standard input, at most
+/// [`MAX_SPEC_BYTES`]) and the name to show.
 pub fn read_text(path: &Path) -> Result<(String, std::path::PathBuf), SpecError> {
-    let stdin = path == Path::new("-");
-    let bytes = if stdin {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map(|_| buf)
-    } else {
-        std::fs::read(path)
-    }
-    .map_err(|source| SpecError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
-    let shown = if stdin { Path::new("<stdin>") } else { path };
-    let text = utf8(bytes, &shown.display().to_string())?;
-    Ok((text, shown.to_path_buf()))
+    let t = common::input::read_text(path, MAX_SPEC_BYTES)?;
+    Ok((t.text, std::path::PathBuf::from(t.shown)))
 }
 
 /// The text of a file, or an error at the line and column of its first
 /// byte that is not UTF-8.
 pub fn utf8(bytes: Vec<u8>, shown: &str) -> Result<String, SpecError> {
-    String::from_utf8(bytes).map_err(|e| {
-        let bytes = e.as_bytes();
-        let offset = e.utf8_error().valid_up_to();
-        let before = &bytes[..offset];
-        let line_start = before
-            .iter()
-            .rposition(|b| *b == b'\n')
-            .map_or(0, |i| i + 1);
-        let line = before.iter().filter(|b| **b == b'\n').count() as u64 + 1;
-        let line_end = bytes[offset..]
-            .iter()
-            .position(|b| *b == b'\n')
-            .map_or(bytes.len(), |i| offset + i);
-        let column = String::from_utf8_lossy(&bytes[line_start..offset])
-            .chars()
-            .count() as u64
-            + 1;
-        let text = String::from_utf8_lossy(&bytes[line_start..line_end]);
-        SpecError::At {
-            path: shown.to_owned(),
-            line,
-            column,
-            message: format!("invalid UTF-8 at byte {offset} (0x{:02x})", bytes[offset]),
-            snippet: snippet(&text, column),
-            hint: "save the file as UTF-8".into(),
-        }
-    })
+    Ok(common::input::decode(bytes, shown)?)
 }
 
 /// Reads and validates a spec file (`-` for standard input).

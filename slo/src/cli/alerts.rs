@@ -1,0 +1,126 @@
+//! `slo alerts`: the Prometheus rules of a spec's SLOs printed (plain or as a
+//! PrometheusRule), or with `--out` every alerting artifact written into a
+//! directory: rules, PrometheusRule, promtool tests, Alertmanager routes.
+
+use std::path::{Path, PathBuf};
+
+use super::output::{command_line, create_dir, print_out, write_atomic};
+use super::{CliError, Exit};
+use crate::yaml::header;
+
+/// Which rule file `slo alerts` prints.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    /// A plain Prometheus rule file.
+    Rules,
+    /// A prometheus-operator PrometheusRule.
+    Operator,
+}
+
+/// Arguments of `slo alerts`.
+#[derive(Debug, clap::Args)]
+pub struct AlertsArgs {
+    /// SLO spec (YAML), or - for standard input.
+    pub spec: PathBuf,
+    /// What to print when there is no --out.
+    #[arg(long, value_enum, default_value = "rules")]
+    pub format: Format,
+    /// Write every artifact into this directory instead of printing rules.
+    #[arg(long, requires_all = ["pager_url", "ticket_url"])]
+    pub out: Option<PathBuf>,
+    /// Webhook URL of the pager receiver (page alerts).
+    #[arg(long, requires = "out")]
+    pub pager_url: Option<String>,
+    /// Webhook URL of the ticket receiver (ticket alerts).
+    #[arg(long, requires = "out")]
+    pub ticket_url: Option<String>,
+}
+
+fn webhook(url: &str, flag: &str) -> Result<String, CliError> {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(url.to_owned()),
+        Ok(_) => Err(CliError::Invalid(format!(
+            "{flag} {url:?}: a webhook URL is http:// or https:// with a host"
+        ))),
+        Err(e) => Err(CliError::Invalid(format!(
+            "{flag} {url:?}: {e} (e.g. {flag} https://pager.example.com/hook)"
+        ))),
+    }
+}
+
+/// Runs `slo alerts`.
+pub fn run(args: AlertsArgs) -> Result<Exit, CliError> {
+    let receivers = match (&args.pager_url, &args.ticket_url) {
+        (Some(p), Some(t)) => Some(crate::alertmanager::Receivers {
+            pager_url: webhook(p, "--pager-url")?,
+            ticket_url: webhook(t, "--ticket-url")?,
+        }),
+        _ => None,
+    };
+    alerts(&args.spec, args.format, args.out.as_deref(), receivers)?;
+    Ok(Exit::Ok)
+}
+
+fn alerts(
+    spec_path: &Path,
+    format: Format,
+    out: Option<&Path>,
+    receivers: Option<crate::alertmanager::Receivers>,
+) -> Result<(), CliError> {
+    let service = crate::spec::load(spec_path)?;
+    let all =
+        crate::rules::service_rules(&service).map_err(|e| CliError::Invalid(e.to_string()))?;
+    for w in crate::lint::alert_warnings(&all) {
+        eprintln!("slo: warning: {w}");
+    }
+    let regenerate = command_line();
+    let Some(dir) = out else {
+        let text = match format {
+            Format::Rules => crate::rules::rule_file(&service, &all, &regenerate),
+            Format::Operator => crate::rules::prometheus_rule(&service, &all, &regenerate),
+        };
+        return print_out(&text);
+    };
+    create_dir(dir)?;
+    let rules_name = format!("{}.rules.yml", service.name);
+    let mut written = vec![
+        (
+            rules_name.clone(),
+            crate::rules::rule_file(&service, &all, &regenerate),
+        ),
+        (
+            format!("{}.prometheusrule.yaml", service.name),
+            crate::rules::prometheus_rule(&service, &all, &regenerate),
+        ),
+    ];
+    let tests_header = header(
+        &format!("promtool unit tests for the SLO rules of {}", service.name),
+        "alerts",
+        &["Run: promtool test rules FILE"],
+        &regenerate,
+    );
+    for r in &all {
+        match crate::ruletest::unit_tests(r, &rules_name, &tests_header) {
+            Ok(text) => written.push((format!("{}-{}.test.yml", service.name, r.slo.name), text)),
+            Err(e) => eprintln!("slo: warning: no promtool tests: {e}"),
+        }
+    }
+    if let Some(to) = receivers {
+        let routes_header = header(
+            &format!("Alertmanager routes for the SLO alerts of {}", service.name),
+            "alerts",
+            &[],
+            &regenerate,
+        );
+        written.push((
+            "alertmanager.yml".into(),
+            crate::alertmanager::config(&[&service], &all, &to, &routes_header),
+        ));
+    }
+    for (name, text) in &written {
+        let path = dir.join(name);
+        write_atomic(&path, text)?;
+        print_out(&format!("wrote {}\n", path.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! `slo check`: the spec parses and validates, and everything `slo alerts`
+//! and `slo dashboard` would build from it builds (so what check accepts
+//! they generate); with `--prometheus`, the metrics exist there too.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{CliError, Exit};
+use crate::model::{Service, Sli};
+use crate::windows::{burn_alerts, promql_duration};
+
+/// Arguments of `slo check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// SLO spec (YAML), or - for standard input.
+    pub spec: PathBuf,
+    /// Also check against this Prometheus: the metrics exist, latency
+    /// thresholds are buckets, and how many series each SLI reads.
+    #[arg(long)]
+    pub prometheus: Option<String>,
+    /// How far back --prometheus looks for series, 1s to 366d (exporters
+    /// may drop idle histogram series, so the latest sample is not enough).
+    #[arg(long, default_value = "1d", value_parser = humantime::parse_duration, requires = "prometheus")]
+    pub lookback: Duration,
+}
+
+fn kind(sli: &Sli) -> String {
+    match sli {
+        Sli::Events { .. } => "events".into(),
+        Sli::Ratio { .. } => "ratio".into(),
+        Sli::Latency { threshold, .. } => format!("latency < {threshold}s"),
+        Sli::Availability { .. } => "availability (5xx are errors)".into(),
+    }
+}
+
+/// Checks the spec offline and prints what it found.
+fn check(path: &Path) -> Result<Service, CliError> {
+    let service = crate::spec::load(path)?;
+    let shown = path.display();
+    let invalid = |e: &dyn std::fmt::Display| CliError::Invalid(format!("{shown}: {e}"));
+    let all = crate::rules::service_rules(&service).map_err(|e| invalid(&e))?;
+    crate::dashboard::dashboard(&service, &crate::dashboard::Options::for_service(&service))
+        .map_err(|e| invalid(&e))?;
+    println!("{}: ok, service {}", path.display(), service.name);
+    for s in &service.slos {
+        let mut queries = 0;
+        for w in crate::windows::alert_windows(s.period)
+            .into_iter()
+            .chain([s.period])
+        {
+            let q = crate::promql::events(s, w);
+            for text in [&q.errors, &q.total] {
+                crate::promql::check(text).map_err(|e| {
+                    CliError::Invalid(format!(
+                        "{shown}: slo {:?}: generated query does not parse: {text}: {e}",
+                        s.name
+                    ))
+                })?;
+                queries += 1;
+            }
+        }
+        println!(
+            "  {}: {}% over {}, {} ({} queries parsed)",
+            s.name,
+            s.objective * 100.0,
+            humantime::format_duration(s.period),
+            kind(&s.sli),
+            queries
+        );
+        for a in burn_alerts(s.period) {
+            println!(
+                "    {:<6} burn > {:>4} over {} and {} ({:.0}% of the budget)",
+                a.severity.as_str(),
+                a.factor,
+                promql_duration(a.long),
+                promql_duration(a.short),
+                a.budget_share * 100.0
+            );
+        }
+    }
+    for w in crate::lint::alert_warnings(&all) {
+        eprintln!("slo: warning: {w}");
+    }
+    Ok(service)
+}
+
+/// Runs `slo check`.
+pub async fn run(args: CheckArgs) -> Result<Exit, CliError> {
+    let service = check(&args.spec)?;
+    let Some(url) = args.prometheus else {
+        return Ok(Exit::Ok);
+    };
+    let lookback = args.lookback;
+    if !(Duration::from_secs(1)..=crate::spec::ranges::PERIOD.1).contains(&lookback) {
+        return Err(CliError::Invalid(format!(
+            "--lookback {}: between 1s and 366d (e.g. --lookback 1d)",
+            humantime::format_duration(lookback)
+        )));
+    }
+    let client = crate::prom::Prom::new(crate::prom::PromConfig::new(&url))
+        .map_err(|e| CliError::Invalid(e.to_string()))?;
+    let mut problems = 0;
+    for s in &service.slos {
+        let live = crate::livecheck::check(&client, s, lookback)
+            .await
+            .map_err(|e| CliError::Failure(e.to_string()))?;
+        println!("  {}: {} series in Prometheus", s.name, live.series);
+        for p in &live.problems {
+            eprintln!("slo: error: {}: slo {:?}: {p}", args.spec.display(), s.name);
+        }
+        problems += live.problems.len();
+    }
+    if problems > 0 {
+        return Err(CliError::Invalid(format!(
+            "{problems} problem(s) against {url}"
+        )));
+    }
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,248 @@
+//! `slo gate`: did a load test's window meet the SLOs? Prints a verdict per
+//! SLO, optionally writes them as JSON and JUnit XML, and exits 99 when one
+//! failed, 3 when one could not be told.
+
+use std::path::{Path, PathBuf};
+
+use super::output::{out_verdict, write_atomic};
+use super::report::pct;
+use super::{CliError, Exit, PromArgs};
+use crate::evaluate::{GateResult, GateVerdict};
+
+/// Arguments of `slo gate`.
+#[derive(Debug, clap::Args)]
+pub struct GateArgs {
+    pub spec: PathBuf,
+    #[command(flatten)]
+    pub prom: PromArgs,
+    /// A loadgen report: its started_at and ended_at are the window.
+    #[arg(long, conflicts_with_all = ["from", "to"], required_unless_present_all = ["from", "to"])]
+    pub run: Option<PathBuf>,
+    /// Judge a --run report whose run was interrupted (its window is
+    /// shorter than planned, and its load may not be the one planned).
+    #[arg(long, requires = "run")]
+    pub allow_interrupted: bool,
+    /// Window start (RFC 3339 or Unix seconds).
+    #[arg(long, requires = "to")]
+    pub from: Option<String>,
+    /// Window end (RFC 3339 or Unix seconds).
+    #[arg(long, requires = "from")]
+    pub to: Option<String>,
+    /// Also fail when the window's burn rate is above this.
+    #[arg(long)]
+    pub max_burn: Option<f64>,
+    /// Write the results as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write the results as JUnit XML (a test case per SLO).
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+}
+
+/// A time as Unix seconds: RFC 3339 or Unix seconds.
+fn unix(t: &str) -> Result<i64, CliError> {
+    if let Ok(n) = t.parse::<i64>() {
+        return Ok(n);
+    }
+    humantime::parse_rfc3339_weak(t)
+        .map_err(|e| {
+            format!("invalid time {t:?}: {e} (RFC 3339 like 2026-11-21T10:00:00Z, or Unix seconds)")
+        })
+        .and_then(|st| {
+            st.duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .map_err(|_| format!("time {t:?} is before 1970"))
+        })
+        .map_err(CliError::Invalid)
+}
+
+/// The window of a loadgen report (see [`crate::run_window`]).
+fn run_window(path: &Path, allow_interrupted: bool) -> Result<(i64, i64), CliError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::Invalid(format!("failed to read {shown}: {e}")))?;
+    crate::run_window::run_window(&text, &shown, allow_interrupted)
+        .map_err(|e| CliError::Invalid(e.to_string()))
+}
+
+/// The text of the verdicts, a line per SLO.
+fn verdict_text(results: &[GateResult]) -> String {
+    let mut text = String::new();
+    for r in results {
+        let verdict = match r.verdict {
+            GateVerdict::Pass => "PASS",
+            GateVerdict::Fail => "FAIL",
+            GateVerdict::Inconclusive => "INCONCLUSIVE",
+        };
+        text += &format!(
+            "{verdict} {}: SLI {} over {}s (objective {}%), burn rate {}; {}\n",
+            r.name,
+            match r.verdict {
+                GateVerdict::Inconclusive => "unknown".to_owned(),
+                _ => pct(r.sli),
+            },
+            r.window_seconds,
+            r.objective * 100.0,
+            r.burn_rate.map_or("-".into(), |b| format!("{b:.2}")),
+            r.reason
+        );
+        if let Some(share) = r.sustained_budget_share {
+            text += &format!(
+                "  sustained for the whole period, this load would spend {:.0}% of the error budget\n",
+                share * 100.0
+            );
+        }
+    }
+    text
+}
+
+/// The results as JUnit XML: a test case per SLO, an inconclusive one an
+/// error, a missed one a failure.
+fn junit(service: &str, results: &[GateResult]) -> String {
+    use common::junit::{Case, Document, Outcome, Suite};
+    let cases = results
+        .iter()
+        .map(|r| {
+            let outcome = match r.verdict {
+                GateVerdict::Pass => Outcome::Passed,
+                GateVerdict::Fail => Outcome::Failure {
+                    message: r.reason.clone(),
+                    text: None,
+                },
+                GateVerdict::Inconclusive => Outcome::Error {
+                    message: r.reason.clone(),
+                    text: None,
+                },
+            };
+            Case::new("slo.gate", r.name.clone(), outcome)
+        })
+        .collect();
+    Document::Suite(Suite {
+        name: format!("slo gate {service}"),
+        cases,
+        ..Suite::default()
+    })
+    .render()
+}
+
+/// Runs `slo gate`.
+pub async fn run(args: GateArgs) -> Result<Exit, CliError> {
+    let service = crate::spec::load(&args.spec)?;
+    let client = args.prom.client()?;
+    let (from, to) = match (&args.run, &args.from, &args.to) {
+        (Some(r), _, _) => run_window(r, args.allow_interrupted)?,
+        (None, Some(f), Some(t)) => (unix(f)?, unix(t)?),
+        _ => {
+            return Err(CliError::Invalid(
+                "give --run REPORT.json or --from and --to".into(),
+            ));
+        }
+    };
+    if to <= from {
+        return Err(CliError::Invalid(format!(
+            "the window is empty: --to ({to}) must be after --from ({from})"
+        )));
+    }
+    let results = crate::evaluate::gate(&client, &service, from, to, args.max_burn)
+        .await
+        .map_err(|e| CliError::Inconclusive(e.to_string()))?;
+    out_verdict(&verdict_text(&results))?;
+    if let Some(p) = &args.json {
+        let text = serde_json::to_string_pretty(&results).unwrap_or_default();
+        write_atomic(p, &text)?;
+    }
+    if let Some(p) = &args.junit {
+        let xml = junit(&service.name, &results);
+        write_atomic(p, &xml)?;
+    }
+    Ok(if results.iter().any(|r| r.verdict == GateVerdict::Fail) {
+        Exit::Failed
+    } else if results
+        .iter()
+        .any(|r| r.verdict == GateVerdict::Inconclusive)
+    {
+        Exit::Inconclusive
+    } else {
+        Exit::Ok
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(name: &str, verdict: GateVerdict) -> GateResult {
+        GateResult {
+            name: name.into(),
+            objective: 0.99,
+            window_seconds: 60,
+            total: Some(100.0),
+            errors: Some(1.0),
+            sli: Some(0.99),
+            burn_rate: Some(1.0),
+            sustained_budget_share: Some(1.0),
+            verdict,
+            reason: "SLI <99% & more".into(),
+        }
+    }
+
+    #[test]
+    fn one_case_per_slo() {
+        let xml = junit(
+            "shop",
+            &[
+                result("a", GateVerdict::Pass),
+                result("b", GateVerdict::Fail),
+                result("c", GateVerdict::Inconclusive),
+            ],
+        );
+        assert!(
+            xml.contains("tests=\"3\" failures=\"1\" errors=\"1\""),
+            "{xml}"
+        );
+        assert_eq!(xml.matches("<testcase ").count(), 3);
+        assert!(xml.contains("<failure message=\"SLI &lt;99% &amp; more\"/>"));
+        assert!(xml.contains("<error "));
+    }
+
+    /// Control characters in a name or reason (XML 1.0 cannot carry most of
+    /// them) still give XML that a parser reads, with the names intact.
+    #[test]
+    fn junit_with_control_characters_parses() {
+        let nasty: String =
+            (0u32..0x20).filter_map(char::from_u32).collect::<String>() + "\u{7f}\u{fffe}&<>\"'";
+        let mut failed = result(&format!("fail{nasty}"), GateVerdict::Fail);
+        failed.reason = format!("reason{nasty}");
+        let xml = junit(
+            &format!("shop{nasty}"),
+            &[result(&format!("pass{nasty}"), GateVerdict::Pass), failed],
+        );
+        let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}:\n{xml}"));
+        let suite = doc.root_element();
+        assert_eq!(suite.tag_name().name(), "testsuite");
+        assert!(
+            suite
+                .attribute("name")
+                .is_some_and(|n| n.starts_with("slo gate shop"))
+        );
+        let cases: Vec<_> = suite
+            .children()
+            .filter(|n| n.has_tag_name("testcase"))
+            .collect();
+        assert_eq!(cases.len(), 2);
+        let name = cases[1].attribute("name").unwrap_or_default();
+        assert!(name.starts_with("fail"), "{name:?}");
+        assert!(
+            ['\t', '\n', '\r'].iter().all(|c| name.contains(*c)) && name.ends_with("&<>\"'"),
+            "{name:?}"
+        );
+        // What XML cannot carry is spelled out, not dropped.
+        assert!(name.contains("\\u{1b}"), "{name:?}");
+        let failure = cases[1]
+            .children()
+            .find(|n| n.has_tag_name("failure"))
+            .and_then(|n| n.attribute("message"))
+            .unwrap_or_default();
+        assert!(failure.starts_with("reason"), "{failure:?}");
+    }
+}

@@ -1,0 +1,207 @@
+//! The `slo` command line: the top-level [`Cli`], the arguments several
+//! commands share ([`PromArgs`]), the one error type of every command
+//! ([`CliError`], which knows its exit code) and the dispatch to one module
+//! per command. Each command module holds its clap arguments and its
+//! presentation only; the rules it applies live in the library.
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+pub mod alerts;
+pub mod check;
+pub mod dashboard;
+pub mod gate;
+pub mod hpa;
+pub mod import;
+pub mod output;
+pub mod report;
+pub mod schema;
+
+pub use common::exit::Exit;
+use common::exit::ExitStatus;
+
+/// SLO specs, SLIs, error budgets and burn rates.
+#[derive(Debug, Parser)]
+#[command(
+    name = "slo",
+    version,
+    after_help = "Exit codes: 0 ok, 1 runtime failure, 2 invalid input, 3 inconclusive (gate and\nreport: no traffic, Prometheus unreachable, or an answer that is not a finite,\nnon-negative, single-series number), 99 the gate failed."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// One subcommand and its arguments.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// A Grafana dashboard for a spec's service: traffic, latency with
+    /// exemplars, and per SLO its SLI, budget, burn rates and firing alerts.
+    #[command(
+        after_help = "Examples:\n  slo dashboard alerts/target-app.slo.yaml > dashboards/target-app.json\n  slo dashboard alerts/target-app.slo.yaml --format configmap --out k8s/base/target-app/grafana-dashboard.yaml\n\nThe traffic row reads METRIC_count and METRIC_bucket{SELECTOR} (OpenTelemetry\nHTTP server metrics); the SLO rows read the recording rules of `slo alerts`."
+    )]
+    Dashboard(dashboard::DashboardArgs),
+    /// Autoscaling on requests per second per pod: an HPA with a Pods metric,
+    /// the prometheus-adapter rule serving it, or a KEDA ScaledObject.
+    #[command(
+        after_help = "Examples:\n  slo hpa --deployment target-app --target-rps 150 --format hpa\n  slo hpa --deployment target-app --capacity stress.json --headroom 0.7 --format keda --namespace shop\n\nWith --capacity, the per-pod target is the highest throughput per replica that\nthe stress run sustained for --window seconds before its first threshold broke,\ntimes --headroom. Run the stress against --replicas-in-run replicas."
+    )]
+    Hpa(hpa::HpaArgs),
+    /// Prometheus rules (SLI recordings, multi-window burn-rate alerts), promtool
+    /// tests and Alertmanager routes for a spec's SLOs.
+    #[command(
+        after_help = "Examples:\n  slo alerts spec.yaml > rules.yml\n  slo alerts spec.yaml --format operator | kubectl apply -f -\n  slo alerts spec.yaml --out alerts --pager-url https://pager.example.com/hook --ticket-url https://tickets.example.com/hook\n\nWith --out, DIR gets SERVICE.rules.yml, SERVICE.prometheusrule.yaml, one\nSERVICE-SLO.test.yml per SLO (run: promtool test rules DIR/*.test.yml) and\nalertmanager.yml."
+    )]
+    Alerts(alerts::AlertsArgs),
+    /// Print the JSON Schema of the native spec (for editors).
+    #[command(after_help = "Example:\n  slo schema > slo.schema.json")]
+    Schema(schema::SchemaArgs),
+    /// Print a Sloth or OpenSLO spec (or a native one) in the native format.
+    #[command(after_help = "Example:\n  slo import sloth.yaml > spec.yaml")]
+    Import(import::ImportArgs),
+    /// Where each SLO stands now: SLI, budget, burn rates, alerts that would fire.
+    #[command(
+        after_help = "Example:\n  slo report alerts/target-app.slo.yaml --prometheus http://127.0.0.1:9090"
+    )]
+    Report(report::ReportArgs),
+    /// Did a load test meet the SLOs? Exit 99 if not, 3 when it cannot tell.
+    #[command(
+        after_help = "Examples:\n  slo gate spec.yaml --prometheus http://127.0.0.1:9090 --run report.json\n  slo gate spec.yaml --prometheus http://127.0.0.1:9090 --from 2026-11-21T10:00:00Z --to 2026-11-21T10:05:00Z"
+    )]
+    Gate(gate::GateArgs),
+    /// Validate a spec: structure, objectives, periods, and every PromQL query it implies.
+    #[command(after_help = "Example:\n  slo check alerts/target-app.slo.yaml")]
+    Check(check::CheckArgs),
+}
+
+/// How to reach Prometheus.
+#[derive(Debug, clap::Args)]
+pub struct PromArgs {
+    /// Prometheus base URL, e.g. http://127.0.0.1:9090.
+    #[arg(long)]
+    pub prometheus: String,
+    /// Bearer token (or PROMETHEUS_TOKEN).
+    #[arg(long, env = "PROMETHEUS_TOKEN", hide_env_values = true)]
+    pub bearer_token: Option<String>,
+    /// Basic auth as USER:PASSWORD (or PROMETHEUS_BASIC_AUTH).
+    #[arg(long, env = "PROMETHEUS_BASIC_AUTH", hide_env_values = true)]
+    pub basic_auth: Option<String>,
+    /// Timeout of each query.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// Retries after a failed query (with backoff).
+    #[arg(long, default_value_t = 3)]
+    pub retries: u32,
+}
+
+impl PromArgs {
+    /// The client these arguments describe.
+    pub fn client(&self) -> Result<crate::prom::Prom, CliError> {
+        let mut c = crate::prom::PromConfig::new(&self.prometheus);
+        c.bearer_token = self.bearer_token.clone();
+        c.basic_auth = self
+            .basic_auth
+            .as_deref()
+            .and_then(|b| b.split_once(':'))
+            .map(|(u, p)| (u.to_owned(), p.to_owned()));
+        c.timeout = self.timeout;
+        c.retries = self.retries;
+        crate::prom::Prom::new(c).map_err(|e| CliError::Invalid(e.to_string()))
+    }
+}
+
+/// Why a command stopped; each kind maps to one exit code ([`CliError::exit`]).
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The spec does not parse or validate.
+    #[error(transparent)]
+    Spec(#[from] crate::spec::SpecError),
+    /// Invalid input: a flag, a report, or a spec the generators refuse (exit 2).
+    #[error("{0}")]
+    Invalid(String),
+    /// A runtime failure: Prometheus or the file system misbehaved (exit 1).
+    #[error("{0}")]
+    Failure(String),
+    /// The command could not tell (exit 3).
+    #[error("inconclusive: {0}")]
+    Inconclusive(String),
+    /// An output could not be written.
+    #[error(transparent)]
+    Write(#[from] common::fs::WriteError),
+    /// Standard output was closed by its reader (`slo alerts spec | head -1`):
+    /// not an error, the program ends quietly with exit 0.
+    #[error("standard output closed")]
+    ClosedPipe,
+}
+
+impl CliError {
+    /// The exit code this error ends the program with.
+    pub fn exit(&self) -> Exit {
+        match self {
+            CliError::Spec(_) | CliError::Invalid(_) => Exit::Invalid,
+            CliError::Failure(_) => Exit::Failure,
+            CliError::Inconclusive(_) => Exit::Inconclusive,
+            CliError::Write(e) => e.exit(),
+            CliError::ClosedPipe => Exit::Ok,
+        }
+    }
+}
+
+/// Runs one command.
+pub async fn run(cli: Cli) -> Result<Exit, CliError> {
+    match cli.command {
+        Command::Dashboard(args) => dashboard::run(args),
+        Command::Hpa(args) => hpa::run(args),
+        Command::Alerts(args) => alerts::run(args),
+        Command::Schema(args) => schema::run(args),
+        Command::Import(args) => import::run(args),
+        Command::Report(args) => report::run(args).await,
+        Command::Gate(args) => gate::run(args).await,
+        Command::Check(args) => check::run(args).await,
+    }
+}
+
+/// The exit code of a finished command, printing the error (with its
+/// causes) if there is one; the one place `slo` decides how it ends.
+pub fn finish(result: Result<Exit, CliError>) -> Exit {
+    match result {
+        Ok(exit) => exit,
+        Err(CliError::ClosedPipe) => Exit::Ok,
+        Err(e) => {
+            let mut message = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                message = format!("{message}: {s}");
+                source = s.source();
+            }
+            eprintln!("slo: error: {message}");
+            e.exit()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn each_error_has_its_exit_code() {
+        assert_eq!(CliError::Invalid("x".into()).exit().code(), 2);
+        assert_eq!(CliError::Failure("x".into()).exit().code(), 1);
+        assert_eq!(CliError::Inconclusive("x".into()).exit().code(), 3);
+        assert_eq!(CliError::ClosedPipe.exit().code(), 0);
+        assert_eq!(finish(Err(CliError::ClosedPipe)).code(), 0);
+        assert_eq!(finish(Ok(Exit::Failed)).code(), 99);
+        let refused = CliError::from(common::fs::WriteError::NotRegular {
+            path: "/dev/stdout".into(),
+        });
+        assert_eq!(refused.exit(), Exit::Invalid);
+    }
+}

@@ -1,0 +1,137 @@
+//! `slo report`: where each SLO of a spec stands now (SLI, budget, burn
+//! rates, alerts that would fire), as text or JSON; exit 3 when an answer
+//! from Prometheus could not be trusted.
+
+use std::path::PathBuf;
+
+use super::output::out_verdict;
+use super::{CliError, Exit, PromArgs};
+
+/// Arguments of `slo report`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    pub spec: PathBuf,
+    #[command(flatten)]
+    pub prom: PromArgs,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `slo report`.
+pub async fn run(args: ReportArgs) -> Result<Exit, CliError> {
+    let service = crate::spec::load(&args.spec)?;
+    let client = args.prom.client()?;
+    let mut reports = Vec::new();
+    for s in &service.slos {
+        reports.push(
+            crate::evaluate::report(&client, s, None)
+                .await
+                .map_err(|e| CliError::Failure(e.to_string()))?,
+        );
+    }
+    let text = if args.json {
+        serde_json::to_string_pretty(&reports).unwrap_or_default() + "\n"
+    } else {
+        let mut text = format!("service {}\n", service.name);
+        reports.iter().for_each(|r| text += &report_text(r));
+        text
+    };
+    out_verdict(&text)?;
+    let doubts: usize = reports.iter().map(|r| r.inconclusive.len()).sum();
+    if doubts > 0 {
+        eprintln!(
+            "slo: error: inconclusive: {doubts} answer(s) from Prometheus could not be trusted (see INCONCLUSIVE above)"
+        );
+        return Ok(Exit::Inconclusive);
+    }
+    Ok(Exit::Ok)
+}
+
+/// A ratio as a percentage, or "no traffic".
+pub(super) fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "no traffic".to_owned(), |v| format!("{:.4}%", v * 100.0))
+}
+
+/// The text of one SLO's report.
+fn report_text(r: &crate::evaluate::SloReport) -> String {
+    let mut lines = vec![
+        format!(
+            "{}: objective {}% over {}",
+            r.name,
+            r.objective * 100.0,
+            r.period
+        ),
+        format!(
+            "  SLI over the period: {}",
+            if r.period_inconclusive {
+                "inconclusive".to_owned()
+            } else {
+                pct(r.sli)
+            }
+        ),
+    ];
+    lines.push(
+        match (
+            r.budget_remaining_ratio,
+            r.budget_remaining_errors,
+            r.budget_consumed_ratio,
+        ) {
+            (Some(rem), Some(n), Some(used)) => format!(
+                "  error budget: {:.1}% consumed, {:.1}% remaining ({:.0} more failed requests allowed)",
+                used * 100.0,
+                rem * 100.0,
+                n
+            ),
+            _ if r.period_inconclusive => "  error budget: inconclusive".to_owned(),
+            _ => "  error budget: no traffic".to_owned(),
+        },
+    );
+    let burns: Vec<String> = r
+        .windows
+        .iter()
+        .map(|w| {
+            let b = match (w.burn_rate, &w.inconclusive) {
+                (Some(b), _) => format!("{b:.2}"),
+                (None, Some(_)) => "?".into(),
+                (None, None) => "-".into(),
+            };
+            format!("{} {b}", w.window)
+        })
+        .collect();
+    lines.push(format!("  burn rate: {}", burns.join("  ")));
+    for a in &r.alerts {
+        let state = if a.firing {
+            "FIRING"
+        } else if a.inconclusive {
+            "INCONCLUSIVE"
+        } else {
+            "ok"
+        };
+        lines.push(format!(
+            "  {:<6} burn > {} over {} and {}: {state}",
+            a.severity, a.factor, a.long, a.short
+        ));
+    }
+    let hour_inconclusive = r
+        .windows
+        .iter()
+        .any(|w| w.window == "1h" && w.inconclusive.is_some());
+    lines.push(match r.exhaustion_seconds {
+        _ if r.budget_remaining_ratio.is_some_and(|rem| rem <= 0.0) => {
+            "  budget exhausted for this period".to_owned()
+        }
+        None if r.period_inconclusive || hour_inconclusive => {
+            "  time to exhaustion: inconclusive".to_owned()
+        }
+        Some(s) => format!(
+            "  budget exhausted in {} at the 1h burn rate",
+            humantime::format_duration(std::time::Duration::from_secs(s as u64))
+        ),
+        None => "  budget not being spent at the 1h burn rate".to_owned(),
+    });
+    for m in &r.inconclusive {
+        lines.push(format!("  INCONCLUSIVE: {m}"));
+    }
+    lines.join("\n") + "\n"
+}

@@ -1,0 +1,197 @@
+//! OpenSLO v1 documents into the native spec: SLO kinds with inline
+//! indicators or SLI kinds, `ratioMetric` on Prometheus counters, rolling
+//! windows and Occurrences budgeting. Threshold metrics, gauges, calendar
+//! windows and other budgeting methods do not map and are refused.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::Refusal;
+use super::native::{SliSpec, SloSpec, SpecFile};
+
+/// One OpenSLO document, its `spec` left as JSON for the kind to read.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenSloDoc {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: OpenSloMetadata,
+    #[serde(default)]
+    pub spec: serde_json::Value,
+}
+
+/// An OpenSLO document's metadata.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenSloMetadata {
+    pub name: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub labels: serde_json::Value,
+}
+
+fn prom_query(v: &serde_json::Value, what: &str, slo: &str) -> Result<String, Refusal> {
+    let source = &v["metricSource"];
+    let kind = source["type"].as_str().unwrap_or("");
+    if !kind.eq_ignore_ascii_case("prometheus") {
+        return Err(Refusal::slo(
+            slo,
+            format!("{what} uses metricSource type {kind:?}; only Prometheus is supported"),
+        ));
+    }
+    let q = source["spec"]["query"]
+        .as_str()
+        .ok_or_else(|| Refusal::slo(slo, format!("{what}.metricSource.spec.query is missing")))?;
+    crate::promql::check_selector(q).map_err(|_| {
+        Refusal::slo(slo, format!("{what} query {q:?} must be a counter selector (the tool takes increases over each window itself)"))
+    })?;
+    Ok(q.to_owned())
+}
+
+fn opensli(spec: &serde_json::Value, slo: &str) -> Result<SliSpec, Refusal> {
+    if !spec["thresholdMetric"].is_null() {
+        return Err(Refusal::slo(
+            slo,
+            "thresholdMetric is not supported; use ratioMetric, or a latency SLI in the native format",
+        ));
+    }
+    let ratio = &spec["ratioMetric"];
+    if ratio.is_null() {
+        return Err(Refusal::slo(slo, "the indicator has no ratioMetric"));
+    }
+    if ratio["counter"].as_bool() == Some(false) {
+        return Err(Refusal::slo(
+            slo,
+            "ratioMetric.counter: false (gauges) is not supported",
+        ));
+    }
+    let total = prom_query(&ratio["total"], "ratioMetric.total", slo)?;
+    let rate = |q: &str| format!("sum(rate({q}[{{{{.window}}}}]))");
+    if !ratio["good"].is_null() {
+        let good = prom_query(&ratio["good"], "ratioMetric.good", slo)?;
+        Ok(SliSpec::Ratio { good, total })
+    } else if !ratio["bad"].is_null() {
+        let bad = prom_query(&ratio["bad"], "ratioMetric.bad", slo)?;
+        Ok(SliSpec::Events {
+            error_query: rate(&bad),
+            total_query: rate(&total),
+        })
+    } else {
+        Err(Refusal::slo(slo, "ratioMetric needs good or bad"))
+    }
+}
+
+/// OpenSLO v1 documents (SLO kinds, with inline indicators or SLI kinds) as native.
+pub fn from_openslo(docs: Vec<OpenSloDoc>) -> Result<SpecFile, Refusal> {
+    for d in &docs {
+        if d.api_version != "openslo/v1" {
+            return Err(Refusal::File(format!(
+                "{} {:?}: unsupported apiVersion {:?} (expected openslo/v1)",
+                d.kind, d.metadata.name, d.api_version
+            )));
+        }
+    }
+    let slis: BTreeMap<&str, &serde_json::Value> = docs
+        .iter()
+        .filter(|d| d.kind == "SLI")
+        .map(|d| (d.metadata.name.as_str(), &d.spec))
+        .collect();
+    let mut service = None;
+    let mut slos = Vec::new();
+    for d in docs.iter().filter(|d| d.kind == "SLO") {
+        let name = d.metadata.name.as_str();
+        let spec = &d.spec;
+        if let Some(m) = spec["budgetingMethod"].as_str()
+            && m != "Occurrences"
+        {
+            return Err(Refusal::slo(
+                name,
+                format!("budgetingMethod {m} is not supported (only Occurrences)"),
+            ));
+        }
+        let svc = spec["service"].as_str().unwrap_or("service").to_owned();
+        service.get_or_insert(svc);
+        let indicator = if let Some(r) = spec["indicatorRef"].as_str() {
+            slis.get(r).copied().ok_or_else(|| {
+                Refusal::slo(name, format!("indicatorRef {r:?} names no SLI in the file"))
+            })?
+        } else {
+            &spec["indicator"]["spec"]
+        };
+        let sli = opensli(indicator, name)?;
+        let window = &spec["timeWindow"][0];
+        if window["isRolling"].as_bool() == Some(false) {
+            return Err(Refusal::slo(
+                name,
+                "calendar time windows are not supported (use isRolling: true)",
+            ));
+        }
+        let period = match window["duration"].as_str() {
+            Some(d) => humantime::parse_duration(d)
+                .map_err(|e| Refusal::slo(name, format!("timeWindow duration {d:?}: {e}")))?,
+            None => Duration::from_secs(30 * 86_400),
+        };
+        let objectives = spec["objectives"]
+            .as_array()
+            .filter(|o| !o.is_empty())
+            .ok_or_else(|| Refusal::slo(name, "no objectives"))?;
+        for (i, o) in objectives.iter().enumerate() {
+            let target = match (o["target"].as_f64(), o["targetPercent"].as_f64()) {
+                (Some(t), _) => t * 100.0,
+                (None, Some(p)) => p,
+                _ => {
+                    return Err(Refusal::slo(
+                        name,
+                        format!("objective {i} has no target or targetPercent"),
+                    ));
+                }
+            };
+            let suffix = o["displayName"]
+                .as_str()
+                .map(|n| {
+                    n.to_lowercase()
+                        .replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+                })
+                .filter(|_| objectives.len() > 1)
+                .unwrap_or_else(|| {
+                    if objectives.len() > 1 {
+                        i.to_string()
+                    } else {
+                        String::new()
+                    }
+                });
+            slos.push(SloSpec {
+                name: if suffix.is_empty() {
+                    name.to_owned()
+                } else {
+                    format!("{name}-{suffix}")
+                },
+                description: spec["description"].as_str().map(str::to_owned),
+                objective: target,
+                period,
+                sli: sli.clone(),
+                min_events: None,
+                alerting: None,
+                labels: BTreeMap::new(),
+            });
+        }
+    }
+    if let Some(k) = docs
+        .iter()
+        .find(|d| !matches!(d.kind.as_str(), "SLO" | "SLI" | "Service"))
+    {
+        return Err(Refusal::File(format!(
+            "kind {:?} ({:?}) is not supported (SLO, SLI and Service are)",
+            k.kind, k.metadata.name
+        )));
+    }
+    Ok(SpecFile {
+        version: "slo/v1".into(),
+        service: service.ok_or_else(|| Refusal::File("no SLO documents in the file".into()))?,
+        labels: BTreeMap::new(),
+        slos,
+    })
+}

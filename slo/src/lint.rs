@@ -1,0 +1,109 @@
+//! Warnings about generated alerts that build but cannot work as meant: a
+//! burn-rate alert whose threshold needs an error ratio above 100% (it can
+//! never fire), and alert windows too short for a slow scrape to fill. Both
+//! `slo alerts` and `slo check` show them.
+
+use std::time::Duration;
+
+use crate::rules::SloRules;
+use crate::windows::{Severity, promql_duration};
+
+/// One warning about an SLO's generated alerts.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AlertWarning {
+    /// `factor` times the budget is above 1: the burn rate cannot reach it.
+    #[error(
+        "slo {slo:?}: the {} alert over {} needs an error ratio above 100% ({factor}x a {:.4}% budget): it can never fire",
+        severity.as_str(),
+        promql_duration(*long),
+        budget * 100.0
+    )]
+    NeverFires {
+        slo: String,
+        severity: Severity,
+        long: Duration,
+        factor: f64,
+        /// The error budget, a ratio (0.001 for 99.9%).
+        budget: f64,
+    },
+    /// The shortest alert window is under a minute.
+    #[error(
+        "slo {slo:?}: the shortest alert window is {}; Prometheus must scrape at least every {}s for it to hold two samples",
+        promql_duration(*window),
+        (window.as_secs() / 2).max(1)
+    )]
+    ShortWindow { slo: String, window: Duration },
+}
+
+/// Windows shorter than this need a scrape interval below 30 s.
+const SHORT_WINDOW: Duration = Duration::from_secs(60);
+
+/// The warnings about `all`'s alerts, per SLO in order.
+pub fn alert_warnings(all: &[SloRules]) -> Vec<AlertWarning> {
+    let mut out = Vec::new();
+    for r in all {
+        for b in &r.burns {
+            let c = &b.condition;
+            if c.factor * r.slo.budget() > 1.0 {
+                out.push(AlertWarning::NeverFires {
+                    slo: r.slo.name.clone(),
+                    severity: c.severity,
+                    long: c.long,
+                    factor: c.factor,
+                    budget: r.slo.budget(),
+                });
+            }
+        }
+        if let Some(b) = r.burns.iter().min_by_key(|b| b.condition.short)
+            && b.condition.short < SHORT_WINDOW
+        {
+            out.push(AlertWarning::ShortWindow {
+                slo: r.slo.name.clone(),
+                window: b.condition.short,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn warnings(objective: &str, period: &str) -> Vec<String> {
+        let spec = format!(
+            "version: slo/v1\nservice: s\nslos:\n  - name: a\n    objective: {objective}\n    period: {period}\n    sli:\n      availability: {{}}\n"
+        );
+        let s = crate::spec::parse(&spec, Path::new("spec.yaml")).unwrap();
+        let all = crate::rules::service_rules(&s).unwrap();
+        alert_warnings(&all).iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn a_usual_slo_has_none() {
+        assert!(warnings("99.9", "30d").is_empty());
+    }
+
+    #[test]
+    fn a_loose_objective_cannot_page() {
+        let w = warnings("80", "30d");
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert_eq!(
+            w[0],
+            "slo \"a\": the page alert over 1h needs an error ratio above 100% (14.4x a 20.0000% budget): it can never fire"
+        );
+        assert!(w[1].contains("the page alert over 6h"), "{w:?}");
+    }
+
+    #[test]
+    fn a_short_period_needs_a_fast_scrape() {
+        let w = warnings("99.9", "1h");
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with("slo \"a\": the shortest alert window is "),
+            "{w:?}"
+        );
+        assert!(w[0].ends_with("for it to hold two samples"), "{w:?}");
+    }
+}
