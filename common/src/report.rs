@@ -23,6 +23,10 @@ use crate::input::cut;
 /// The report format version; bumped on incompatible changes.
 pub const REPORT_VERSION: u32 = 1;
 
+/// Report files larger than this are refused before parsing (a 24 h run
+/// with per-second intervals is well below it).
+pub const MAX_REPORT_BYTES: u64 = 512 * 1024 * 1024;
+
 /// Error reasons by kind, then by message, with counts:
 /// `{"connect": {"connection refused": 150}}`.
 pub type Reasons = BTreeMap<String, BTreeMap<String, u64>>;

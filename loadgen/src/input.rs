@@ -7,8 +7,7 @@
 pub const MAX_SCENARIO_BYTES: u64 = 64 * 1024 * 1024;
 /// CSV data files larger than this are refused before parsing.
 pub const MAX_DATA_BYTES: u64 = 64 * 1024 * 1024;
-/// Report files larger than this are refused before parsing (a 24 h run
-/// with per-second intervals is well below it).
-pub const MAX_REPORT_BYTES: u64 = 512 * 1024 * 1024;
+/// Report files larger than this are refused before parsing.
+pub use common::report::MAX_REPORT_BYTES;
 /// Characters of a user's value quoted in a message.
 pub const SNIPPET_CHARS: usize = common::diagnostic::EXCERPT_CHARS;

@@ -8,6 +8,7 @@ use super::output::{out_verdict, write_atomic};
 use super::report::pct;
 use super::{CliError, Exit, PromArgs};
 use crate::evaluate::{GateResult, GateVerdict};
+use crate::run_window::RunWindowError;
 
 /// Arguments of `slo gate`.
 #[derive(Debug, clap::Args)]
@@ -58,11 +59,15 @@ fn unix(t: &str) -> Result<i64, CliError> {
 
 /// The window of a loadgen report (see [`crate::run_window`]).
 fn run_window(path: &Path, allow_interrupted: bool) -> Result<(i64, i64), CliError> {
-    let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::Invalid(format!("failed to read {shown}: {e}")))?;
-    crate::run_window::run_window(&text, &shown, allow_interrupted)
-        .map_err(|e| CliError::Invalid(e.to_string()))
+    let common::input::Text { text, shown } =
+        common::input::read_text(path, common::report::MAX_REPORT_BYTES)
+            .map_err(|e| CliError::Invalid(e.to_string()))?;
+    crate::run_window::run_window(&text, &shown, allow_interrupted).map_err(|e| match e {
+        RunWindowError::Interrupted { .. } => {
+            CliError::Invalid(format!("{e}; judge it anyway with --allow-interrupted"))
+        }
+        e => CliError::Invalid(e.to_string()),
+    })
 }
 
 /// The text of the verdicts, a line per SLO.

@@ -86,9 +86,9 @@ fn target(args: &HpaArgs) -> Result<(f64, String), CliError> {
                     "--headroom {headroom}: a share of the capacity, above 0 and at most 1 (e.g. 0.7)"
                 )));
             }
-            let shown = path.display().to_string();
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| invalid(format!("failed to read {shown}: {e}")))?;
+            let common::input::Text { text, shown } =
+                common::input::read_text(path, common::report::MAX_REPORT_BYTES)
+                    .map_err(|e| invalid(e.to_string()))?;
             let report =
                 crate::hpa::read_report(&text, &shown).map_err(|e| invalid(e.to_string()))?;
             let c = crate::hpa::capacity(&report, &shown, args.replicas_in_run, args.window)
