@@ -189,9 +189,69 @@ pub fn cut(text: &str, max: usize) -> String {
     }
 }
 
+/// The place (line, column; 1:1 when the parser gives none) and the
+/// message of a YAML (or JSON) parser error, the message being its first
+/// line without the `error: line L column C: ` the place already says.
+/// (Inside a tagged block the parser may place an error at the block's
+/// start; callers that can find the quoted value nearer refine the place.)
+pub fn yaml_error(err: &serde_saphyr::Error) -> (u64, u64, String) {
+    let (line, column) = err
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((1, 1));
+    (line, column, parser_message(&err.to_string()).to_owned())
+}
+
+/// A parser's message without the place it starts with: the first line,
+/// without `error: ` and without `line L column C: `.
+pub fn parser_message(message: &str) -> &str {
+    let line = message.lines().next().unwrap_or(message);
+    let bare = line.strip_prefix("error: ").unwrap_or(line);
+    match bare.strip_prefix("line ") {
+        Some(rest) => rest
+            .split_once(": ")
+            .filter(|(at, _)| at.split(' ').count() == 3 && at.contains(" column "))
+            .map_or(bare, |(_, tail)| tail),
+        None => bare,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parser_messages_lose_the_place_they_start_with() {
+        assert_eq!(
+            parser_message("error: line 3 column 7: invalid type: string\nmore"),
+            "invalid type: string"
+        );
+        assert_eq!(parser_message("line 1 column 2: x"), "x");
+        // Only a place is taken off, not a message that happens to start so.
+        assert_eq!(parser_message("line of sight: y"), "line of sight: y");
+        assert_eq!(parser_message("error: unknown field"), "unknown field");
+    }
+
+    #[test]
+    fn yaml_errors_give_their_place_and_a_bare_message() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        #[serde(deny_unknown_fields)]
+        struct T {
+            a: u32,
+        }
+        let err = serde_saphyr::from_str::<T>("a: 1\nb: 2\n").unwrap_err();
+        let (line, column, message) = yaml_error(&err);
+        assert_eq!((line, column), (2, 1), "{err}");
+        assert!(
+            message.contains("unknown field") || message.contains("b"),
+            "{message}"
+        );
+        assert!(
+            !message.starts_with("error:") && !message.starts_with("line "),
+            "{message}"
+        );
+    }
 
     #[test]
     fn renders_place_line_caret_and_hint() {

@@ -1,12 +1,73 @@
-//! Warnings about generated alerts that build but cannot work as meant: a
-//! burn-rate alert whose threshold needs an error ratio above 100% (it can
+//! What `slo check` checks without Prometheus: [`offline`] builds everything
+//! the generators would build from a spec (rules, dashboard, every SLI query
+//! parsed), so what check accepts they generate; and warnings about
+//! generated alerts that build but cannot work as meant ([`alert_warnings`]):
+//! a burn-rate alert whose threshold needs an error ratio above 100% (it can
 //! never fire), and alert windows too short for a slow scrape to fill. Both
 //! `slo alerts` and `slo check` show them.
 
 use std::time::Duration;
 
+use crate::model::Service;
 use crate::rules::SloRules;
 use crate::windows::{Severity, promql_duration};
+
+/// Why a spec that validated cannot be generated from.
+#[derive(Debug, thiserror::Error)]
+pub enum OfflineError {
+    /// The rules could not be built.
+    #[error(transparent)]
+    Rules(#[from] crate::rules::RulesError),
+    /// The dashboard could not be built.
+    #[error(transparent)]
+    Dashboard(#[from] crate::dashboard::DashboardError),
+    /// A generated SLI query does not parse.
+    #[error("slo {slo:?}: generated query does not parse: {query}: {error}")]
+    Query {
+        slo: String,
+        query: String,
+        error: String,
+    },
+}
+
+/// What [`offline`] found.
+#[derive(Debug)]
+pub struct Offline {
+    /// Per SLO (in the spec's order), how many generated SLI queries parsed.
+    pub queries: Vec<usize>,
+    /// The warnings about the generated alerts.
+    pub warnings: Vec<AlertWarning>,
+}
+
+/// Builds the rules and the dashboard of `service` and parses every SLI
+/// query (over each alert window and the period) with promql-parser.
+pub fn offline(service: &Service) -> Result<Offline, OfflineError> {
+    let rules = crate::rules::service_rules(service)?;
+    crate::dashboard::dashboard(service, &crate::dashboard::Options::for_service(service))?;
+    let mut queries = Vec::with_capacity(service.slos.len());
+    for s in &service.slos {
+        let mut parsed = 0;
+        for w in crate::windows::alert_windows(s.period)
+            .into_iter()
+            .chain([s.period])
+        {
+            let q = crate::promql::events(s, w);
+            for text in [&q.errors, &q.total] {
+                crate::promql::check(text).map_err(|error| OfflineError::Query {
+                    slo: s.name.clone(),
+                    query: text.clone(),
+                    error,
+                })?;
+                parsed += 1;
+            }
+        }
+        queries.push(parsed);
+    }
+    Ok(Offline {
+        queries,
+        warnings: alert_warnings(&rules),
+    })
+}
 
 /// One warning about an SLO's generated alerts.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -78,6 +139,19 @@ mod tests {
         let s = crate::spec::parse(&spec, Path::new("spec.yaml")).unwrap();
         let all = crate::rules::service_rules(&s).unwrap();
         alert_warnings(&all).iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn offline_parses_every_query_of_every_window_and_warns_like_alerts() {
+        let spec = "version: slo/v1\nservice: s\nslos:\n  - name: a\n    objective: 99.9\n    period: 30d\n    sli:\n      availability: {}\n  - name: b\n    objective: 80\n    period: 30d\n    sli:\n      availability: {}\n";
+        let s = crate::spec::parse(spec, Path::new("spec.yaml")).unwrap();
+        let found = offline(&s).unwrap();
+        // errors and total over each alert window and the period.
+        let per_slo = 2 * (crate::windows::alert_windows(s.slos[0].period).len() + 1);
+        assert_eq!(found.queries, vec![per_slo, per_slo]);
+        let rules = crate::rules::service_rules(&s).unwrap();
+        assert_eq!(found.warnings, alert_warnings(&rules));
+        assert!(!found.warnings.is_empty());
     }
 
     #[test]

@@ -312,11 +312,8 @@ impl FaultPlan {
     /// errors, which carry `path:line:column`.
     pub fn from_yaml(text: &str, path: &str) -> Result<Self, FaultError> {
         let raw: RawPlan = serde_saphyr::from_str(text).map_err(|err| {
-            let (line, column) = err
-                .location()
-                .map(|l| (l.line(), l.column()))
-                .unwrap_or((1, 1));
-            FaultError::at(text, path, line, column, &first_line(&err.to_string()))
+            let (line, column, message) = common::diagnostic::yaml_error(&err);
+            FaultError::at(text, path, line, column, &cut(&message, EXCERPT_CHARS))
         })?;
         raw.into_plan(text, path)
     }
@@ -368,21 +365,6 @@ impl FaultPlan {
         }
         decision
     }
-}
-
-/// The first line of a YAML error, without the parser's own
-/// `error: line L column C: ` prefix (the location is shown in front).
-fn first_line(message: &str) -> String {
-    let line = message.lines().next().unwrap_or(message);
-    let bare = line.strip_prefix("error: ").unwrap_or(line);
-    let bare = match bare.strip_prefix("line ") {
-        Some(rest) => rest
-            .split_once(": ")
-            .filter(|(at, _)| at.split(' ').count() == 3 && at.contains(" column "))
-            .map_or(bare, |(_, tail)| tail),
-        None => bare,
-    };
-    cut(bare, EXCERPT_CHARS)
 }
 
 /// The live fault plan, shared by the request path and the admin API.

@@ -520,18 +520,9 @@ fn refine_location(text: &str, message: &str, line: u64, column: u64) -> (u64, u
 pub fn parse(text: &str, path: &Path) -> Result<Plan, ScenarioError> {
     let shown = path.display().to_string();
     let file: ScenarioFile = serde_saphyr::from_str(text).map_err(|err| {
-        let (line, column) = err
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((1, 1));
-        let message = err.to_string();
-        let message = message.lines().next().unwrap_or("");
         // The location is shown once, in front.
-        let message = match message.strip_prefix("error: line ") {
-            Some(rest) => rest.split_once(": ").map_or(message, |(_, m)| m),
-            None => message,
-        };
-        let message = cut(message, SNIPPET_CHARS);
+        let (line, column, message) = common::diagnostic::yaml_error(&err);
+        let message = cut(&message, SNIPPET_CHARS);
         // Inside a tagged block (load:) the parser reports the block's start;
         // the offending value, when the message quotes it, pins the real line.
         let (line, column) = refine_location(text, &message, line, column);

@@ -36,29 +36,10 @@ fn kind(sli: &Sli) -> String {
 /// Checks the spec offline and prints what it found.
 fn check(path: &Path) -> Result<Service, CliError> {
     let service = crate::spec::load(path)?;
-    let shown = path.display();
-    let invalid = |e: &dyn std::fmt::Display| CliError::Invalid(format!("{shown}: {e}"));
-    let all = crate::rules::service_rules(&service).map_err(|e| invalid(&e))?;
-    crate::dashboard::dashboard(&service, &crate::dashboard::Options::for_service(&service))
-        .map_err(|e| invalid(&e))?;
+    let found = crate::lint::offline(&service)
+        .map_err(|e| CliError::Invalid(format!("{}: {e}", path.display())))?;
     println!("{}: ok, service {}", path.display(), service.name);
-    for s in &service.slos {
-        let mut queries = 0;
-        for w in crate::windows::alert_windows(s.period)
-            .into_iter()
-            .chain([s.period])
-        {
-            let q = crate::promql::events(s, w);
-            for text in [&q.errors, &q.total] {
-                crate::promql::check(text).map_err(|e| {
-                    CliError::Invalid(format!(
-                        "{shown}: slo {:?}: generated query does not parse: {text}: {e}",
-                        s.name
-                    ))
-                })?;
-                queries += 1;
-            }
-        }
+    for (s, queries) in service.slos.iter().zip(&found.queries) {
         println!(
             "  {}: {}% over {}, {} ({} queries parsed)",
             s.name,
@@ -78,7 +59,7 @@ fn check(path: &Path) -> Result<Service, CliError> {
             );
         }
     }
-    for w in crate::lint::alert_warnings(&all) {
+    for w in &found.warnings {
         eprintln!("slo: warning: {w}");
     }
     Ok(service)

@@ -115,19 +115,8 @@ fn yaml_hint(message: &str) -> &'static str {
 }
 
 fn yaml_error(err: serde_saphyr::Error) -> ImportError {
-    let (line, column) = err
-        .location()
-        .map(|l| (l.line(), l.column()))
-        .unwrap_or((1, 1));
-    let message = err.to_string();
-    let message = message.lines().next().unwrap_or("");
     // The location is already in front; do not say it twice.
-    let message = message.strip_prefix("error: ").unwrap_or(message);
-    let message = match message.split_once(": ") {
-        Some((loc, rest)) if loc.starts_with("line ") && loc.contains(" column ") => rest,
-        _ => message,
-    }
-    .to_owned();
+    let (line, column, message) = common::diagnostic::yaml_error(&err);
     ImportError::Yaml {
         line,
         column,
