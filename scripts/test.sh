@@ -10,6 +10,7 @@ command -v promtool >/dev/null || need_apt+=(prometheus)
 command -v amtool >/dev/null || need_apt+=(prometheus-alertmanager)
 command -v wrk >/dev/null || need_apt+=(wrk)
 command -v tmux >/dev/null || need_apt+=(tmux)
+command -v groff >/dev/null || need_apt+=(groff-base)
 if ((${#need_apt[@]})); then
   echo "==> installing ${need_apt[*]}"
   SUDO=""

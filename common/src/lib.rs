@@ -5,7 +5,8 @@
 //! place in a user's file (file:line:column, the line, a caret, a hint);
 //! [`fs`] writes files atomically (and `-` to stdout); [`junit`] writes JUnit
 //! XML that parses whatever the names contain; [`exit`] is the one set of exit
-//! codes. And the wire format between loadgen and slo: [`report`], the
+//! codes; [`manual`] makes shell completions and the man page from a
+//! binary's clap command. And the wire format between loadgen and slo: [`report`], the
 //! versioned run report loadgen writes and slo reads, whose JSON Schema is
 //! generated from these types and checked in.
 
@@ -14,4 +15,5 @@ pub mod exit;
 pub mod fs;
 pub mod input;
 pub mod junit;
+pub mod manual;
 pub mod report;

@@ -7,9 +7,10 @@
 //! Each command file holds its arguments and `run(args) -> Result<Exit,
 //! CliError>`; `session` is the run with its live view, progress line and
 //! outputs that `run` and `demo` share; `shared` holds what several commands
-//! take, and `error` the exit codes. `main.rs` parses, starts the runtime,
+//! take, and `error` the exit codes; `completions` also makes the man page. `main.rs` parses, starts the runtime,
 //! calls [`run`] and prints the error chain. No file here imports this one.
 
+mod completions;
 mod demo;
 mod error;
 mod merge;
@@ -21,6 +22,7 @@ mod validate;
 
 use clap::{Parser, Subcommand};
 
+pub use self::completions::man_pages;
 pub use self::error::{CliError, Exit};
 
 /// Load tests from YAML, with honest latency, thresholds and reports.
@@ -54,6 +56,12 @@ enum Command {
     /// Print the JSON Schema of scenario files (for editors).
     #[command(after_help = "Example:\n  loadgen schema > scenario.schema.json")]
     Schema,
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:
+  loadgen completions bash > ~/.local/share/bash-completion/completions/loadgen
+  loadgen completions zsh > ~/.zfunc/_loadgen
+  loadgen completions fish > ~/.config/fish/completions/loadgen.fish")]
+    Completions(completions::CompletionsArgs),
 }
 
 /// Runs the command the user typed.
@@ -63,6 +71,7 @@ pub async fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Validate(args) => validate::run(args),
         Command::Demo(args) => demo::run(args).await,
         Command::Merge(args) => merge::run(args),
+        Command::Completions(args) => completions::run(args),
         Command::Schema => {
             shared::stdout(&format!(
                 "{}\n",

@@ -8,6 +8,7 @@ mod junit_xml;
 mod limits;
 mod live_controls;
 mod malformed;
+mod manual;
 mod mutants;
 mod otlp;
 mod pipes;

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 pub mod alerts;
 pub mod check;
+pub mod completions;
 pub mod dashboard;
 pub mod gate;
 pub mod hpa;
@@ -73,6 +74,11 @@ pub enum Command {
     /// Validate a spec: structure, objectives, periods, and every PromQL query it implies.
     #[command(after_help = "Example:\n  slo check alerts/target-app.slo.yaml")]
     Check(check::CheckArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  slo completions bash > ~/.local/share/bash-completion/completions/slo\n  slo completions zsh > ~/.zfunc/_slo\n  slo completions fish > ~/.config/fish/completions/slo.fish"
+    )]
+    Completions(completions::CompletionsArgs),
 }
 
 /// How to reach Prometheus.
@@ -159,6 +165,7 @@ pub async fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Report(args) => report::run(args).await,
         Command::Gate(args) => gate::run(args).await,
         Command::Check(args) => check::run(args).await,
+        Command::Completions(args) => completions::run(args),
     }
 }
 

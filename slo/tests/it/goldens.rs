@@ -53,6 +53,12 @@ enum Make {
     /// directory), run in a scratch directory holding a copy of the spec
     /// (`ARGS[1]`), so the command line the headers record is the same.
     OutDir(&'static [&'static str]),
+    /// One of the man pages a binary's command line makes (by file name:
+    /// the row's file is `DIR/NAME`), all of which have rows.
+    Man {
+        command: &'static str,
+        pages: fn() -> Vec<(String, String)>,
+    },
     /// A library function of the workspace, printed as `command` prints it.
     Library {
         command: &'static str,
@@ -94,6 +100,26 @@ fn report_schema() -> String {
         "{}\n",
         serde_json::to_string_pretty(&common::report::json_schema()).unwrap()
     )
+}
+
+const fn loadgen_man(file: &'static str) -> Golden {
+    Golden {
+        file,
+        make: Make::Man {
+            command: "loadgen::cli::man_pages()",
+            pages: loadgen::cli::man_pages,
+        },
+    }
+}
+
+const fn slo_man(file: &'static str) -> Golden {
+    Golden {
+        file,
+        make: Make::Man {
+            command: "slo::cli::completions::man_pages()",
+            pages: slo::cli::completions::man_pages,
+        },
+    }
 }
 
 /// Every checked-in generated file of the workspace.
@@ -146,6 +172,24 @@ const GOLDENS: &[Golden] = &[
             text: scenario_schema,
         },
     },
+    // The man pages, one per command, made from the command lines.
+    loadgen_man("loadgen/man/loadgen.1"),
+    loadgen_man("loadgen/man/loadgen-run.1"),
+    loadgen_man("loadgen/man/loadgen-validate.1"),
+    loadgen_man("loadgen/man/loadgen-demo.1"),
+    loadgen_man("loadgen/man/loadgen-merge.1"),
+    loadgen_man("loadgen/man/loadgen-schema.1"),
+    loadgen_man("loadgen/man/loadgen-completions.1"),
+    slo_man("slo/man/slo.1"),
+    slo_man("slo/man/slo-dashboard.1"),
+    slo_man("slo/man/slo-hpa.1"),
+    slo_man("slo/man/slo-alerts.1"),
+    slo_man("slo/man/slo-schema.1"),
+    slo_man("slo/man/slo-import.1"),
+    slo_man("slo/man/slo-report.1"),
+    slo_man("slo/man/slo-gate.1"),
+    slo_man("slo/man/slo-check.1"),
+    slo_man("slo/man/slo-completions.1"),
     // The run report's schema: the wire format loadgen writes and slo reads.
     Golden {
         file: "common/report.schema.json",
@@ -162,7 +206,9 @@ impl Golden {
         match &self.make {
             Make::Stdout(args) => format!("slo {} > {}", args.join(" "), self.file),
             Make::OutDir(args) => format!("slo {}", args.join(" ")),
-            Make::Library { command, .. } => format!("{command} > {}", self.file),
+            Make::Library { command, .. } | Make::Man { command, .. } => {
+                format!("{command} > {}", self.file)
+            }
         }
     }
 }
@@ -326,6 +372,39 @@ fn generated_files_are_current() {
                     .clone()
             }
             Make::Library { text, .. } => text(),
+            Make::Man { command, pages } => {
+                let (dir, name) = golden.file.rsplit_once('/').unwrap();
+                let made = pages();
+                // The directory holds the pages, nothing else, and each
+                // page has a row.
+                let names: BTreeSet<String> = made.iter().map(|(n, _)| n.clone()).collect();
+                let have: BTreeSet<String> = std::fs::read_dir(root().join(dir))
+                    .map(|d| {
+                        d.filter_map(|e| e.ok())
+                            .map(|e| e.file_name().to_string_lossy().into_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if !update {
+                    assert_eq!(
+                        names, have,
+                        "{dir}/ holds other files than `{command}` makes"
+                    );
+                }
+                let rows: BTreeSet<String> = GOLDENS
+                    .iter()
+                    .filter_map(|g| g.file.strip_prefix(&format!("{dir}/")[..]))
+                    .map(str::to_owned)
+                    .collect();
+                assert_eq!(
+                    names, rows,
+                    "`{command}` pages without a row (or rows without a page)"
+                );
+                made.into_iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, text)| text)
+                    .unwrap_or_default()
+            }
         };
         let path = root().join(golden.file);
         let have = std::fs::read_to_string(&path).unwrap_or_default();

@@ -17,6 +17,7 @@ mod import;
 mod k8s;
 mod le_live;
 mod live;
+mod manual;
 mod mutate;
 mod pipe;
 mod util;
