@@ -1,7 +1,7 @@
 //! A binary's manual, made from its clap command so it can never drift from
 //! the flags: shell completion scripts ([`completions`], for `loadgen
 //! completions SHELL` and `slo completions SHELL`) and the man page
-//! ([`man_page`], checked in beside each crate and kept current by the
+//! ([`man_pages`], one per command, checked in beside each crate and kept current by the
 //! goldens table).
 
 pub use clap_complete::Shell;
