@@ -1,8 +1,8 @@
 //! A binary's manual, made from its clap command so it can never drift from
 //! the flags: shell completion scripts ([`completions`], for `loadgen
-//! completions SHELL` and `slo completions SHELL`) and the man page
-//! ([`man_pages`], one per command, checked in beside each crate and kept current by the
-//! goldens table).
+//! completions SHELL` and `slo completions SHELL`) and the man pages
+//! ([`man_pages`], one per command, checked in beside each crate and kept
+//! current by the goldens table).
 
 pub use clap_complete::Shell;
 
