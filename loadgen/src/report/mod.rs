@@ -211,6 +211,30 @@ pub fn parse(text: &str, shown: &str) -> Result<Report, ReportError> {
     })
 }
 
+/// Whether `reports` are parts of one run: the same scenario against the
+/// same target. Reports of different runs add up to a number that
+/// describes none of them, so `merge` is refused them unless told.
+pub fn same_run(reports: &[(String, Report)]) -> Result<(), ReportError> {
+    let Some((first_path, first)) = reports.first() else {
+        return Ok(());
+    };
+    for (path, r) in &reports[1..] {
+        if r.scenario != first.scenario || r.target != first.target {
+            return Err(ReportError::Invalid {
+                path: path.clone(),
+                message: format!(
+                    "another run: scenario {:?} against {}, where {first_path} is scenario {:?} against {}",
+                    common::input::cut(&r.scenario, crate::input::SNIPPET_CHARS),
+                    common::input::cut(&r.target, crate::input::SNIPPET_CHARS),
+                    common::input::cut(&first.scenario, crate::input::SNIPPET_CHARS),
+                    common::input::cut(&first.target, crate::input::SNIPPET_CHARS),
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Merges reports of runs split across machines or pods: histograms and
 /// counters add up, intervals add up by second, rates add up.
 pub fn merge(reports: &[(String, Report)]) -> Result<Report, ReportError> {
@@ -369,6 +393,25 @@ mod tests {
                 limit: Some(1000.0),
             }],
         }
+    }
+
+    #[test]
+    fn reports_of_other_runs_are_told_apart() {
+        let r = sample_report();
+        let mut other = r.clone();
+        assert!(same_run(&[("a".into(), r.clone()), ("b".into(), r.clone())]).is_ok());
+        other.scenario = "spike".into();
+        let e = same_run(&[("a".into(), r.clone()), ("b".into(), other.clone())]).unwrap_err();
+        assert!(e.to_string().starts_with("b: "), "{e}");
+        assert!(e.to_string().contains("scenario \"spike\""), "{e}");
+        assert!(
+            !e.to_string().contains("--"),
+            "the library names no flag: {e}"
+        );
+        other.scenario = r.scenario.clone();
+        other.target = "http://elsewhere:1".into();
+        let e = same_run(&[("a".into(), r), ("b".into(), other)]).unwrap_err();
+        assert!(e.to_string().contains("http://elsewhere:1"), "{e}");
     }
 
     #[test]

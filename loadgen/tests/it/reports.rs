@@ -80,6 +80,38 @@ async fn report_round_trips_and_merges() {
     );
 }
 
+/// Reports of different runs (another scenario, another target) are refused
+/// (exit 2, naming both) unless `--force`; parts of one run merge.
+#[tokio::test]
+async fn merge_refuses_reports_of_different_runs_unless_forced() {
+    let dir = Dir::new();
+    let real =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../common/testdata/report.json");
+    let base: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(real).unwrap()).unwrap();
+    let a = dir.write("a.json", &base.to_string());
+    let same = dir.write("same.json", &base.to_string());
+    let mut v = base.clone();
+    v["scenario"] = "spike".into();
+    let scenario = dir.write("scenario.json", &v.to_string());
+    let mut v = base.clone();
+    v["target"] = "http://127.0.0.1:1".into();
+    let target = dir.write("target.json", &v.to_string());
+    let limit = Duration::from_secs(30);
+
+    let out = run(&["merge", arg(&a), arg(&same)], limit).await;
+    assert!(matches!(out.code, Some(0 | 99)), "{}", out.stderr);
+    for other in [&scenario, &target] {
+        let out = run(&["merge", arg(&a), arg(other)], limit).await;
+        assert_eq!(out.code, Some(2), "{}", out.stderr);
+        assert!(out.stderr.contains("different runs"), "{}", out.stderr);
+        assert!(out.stderr.contains("--force"), "{}", out.stderr);
+        assert!(out.stderr.contains(arg(other)), "{}", out.stderr);
+        let forced = run(&["merge", arg(&a), arg(other), "--force"], limit).await;
+        assert!(matches!(forced.code, Some(0 | 99)), "{}", forced.stderr);
+    }
+}
+
 /// check-jsonschema (`$CHECK_JSONSCHEMA`, or the `.venv` scripts/test.sh
 /// makes) on `file` against `common/report.schema.json`: (passed, output).
 fn fits_report_schema(file: &std::path::Path) -> (bool, String) {
