@@ -25,6 +25,17 @@ pub struct Outputs {
     pub summary_md: Option<PathBuf>,
 }
 
+impl Outputs {
+    /// How many outputs go to standard output (`-`).
+    pub fn to_stdout(&self) -> usize {
+        [&self.report, &self.junit, &self.hdr_log, &self.summary_md]
+            .into_iter()
+            .flatten()
+            .filter(|p| common::input::is_stdin(p))
+            .count()
+    }
+}
+
 /// Why an output could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {

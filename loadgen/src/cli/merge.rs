@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::error::{CliError, Exit};
-use super::shared::{OutputArgs, stdout};
+use super::shared::{OutputArgs, check_outputs, summary};
 use crate::output::{self, Outputs};
 use crate::report;
 
@@ -27,6 +27,7 @@ pub(super) struct MergeArgs {
 
 pub(super) fn run(args: MergeArgs) -> Result<Exit, CliError> {
     let outputs = Outputs::from(args.outputs);
+    check_outputs(&outputs)?;
     let mut reports = Vec::new();
     for p in &args.reports {
         reports.push((p.display().to_string(), report::read(p)?));
@@ -41,7 +42,7 @@ pub(super) fn run(args: MergeArgs) -> Result<Exit, CliError> {
         })?;
     }
     let merged = report::merge(&reports)?;
-    stdout(&report::table::render(&merged))?;
+    summary(&outputs, &report::table::render(&merged))?;
     output::write(&outputs, &merged, None)?;
     Ok(if merged.passed() {
         Exit::Ok

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::error::{CliError, Exit};
-use super::shared::stdout;
+use super::shared::{check_outputs, summary};
 use super::signal;
 use crate::client_spans::ClientSpans;
 use crate::engine::{self, Control};
@@ -43,6 +43,7 @@ pub(super) async fn execute(
     spans: Option<ClientSpans>,
     view: View,
 ) -> Result<Exit, CliError> {
+    check_outputs(outputs)?;
     let control = Arc::new(Control::default());
     signal::install(&control);
     let target = host.clone().unwrap_or_else(|| plan.base_url.clone());
@@ -125,7 +126,7 @@ pub(super) async fn execute(
     let run = run.context("the run failed")?;
     let report = report::build(&plan, &target, &run);
     // A closed stdout (`| head`) does not stop the reports from being written.
-    stdout(&report::table::render(&report))?;
+    summary(outputs, &report::table::render(&report))?;
     output::write(
         outputs,
         &report,

@@ -39,6 +39,28 @@ impl From<OutputArgs> for Outputs {
     }
 }
 
+/// Writes the human summary: to stdout, or to stderr when an output goes to
+/// stdout (`--report -`), so that stdout holds that output alone.
+pub(super) fn summary(outputs: &Outputs, text: &str) -> Result<(), CliError> {
+    if outputs.to_stdout() > 0 {
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), text.as_bytes());
+        Ok(())
+    } else {
+        stdout(text)
+    }
+}
+
+/// At most one output may go to stdout (`-`): two would interleave.
+pub(super) fn check_outputs(outputs: &Outputs) -> Result<(), CliError> {
+    if outputs.to_stdout() > 1 {
+        return Err(CliError::invalid(anyhow::anyhow!(
+            "{} outputs are - (standard output): at most one can be (e.g. --report - --junit junit.xml)",
+            outputs.to_stdout()
+        )));
+    }
+    Ok(())
+}
+
 /// Writes `text` to stdout. A closed pipe (`loadgen ... | head -1`) is not
 /// an error: the rest is dropped quietly, as ripgrep does.
 pub(super) fn stdout(text: &str) -> Result<(), CliError> {

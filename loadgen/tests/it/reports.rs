@@ -112,6 +112,34 @@ async fn merge_refuses_reports_of_different_runs_unless_forced() {
     }
 }
 
+/// `--report -` puts the JSON report alone on stdout (the summary goes to
+/// stderr), so it pipes into jq; two outputs on stdout are refused.
+#[tokio::test]
+async fn report_to_stdout_is_the_report_alone() {
+    let real =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../common/testdata/report.json");
+    let limit = Duration::from_secs(30);
+    let out = run(&["merge", arg(&real), "--report", "-"], limit).await;
+    assert!(matches!(out.code, Some(0 | 99)), "{}", out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not the report alone ({e}): {}", out.stdout));
+    assert_eq!(json["version"], 1);
+    let table = run(&["merge", arg(&real)], limit).await;
+    assert!(!table.stdout.is_empty());
+    assert!(
+        out.stderr.contains(table.stdout.trim()),
+        "the summary is on stderr: {}",
+        out.stderr
+    );
+    let two = run(
+        &["merge", arg(&real), "--report", "-", "--junit", "-"],
+        limit,
+    )
+    .await;
+    assert_eq!(two.code, Some(2), "{}", two.stderr);
+    assert!(two.stderr.contains("at most one"), "{}", two.stderr);
+}
+
 /// check-jsonschema (`$CHECK_JSONSCHEMA`, or the `.venv` scripts/test.sh
 /// makes) on `file` against `common/report.schema.json`: (passed, output).
 fn fits_report_schema(file: &std::path::Path) -> (bool, String) {
