@@ -43,7 +43,7 @@ enum Command {
   loadgen run loadgen/scenarios/steady.yaml --host http://127.0.0.1:8080
   loadgen run scenario.yaml --duration 2m --report report.json --junit junit.xml --summary-md summary.md
   cat scenario.yaml | loadgen run -")]
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Check a scenario file without running it.
     #[command(after_help = "Example:\n  loadgen validate loadgen/scenarios/stress.yaml")]
     Validate(validate::ValidateArgs),
@@ -67,7 +67,7 @@ enum Command {
 /// Runs the command the user typed.
 pub async fn run(cli: Cli) -> Result<Exit, CliError> {
     match cli.command {
-        Command::Run(args) => run::run(args).await,
+        Command::Run(args) => run::run(*args).await,
         Command::Validate(args) => validate::run(args),
         Command::Demo(args) => demo::run(args).await,
         Command::Merge(args) => merge::run(args),

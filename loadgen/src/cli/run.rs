@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::error::{CliError, Exit};
 use super::session::{self, View};
-use super::shared::{OutputArgs, load_plan};
+use super::shared::{ClientArgs, OutputArgs, load_plan};
 use crate::client_spans::ClientSpans;
 use crate::output::Outputs;
 
@@ -46,6 +46,8 @@ pub(super) struct RunArgs {
     #[arg(long, requires = "slo")]
     prometheus: Option<String>,
     #[command(flatten)]
+    client: ClientArgs,
+    #[command(flatten)]
     outputs: OutputArgs,
 }
 
@@ -66,6 +68,7 @@ pub(super) async fn run(args: RunArgs) -> Result<Exit, CliError> {
             args.shard_count
         )));
     }
+    args.client.apply(&mut plan.client);
     plan.load = plan.load.shard(args.shard_index, args.shard_count);
     let spans = ClientSpans::init(args.otlp_endpoint.as_deref(), args.trace_share)
         .map_err(CliError::invalid)?;

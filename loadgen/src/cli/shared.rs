@@ -39,6 +39,41 @@ impl From<OutputArgs> for Outputs {
     }
 }
 
+// How the client connects (no doc comment: clap would take it for help
+// text). Each flag overrides the scenario file's `http2` / `tls`.
+#[derive(Debug, Args, Default)]
+pub(super) struct ClientArgs {
+    /// Speak HTTP/2: h2 by ALPN over https, h2c (prior knowledge) over http.
+    #[arg(long)]
+    http2: bool,
+    /// Do not verify the server's certificate (self-signed test targets).
+    #[arg(long)]
+    insecure: bool,
+    /// Trust the CA certificates in this PEM file instead of the built-in web roots.
+    #[arg(long, value_name = "FILE")]
+    cacert: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS, with --key.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    cert: Option<PathBuf>,
+    /// Private key (PEM) of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
+}
+
+impl ClientArgs {
+    /// Lays the flags over a plan's client options.
+    pub(super) fn apply(self, client: &mut crate::scenario::ClientOptions) {
+        client.http2 |= self.http2;
+        client.tls.insecure |= self.insecure;
+        if let Some(ca) = self.cacert {
+            client.tls.ca = Some(ca);
+        }
+        if let Some(pair) = self.cert.zip(self.key) {
+            client.tls.identity = Some(pair);
+        }
+    }
+}
+
 /// Writes the human summary: to stdout, or to stderr when an output goes to
 /// stdout (`--report -`), so that stdout holds that output alone.
 pub(super) fn summary(outputs: &Outputs, text: &str) -> Result<(), CliError> {

@@ -146,6 +146,11 @@ pub async fn run(
             (peak.max(1), Pacer::new(f64::from(*start_users), stages))
         }
     };
+    if plan.client != crate::scenario::ClientOptions::default() {
+        return Err(EngineError::Target(
+            "http2 and tls options are not supported by the client yet".into(),
+        ));
+    }
     let target = Target::parse(&base).map_err(EngineError::Target)?;
     let mut conns = Vec::new();
     conns

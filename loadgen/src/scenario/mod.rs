@@ -49,6 +49,38 @@ pub struct ScenarioFile {
     /// Pass/fail criteria, k6-like: `p(95)<300ms`, `error_rate<1%`, `rps>=500`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thresholds: Vec<ThresholdSpec>,
+    /// Speak HTTP/2: h2 by ALPN over TLS, h2c with prior knowledge over
+    /// plain HTTP (default: HTTP/1.1); `--http2` sets it too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub http2: bool,
+    /// How the server's certificate is checked, and the client certificate
+    /// for mutual TLS (https targets only).
+    #[serde(default, skip_serializing_if = "TlsSpec::is_default")]
+    pub tls: TlsSpec,
+}
+
+/// TLS options of a scenario file; paths are relative to the scenario file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSpec {
+    /// CA certificates (PEM) to trust instead of the built-in web roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<PathBuf>,
+    /// Accept any server certificate (self-signed test targets): no verification.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
+    /// Client certificate chain (PEM) for mutual TLS, with `key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert: Option<PathBuf>,
+    /// Private key (PEM) of `cert`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+}
+
+impl TlsSpec {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 fn default_timeout() -> Duration {
@@ -423,6 +455,27 @@ pub struct Plan {
     pub thresholds: Vec<Threshold>,
     /// Distinct request names, in first-seen order.
     pub names: Vec<String>,
+    /// HTTP version and TLS options.
+    pub client: ClientOptions,
+}
+
+/// How the client connects: HTTP version and TLS. Paths are resolved
+/// (relative to the scenario file, or as given on the command line).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClientOptions {
+    pub http2: bool,
+    pub tls: TlsOptions,
+}
+
+/// Validated TLS options.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TlsOptions {
+    /// CA bundle to trust instead of the built-in web roots.
+    pub ca: Option<PathBuf>,
+    /// No verification of the server certificate.
+    pub insecure: bool,
+    /// Client certificate chain and its key, for mutual TLS.
+    pub identity: Option<(PathBuf, PathBuf)>,
 }
 
 /// Errors in a scenario file. Each names where, and how to fix it.
@@ -583,6 +636,7 @@ fn validate(
             "write it like http://127.0.0.1:8080",
         ));
     }
+    let client = validate_client(&file, ctx, base)?;
     let timeout = ctx.duration(
         "timeout",
         "timeout",
@@ -827,6 +881,49 @@ fn validate(
         load,
         thresholds,
         names,
+        client,
+    })
+}
+
+/// The client options of a file: a client certificate needs its key (and
+/// the other way round); paths are taken relative to the scenario file.
+fn validate_client(
+    file: &ScenarioFile,
+    ctx: &Ctx,
+    base: &Path,
+) -> Result<ClientOptions, ScenarioError> {
+    let resolve = |p: &PathBuf| {
+        if p.is_absolute() {
+            p.clone()
+        } else {
+            base.join(p)
+        }
+    };
+    let identity = match (&file.tls.cert, &file.tls.key) {
+        (Some(cert), Some(key)) => Some((resolve(cert), resolve(key))),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(ctx.at(
+                "tls.cert",
+                "tls.cert is given without tls.key".into(),
+                "add tls.key: the PEM file of the certificate's private key",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ctx.at(
+                "tls.key",
+                "tls.key is given without tls.cert".into(),
+                "add tls.cert: the PEM file of the client certificate",
+            ));
+        }
+    };
+    Ok(ClientOptions {
+        http2: file.http2,
+        tls: TlsOptions {
+            ca: file.tls.ca.as_ref().map(resolve),
+            insecure: file.tls.insecure,
+            identity,
+        },
     })
 }
 
