@@ -287,6 +287,14 @@ pub fn request_reason(e: &hyper::Error) -> String {
     }
 }
 
+/// What came back for a request: its status and the size of its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    pub status: u16,
+    /// Bytes of the response body (after any transfer decoding).
+    pub body_bytes: u64,
+}
+
 /// One user's connection.
 #[derive(Default)]
 pub struct Connection {
@@ -337,7 +345,7 @@ impl Connection {
         }
     }
 
-    /// Sends a request and reads the whole response; returns its status.
+    /// Sends a request and reads the whole response; returns its status and size.
     /// A host lookup still unanswered when `cut` completes fails the request.
     pub async fn send(
         &mut self,
@@ -345,7 +353,7 @@ impl Connection {
         mut request: Request<Full<Bytes>>,
         connect_timeout: Duration,
         cut: impl Future<Output = ()>,
-    ) -> Result<u16, SendError> {
+    ) -> Result<Received, SendError> {
         request.headers_mut().insert(HOST, target.authority.clone());
         // A connection the server closed while idle is replaced before use.
         let reusable = match self.sender.as_mut() {
@@ -362,11 +370,15 @@ impl Connection {
             .map_err(|e| SendError::Request(request_reason(&e)))?;
         let status = response.status().as_u16();
         let mut body = response.into_body();
+        let mut body_bytes: u64 = 0;
         while let Some(frame) = body.frame().await {
-            frame.map_err(|e| SendError::Request(request_reason(&e)))?;
+            let frame = frame.map_err(|e| SendError::Request(request_reason(&e)))?;
+            if let Some(data) = frame.data_ref() {
+                body_bytes = body_bytes.saturating_add(data.len() as u64);
+            }
         }
         self.sender = Some(sender);
-        Ok(status)
+        Ok(Received { status, body_bytes })
     }
 }
 

@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::error::{CliError, Exit};
 use super::session::{self, View};
-use super::shared::{ClientArgs, OutputArgs, load_plan};
+use super::shared::{ClientArgs, OutputArgs, ThresholdArgs, load_plan};
 use crate::client_spans::ClientSpans;
 use crate::output::Outputs;
 
@@ -46,6 +46,8 @@ pub(super) struct RunArgs {
     #[arg(long, requires = "slo")]
     prometheus: Option<String>,
     #[command(flatten)]
+    thresholds: ThresholdArgs,
+    #[command(flatten)]
     client: ClientArgs,
     #[command(flatten)]
     outputs: OutputArgs,
@@ -69,6 +71,7 @@ pub(super) async fn run(args: RunArgs) -> Result<Exit, CliError> {
         )));
     }
     args.client.apply(&mut plan.client);
+    args.thresholds.apply(&mut plan)?;
     plan.load = plan.load.shard(args.shard_index, args.shard_count);
     let spans = ClientSpans::init(args.otlp_endpoint.as_deref(), args.trace_share)
         .map_err(CliError::invalid)?;

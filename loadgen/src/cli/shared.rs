@@ -74,6 +74,31 @@ impl ClientArgs {
     }
 }
 
+// Thresholds given on the command line (no doc comment: clap would take it
+// for help text); they are added to the scenario's own.
+#[derive(Debug, Args, Default)]
+pub(super) struct ThresholdArgs {
+    /// A pass/fail threshold, added to the scenario's (repeatable), e.g. 'p(95)<300ms',
+    /// 'error_rate<1%', 'rps>=500'.
+    #[arg(long = "threshold", value_name = "EXPR")]
+    thresholds: Vec<String>,
+}
+
+impl ThresholdArgs {
+    /// Adds the thresholds to a plan; an invalid one is invalid input.
+    pub(super) fn apply(self, plan: &mut Plan) -> Result<(), CliError> {
+        for expr in self.thresholds {
+            let parsed = crate::threshold::Threshold::parse(&expr).map_err(|e| {
+                CliError::invalid(anyhow::anyhow!(
+                    "invalid --threshold {expr:?}: {e} (e.g. --threshold 'p(95)<300ms')"
+                ))
+            })?;
+            plan.thresholds.push(parsed);
+        }
+        Ok(())
+    }
+}
+
 /// Writes the human summary: to stdout, or to stderr when an output goes to
 /// stdout (`--report -`), so that stdout holds that output alone.
 pub(super) fn summary(outputs: &Outputs, text: &str) -> Result<(), CliError> {

@@ -190,8 +190,8 @@ async fn iteration(
             }
             Ok(Err(SendError::Connect(r))) => (Outcome::Connect, Some(r)),
             Ok(Err(SendError::Request(r))) => (Outcome::Request, Some(r)),
-            Ok(Ok(status)) if req.accepts(status) => (Outcome::Ok(status), None),
-            Ok(Ok(status)) => (Outcome::Status(status), None),
+            Ok(Ok(r)) if req.accepts(r.status) => (Outcome::Ok(r.status), None),
+            Ok(Ok(r)) => (Outcome::Status(r.status), None),
         };
         if let Some(span) = client_span {
             span.end(outcome);

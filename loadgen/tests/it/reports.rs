@@ -199,3 +199,33 @@ fn bundled_scenarios_are_valid() {
         assert!(!plan.thresholds.is_empty(), "{name} has thresholds");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thresholds_from_the_command_line_join_the_scenarios() {
+    let app = target(0.0).await;
+    let dir = Dir::new();
+    let file = dir.write(
+        "t.yaml",
+        &open_scenario("/api/products", 20.0, 1, 5, "thresholds:\n  - p(99)<5s\n"),
+    );
+    let rep = dir.path("t.json");
+    // One that cannot pass: the run fails its thresholds (99) and both are in the report.
+    let out = run_against(
+        &app,
+        &file,
+        &["--threshold", "rps>1000000", "--report", arg(&rep)],
+    )
+    .await;
+    assert_eq!(out.code, Some(99), "{}{}", out.stdout, out.stderr);
+    let shown: Vec<String> = report(&rep)["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["expr"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(shown.len(), 2, "{shown:?}");
+    // One that does not parse is invalid input, before anything runs.
+    let out = run_against(&app, &file, &["--threshold", "p(95)<<3"]).await;
+    assert_eq!(out.code, Some(2), "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("invalid --threshold"), "{}", out.stderr);
+}
