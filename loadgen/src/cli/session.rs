@@ -48,7 +48,13 @@ pub(super) async fn execute(
     signal::install(&control);
     let target = host.clone().unwrap_or_else(|| plan.base_url.clone());
     let stop_refresh = Arc::new(AtomicBool::new(false));
-    let (live, tui) = if view.tui {
+    // The live view needs a terminal to draw on and read keys from; without
+    // one the run goes on headless rather than failing.
+    let terminal = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    if view.tui && !terminal {
+        eprintln!("loadgen: warning: --tui needs a terminal; running without the live view");
+    }
+    let (live, tui) = if view.tui && terminal {
         let marks = view
             .slo
             .as_ref()
@@ -79,9 +85,15 @@ pub(super) async fn execute(
             (None, _) => Arc::new(SloState::default()),
         };
         let open = matches!(plan.load, Load::Open { .. });
-        let tui = Tui::start(live.clone(), control.clone(), state, open)
-            .context("failed to take over the terminal")?;
-        (Some(live), Some(tui))
+        match Tui::start(live.clone(), control.clone(), state, open) {
+            Ok(tui) => (Some(live), Some(tui)),
+            Err(e) => {
+                eprintln!(
+                    "loadgen: warning: could not take over the terminal ({e}); running without the live view"
+                );
+                (None, None)
+            }
+        }
     } else {
         (None, None)
     };

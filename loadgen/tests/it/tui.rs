@@ -6,6 +6,8 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::util;
+
 /// A private tmux server (its own socket), killed when dropped.
 struct Tmux {
     socket: String,
@@ -150,4 +152,37 @@ fn demo_in_a_terminal_draws_quits_and_restores() {
         pane.contains("list products"),
         "summary after the view:\n{pane}"
     );
+}
+
+/// `run --tui` with no terminal (the harness pipes stdout and closes stdin)
+/// runs the load headless, says so on stderr, and writes its report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tui_without_a_terminal_runs_headless_with_a_warning() {
+    let app = util::target(0.0).await;
+    let dir = util::Dir::new();
+    let file = dir.write(
+        "s.yaml",
+        &util::open_scenario("/api/products", 20.0, 1, 5, ""),
+    );
+    let report = dir.path("r.json");
+    let out = util::run_against(&app, &file, &["--tui", "--report", util::arg(&report)]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("loadgen: warning: --tui needs a terminal; running without the live view"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("failed to take over"),
+        "{}",
+        out.stderr
+    );
+    let r = util::report(&report);
+    assert!(r["total"]["count"].as_u64().unwrap() >= 15, "{r}");
+    // Without --tui there is no such warning.
+    let out = util::run_against(&app, &file, &[]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(!out.stderr.contains("--tui"), "{}", out.stderr);
+    app.shutdown().await;
 }
