@@ -122,14 +122,88 @@ pub struct NameRow {
     pub errors: u64,
 }
 
-/// A threshold and where it stands now.
+/// A threshold and where it stands now, its values written with their
+/// units (`p(95)`, `212 ms`, `<`, `300 ms`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ThresholdRow {
+    /// As written in the scenario (with `[request]` when it names one).
     pub text: String,
+    /// What it measures: `p(95)`, `avg`, `max`, `error_rate`, `rps`, `dropped`.
+    pub metric: String,
+    /// The one request it looks at, if not all of them.
+    pub request: Option<String>,
+    /// The comparison: `<`, `<=`, `>` or `>=`.
+    pub op: String,
+    /// The limit with its unit: `300 ms`, `1%`, `90 req/s`.
+    pub limit: String,
     pub observed: Option<f64>,
+    /// The observed value with its unit, as `limit` is written.
+    pub value: Option<String>,
     /// `None` until there is something to judge.
     pub passing: Option<bool>,
     pub abort_on_fail: bool,
+}
+
+impl ThresholdRow {
+    /// The row of threshold `t` with its observed value (`None`: no data).
+    pub fn of(t: &crate::threshold::Threshold, observed: Option<f64>) -> Self {
+        ThresholdRow {
+            text: t.to_string(),
+            metric: metric_name(&t.metric),
+            request: t.request.clone(),
+            op: t.op.to_string(),
+            limit: with_unit(&t.metric, t.limit),
+            observed,
+            value: observed.map(|v| with_unit(&t.metric, v)),
+            passing: observed.map(|v| t.passes(v)),
+            abort_on_fail: t.abort_on_fail,
+        }
+    }
+}
+
+/// A metric as thresholds write it.
+fn metric_name(m: &crate::threshold::Metric) -> String {
+    use crate::threshold::Metric;
+    match m {
+        Metric::Percentile(q) => format!("p({})", trimmed(*q, 3)),
+        Metric::AvgLatency => "avg".into(),
+        Metric::MaxLatency => "max".into(),
+        Metric::ErrorRate => "error_rate".into(),
+        Metric::Rps => "rps".into(),
+        Metric::Dropped => "dropped".into(),
+    }
+}
+
+/// `v` with at most `decimals` decimals, trailing zeros dropped.
+fn trimmed(v: f64, decimals: usize) -> String {
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        s
+    }
+}
+
+/// A value of metric `m` with its unit: latency in ms (in s from 1 s on),
+/// an error rate in percent, a rate in requests per second.
+pub fn with_unit(m: &crate::threshold::Metric, v: f64) -> String {
+    use crate::threshold::Metric;
+    match m {
+        Metric::Percentile(_) | Metric::AvgLatency | Metric::MaxLatency => {
+            if v >= 1000.0 {
+                format!("{} s", trimmed(v / 1000.0, 2))
+            } else if v >= 100.0 {
+                format!("{} ms", trimmed(v, 0))
+            } else if v >= 10.0 {
+                format!("{} ms", trimmed(v, 1))
+            } else {
+                format!("{} ms", trimmed(v, 2))
+            }
+        }
+        Metric::ErrorRate => format!("{}%", trimmed(v * 100.0, 2)),
+        Metric::Rps => format!("{} req/s", trimmed(v, 1)),
+        Metric::Dropped => trimmed(v, 0),
+    }
 }
 
 /// One of the slowest requests.
@@ -278,12 +352,7 @@ impl Snapshot {
                     clock.elapsed,
                     clock.dropped,
                 );
-                ThresholdRow {
-                    text: t.to_string(),
-                    observed,
-                    passing: observed.map(|v| t.passes(v)),
-                    abort_on_fail: t.abort_on_fail,
-                }
+                ThresholdRow::of(t, observed)
             })
             .collect();
         let mut slowest: Vec<SlowRow> = plan
@@ -372,6 +441,47 @@ mod tests {
         assert_eq!(s.error_reasons["status"]["HTTP 500"], 10);
         assert!(s.slowest[0].latency_ms >= s.slowest[1].latency_ms);
         assert_eq!(s.thresholds.len(), plan.thresholds.len());
+    }
+
+    #[test]
+    fn threshold_rows_carry_units() {
+        let row = |expr: &str, v: f64| {
+            ThresholdRow::of(&crate::threshold::Threshold::parse(expr).unwrap(), Some(v))
+        };
+        let r = row("p(95)<300ms", 212.3);
+        assert_eq!(
+            (
+                r.metric.as_str(),
+                r.value.as_deref(),
+                r.op.as_str(),
+                r.limit.as_str()
+            ),
+            ("p(95)", Some("212 ms"), "<", "300 ms")
+        );
+        assert_eq!(r.passing, Some(true));
+        let r = row("error_rate<1%", 0.004);
+        assert_eq!((r.value.as_deref(), r.limit.as_str()), (Some("0.4%"), "1%"));
+        let r = row("p(99.9)<=1.5s", 1520.0);
+        assert_eq!(
+            (r.metric.as_str(), r.value.as_deref(), r.limit.as_str()),
+            ("p(99.9)", Some("1.52 s"), "1.5 s")
+        );
+        assert_eq!(r.passing, Some(false));
+        let r = row("rps>90", 95.26);
+        assert_eq!(
+            (r.value.as_deref(), r.limit.as_str()),
+            (Some("95.3 req/s"), "90 req/s")
+        );
+        let r = row("avg<250us", 9.456);
+        assert_eq!(
+            (r.value.as_deref(), r.limit.as_str()),
+            (Some("9.46 ms"), "0.25 ms")
+        );
+        let r = ThresholdRow::of(
+            &crate::threshold::Threshold::parse("dropped<=0").unwrap(),
+            None,
+        );
+        assert_eq!((r.value, r.passing, r.limit.as_str()), (None, None, "0"));
     }
 
     #[test]

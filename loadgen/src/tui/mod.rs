@@ -156,6 +156,8 @@ pub async fn refresh_slos(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Quit,
+    /// Closes the overlay on top (the help); nothing without one.
+    Close,
     Pause,
     Faster,
     Slower,
@@ -167,13 +169,60 @@ pub enum Action {
 pub fn action(code: KeyCode, modifiers: KeyModifiers) -> Action {
     match code {
         KeyCode::Char('c') if modifiers.contains(KeyModifiers::CONTROL) => Action::Quit,
-        KeyCode::Char('q') | KeyCode::Esc => Action::Quit,
+        KeyCode::Char('q') => Action::Quit,
+        KeyCode::Esc => Action::Close,
         KeyCode::Char('p') | KeyCode::Char(' ') => Action::Pause,
         KeyCode::Char('+') | KeyCode::Char('=') => Action::Faster,
         KeyCode::Char('-') | KeyCode::Char('_') => Action::Slower,
         KeyCode::Tab => Action::NextView,
         KeyCode::Char('?') | KeyCode::Char('h') => Action::Help,
         _ => Action::None,
+    }
+}
+
+/// What the run must do after a key.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Effect {
+    None,
+    /// Stop the run (reports are written).
+    Stop,
+    TogglePause,
+    /// Multiply the open model's arrival rate.
+    Rescale(f64),
+}
+
+/// The view's answer to `action`: its own state changes here, what the run
+/// must do is returned. Esc closes the help and never stops the run.
+pub fn handle(ui: &mut UiState, action: Action, open_model: bool) -> Effect {
+    match action {
+        Action::Quit => {
+            ui.note = Some("stopping, writing reports...".into());
+            Effect::Stop
+        }
+        Action::Close if ui.help => {
+            ui.help = false;
+            Effect::None
+        }
+        Action::Close => {
+            ui.note = Some("q stops the run".into());
+            Effect::None
+        }
+        Action::Pause => Effect::TogglePause,
+        Action::Faster | Action::Slower if !open_model => {
+            ui.note = Some("rate control needs the open model".into());
+            Effect::None
+        }
+        Action::Faster => Effect::Rescale(1.1),
+        Action::Slower => Effect::Rescale(1.0 / 1.1),
+        Action::NextView => {
+            ui.view = ui.view.next();
+            Effect::None
+        }
+        Action::Help => {
+            ui.help = !ui.help;
+            Effect::None
+        }
+        Action::None => Effect::None,
     }
 }
 
@@ -193,7 +242,14 @@ impl Tui {
     ) -> std::io::Result<Tui> {
         let done = Arc::new(AtomicBool::new(false));
         let flag = done.clone();
-        let mut terminal = ratatui::try_init()?;
+        let mut terminal = match ratatui::try_init() {
+            Ok(t) => t,
+            Err(e) => {
+                // Whatever half of the set-up happened is undone.
+                ratatui::restore();
+                return Err(e);
+            }
+        };
         let thread = std::thread::Builder::new()
             .name("loadgen-tui".into())
             .spawn(move || {
@@ -212,20 +268,11 @@ impl Tui {
                     if key.kind != KeyEventKind::Press {
                         continue;
                     }
-                    match action(key.code, key.modifiers) {
-                        Action::Quit => {
-                            ui.note = Some("stopping, writing reports...".into());
-                            control.interrupt();
-                        }
-                        Action::Pause => live.toggle_pause(),
-                        Action::Faster | Action::Slower if !open_model => {
-                            ui.note = Some("rate control needs the open model".into());
-                        }
-                        Action::Faster => live.rescale(1.1),
-                        Action::Slower => live.rescale(1.0 / 1.1),
-                        Action::NextView => ui.view = ui.view.next(),
-                        Action::Help => ui.help = !ui.help,
-                        Action::None => {}
+                    match handle(&mut ui, action(key.code, key.modifiers), open_model) {
+                        Effect::Stop => control.interrupt(),
+                        Effect::TogglePause => live.toggle_pause(),
+                        Effect::Rescale(f) => live.rescale(f),
+                        Effect::None => {}
                     }
                 }
                 ratatui::restore();
@@ -264,7 +311,7 @@ mod tests {
     fn keys_map_to_actions() {
         let none = KeyModifiers::NONE;
         assert_eq!(action(KeyCode::Char('q'), none), Action::Quit);
-        assert_eq!(action(KeyCode::Esc, none), Action::Quit);
+        assert_eq!(action(KeyCode::Esc, none), Action::Close);
         assert_eq!(
             action(KeyCode::Char('c'), KeyModifiers::CONTROL),
             Action::Quit
@@ -276,5 +323,34 @@ mod tests {
         assert_eq!(action(KeyCode::Tab, none), Action::NextView);
         assert_eq!(action(KeyCode::Char('?'), none), Action::Help);
         assert_eq!(View::Slo.next(), View::Overview);
+    }
+
+    #[test]
+    fn esc_closes_the_help_and_never_stops_the_run() {
+        let mut ui = UiState::default();
+        let key = |ui: &mut UiState, code| handle(ui, action(code, KeyModifiers::NONE), true);
+        assert_eq!(key(&mut ui, KeyCode::Char('?')), Effect::None);
+        assert!(ui.help);
+        // Esc in the help overlay closes it; the run goes on.
+        assert_eq!(key(&mut ui, KeyCode::Esc), Effect::None);
+        assert!(!ui.help);
+        // Esc with no overlay does nothing but say which key stops.
+        assert_eq!(key(&mut ui, KeyCode::Esc), Effect::None);
+        assert_eq!(ui.note.as_deref(), Some("q stops the run"));
+        assert!(!ui.help);
+        // q stops, also from inside the help.
+        key(&mut ui, KeyCode::Char('?'));
+        assert_eq!(key(&mut ui, KeyCode::Char('q')), Effect::Stop);
+        assert_eq!(key(&mut ui, KeyCode::Char('+')), Effect::Rescale(1.1));
+        assert_eq!(key(&mut ui, KeyCode::Char('p')), Effect::TogglePause);
+        assert_eq!(
+            handle(&mut ui, Action::Faster, false),
+            Effect::None,
+            "the closed model has no rate"
+        );
+        assert_eq!(
+            ui.note.as_deref(),
+            Some("rate control needs the open model")
+        );
     }
 }

@@ -7,8 +7,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
-    Axis, Bar, BarChart, BarGroup, Block, Cell, Chart, Clear, Dataset, GraphType, Paragraph, Row,
-    Table, Tabs, Wrap,
+    Axis, Block, Cell, Chart, Clear, Dataset, GraphType, Paragraph, Row, Table, Tabs, Wrap,
 };
 
 use crate::live::Snapshot;
@@ -85,7 +84,11 @@ pub struct SloPanel {
 }
 
 fn ms(v: f64) -> String {
-    if v >= 1000.0 {
+    if v >= 100_000.0 {
+        format!("{:.0}s", v / 1000.0)
+    } else if v >= 10_000.0 {
+        format!("{:.1}s", v / 1000.0)
+    } else if v >= 1000.0 {
         format!("{:.2}s", v / 1000.0)
     } else if v >= 10.0 {
         format!("{v:.0}ms")
@@ -103,6 +106,23 @@ fn secs(d: std::time::Duration) -> String {
     } else {
         format!("{s}s")
     }
+}
+
+/// `text` in at most `width` characters: cut with an ellipsis (the shared
+/// shortening rule, `common::input::cut`) when it is longer.
+pub fn fit(text: &str, width: usize) -> String {
+    if text.chars().nth(width).is_none() {
+        text.to_owned()
+    } else if width == 0 {
+        String::new()
+    } else {
+        common::input::cut(text, width - 1)
+    }
+}
+
+/// Characters of `text`, for laying out lines.
+fn chars(text: &str) -> usize {
+    text.chars().count()
 }
 
 fn pct(v: f64) -> String {
@@ -135,15 +155,20 @@ pub fn draw(frame: &mut Frame, snap: &Snapshot, slo: &SloPanel, ui: &UiState) {
     match ui.view {
         View::Overview => draw_overview(frame, body, snap),
         View::Latency => draw_latency(frame, body, snap),
-        View::Slo => draw_slo(frame, body, slo),
+        View::Slo => draw_slo(frame, body, slo, snap.clock.elapsed),
     }
-    let keys = "q quit  p pause  +/- rate  Tab view  ? help";
+    let keys = if ui.help {
+        "Esc close  q quit  p pause  +/- rate  Tab view"
+    } else {
+        "q quit  p pause  +/- rate  Tab view  ? help"
+    };
     let text = match &ui.note {
         Some(n) => format!("{keys}  | {n}"),
         None => keys.to_owned(),
     };
     frame.render_widget(
-        Paragraph::new(text).style(Style::new().fg(Color::DarkGray)),
+        Paragraph::new(fit(&text, usize::from(footer.width)))
+            .style(Style::new().fg(Color::DarkGray)),
         footer,
     );
     if ui.help {
@@ -153,14 +178,17 @@ pub fn draw(frame: &mut Frame, snap: &Snapshot, slo: &SloPanel, ui: &UiState) {
 
 fn draw_header(frame: &mut Frame, area: Rect, s: &Snapshot) {
     let c = &s.clock;
+    let width = usize::from(area.width);
     let remaining = c.duration.saturating_sub(c.elapsed);
     let stage = c
         .stage
         .map_or("-".to_owned(), |(i, n)| format!("{}/{}", i + 1, n));
+    // The open model's rate counts iterations (each may send several
+    // requests); what is achieved is counted in requests.
     let load = match (c.target_rate, c.target_users) {
-        (Some(r), _) => format!("rate {r:.1}/s target, {:.0}/s achieved", s.achieved_rps),
-        (None, Some(u)) => format!("users {u:.0} target, {:.0}/s achieved", s.achieved_rps),
-        _ => format!("{:.0}/s achieved", s.achieved_rps),
+        (Some(r), _) => format!("target {r:.1} iterations/s"),
+        (None, Some(u)) => format!("target {u:.0} users"),
+        _ => String::new(),
     };
     let mut state = Vec::new();
     if c.paused {
@@ -175,24 +203,39 @@ fn draw_header(frame: &mut Frame, area: Rect, s: &Snapshot) {
             bold().fg(Color::Cyan),
         ));
     }
+    // The scenario's name and the target share the first line with the
+    // state marks; each keeps at least a third of it.
+    let marks: usize = state.iter().map(|s| chars(&s.content)).sum();
+    let room = width.saturating_sub(marks + 6);
+    let name = fit(
+        &s.scenario,
+        room.saturating_sub(chars(&s.target).min(room * 2 / 3)),
+    );
+    let target = fit(&s.target, room.saturating_sub(chars(&name)));
     let line1 = Line::from(
         [
             vec![
-                Span::styled(s.scenario.clone(), bold()),
-                Span::raw(format!(" -> {}  ", s.target)),
+                Span::styled(name, bold()),
+                Span::raw(format!(" -> {target}  ")),
             ],
             state,
         ]
         .concat(),
     );
-    let line2 = Line::from(format!(
-        "elapsed {}  remaining {}  stage {stage}  {load}",
-        secs(c.elapsed),
-        secs(remaining)
+    let line2 = Line::from(fit(
+        &format!(
+            "elapsed {}  remaining {}  stage {stage}  {load}",
+            secs(c.elapsed),
+            secs(remaining)
+        ),
+        width,
     ));
-    let line3 = Line::from(format!(
-        "active {}/{} users  requests {}  errors {}  dropped {}",
-        c.in_flight, c.pool, s.requests, s.errors, c.dropped
+    let line3 = Line::from(fit(
+        &format!(
+            "{:.0} requests/s  requests {}  errors {}  dropped {}  users {}/{} active",
+            s.achieved_rps, s.requests, s.errors, c.dropped, c.in_flight, c.pool
+        ),
+        width,
     ));
     frame.render_widget(
         Paragraph::new(vec![line1, line2, line3]).block(Block::new()),
@@ -201,18 +244,34 @@ fn draw_header(frame: &mut Frame, area: Rect, s: &Snapshot) {
 }
 
 fn draw_overview(frame: &mut Frame, area: Rect, s: &Snapshot) {
-    let [charts, tables] =
-        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+    let (charts, names, thresholds) = if area.width >= 120 {
+        let [charts, tables] =
+            Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+        let [names, thresholds] =
+            Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
+                .areas(tables);
+        (charts, names, thresholds)
+    } else {
+        // Narrow: the tables take the whole width, one above the other, each
+        // as tall as its rows (the charts keep at least 7 lines).
+        let room = area.height.saturating_sub(7);
+        let want_names = u16::try_from(s.names.len().saturating_add(3)).unwrap_or(u16::MAX);
+        let want_thresholds =
+            u16::try_from(s.thresholds.len().max(1).saturating_add(2)).unwrap_or(u16::MAX);
+        let thresholds_h = want_thresholds.min(room / 2).max(3.min(room));
+        let names_h = want_names.min(room.saturating_sub(thresholds_h));
+        let [charts, names, thresholds] = Layout::vertical([
+            Constraint::Min(0),
+            Constraint::Length(names_h),
+            Constraint::Length(thresholds_h),
+        ])
+        .areas(area);
+        (charts, names, thresholds)
+    };
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(charts);
     draw_throughput(frame, left, s);
     draw_latency_chart(frame, right, s);
-    let share = if area.width < 120 { 70 } else { 60 };
-    let [names, thresholds] = Layout::horizontal([
-        Constraint::Percentage(share),
-        Constraint::Percentage(100 - share),
-    ])
-    .areas(tables);
     draw_names(frame, names, s);
     draw_thresholds(frame, thresholds, s);
 }
@@ -294,11 +353,17 @@ fn draw_latency_chart(frame: &mut Frame, area: Rect, s: &Snapshot) {
 }
 
 fn draw_names(frame: &mut Frame, area: Rect, s: &Snapshot) {
-    let header =
-        Row::new(["request", "count", "rps", "p50", "p95", "p99", "max", "err"]).style(bold());
+    const FIXED: [u16; 7] = [7, 6, 5, 5, 5, 5, 5];
+    // The name takes what the numbers leave (one space between columns).
+    let fixed: u16 = FIXED.iter().sum::<u16>() + 7;
+    let name_w = area.width.saturating_sub(2 + fixed).max(4);
+    let header = Row::new([
+        "request", "count", "req/s", "p50", "p95", "p99", "max", "err",
+    ])
+    .style(bold());
     let rows = s.names.iter().map(|n| {
         Row::new(vec![
-            Cell::from(n.name.clone()),
+            Cell::from(fit(&n.name, usize::from(name_w))),
             Cell::from(n.count.to_string()),
             Cell::from(format!("{:.1}", n.rps)),
             Cell::from(ms(n.p50_ms)),
@@ -312,16 +377,8 @@ fn draw_names(frame: &mut Frame, area: Rect, s: &Snapshot) {
             }),
         ])
     });
-    let widths = [
-        Constraint::Min(7),
-        Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Length(4),
-    ];
+    let mut widths = vec![Constraint::Length(name_w)];
+    widths.extend(FIXED.iter().map(|w| Constraint::Length(*w)));
     frame.render_widget(
         Table::new(rows, widths)
             .header(header)
@@ -330,32 +387,164 @@ fn draw_names(frame: &mut Frame, area: Rect, s: &Snapshot) {
     );
 }
 
+/// A threshold as one line of at most `width` characters:
+/// `PASS p(95) 212 ms < 300 ms`, the request name (then the rest) cut to fit.
+pub fn threshold_line(t: &crate::live::ThresholdRow, width: usize) -> Line<'static> {
+    let (mark, color) = match t.passing {
+        Some(true) => ("PASS", Color::Green),
+        Some(false) => ("FAIL", Color::Red),
+        None => (" -- ", Color::DarkGray),
+    };
+    let rest = match &t.value {
+        Some(v) => format!(" {v} {} {}", t.op, t.limit),
+        None => format!(" {} {} (no data yet)", t.op, t.limit),
+    };
+    let mut label = t.metric.clone();
+    if let Some(r) = &t.request {
+        let room = width.saturating_sub(5 + chars(&label) + chars(&rest) + 3);
+        label = format!("{label} [{}]", fit(r, room.max(4)));
+    }
+    let text = fit(&format!("{label}{rest}"), width.saturating_sub(5));
+    Line::from(vec![
+        Span::styled(mark, bold().fg(color)),
+        Span::raw(format!(" {text}")),
+    ])
+}
+
 fn draw_thresholds(frame: &mut Frame, area: Rect, s: &Snapshot) {
+    let width = usize::from(area.width.saturating_sub(2));
     let lines: Vec<Line> = if s.thresholds.is_empty() {
         vec![Line::from("no thresholds")]
     } else {
         s.thresholds
             .iter()
-            .map(|t| {
-                let (mark, color) = match t.passing {
-                    Some(true) => ("PASS", Color::Green),
-                    Some(false) => ("FAIL", Color::Red),
-                    None => (" -- ", Color::DarkGray),
-                };
-                let observed = t.observed.map_or(String::new(), |v| format!(" ({v:.3})"));
-                Line::from(vec![
-                    Span::styled(mark, bold().fg(color)),
-                    Span::raw(format!(" {}{observed}", t.text)),
-                ])
-            })
+            .map(|t| threshold_line(t, width))
             .collect()
     };
     frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: true })
-            .block(Block::bordered().title("Thresholds")),
+        Paragraph::new(lines).block(Block::bordered().title("Thresholds")),
         area,
     );
+}
+
+/// The histogram's buckets shown in `columns` columns: the empty buckets
+/// at either end left out, then the neighbouring pair with the fewest
+/// requests merged until each bucket has [`BUCKET_COLUMNS`] columns. A
+/// bucket is (upper bound in ms, requests); merging keeps the upper one.
+pub fn fit_buckets(histogram: &[(f64, u64)], columns: usize) -> Vec<(f64, u64)> {
+    let first = histogram.iter().position(|b| b.1 > 0).unwrap_or(0);
+    let last = histogram
+        .iter()
+        .rposition(|b| b.1 > 0)
+        .unwrap_or(histogram.len().saturating_sub(1));
+    let mut b: Vec<(f64, u64)> = histogram.get(first..=last).unwrap_or_default().to_vec();
+    let max = (columns / BUCKET_COLUMNS).max(1);
+    while b.len() > max {
+        let Some(i) = (0..b.len() - 1).min_by_key(|&i| b[i].1.saturating_add(b[i + 1].1)) else {
+            break;
+        };
+        let n = b[i].1.saturating_add(b[i + 1].1);
+        b[i + 1].1 = n;
+        b.remove(i);
+    }
+    b
+}
+
+/// Columns a histogram bucket needs at least: a label of 4 characters and a gap.
+pub const BUCKET_COLUMNS: usize = 5;
+
+/// A bucket's upper bound as its label, in ms like the title.
+fn bucket_label(bound: f64) -> String {
+    if bound.is_finite() {
+        format!("{bound:.0}")
+    } else {
+        "+Inf".to_owned()
+    }
+}
+
+/// A count in at most 4 characters: 1500, 12k, 1.2M, 45M, 3.1G.
+pub fn short_count(n: u64) -> String {
+    let f = n as f64;
+    if n < 10_000 {
+        n.to_string()
+    } else if f < 999_500.0 {
+        format!("{:.0}k", f / 1e3)
+    } else if f < 9_950_000.0 {
+        format!("{:.1}M", f / 1e6)
+    } else if f < 999_500_000.0 {
+        format!("{:.0}M", f / 1e6)
+    } else if f < 9_950_000_000.0 {
+        format!("{:.1}G", f / 1e9)
+    } else {
+        format!("{:.0}G", (f / 1e9).min(999.0))
+    }
+}
+
+/// Draws the latency histogram: one bar per bucket, its count on the line
+/// above the bar (never on it), its upper bound in ms under it.
+fn draw_histogram(frame: &mut Frame, area: Rect, histogram: &[(f64, u64)]) {
+    let title = if area.width >= 48 {
+        "Latency histogram, corrected (upper bound, ms)"
+    } else {
+        "Latency, corrected (upper bound, ms)"
+    };
+    let block = Block::bordered().title(fit(title, usize::from(area.width.saturating_sub(2))));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if histogram.iter().all(|b| b.1 == 0) {
+        frame.render_widget(Paragraph::new("no requests yet"), inner);
+        return;
+    }
+    if inner.height < 3 || usize::from(inner.width) < BUCKET_COLUMNS {
+        return;
+    }
+    let buckets = fit_buckets(histogram, usize::from(inner.width));
+    let column = (usize::from(inner.width) / buckets.len().max(1)).max(BUCKET_COLUMNS);
+    let bar_w = (column - 1).min(8);
+    // Rows: the bars, the line above the tallest for its count, the labels.
+    let bar_rows = usize::from(inner.height) - 2;
+    let top = buckets.iter().map(|b| b.1).max().unwrap_or(1).max(1);
+    const PARTS: [&str; 8] = [" ", "▁", "▂", "▃", "▄", "▅", "▆", "▇"];
+    let label_y = inner.y + inner.height - 1;
+    let buf = frame.buffer_mut();
+    for (i, &(bound, n)) in buckets.iter().enumerate() {
+        let Some(x) = u16::try_from(i * column)
+            .ok()
+            .and_then(|dx| inner.x.checked_add(dx))
+        else {
+            break;
+        };
+        let w = u16::try_from(bar_w).unwrap_or(1);
+        // Height in eighths of a line; a bucket with requests shows at least one.
+        let eighths = ((n as f64 / top as f64) * (bar_rows * 8) as f64).round() as usize;
+        let eighths = if n > 0 { eighths.max(1) } else { 0 };
+        let full = eighths / 8;
+        let cells = eighths.div_ceil(8);
+        for k in 0..cells {
+            let y = label_y - 1 - u16::try_from(k).unwrap_or(0);
+            let glyph = if k < full { "█" } else { PARTS[eighths % 8] };
+            for dx in 0..w {
+                buf[(x + dx, y)].set_symbol(glyph);
+            }
+        }
+        let count_y = label_y - 1 - u16::try_from(cells).unwrap_or(0);
+        let count = fit(&short_count(n), bar_w);
+        let pad = (bar_w - chars(&count)) / 2;
+        buf.set_string(
+            x + u16::try_from(pad).unwrap_or(0),
+            count_y,
+            count,
+            Style::new(),
+        );
+        let label = fit(&bucket_label(bound), bar_w);
+        let pad = (bar_w - chars(&label)) / 2;
+        buf.set_string(
+            x + u16::try_from(pad).unwrap_or(0),
+            label_y,
+            label,
+            Style::new().fg(Color::DarkGray),
+        );
+    }
 }
 
 fn draw_latency(frame: &mut Frame, area: Rect, s: &Snapshot) {
@@ -363,31 +552,13 @@ fn draw_latency(frame: &mut Frame, area: Rect, s: &Snapshot) {
         Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
     let [hist, codes] =
         Layout::horizontal([Constraint::Percentage(65), Constraint::Percentage(35)]).areas(top);
-    let bars: Vec<Bar> = s
-        .histogram
-        .iter()
-        .map(|(b, n)| {
-            let label = if b.is_finite() {
-                format!("<{}", ms(*b).trim_end_matches("ms").trim_end_matches(".0"))
-            } else {
-                "more".to_owned()
-            };
-            Bar::default().value(*n).label(Line::from(label))
-        })
-        .collect();
-    frame.render_widget(
-        BarChart::default()
-            .block(Block::bordered().title("Latency histogram, corrected (ms)"))
-            .bar_width(4)
-            .bar_gap(1)
-            .data(BarGroup::default().bars(&bars)),
-        hist,
-    );
+    draw_histogram(frame, hist, &s.histogram);
+    let codes_w = usize::from(codes.width.saturating_sub(2));
     let mut lines = vec![Line::styled("status", bold())];
     lines.extend(
         s.statuses
             .iter()
-            .map(|(code, n)| Line::from(format!("{code}  {n}"))),
+            .map(|(code, n)| Line::from(fit(&format!("{code}  {n}"), codes_w))),
     );
     lines.push(Line::styled("errors", bold()));
     if s.error_kinds.is_empty() {
@@ -395,7 +566,7 @@ fn draw_latency(frame: &mut Frame, area: Rect, s: &Snapshot) {
     }
     for (kind, n) in &s.error_kinds {
         lines.push(Line::styled(
-            format!("{kind}  {n}"),
+            fit(&format!("{kind}  {n}"), codes_w),
             Style::new().fg(Color::Red),
         ));
         // Why: the first few messages of the kind, most frequent first.
@@ -403,7 +574,10 @@ fn draw_latency(frame: &mut Frame, area: Rect, s: &Snapshot) {
             let mut reasons: Vec<(&String, &u64)> = reasons.iter().collect();
             reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
             for (why, n) in reasons {
-                lines.push(Line::from(format!("  {why}  {n}")));
+                // The count stays in sight; the message is cut to fit.
+                let count = format!("  {n}");
+                let why = fit(why, codes_w.saturating_sub(2 + chars(&count)));
+                lines.push(Line::from(format!("  {why}{count}")));
             }
         }
     }
@@ -412,14 +586,18 @@ fn draw_latency(frame: &mut Frame, area: Rect, s: &Snapshot) {
         codes,
     );
     let header = Row::new(["request", "latency", "status", "trace id"]).style(bold());
+    let name_w = bottom.width.saturating_sub(2 + 8 + 8 + 32 + 3).max(4);
     let rows = s.slowest.iter().map(|w| {
         Row::new(vec![
-            w.name.clone(),
+            fit(&w.name, usize::from(name_w)),
             ms(w.latency_ms),
-            w.status
-                .map(|c| c.to_string())
-                .or_else(|| w.error.clone())
-                .unwrap_or_default(),
+            fit(
+                &w.status
+                    .map(|c| c.to_string())
+                    .or_else(|| w.error.clone())
+                    .unwrap_or_default(),
+                8,
+            ),
             w.trace_id.clone(),
         ])
     });
@@ -427,7 +605,7 @@ fn draw_latency(frame: &mut Frame, area: Rect, s: &Snapshot) {
         Table::new(
             rows,
             [
-                Constraint::Min(10),
+                Constraint::Length(name_w),
                 Constraint::Length(8),
                 Constraint::Length(8),
                 Constraint::Length(32),
@@ -439,7 +617,52 @@ fn draw_latency(frame: &mut Frame, area: Rect, s: &Snapshot) {
     );
 }
 
-fn draw_slo(frame: &mut Frame, area: Rect, p: &SloPanel) {
+/// How much of a window of `window` this run's `elapsed` time fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    /// The window holds its whole length of the run (or it is no length).
+    Full,
+    /// Part of it, at least a twelfth (a long window's short one): shown, marked.
+    Partial,
+    /// Less than a twelfth: too little to show a rate for.
+    TooLittle,
+}
+
+/// How much data a window of length `window` (PromQL text: `5m`, `1h`,
+/// `3d`) holds after `elapsed` of the run: `None` when it is no duration
+/// (the client side's "run").
+pub fn held(window: &str, elapsed: std::time::Duration) -> Option<(Held, std::time::Duration)> {
+    let w = humantime::parse_duration(window).ok()?;
+    let share = if elapsed >= w {
+        Held::Full
+    } else if elapsed.saturating_mul(12) >= w {
+        Held::Partial
+    } else {
+        Held::TooLittle
+    };
+    Some((share, w))
+}
+
+/// A run's length as the SLO panel writes it beside a window: `8s`, `10m`,
+/// `10m5s`, `2h`, `2h5m`.
+fn span(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, s / 60 % 60, s % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, s) => format!("{m}m{s}s"),
+        (h, 0, _) => format!("{h}h"),
+        (h, m, _) => format!("{h}h{m}m"),
+    }
+}
+
+/// `8s of 1h` for a window that holds less than its length.
+fn of_window(elapsed: std::time::Duration, window: &str) -> String {
+    format!("{} of {window}", span(elapsed))
+}
+
+fn draw_slo(frame: &mut Frame, area: Rect, p: &SloPanel, elapsed: std::time::Duration) {
+    let width = usize::from(area.width.saturating_sub(2));
     let mut lines = Vec::new();
     let age = p
         .age_s
@@ -473,12 +696,14 @@ fn draw_slo(frame: &mut Frame, area: Rect, p: &SloPanel) {
             .budget_remaining
             .map_or("-".to_owned(), |b| format!("{:.1}%", b * 100.0));
         let met = s.sli.map(|v| v * 100.0 >= s.objective_pct);
+        let rest = format!("  objective {}% over {}  SLI ", s.objective_pct, s.period);
+        let tail = format!("  budget left {budget}");
+        let name_w = width
+            .saturating_sub(chars(&rest) + chars(&sli) + chars(&tail))
+            .max(12);
         lines.push(Line::from(vec![
-            Span::styled(s.name.clone(), bold()),
-            Span::raw(format!(
-                "  objective {}% over {}  SLI ",
-                s.objective_pct, s.period
-            )),
+            Span::styled(fit(&s.name, name_w), bold()),
+            Span::raw(rest),
             Span::styled(
                 sli,
                 Style::new().fg(match met {
@@ -487,30 +712,58 @@ fn draw_slo(frame: &mut Frame, area: Rect, p: &SloPanel) {
                     None => Color::DarkGray,
                 }),
             ),
-            Span::raw(format!("  budget left {budget}")),
+            Span::raw(tail),
         ]));
         if !s.burns.is_empty() {
-            let burns: Vec<String> = s
-                .burns
-                .iter()
-                .map(|(w, b)| format!("{w} {}", b.map_or("-".into(), |b| format!("{b:.2}"))))
-                .collect();
-            lines.push(Line::from(format!("  burn rate  {}", burns.join("  "))));
+            let mut shown = Vec::new();
+            let mut too_little = Vec::new();
+            for (w, b) in &s.burns {
+                let rate = b.map_or("-".into(), |b| format!("{b:.2}"));
+                match held(w, elapsed) {
+                    Some((Held::TooLittle, _)) => too_little.push(w.as_str()),
+                    Some((Held::Partial, _)) => {
+                        shown.push(format!("{w} {rate} ({})", of_window(elapsed, w)));
+                    }
+                    Some((Held::Full, _)) | None => shown.push(format!("{w} {rate}")),
+                }
+            }
+            if !shown.is_empty() {
+                lines.push(Line::from(format!("  burn rate  {}", shown.join("  "))));
+            }
+            if !too_little.is_empty() {
+                lines.push(Line::styled(
+                    format!(
+                        "  burn rate  too little data ({}) for {}",
+                        span(elapsed),
+                        too_little.join(" ")
+                    ),
+                    Style::new().fg(Color::DarkGray),
+                ));
+            }
         }
         for a in &s.alerts {
-            lines.push(Line::from(vec![
-                Span::raw(format!(
-                    "  {:<6} > {:>4}x over {} and {}: ",
-                    a.severity, a.factor, a.long, a.short
-                )),
-                if a.firing {
-                    Span::styled("WOULD FIRE", bold().fg(Color::Red))
-                } else if a.inconclusive {
-                    Span::styled("INCONCLUSIVE", bold().fg(Color::Yellow))
-                } else {
-                    Span::styled("ok", Style::new().fg(Color::Green))
-                },
-            ]));
+            let rule = format!(
+                "  {:<6} > {:>4}x over {} and {}: ",
+                a.severity, a.factor, a.long, a.short
+            );
+            let long = held(&a.long, elapsed);
+            let verdict = if matches!(long, Some((Held::TooLittle, _))) {
+                Span::styled(
+                    format!("too little data ({})", of_window(elapsed, &a.long)),
+                    Style::new().fg(Color::DarkGray),
+                )
+            } else if a.firing {
+                Span::styled("WOULD FIRE", bold().fg(Color::Red))
+            } else if a.inconclusive {
+                Span::styled("INCONCLUSIVE", bold().fg(Color::Yellow))
+            } else {
+                Span::styled("ok", Style::new().fg(Color::Green))
+            };
+            let mut spans = vec![Span::raw(rule), verdict];
+            if matches!(long, Some((Held::Partial, _))) {
+                spans.push(Span::raw(format!(" ({})", of_window(elapsed, &a.long))));
+            }
+            lines.push(Line::from(spans));
         }
         for m in &s.inconclusive {
             lines.push(Line::styled(
@@ -529,7 +782,7 @@ fn draw_slo(frame: &mut Frame, area: Rect, p: &SloPanel) {
 
 fn draw_help(frame: &mut Frame, area: Rect) {
     let w = area.width.min(46);
-    let h = area.height.min(12);
+    let h = area.height.min(13);
     let r = Rect::new(
         area.x + (area.width - w) / 2,
         area.y + (area.height - h) / 2,
@@ -537,7 +790,8 @@ fn draw_help(frame: &mut Frame, area: Rect) {
         h,
     );
     let text = vec![
-        Line::from("q, Esc, Ctrl-C  stop (reports are written)"),
+        Line::from("q, Ctrl-C       stop (reports are written)"),
+        Line::from("Esc             close this help"),
         Line::from("p               pause / resume the load"),
         Line::from("+ / -           arrival rate x1.1 / /1.1"),
         Line::from("                (open model)"),

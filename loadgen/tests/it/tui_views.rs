@@ -4,9 +4,17 @@
 use std::time::Duration;
 
 use loadgen::live::{Clock, NameRow, Point, SlowRow, Snapshot, ThresholdRow};
+use loadgen::threshold::Threshold;
 use loadgen::tui::view::{self, AlertRow, SloPanel, SloRow, UiState, View};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+
+fn threshold(expr: &str, abort_on_fail: bool) -> Threshold {
+    Threshold {
+        abort_on_fail,
+        ..Threshold::parse(expr).unwrap()
+    }
+}
 
 fn snapshot() -> Snapshot {
     let points = (0..40)
@@ -92,24 +100,9 @@ fn snapshot() -> Snapshot {
             (f64::INFINITY, 0),
         ],
         thresholds: vec![
-            ThresholdRow {
-                text: "p(95)<300ms".into(),
-                observed: Some(120.5),
-                passing: Some(true),
-                abort_on_fail: false,
-            },
-            ThresholdRow {
-                text: "error_rate<1%".into(),
-                observed: Some(0.0207),
-                passing: Some(false),
-                abort_on_fail: true,
-            },
-            ThresholdRow {
-                text: "rps>90".into(),
-                observed: None,
-                passing: None,
-                abort_on_fail: false,
-            },
+            ThresholdRow::of(&threshold("p(95)<300ms", false), Some(120.5)),
+            ThresholdRow::of(&threshold("error_rate<1%", true), Some(0.0207)),
+            ThresholdRow::of(&threshold("rps>90", false), None),
         ],
         slowest: vec![
             SlowRow {
@@ -234,7 +227,10 @@ fn slo_panel_shows_an_untrusted_prometheus_answer() {
         view: View::Slo,
         ..UiState::default()
     };
-    let out = render(160, 48, &snapshot(), &panel, &ui);
+    // Two hours in: the 1h window of the alert holds its whole length.
+    let mut snap = snapshot();
+    snap.clock.elapsed = Duration::from_secs(7200);
+    let out = render(160, 48, &snap, &panel, &ui);
     assert!(out.contains("SLI inconclusive"), "{out}");
     assert!(
         out.contains("INCONCLUSIVE: Prometheus answered {} NaN to sum(errors)"),
@@ -242,4 +238,185 @@ fn slo_panel_shows_an_untrusted_prometheus_answer() {
     );
     assert!(out.contains("5m: INCONCLUSIVE"), "{out}");
     assert!(!out.contains("no traffic"), "{out}");
+}
+
+/// Block characters the histogram draws its bars with.
+fn is_bar(symbol: &str) -> bool {
+    matches!(symbol, "█" | "▁" | "▂" | "▃" | "▄" | "▅" | "▆" | "▇")
+}
+
+/// The inside of the bordered block whose title starts with `title`:
+/// (x0, y0, x1, y1), the ends excluded.
+fn block_inside(buf: &ratatui::buffer::Buffer, title: &str) -> (u16, u16, u16, u16) {
+    let area = buf.area;
+    let row = |y: u16| -> String { (0..area.width).map(|x| buf[(x, y)].symbol()).collect() };
+    let y0 = (0..area.height)
+        .find(|&y| row(y).contains(title))
+        .expect("the block is drawn");
+    let line: Vec<String> = (0..area.width)
+        .map(|x| buf[(x, y0)].symbol().to_owned())
+        .collect();
+    let x0 = line.iter().position(|s| s == "┌").unwrap() as u16;
+    let x1 = (x0 as usize
+        + 1
+        + line[x0 as usize + 1..]
+            .iter()
+            .position(|s| s == "┐")
+            .unwrap()) as u16;
+    let y1 = (y0 + 1..area.height)
+        .find(|&y| buf[(x0, y)].symbol() == "└")
+        .unwrap();
+    (x0 + 1, y0 + 1, x1, y1)
+}
+
+#[test]
+fn histogram_labels_in_ms_and_counts_never_on_bars() {
+    let mut snap = snapshot();
+    snap.histogram = vec![
+        (1.0, 0),
+        (2.0, 1),
+        (5.0, 7),
+        (10.0, 99),
+        (20.0, 12_345_678),
+        (50.0, 999_999),
+        (100.0, 50_000),
+        (200.0, 3),
+        (500.0, 0),
+        (1000.0, 1),
+        (2000.0, 0),
+        (5000.0, 42),
+        (f64::INFINITY, 17),
+    ];
+    let ui = UiState {
+        view: View::Latency,
+        ..UiState::default()
+    };
+    for (w, h) in [(80, 24), (60, 20), (120, 40), (40, 16)] {
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| view::draw(f, &snap, &slo_panel(), &ui)).unwrap();
+        let buf = t.backend().buffer().clone();
+        let (x0, y0, x1, y1) = block_inside(&buf, "┌Latency");
+        let label_y = y1 - 1;
+        let mut text = String::new();
+        for x in x0..x1 {
+            // Down each column: nothing under a bar's top but more bar.
+            let mut in_bar = false;
+            for y in y0..label_y {
+                let s = buf[(x, y)].symbol();
+                if in_bar {
+                    assert!(
+                        is_bar(s),
+                        "{w}x{h}: {s:?} under a bar at {x},{y}\n{}",
+                        t.backend()
+                    );
+                }
+                in_bar |= is_bar(s);
+            }
+        }
+        for y in y0..y1 {
+            text.push_str(&(x0..x1).map(|x| buf[(x, y)].symbol()).collect::<String>());
+            text.push('\n');
+        }
+        let labels: String = (x0..x1).map(|x| buf[(x, label_y)].symbol()).collect();
+        // Upper bounds in ms, as the title says: no "<1.0" for one second.
+        assert!(!labels.contains('<') && !labels.contains('s'), "{labels}");
+        assert!(labels.contains("+Inf"), "{w}x{h}: {labels}");
+        if w >= 80 {
+            for want in ["12M", "1.0M", "50k", "99", "42", "17"] {
+                assert!(text.contains(want), "{w}x{h}: no {want} in\n{text}");
+            }
+            assert!(labels.contains("5000"), "{labels}");
+        }
+    }
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| view::draw(f, &snap, &slo_panel(), &ui)).unwrap();
+    insta::assert_snapshot!("histogram_wide_range_80x24", format!("{}", t.backend()));
+    let mut t = Terminal::new(TestBackend::new(60, 20)).unwrap();
+    t.draw(|f| view::draw(f, &snap, &slo_panel(), &ui)).unwrap();
+    insta::assert_snapshot!("histogram_wide_range_60x20", format!("{}", t.backend()));
+}
+
+#[test]
+fn long_names_are_cut_with_an_ellipsis_at_80x24() {
+    let long = "a-very-long-request-name-that-would-never-fit-in-its-column-at-all";
+    let mut snap = snapshot();
+    snap.scenario = "checkout-flow-with-a-scenario-name-longer-than-the-terminal-is-wide".into();
+    snap.target = "https://a-rather-long-host-name.internal.example:8443/with/a/path".into();
+    snap.names[0].name = long.into();
+    snap.slowest[0].name = long.into();
+    snap.slowest[1].error = Some("connection refused".into());
+    let mut t = threshold("p(99)<1.5s", false);
+    t.request = Some(long.into());
+    snap.thresholds.push(ThresholdRow::of(&t, Some(980.0)));
+    snap.error_reasons
+        .get_mut("timeout")
+        .unwrap()
+        .insert(format!("timeout after 2s while reading {long}"), 2);
+    let mut panel = slo_panel();
+    panel.slos[0].name = format!("availability-of-{long}");
+    for v in View::ALL {
+        let ui = UiState {
+            view: v,
+            ..UiState::default()
+        };
+        let out = render(80, 24, &snap, &panel, &ui);
+        assert!(out.contains('…'), "{v:?}: nothing cut\n{out}");
+        assert!(!out.contains(long), "{v:?}: a long name shown whole\n{out}");
+        insta::assert_snapshot!(format!("long_names_{v:?}_80x24"), out);
+    }
+    let ui = UiState::default();
+    let out = render(80, 24, &snap, &panel, &ui);
+    // The columns stay where the header puts them.
+    let lines: Vec<&str> = out.lines().collect();
+    let header = lines
+        .iter()
+        .find(|l| l.contains("request") && l.contains("count"))
+        .unwrap();
+    let row = lines.iter().find(|l| l.contains("a-very-long")).unwrap();
+    let col = |l: &str, needle: &str| l[..l.find(needle).unwrap()].chars().count();
+    assert_eq!(col(header, "count"), col(row, "1980"), "\n{header}\n{row}");
+    assert_eq!(col(header, "err"), col(row, "40 "), "\n{header}\n{row}");
+    // A threshold keeps its verdict, value and limit; its request name is cut.
+    let t = lines.iter().find(|l| l.contains("p(99) [")).unwrap();
+    assert!(t.contains("…] 980 ms < 1.5 s"), "{t}");
+    // The header keeps the target in sight.
+    assert!(lines[0].contains("-> https://"), "{}", lines[0]);
+}
+
+#[test]
+fn slo_panel_marks_windows_that_hold_part_of_their_length() {
+    let mut snap = snapshot();
+    let ui = UiState {
+        view: View::Slo,
+        ..UiState::default()
+    };
+    // 8 s in: no window of 5m or more holds a twelfth of itself yet.
+    snap.clock.elapsed = std::time::Duration::from_secs(8);
+    let out = render(80, 24, &snap, &slo_panel(), &ui);
+    assert!(
+        out.contains("burn rate  too little data (8s) for 5m 30m 1h 6h"),
+        "{out}"
+    );
+    assert!(!out.contains("20.70") && !out.contains("15.00"), "{out}");
+    assert!(!out.contains("WOULD FIRE"), "{out}");
+    assert!(out.contains("too little data (8s of 1h)"), "{out}");
+    // 10 minutes in: 5m is whole, 30m and 1h partial and marked, 6h not shown.
+    snap.clock.elapsed = std::time::Duration::from_secs(600);
+    let out = render(80, 24, &snap, &slo_panel(), &ui);
+    assert!(
+        out.contains("burn rate  5m 20.70  30m 16.10 (10m of 30m)"),
+        "{out}"
+    );
+    assert!(out.contains("1h 15.00 (10m of 1h)"), "{out}");
+    assert!(
+        out.contains("burn rate  too little data (10m) for 6h"),
+        "{out}"
+    );
+    assert!(out.contains("WOULD FIRE (10m of 1h)"), "{out}");
+    insta::assert_snapshot!("slo_10m_80x24", out);
+    // A day in, every window is whole and nothing is marked.
+    snap.clock.elapsed = std::time::Duration::from_secs(86_400);
+    let out = render(80, 24, &snap, &slo_panel(), &ui);
+    assert!(out.contains("5m 20.70  30m 16.10  1h 15.00  6h -"), "{out}");
+    assert!(!out.contains(" of "), "{out}");
 }
