@@ -231,6 +231,8 @@ pub struct Clock {
     pub in_flight: usize,
     pub pool: usize,
     pub dropped: u64,
+    /// Iterations finished so far (each sends one or more requests).
+    pub iterations: u64,
     pub paused: bool,
     pub scale: f64,
 }

@@ -72,6 +72,7 @@ pub(super) fn spawn(
                             in_flight: clock.in_flight.load(Ordering::Relaxed),
                             pool,
                             dropped,
+                            iterations: clock.iterations.load(Ordering::Relaxed),
                             paused: live.paused(),
                             scale,
                         }, live.marks()));

@@ -184,11 +184,12 @@ fn draw_header(frame: &mut Frame, area: Rect, s: &Snapshot) {
         .stage
         .map_or("-".to_owned(), |(i, n)| format!("{}/{}", i + 1, n));
     // The open model's rate counts iterations (each may send several
-    // requests); what is achieved is counted in requests.
+    // requests); requests are counted apart, in the last second.
+    let per_s = c.iterations as f64 / c.elapsed.as_secs_f64().max(1.0);
     let load = match (c.target_rate, c.target_users) {
-        (Some(r), _) => format!("target {r:.1} iterations/s"),
-        (None, Some(u)) => format!("target {u:.0} users"),
-        _ => String::new(),
+        (Some(r), _) => format!("{r:.1} iterations/s target, {per_s:.1} avg"),
+        (None, Some(u)) => format!("{u:.0} users target, {per_s:.1} iterations/s avg"),
+        _ => format!("{per_s:.1} iterations/s avg"),
     };
     let mut state = Vec::new();
     if c.paused {
@@ -224,16 +225,19 @@ fn draw_header(frame: &mut Frame, area: Rect, s: &Snapshot) {
     );
     let line2 = Line::from(fit(
         &format!(
-            "elapsed {}  remaining {}  stage {stage}  {load}",
+            "elapsed {}  remaining {}  stage {stage}  users {}/{} active  dropped {}",
             secs(c.elapsed),
-            secs(remaining)
+            secs(remaining),
+            c.in_flight,
+            c.pool,
+            c.dropped
         ),
         width,
     ));
     let line3 = Line::from(fit(
         &format!(
-            "{:.0} requests/s  requests {}  errors {}  dropped {}  users {}/{} active",
-            s.achieved_rps, s.requests, s.errors, c.dropped, c.in_flight, c.pool
+            "requests {}  errors {}  {:.0} requests/s  {load}",
+            s.requests, s.errors, s.achieved_rps
         ),
         width,
     ));

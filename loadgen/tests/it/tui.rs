@@ -1,7 +1,8 @@
 //! End to end: `loadgen demo` inside tmux, on a real pseudo-terminal. The
 //! panels draw, Tab reaches the SLO panel (fed by a real Prometheus when one
-//! is on PATH, as scripts/test.sh installs), q stops the run, the report is
-//! written, and the terminal is given back.
+//! is on PATH, as scripts/test.sh installs), Esc closes the help without
+//! stopping anything, q stops the run, the report is written, and the
+//! terminal is given back.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -125,6 +126,28 @@ fn demo_in_a_terminal_draws_quits_and_restores() {
         "{pane}"
     );
     assert!(pane.contains("burn rate"), "{pane}");
+
+    // Esc closes the help overlay and the run goes on.
+    tmux.cmd(&["send-keys", "-t", "demo", "?"]);
+    let pane = tmux.wait_for("close this help", Duration::from_secs(5));
+    assert!(pane.contains("Esc             close this help"), "{pane}");
+    let before = requests(&pane);
+    tmux.cmd(&["send-keys", "-t", "demo", "Escape"]);
+    let until = Instant::now() + Duration::from_secs(5);
+    let mut pane = tmux.capture();
+    while pane.contains("close this help") && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+        pane = tmux.capture();
+    }
+    assert!(
+        !pane.contains("close this help"),
+        "help still open:\n{pane}"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let pane = tmux.capture();
+    assert!(!pane.contains("stopping"), "Esc stopped the run:\n{pane}");
+    assert!(!done.exists(), "Esc ended loadgen");
+    assert!(requests(&pane) > before, "the run went on:\n{pane}");
 
     tmux.cmd(&["send-keys", "-t", "demo", "p"]);
     let pane = tmux.wait_for("PAUSED", Duration::from_secs(5));

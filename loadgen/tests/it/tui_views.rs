@@ -34,11 +34,12 @@ fn snapshot() -> Snapshot {
             elapsed: Duration::from_secs(41),
             duration: Duration::from_secs(120),
             stage: Some((1, 3)),
-            target_rate: Some(100.0),
+            target_rate: Some(50.0),
             target_users: None,
             in_flight: 7,
             pool: 100,
             dropped: 3,
+            iterations: 2001,
             paused: false,
             scale: 1.0,
         },
@@ -419,4 +420,29 @@ fn slo_panel_marks_windows_that_hold_part_of_their_length() {
     let out = render(80, 24, &snap, &slo_panel(), &ui);
     assert!(out.contains("5m 20.70  30m 16.10  1h 15.00  6h -"), "{out}");
     assert!(!out.contains(" of "), "{out}");
+}
+
+#[test]
+fn header_tells_iterations_from_requests() {
+    // Two requests an iteration: 50 iterations/s make about 100 requests/s.
+    let mut snap = snapshot();
+    let ui = UiState::default();
+    let out = render(80, 24, &snap, &slo_panel(), &ui);
+    let line = out.lines().nth(2).unwrap();
+    assert!(
+        line.contains(
+            "requests 4012  errors 83  98 requests/s  50.0 iterations/s target, 48.8 avg"
+        ),
+        "{line}"
+    );
+    // The closed model has users, not a rate; what they achieve is iterations.
+    snap.clock.target_rate = None;
+    snap.clock.target_users = Some(10.0);
+    let out = render(80, 24, &snap, &slo_panel(), &ui);
+    let line = out.lines().nth(2).unwrap();
+    assert!(
+        line.contains("98 requests/s  10 users target, 48.8 iterations/s avg"),
+        "{line}"
+    );
+    assert!(!line.contains('…'), "{line}");
 }
