@@ -718,6 +718,15 @@ fn draw_slo(frame: &mut Frame, area: Rect, p: &SloPanel, elapsed: std::time::Dur
             ),
             Span::raw(tail),
         ]));
+        if let Some((Held::Partial | Held::TooLittle, _)) = held(&s.period, elapsed) {
+            lines.push(Line::styled(
+                format!(
+                    "  SLI and budget from {} (this run so far)",
+                    of_window(elapsed, &s.period)
+                ),
+                Style::new().fg(Color::DarkGray),
+            ));
+        }
         if !s.burns.is_empty() {
             let mut shown = Vec::new();
             let mut too_little = Vec::new();

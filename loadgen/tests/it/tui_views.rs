@@ -391,7 +391,8 @@ fn slo_panel_marks_windows_that_hold_part_of_their_length() {
         view: View::Slo,
         ..UiState::default()
     };
-    // 8 s in: no window of 5m or more holds a twelfth of itself yet.
+    // 8 s in: no window of 5m or more holds a twelfth of itself yet, and the
+    // SLI says how little of its period it is computed from.
     snap.clock.elapsed = std::time::Duration::from_secs(8);
     let out = render(80, 24, &snap, &slo_panel(), &ui);
     assert!(
@@ -401,6 +402,7 @@ fn slo_panel_marks_windows_that_hold_part_of_their_length() {
     assert!(!out.contains("20.70") && !out.contains("15.00"), "{out}");
     assert!(!out.contains("WOULD FIRE"), "{out}");
     assert!(out.contains("too little data (8s of 1h)"), "{out}");
+    assert!(out.contains("SLI and budget from 8s of 30d"), "{out}");
     // 10 minutes in: 5m is whole, 30m and 1h partial and marked, 6h not shown.
     snap.clock.elapsed = std::time::Duration::from_secs(600);
     let out = render(80, 24, &snap, &slo_panel(), &ui);
@@ -418,7 +420,22 @@ fn slo_panel_marks_windows_that_hold_part_of_their_length() {
     // A day in, every window is whole and nothing is marked.
     snap.clock.elapsed = std::time::Duration::from_secs(86_400);
     let out = render(80, 24, &snap, &slo_panel(), &ui);
-    assert!(out.contains("5m 20.70  30m 16.10  1h 15.00  6h -"), "{out}");
+    assert!(
+        out.contains("burn rate  5m 20.70  30m 16.10  1h 15.00  6h -"),
+        "{out}"
+    );
+    assert!(
+        out.contains("WOULD FIRE\n") || out.contains("WOULD FIRE "),
+        "{out}"
+    );
+    assert!(!out.contains("too little"), "{out}");
+    // The SLI's 30d period still holds a day of it, and says so.
+    assert!(
+        out.contains("SLI and budget from 24h of 30d (this run so far)"),
+        "{out}"
+    );
+    snap.clock.elapsed = std::time::Duration::from_secs(31 * 86_400);
+    let out = render(80, 24, &snap, &slo_panel(), &ui);
     assert!(!out.contains(" of "), "{out}");
 }
 
