@@ -3,7 +3,6 @@
 //! panel from the target app's own SLOs (server-side when a Prometheus can
 //! be started, else client-side).
 
-use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Duration;
 
@@ -39,7 +38,7 @@ pub(super) async fn run(args: DemoArgs) -> Result<Exit, CliError> {
     .await
     .context("failed to start the in-process target app")?;
     let host = format!("http://{}", app.addr);
-    let tui = std::io::stdout().is_terminal();
+    let tui = super::session::has_terminal();
     let mut view = View {
         tui,
         ..View::default()

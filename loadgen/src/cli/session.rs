@@ -34,6 +34,12 @@ pub(super) struct View {
     pub hint: Option<String>,
 }
 
+/// Whether the live view can run: a terminal to draw on (stdout) and to read
+/// keys from (stdin).
+pub(super) fn has_terminal() -> bool {
+    std::io::stdout().is_terminal() && std::io::stdin().is_terminal()
+}
+
 /// Runs `plan` against `host` (or its base URL), shows `view`, writes
 /// `outputs`, and returns the run's exit code.
 pub(super) async fn execute(
@@ -48,9 +54,8 @@ pub(super) async fn execute(
     signal::install(&control);
     let target = host.clone().unwrap_or_else(|| plan.base_url.clone());
     let stop_refresh = Arc::new(AtomicBool::new(false));
-    // The live view needs a terminal to draw on and read keys from; without
-    // one the run goes on headless rather than failing.
-    let terminal = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    // Without a terminal the run goes on headless rather than failing.
+    let terminal = has_terminal();
     if view.tui && !terminal {
         eprintln!("loadgen: warning: --tui needs a terminal; running without the live view");
     }
