@@ -635,16 +635,15 @@ pub enum Held {
 /// How much data a window of length `window` (PromQL text: `5m`, `1h`,
 /// `3d`) holds after `elapsed` of the run: `None` when it is no duration
 /// (the client side's "run").
-pub fn held(window: &str, elapsed: std::time::Duration) -> Option<(Held, std::time::Duration)> {
+pub fn held(window: &str, elapsed: std::time::Duration) -> Option<Held> {
     let w = humantime::parse_duration(window).ok()?;
-    let share = if elapsed >= w {
+    Some(if elapsed >= w {
         Held::Full
     } else if elapsed.saturating_mul(12) >= w {
         Held::Partial
     } else {
         Held::TooLittle
-    };
-    Some((share, w))
+    })
 }
 
 /// A run's length as the SLO panel writes it beside a window: `8s`, `10m`,
@@ -718,7 +717,7 @@ fn draw_slo(frame: &mut Frame, area: Rect, p: &SloPanel, elapsed: std::time::Dur
             ),
             Span::raw(tail),
         ]));
-        if let Some((Held::Partial | Held::TooLittle, _)) = held(&s.period, elapsed) {
+        if let Some(Held::Partial | Held::TooLittle) = held(&s.period, elapsed) {
             lines.push(Line::styled(
                 format!(
                     "  SLI and budget from {} (this run so far)",
@@ -733,11 +732,11 @@ fn draw_slo(frame: &mut Frame, area: Rect, p: &SloPanel, elapsed: std::time::Dur
             for (w, b) in &s.burns {
                 let rate = b.map_or("-".into(), |b| format!("{b:.2}"));
                 match held(w, elapsed) {
-                    Some((Held::TooLittle, _)) => too_little.push(w.as_str()),
-                    Some((Held::Partial, _)) => {
+                    Some(Held::TooLittle) => too_little.push(w.as_str()),
+                    Some(Held::Partial) => {
                         shown.push(format!("{w} {rate} ({})", of_window(elapsed, w)));
                     }
-                    Some((Held::Full, _)) | None => shown.push(format!("{w} {rate}")),
+                    Some(Held::Full) | None => shown.push(format!("{w} {rate}")),
                 }
             }
             if !shown.is_empty() {
@@ -760,7 +759,7 @@ fn draw_slo(frame: &mut Frame, area: Rect, p: &SloPanel, elapsed: std::time::Dur
                 a.severity, a.factor, a.long, a.short
             );
             let long = held(&a.long, elapsed);
-            let verdict = if matches!(long, Some((Held::TooLittle, _))) {
+            let verdict = if matches!(long, Some(Held::TooLittle)) {
                 Span::styled(
                     format!("too little data ({})", of_window(elapsed, &a.long)),
                     Style::new().fg(Color::DarkGray),
@@ -773,7 +772,7 @@ fn draw_slo(frame: &mut Frame, area: Rect, p: &SloPanel, elapsed: std::time::Dur
                 Span::styled("ok", Style::new().fg(Color::Green))
             };
             let mut spans = vec![Span::raw(rule), verdict];
-            if matches!(long, Some((Held::Partial, _))) {
+            if matches!(long, Some(Held::Partial)) {
                 spans.push(Span::raw(format!(" ({})", of_window(elapsed, &a.long))));
             }
             lines.push(Line::from(spans));
@@ -819,4 +818,76 @@ fn draw_help(frame: &mut Frame, area: Rect) {
         Paragraph::new(text).block(Block::bordered().title("Keys")),
         r,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn fit_cuts_with_an_ellipsis() {
+        assert_eq!(fit("create order", 12), "create order");
+        assert_eq!(fit("create order", 7), "create…");
+        assert_eq!(fit("create order", 1), "…");
+        assert_eq!(fit("create order", 0), "");
+    }
+
+    #[test]
+    fn buckets_merge_where_they_do_not_fit() {
+        let h = [
+            (1.0, 0),
+            (2.0, 5),
+            (5.0, 1),
+            (10.0, 100),
+            (20.0, 2),
+            (f64::INFINITY, 0),
+        ];
+        // Empty ends left out; room for all four.
+        assert_eq!(
+            fit_buckets(&h, 20),
+            vec![(2.0, 5), (5.0, 1), (10.0, 100), (20.0, 2)]
+        );
+        // Room for three: the sparsest neighbours (5 + 1) merge, upper bound kept.
+        assert_eq!(fit_buckets(&h, 15), vec![(5.0, 6), (10.0, 100), (20.0, 2)]);
+        assert_eq!(fit_buckets(&h, 3), vec![(20.0, 108)]);
+        assert_eq!(
+            fit_buckets(&h, 15).iter().map(|b| b.1).sum::<u64>(),
+            108,
+            "merging keeps every request"
+        );
+    }
+
+    #[test]
+    fn counts_fit_in_four_characters() {
+        for (n, want) in [
+            (0, "0"),
+            (9999, "9999"),
+            (10_000, "10k"),
+            (999_499, "999k"),
+            (999_500, "1.0M"),
+            (12_345_678, "12M"),
+            (3_100_000_000, "3.1G"),
+            (u64::MAX, "999G"),
+        ] {
+            assert_eq!(short_count(n), want, "{n}");
+        }
+    }
+
+    #[test]
+    fn windows_hold_the_run_so_far() {
+        let s = Duration::from_secs;
+        assert_eq!(held("5m", s(8)), Some(Held::TooLittle));
+        assert_eq!(held("5m", s(25)), Some(Held::Partial));
+        assert_eq!(held("5m", s(300)), Some(Held::Full));
+        assert_eq!(held("1h", s(299)), Some(Held::TooLittle));
+        assert_eq!(held("1h", s(300)), Some(Held::Partial));
+        assert_eq!(held("3d", s(8)), Some(Held::TooLittle));
+        assert_eq!(held("run", s(8)), None);
+        assert_eq!(span(s(8)), "8s");
+        assert_eq!(span(s(600)), "10m");
+        assert_eq!(span(s(605)), "10m5s");
+        assert_eq!(span(s(7200)), "2h");
+        assert_eq!(span(s(7500)), "2h5m");
+    }
 }
