@@ -60,15 +60,36 @@ pub fn top_reasons(r: &Report) -> (Vec<String>, usize) {
     (lines, more)
 }
 
+/// The errors column: by kind (`connect:3 timeout:1`), with the status
+/// errors by status (`503:150`, from the reasons `HTTP 503`), so the table
+/// says which status failed; `status:N` for those the reasons do not name.
 fn errors(n: &NameReport) -> String {
     if n.errors.is_empty() {
         return "-".into();
     }
-    n.errors
-        .iter()
-        .map(|(k, v)| format!("{k}:{v}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut parts = Vec::new();
+    for (kind, count) in &n.errors {
+        if kind != "status" {
+            parts.push(format!("{kind}:{count}"));
+            continue;
+        }
+        let mut named: u64 = 0;
+        if let Some(by_reason) = n.error_reasons.get("status") {
+            for (reason, c) in by_reason {
+                if let Some(code) = reason.strip_prefix("HTTP ")
+                    && code.parse::<u16>().is_ok()
+                {
+                    parts.push(format!("{code}:{c}"));
+                    named = named.saturating_add(*c);
+                }
+            }
+        }
+        let rest = count.saturating_sub(named);
+        if rest > 0 {
+            parts.push(format!("status:{rest}"));
+        }
+    }
+    parts.join(" ")
 }
 
 fn row(out: &mut String, n: &NameReport) {
@@ -194,7 +215,9 @@ mod tests {
         assert!(text.contains("\nb "));
         assert!(text.contains("\ntotal "));
         assert!(text.contains("PASS p(95)<1s (observed 200ms)"));
-        assert!(text.contains("status:4"));
+        // The errors column names the failed status.
+        assert!(text.contains("  500:4\n"), "{text}");
+        assert!(!text.contains("status:4"), "{text}");
         assert!(text.contains("dropped 3"));
         assert!(
             text.contains("errors by reason:\n  status: HTTP 500 (4)\n"),
@@ -239,6 +262,19 @@ mod tests {
         assert_eq!(listed[1], "  connect: refused 6 (16)");
         assert!(listed[5].contains("and 3 more"), "{text}");
         assert!(!text.contains("second line"));
+    }
+
+    #[test]
+    fn status_errors_the_reasons_do_not_name_stay_status() {
+        use std::collections::BTreeMap;
+        let mut r = super::super::tests::sample_report();
+        r.total.errors = BTreeMap::from([("status".into(), 10), ("connect".into(), 2)]);
+        r.total.error_reasons = BTreeMap::from([(
+            "status".into(),
+            BTreeMap::from([("HTTP 503".into(), 7), ("other".into(), 3)]),
+        )]);
+        let text = super::render(&r);
+        assert!(text.contains("  connect:2 503:7 status:3\n"), "{text}");
     }
 
     #[test]
