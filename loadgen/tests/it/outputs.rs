@@ -130,6 +130,17 @@ async fn json_puts_the_report_on_stdout_and_quiet_prints_nothing() {
         out.stderr
     );
     assert!(out.stderr.contains("received "), "{}", out.stderr);
+    // merge --json: the merged report on stdout, its summary on stderr.
+    let out = run(
+        &["merge", "--json", arg(&rep), arg(&rep)],
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let merged = loadgen::report::parse(&out.stdout, "stdout")
+        .unwrap_or_else(|e| panic!("merge --json stdout ({e}):\n{}", out.stdout));
+    assert_eq!(merged.total.count, 2 * parsed.total.count);
+    assert!(out.stderr.contains("status codes: 200: "), "{}", out.stderr);
     // --json alone: stdout is the report.
     let out = run_against(&app, &file, &["--json"]).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
