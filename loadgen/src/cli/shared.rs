@@ -14,13 +14,14 @@ use crate::scenario::Plan;
 // clap would take it for help text).
 #[derive(Debug, Args, Default)]
 pub(super) struct OutputArgs {
-    /// Write the JSON report here (versioned; merges with `loadgen merge`).
+    /// Write the JSON report here (versioned; merges with `loadgen merge`); - for stdout.
     #[arg(long)]
     report: Option<PathBuf>,
     /// Write a JUnit XML file with one test case per threshold.
     #[arg(long)]
     junit: Option<PathBuf>,
-    /// Write the HdrHistogram interval log of corrected latency.
+    /// Write the HdrHistogram interval log of corrected latency (HdrHistogram's log
+    /// format, one histogram per second, values in microseconds).
     #[arg(long)]
     hdr_log: Option<PathBuf>,
     /// Write a Markdown summary (for CI job summaries).
