@@ -22,17 +22,20 @@ fi
 # Python tools for the tests, in a venv of their own (pinned versions):
 # check-jsonschema (CRD and Grafana schemas), kubernetes-validate (core
 # Kubernetes schemas) and dockerfile-parse (the Dockerfile checks), both
-# used by scripts/k8s_validate.py.
+# used by scripts/k8s_validate.py, and hdrhistogram (HdrHistogram's Python
+# package, which reads loadgen's --hdr-log in loadgen/tests/it/outputs.rs).
 VENV=.venv
 if ! "$VENV/bin/check-jsonschema" --version >/dev/null 2>&1 ||
-  ! "$VENV/bin/python" -c 'import kubernetes_validate, dockerfile_parse' >/dev/null 2>&1; then
-  echo "==> installing check-jsonschema, kubernetes-validate and dockerfile-parse into $VENV"
+  ! "$VENV/bin/python" -c 'import kubernetes_validate, dockerfile_parse, hdrh.log' >/dev/null 2>&1; then
+  echo "==> installing check-jsonschema, kubernetes-validate, dockerfile-parse and hdrhistogram into $VENV"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check \
-    check-jsonschema==0.39.0 kubernetes-validate==1.37.0 dockerfile-parse==2.0.1
+    check-jsonschema==0.39.0 kubernetes-validate==1.37.0 dockerfile-parse==2.0.1 \
+    hdrhistogram==0.10.8
 fi
 export CHECK_JSONSCHEMA="$PWD/$VENV/bin/check-jsonschema"
 export K8S_PYTHON="$PWD/$VENV/bin/python"
+export HDRH_PYTHON="$PWD/$VENV/bin/python"
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

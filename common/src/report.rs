@@ -90,7 +90,13 @@ pub struct NameReport {
     /// reports written before it existed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub error_reasons: Reasons,
+    /// Responses by HTTP status, successes and failures alike.
     pub status_codes: BTreeMap<u16, u64>,
+    /// Bytes of response bodies received (after transfer decoding; headers
+    /// not counted). Absent in reports written before it existed, and in a
+    /// merge of which one part lacked it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_received: Option<u64>,
     /// From the intended start (coordinated-omission corrected).
     pub latency_ms: Latency,
     /// From the actual send.
@@ -362,9 +368,9 @@ impl Report {
         self.thresholds.iter().all(|t| t.passed)
     }
 
-    /// The error reasons of the whole run, most frequent first:
-    /// `connect: connection refused (150)`.
-    pub fn reason_lines(&self) -> Vec<String> {
+    /// The error reasons of the whole run as (kind, message, count), most
+    /// frequent first (then by kind and message, so the order is stable).
+    pub fn reasons_by_count(&self) -> Vec<(&str, &str, u64)> {
         let mut all: Vec<(&str, &str, u64)> = self
             .total
             .error_reasons
@@ -375,9 +381,27 @@ impl Report {
             })
             .collect();
         all.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(b.0)).then(a.1.cmp(b.1)));
-        all.into_iter()
+        all
+    }
+
+    /// The error reasons of the whole run, most frequent first:
+    /// `connect: connection refused (150)`.
+    pub fn reason_lines(&self) -> Vec<String> {
+        self.reasons_by_count()
+            .into_iter()
             .map(|(kind, msg, n)| format!("{kind}: {msg} ({n})"))
             .collect()
+    }
+
+    /// The whole run's responses by status, in status order:
+    /// `200: 1234, 503: 17` (empty when no response came).
+    pub fn status_line(&self) -> String {
+        self.total
+            .status_codes
+            .iter()
+            .map(|(s, n)| format!("{s}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// When no request of the run succeeded: why, for stderr.
@@ -545,6 +569,9 @@ mod tests {
             r.reason_lines(),
             ["status: HTTP 503 (5)", "connect: refused (2)"]
         );
+        assert_eq!(r.reasons_by_count()[1], ("connect", "refused", 2));
+        r.total.status_codes = BTreeMap::from([(503, 17), (200, 1234)]);
+        assert_eq!(r.status_line(), "200: 1234, 503: 17");
         r.total.errors = BTreeMap::from([("status".into(), r.total.count)]);
         let why = r.no_success().unwrap();
         assert!(why.starts_with("no request succeeded"), "{why}");

@@ -417,6 +417,7 @@ mod tests {
                 },
                 trace_id: u128::from(i) + 1,
                 reason: None,
+                body_bytes: 0,
             });
         }
         rec.close_before(Duration::from_secs(4));

@@ -23,16 +23,29 @@ pub struct Outputs {
     pub hdr_log: Option<PathBuf>,
     /// A Markdown summary.
     pub summary_md: Option<PathBuf>,
+    /// The JSON report on standard output too (as `report: -` does); with
+    /// `report` a file, both are written.
+    pub json: bool,
+    /// No progress line and no summary: errors and the exit code only (the
+    /// files are still written).
+    pub quiet: bool,
 }
 
 impl Outputs {
-    /// How many outputs go to standard output (`-`).
+    /// Whether the JSON report goes to standard output.
+    pub fn report_to_stdout(&self) -> bool {
+        self.json || self.report.as_deref().is_some_and(common::input::is_stdin)
+    }
+
+    /// How many outputs go to standard output (`-`); the JSON report counts
+    /// once, however it was asked for.
     pub fn to_stdout(&self) -> usize {
-        [&self.report, &self.junit, &self.hdr_log, &self.summary_md]
+        let others = [&self.junit, &self.hdr_log, &self.summary_md]
             .into_iter()
             .flatten()
             .filter(|p| common::input::is_stdin(p))
-            .count()
+            .count();
+        others + usize::from(self.report_to_stdout())
     }
 }
 
@@ -69,9 +82,18 @@ pub fn write(
     report: &Report,
     hdr: Option<(SystemTime, &[(u64, String)])>,
 ) -> Result<(), OutputError> {
-    if let Some(p) = &outputs.report {
+    let to_file = outputs
+        .report
+        .as_deref()
+        .filter(|p| !common::input::is_stdin(p));
+    if to_file.is_some() || outputs.report_to_stdout() {
         let json = serde_json::to_vec_pretty(report).map_err(OutputError::Encode)?;
-        write_atomic(p, &json)?;
+        if let Some(p) = to_file {
+            write_atomic(p, &json)?;
+        }
+        if outputs.report_to_stdout() {
+            write_atomic(std::path::Path::new("-"), &json)?;
+        }
     }
     if let Some(p) = &outputs.junit {
         write_atomic(p, report::junit::render(report).as_bytes())?;
@@ -92,6 +114,24 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+
+    #[test]
+    fn the_json_report_counts_once_on_stdout() {
+        let mut o = Outputs::default();
+        assert_eq!((o.report_to_stdout(), o.to_stdout()), (false, 0));
+        o.json = true;
+        assert_eq!((o.report_to_stdout(), o.to_stdout()), (true, 1));
+        // --json with --report -: the same output, once.
+        o.report = Some("-".into());
+        assert_eq!(o.to_stdout(), 1);
+        // --json with --report FILE: the file, and stdout.
+        o.report = Some("r.json".into());
+        assert_eq!((o.report_to_stdout(), o.to_stdout()), (true, 1));
+        o.junit = Some("-".into());
+        assert_eq!(o.to_stdout(), 2);
+        o.json = false;
+        assert_eq!((o.report_to_stdout(), o.to_stdout()), (false, 1));
+    }
 
     #[test]
     fn atomic_write_replaces_whole_files() {

@@ -1,6 +1,6 @@
-//! The progress line: once a second on stderr, while stdout is a terminal
-//! and no live view is shown. It reads the run's counters and never holds
-//! up measurement.
+//! The progress line: once a second on stderr, when stderr is a terminal,
+//! no live view is shown and `--quiet` was not given ([`wanted`]). It reads
+//! the run's counters and never holds up measurement.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -10,6 +10,13 @@ use crate::engine::Control;
 
 /// Width of the bar, in characters.
 const WIDTH: usize = 30;
+
+/// Whether to show the progress line: it goes to stderr, so it shows when
+/// stderr is a terminal (whatever stdout is: `--json > r.json` still shows
+/// it), and not under a live view or `--quiet`.
+pub fn wanted(stderr_is_terminal: bool, live_view: bool, quiet: bool) -> bool {
+    stderr_is_terminal && !live_view && !quiet
+}
 
 /// One progress line (it starts by clearing the terminal line).
 pub fn line(elapsed_s: u64, duration: Duration, requests: u64, rps: u64, errors: u64) -> String {
@@ -62,6 +69,14 @@ pub fn clear() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shown_on_a_terminal_stderr_only() {
+        assert!(wanted(true, false, false));
+        assert!(!wanted(false, false, false), "stderr piped or a file");
+        assert!(!wanted(true, true, false), "the live view draws instead");
+        assert!(!wanted(true, false, true), "--quiet");
+    }
 
     #[test]
     fn the_bar_fills_with_the_schedule_and_never_overflows() {

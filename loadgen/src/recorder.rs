@@ -166,6 +166,7 @@ mod tests {
             outcome: Outcome::Ok(200),
             trace_id: 1,
             reason: None,
+            body_bytes: 0,
         }
     }
 

@@ -139,6 +139,8 @@ pub struct Sample {
     /// Why it failed, when the transport says (`connection refused`); an
     /// error without one gets [`Outcome::default_reason`].
     pub reason: Option<String>,
+    /// Bytes of response body received (0 when no response came).
+    pub body_bytes: u64,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -161,6 +163,8 @@ pub struct Stats {
     /// The first few distinct error messages per kind, with counts.
     pub reasons: Reasons,
     pub slowest: Vec<Slow>,
+    /// Bytes of response bodies received.
+    pub bytes: u64,
 }
 
 impl Default for Stats {
@@ -173,6 +177,7 @@ impl Default for Stats {
             statuses: BTreeMap::new(),
             reasons: Reasons::new(),
             slowest: Vec::new(),
+            bytes: 0,
         }
     }
 }
@@ -182,6 +187,7 @@ impl Stats {
         self.corrected.saturating_record(micros(s.corrected));
         self.actual.saturating_record(micros(s.actual));
         self.count += 1;
+        self.bytes = self.bytes.saturating_add(s.body_bytes);
         if let Some(status) = s.outcome.status() {
             *self.statuses.entry(status).or_default() += 1;
         }
@@ -237,6 +243,7 @@ impl Stats {
         let _ = self.actual.add(&other.actual);
         // Counts from report files saturate instead of overflowing.
         self.count = self.count.saturating_add(other.count);
+        self.bytes = self.bytes.saturating_add(other.bytes);
         for (k, v) in &other.errors {
             let n = self.errors.entry(k.clone()).or_default();
             *n = n.saturating_add(*v);
@@ -404,6 +411,7 @@ mod tests {
             outcome,
             trace_id: u128::from(ms),
             reason: None,
+            body_bytes: ms,
         }
     }
 
@@ -423,6 +431,8 @@ mod tests {
         assert_eq!(a.errors["timeout"], 1);
         assert_eq!(a.statuses[&200], 100);
         assert_eq!(a.statuses[&500], 1);
+        // Body bytes add up, pushed and merged: 1..=100, 1000 and 5.
+        assert_eq!(a.bytes, 5050 + 1000 + 5);
         let p50 = a.percentile_ms(50.0, true);
         assert!((50.0..=52.0).contains(&p50), "{p50}");
         assert!((a.max_ms(true) - 1000.0).abs() < 1.0);

@@ -326,6 +326,7 @@ mod tests {
                 },
                 trace_id: 1,
                 reason: None,
+                body_bytes: 0,
             });
         }
         s

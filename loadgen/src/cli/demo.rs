@@ -68,10 +68,12 @@ pub(super) async fn run(args: DemoArgs) -> Result<Exit, CliError> {
             );
         }
     }
-    eprintln!(
-        "loadgen demo: target app on {host}; running the bundled steady scenario for {}",
-        humantime::format_duration(duration)
-    );
+    if !outputs.quiet {
+        eprintln!(
+            "loadgen demo: target app on {host}; running the bundled steady scenario for {}",
+            humantime::format_duration(duration)
+        );
+    }
     let mut plan =
         crate::scenario::parse(crate::bundled::STEADY, Path::new("scenarios/steady.yaml"))?;
     plan.load = plan.load.with_duration(duration);

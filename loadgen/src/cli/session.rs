@@ -1,7 +1,8 @@
 //! A run as `loadgen run` and `loadgen demo` do it: the signal handler, the
 //! live view (and its SLO panel) or the progress line, the engine, the
-//! client spans' flush, then the table on stdout, the output files and the
-//! exit code. It takes plain values; the commands have checked them.
+//! client spans' flush, then the summary (on stdout, on stderr when the
+//! report goes to stdout, not at all with `--quiet`), the output files and
+//! the exit code. It takes plain values; the commands have checked them.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -102,8 +103,12 @@ pub(super) async fn execute(
     } else {
         (None, None)
     };
-    let progress = (tui.is_none() && std::io::stdout().is_terminal())
-        .then(|| tokio::spawn(crate::progress::show(control.clone(), plan.load.duration())));
+    let progress = crate::progress::wanted(
+        std::io::stderr().is_terminal(),
+        tui.is_some(),
+        outputs.quiet,
+    )
+    .then(|| tokio::spawn(crate::progress::show(control.clone(), plan.load.duration())));
     let spans = spans.map(Arc::new);
     let run = engine::run(
         plan.clone(),

@@ -14,18 +14,27 @@ use crate::scenario::Plan;
 // clap would take it for help text).
 #[derive(Debug, Args, Default)]
 pub(super) struct OutputArgs {
-    /// Write the JSON report here (versioned; merges with `loadgen merge`).
+    /// Write the JSON report here (versioned; merges with `loadgen merge`); - for stdout.
     #[arg(long)]
     report: Option<PathBuf>,
     /// Write a JUnit XML file with one test case per threshold.
     #[arg(long)]
     junit: Option<PathBuf>,
-    /// Write the HdrHistogram interval log of corrected latency.
+    /// Write the HdrHistogram interval log of corrected latency (HdrHistogram's log
+    /// format, one histogram per second, values in microseconds).
     #[arg(long)]
     hdr_log: Option<PathBuf>,
     /// Write a Markdown summary (for CI job summaries).
     #[arg(long)]
     summary_md: Option<PathBuf>,
+    /// Write the JSON report to standard output (as --report - does), the summary then
+    /// going to stderr; with --report FILE the file is written too.
+    #[arg(long)]
+    json: bool,
+    /// Print no progress line and no summary: only errors, and the exit code (the files
+    /// asked for are still written).
+    #[arg(long)]
+    quiet: bool,
 }
 
 impl From<OutputArgs> for Outputs {
@@ -35,6 +44,8 @@ impl From<OutputArgs> for Outputs {
             junit: a.junit,
             hdr_log: a.hdr_log,
             summary_md: a.summary_md,
+            json: a.json,
+            quiet: a.quiet,
         }
     }
 }
@@ -100,9 +111,12 @@ impl ThresholdArgs {
 }
 
 /// Writes the human summary: to stdout, or to stderr when an output goes to
-/// stdout (`--report -`), so that stdout holds that output alone.
+/// stdout (`--report -`, `--json`), so that stdout holds that output alone;
+/// nowhere with `--quiet`.
 pub(super) fn summary(outputs: &Outputs, text: &str) -> Result<(), CliError> {
-    if outputs.to_stdout() > 0 {
+    if outputs.quiet {
+        Ok(())
+    } else if outputs.to_stdout() > 0 {
         let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), text.as_bytes());
         Ok(())
     } else {
@@ -114,7 +128,7 @@ pub(super) fn summary(outputs: &Outputs, text: &str) -> Result<(), CliError> {
 pub(super) fn check_outputs(outputs: &Outputs) -> Result<(), CliError> {
     if outputs.to_stdout() > 1 {
         return Err(CliError::invalid(anyhow::anyhow!(
-            "{} outputs are - (standard output): at most one can be (e.g. --report - --junit junit.xml)",
+            "{} outputs are - (standard output; --json is the report there): at most one can be (e.g. --report - --junit junit.xml)",
             outputs.to_stdout()
         )));
     }

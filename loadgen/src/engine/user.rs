@@ -31,6 +31,7 @@ struct Done {
     outcome: Outcome,
     trace_id: u128,
     reason: Option<String>,
+    body_bytes: u64,
 }
 
 /// Counts a finished request and sends it to the recorder.
@@ -43,6 +44,7 @@ fn record(ctx: &RunCtx, d: Done) {
         outcome,
         trace_id,
         reason,
+        body_bytes,
     } = d;
     ctx.control.requests.fetch_add(1, Ordering::Relaxed);
     if outcome.error_kind().is_some() {
@@ -57,6 +59,7 @@ fn record(ctx: &RunCtx, d: Done) {
         outcome,
         trace_id,
         reason,
+        body_bytes,
     }));
 }
 
@@ -106,6 +109,7 @@ async fn iteration(
                         outcome: Outcome::Request,
                         trace_id: 0,
                         reason: Some("the path template rendered an invalid URI".into()),
+                        body_bytes: 0,
                     },
                 );
                 continue;
@@ -182,16 +186,16 @@ async fn iteration(
             break;
         };
         let end = Instant::now();
-        let (outcome, reason) = match result {
+        let (outcome, reason, body_bytes) = match result {
             Err(_) => {
                 // The connection is in an unknown state after a timeout.
                 *conn = Connection::default();
-                (Outcome::Timeout, Some(ctx.timeout_reason.clone()))
+                (Outcome::Timeout, Some(ctx.timeout_reason.clone()), 0)
             }
-            Ok(Err(SendError::Connect(r))) => (Outcome::Connect, Some(r)),
-            Ok(Err(SendError::Request(r))) => (Outcome::Request, Some(r)),
-            Ok(Ok(r)) if req.accepts(r.status) => (Outcome::Ok(r.status), None),
-            Ok(Ok(r)) => (Outcome::Status(r.status), None),
+            Ok(Err(SendError::Connect(r))) => (Outcome::Connect, Some(r), 0),
+            Ok(Err(SendError::Request(r))) => (Outcome::Request, Some(r), 0),
+            Ok(Ok(r)) if req.accepts(r.status) => (Outcome::Ok(r.status), None, r.body_bytes),
+            Ok(Ok(r)) => (Outcome::Status(r.status), None, r.body_bytes),
         };
         if let Some(span) = client_span {
             span.end(outcome);
@@ -206,6 +210,7 @@ async fn iteration(
                 outcome,
                 trace_id,
                 reason,
+                body_bytes,
             },
         );
         if i + 1 < scenario.requests.len() {

@@ -39,11 +39,32 @@ pub fn render(r: &Report) -> String {
             n.errors.values().sum::<u64>()
         );
     }
-    let reasons = r.reason_lines();
+    let statuses = r.status_line();
+    let _ = writeln!(
+        out,
+        "\nStatus codes: {}.",
+        if statuses.is_empty() {
+            "none (no response came)"
+        } else {
+            &statuses
+        }
+    );
+    if let Some(line) = super::table::bytes_line(r) {
+        let mut line = line;
+        line[..1].make_ascii_uppercase();
+        let _ = writeln!(out, "{line}.");
+    }
+    let (reasons, more) = super::table::top_reasons(r);
     if !reasons.is_empty() {
         out.push_str("\nErrors by reason:\n\n");
         for line in reasons {
             let _ = writeln!(out, "- {}", line.replace('|', "\\|"));
+        }
+        if more > 0 {
+            let _ = writeln!(
+                out,
+                "- and {more} more (see `error_reasons` in the JSON report)"
+            );
         }
     }
     if !r.thresholds.is_empty() {
@@ -77,5 +98,10 @@ mod tests {
         assert!(md.contains("| a | 100 |"));
         assert!(md.contains("| `p(95)<1s` | 200ms | ✅ pass |"));
         assert!(md.contains("- status: HTTP 500 (4)\n"), "{md}");
+        assert!(md.contains("\nStatus codes: 200: 196, 500: 4.\n"), "{md}");
+        assert!(
+            md.contains("\nReceived 20000 bytes of response bodies"),
+            "{md}"
+        );
     }
 }

@@ -47,6 +47,7 @@ pub fn name_report(name: &str, s: &Stats, elapsed: f64) -> NameReport {
         errors: s.errors.clone(),
         error_reasons: s.reasons.clone(),
         status_codes: s.statuses.clone(),
+        bytes_received: Some(s.bytes),
         latency_ms: latency(s, true),
         latency_uncorrected_ms: latency(s, false),
         histogram: encode_histogram(&s.corrected),
@@ -66,6 +67,7 @@ pub fn stats_of(n: &NameReport) -> Result<Stats, String> {
         statuses: n.status_codes.clone(),
         reasons: n.error_reasons.clone(),
         slowest: n.slowest.clone(),
+        bytes: n.bytes_received.unwrap_or(0),
     })
 }
 
@@ -316,6 +318,24 @@ pub fn merge(reports: &[(String, Report)]) -> Result<Report, ReportError> {
         .map(|(n, s)| name_report(n, s, elapsed))
         .collect();
     merged.intervals = intervals.into_values().collect();
+    // A part that does not say how many bytes it received (an older
+    // report) leaves the sum unknown, not smaller.
+    for (i, n) in std::iter::once(&mut merged.total)
+        .chain(&mut merged.requests)
+        .enumerate()
+    {
+        let unknown = reports.iter().any(|(_, r)| {
+            let part = if i == 0 {
+                Some(&r.total)
+            } else {
+                r.requests.iter().find(|p| p.name == n.name)
+            };
+            part.is_some_and(|p| p.bytes_received.is_none())
+        });
+        if unknown {
+            n.bytes_received = None;
+        }
+    }
     // Re-evaluate the thresholds on the merged data.
     for t in &mut merged.thresholds {
         let Ok(mut parsed) = Threshold::parse(&t.threshold) else {
@@ -358,6 +378,7 @@ mod tests {
                 },
                 trace_id: u128::from(i) + 1,
                 reason: None,
+                body_bytes: 100,
             };
             per[s.name].push(&s);
             total.push(&s);
@@ -430,6 +451,20 @@ mod tests {
         assert!(merged.thresholds[0].passed);
         assert_eq!(merged.total.error_reasons["status"]["HTTP 500"], 8);
         assert_eq!(merged.ended_at.as_deref(), Some("2026-01-01T00:00:02Z"));
+        // Status counts and bytes add up.
+        assert_eq!(r.total.bytes_received, Some(200 * 100));
+        assert_eq!(merged.total.bytes_received, Some(2 * 200 * 100));
+        assert_eq!(merged.requests[1].bytes_received, Some(2 * 100 * 100));
+        assert_eq!(merged.total.status_codes[&200], 2 * 196);
+        assert_eq!(merged.total.status_codes[&500], 2 * 4);
+        // A part without the field (an older report) makes the sum unknown.
+        let mut old = r.clone();
+        old.total.bytes_received = None;
+        old.requests[0].bytes_received = None;
+        let merged = merge(&[("a".into(), r.clone()), ("old".into(), old)]).unwrap();
+        assert_eq!(merged.total.bytes_received, None);
+        assert_eq!(merged.requests[0].bytes_received, None);
+        assert_eq!(merged.requests[1].bytes_received, Some(2 * 100 * 100));
     }
 
     #[test]
@@ -447,6 +482,7 @@ mod tests {
                 outcome: Outcome::Connect,
                 trace_id: 1,
                 reason: Some("connection refused".into()),
+                body_bytes: 0,
             });
         }
         let mut total = stats_of(&b.total).unwrap();
@@ -474,6 +510,7 @@ mod tests {
                 outcome: Outcome::Connect,
                 trace_id: 1,
                 reason: Some("connection refused".into()),
+                body_bytes: 0,
             });
         }
         r.total = name_report("total", &s, 2.0);

@@ -1,18 +1,95 @@
-//! The summary printed on stdout at the end of a run.
+//! The summary printed at the end of a run (on stdout, or on stderr when
+//! the JSON report goes to stdout): per-name statistics, the status codes,
+//! the bytes received, the most frequent error reasons, and thresholds.
 
 use std::fmt::Write as _;
 
 use super::{NameReport, Report};
 
+/// How many error reasons the summary lists (the report keeps them all).
+pub const TOP_REASONS: usize = 5;
+/// The longest error message the summary shows, in characters.
+pub const REASON_CHARS: usize = 100;
+
+/// A byte count for people: `512 B`, `1.5 KiB`, `3.2 MiB`, `1.1 GiB`.
+pub fn human_bytes(n: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n.max(0.0);
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{v:.0} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// The bytes line: `received 1234567 bytes (1.2 MiB, 61.7 KiB/s)`; `None`
+/// when the report does not say (a merge with an older report).
+pub fn bytes_line(r: &Report) -> Option<String> {
+    let total = r.total.bytes_received?;
+    let rate = if r.elapsed_s > 0.0 {
+        total as f64 / r.elapsed_s
+    } else {
+        0.0
+    };
+    Some(format!(
+        "received {total} bytes of response bodies ({}, {}/s)",
+        human_bytes(total as f64),
+        human_bytes(rate)
+    ))
+}
+
+/// The most frequent error reasons, one line each (`status: HTTP 503 (17)`,
+/// the message cut to [`REASON_CHARS`] and to its first line), and how many
+/// more there are.
+pub fn top_reasons(r: &Report) -> (Vec<String>, usize) {
+    let all = r.reasons_by_count();
+    let more = all.len().saturating_sub(TOP_REASONS);
+    let lines = all
+        .into_iter()
+        .take(TOP_REASONS)
+        .map(|(kind, msg, n)| {
+            let first = msg.lines().next().unwrap_or_default();
+            format!("{kind}: {} ({n})", truncate(first, REASON_CHARS))
+        })
+        .collect();
+    (lines, more)
+}
+
+/// The errors column: by kind (`connect:3 timeout:1`), with the status
+/// errors by status (`503:150`, from the reasons `HTTP 503`), so the table
+/// says which status failed; `status:N` for those the reasons do not name.
 fn errors(n: &NameReport) -> String {
     if n.errors.is_empty() {
         return "-".into();
     }
-    n.errors
-        .iter()
-        .map(|(k, v)| format!("{k}:{v}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut parts = Vec::new();
+    for (kind, count) in &n.errors {
+        if kind != "status" {
+            parts.push(format!("{kind}:{count}"));
+            continue;
+        }
+        let mut named: u64 = 0;
+        if let Some(by_reason) = n.error_reasons.get("status") {
+            for (reason, c) in by_reason {
+                if let Some(code) = reason.strip_prefix("HTTP ")
+                    && code.parse::<u16>().is_ok()
+                {
+                    parts.push(format!("{code}:{c}"));
+                    named = named.saturating_add(*c);
+                }
+            }
+        }
+        let rest = count.saturating_sub(named);
+        if rest > 0 {
+            parts.push(format!("status:{rest}"));
+        }
+    }
+    parts.join(" ")
 }
 
 fn row(out: &mut String, n: &NameReport) {
@@ -37,7 +114,7 @@ fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_owned()
     } else {
-        let mut t: String = s.chars().take(n - 1).collect();
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
         t.push('…');
         t
     }
@@ -78,11 +155,30 @@ pub fn render(r: &Report) -> String {
         "uncorrected (from the actual send): p50 {:.2}  p99 {:.2}  max {:.2}",
         u.p50, u.p99, u.max
     );
-    let reasons = r.reason_lines();
+    let statuses = r.status_line();
+    let _ = writeln!(
+        out,
+        "status codes: {}",
+        if statuses.is_empty() {
+            "none (no response came)"
+        } else {
+            &statuses
+        }
+    );
+    if let Some(line) = bytes_line(r) {
+        let _ = writeln!(out, "{line}");
+    }
+    let (reasons, more) = top_reasons(r);
     if !reasons.is_empty() {
         let _ = writeln!(out, "errors by reason:");
         for line in reasons {
             let _ = writeln!(out, "  {line}");
+        }
+        if more > 0 {
+            let _ = writeln!(
+                out,
+                "  and {more} more (all of them under error_reasons in the JSON report)"
+            );
         }
     }
     if let Some(a) = &r.aborted_by {
@@ -119,11 +215,80 @@ mod tests {
         assert!(text.contains("\nb "));
         assert!(text.contains("\ntotal "));
         assert!(text.contains("PASS p(95)<1s (observed 200ms)"));
-        assert!(text.contains("status:4"));
+        // The errors column names the failed status.
+        assert!(text.contains("  500:4\n"), "{text}");
+        assert!(!text.contains("status:4"), "{text}");
         assert!(text.contains("dropped 3"));
         assert!(
             text.contains("errors by reason:\n  status: HTTP 500 (4)\n"),
             "{text}"
         );
+        // Every status seen, successes and failures, and the bytes.
+        assert!(
+            text.contains("\nstatus codes: 200: 196, 500: 4\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nreceived 20000 bytes of response bodies (19.5 KiB, 9.8 KiB/s)\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn reasons_are_the_top_few_one_line_each() {
+        use std::collections::BTreeMap;
+        let mut r = super::super::tests::sample_report();
+        let long = format!("{}\nsecond line", "x".repeat(500));
+        let mut connect = BTreeMap::new();
+        for i in 0..7u64 {
+            connect.insert(format!("refused {i}"), 10 + i);
+        }
+        connect.insert(long, 100);
+        r.total.error_reasons = BTreeMap::from([("connect".to_owned(), connect)]);
+        let text = super::render(&r);
+        let listed: Vec<&str> = text
+            .lines()
+            .skip_while(|l| *l != "errors by reason:")
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .collect();
+        assert_eq!(listed.len(), super::TOP_REASONS + 1, "{text}");
+        assert!(listed[0].starts_with("  connect: xxx"), "{text}");
+        assert!(listed[0].ends_with("… (100)"), "{text}");
+        assert!(
+            listed[0].chars().count() < super::REASON_CHARS + 20,
+            "{text}"
+        );
+        assert_eq!(listed[1], "  connect: refused 6 (16)");
+        assert!(listed[5].contains("and 3 more"), "{text}");
+        assert!(!text.contains("second line"));
+    }
+
+    #[test]
+    fn status_errors_the_reasons_do_not_name_stay_status() {
+        use std::collections::BTreeMap;
+        let mut r = super::super::tests::sample_report();
+        r.total.errors = BTreeMap::from([("status".into(), 10), ("connect".into(), 2)]);
+        r.total.error_reasons = BTreeMap::from([(
+            "status".into(),
+            BTreeMap::from([("HTTP 503".into(), 7), ("other".into(), 3)]),
+        )]);
+        let text = super::render(&r);
+        assert!(text.contains("  connect:2 503:7 status:3\n"), "{text}");
+    }
+
+    #[test]
+    fn no_response_and_unknown_bytes_are_said_so() {
+        let mut r = super::super::tests::sample_report();
+        r.total.status_codes.clear();
+        r.total.bytes_received = None;
+        let text = super::render(&r);
+        assert!(
+            text.contains("status codes: none (no response came)"),
+            "{text}"
+        );
+        assert!(!text.contains("received "), "{text}");
+        assert_eq!(super::human_bytes(512.0), "512 B");
+        assert_eq!(super::human_bytes(3.5 * 1024.0 * 1024.0), "3.5 MiB");
     }
 }

@@ -11,6 +11,7 @@ mod malformed;
 mod manual;
 mod mutants;
 mod otlp;
+mod outputs;
 mod pipes;
 mod reports;
 mod runs;
