@@ -69,6 +69,8 @@ pub enum ImportError {
         line: u64,
         column: u64,
         message: String,
+        /// For a field or value the format does not have: the valid ones.
+        valid: Option<String>,
     },
     /// The document has the format's shape but uses what the native format
     /// cannot say; located at the SLO it names (or the file's start).
@@ -90,11 +92,15 @@ impl ImportError {
     }
 
     /// How to fix it.
-    pub fn hint(&self) -> &'static str {
+    pub fn hint(&self) -> String {
         match self {
-            ImportError::Yaml { message, .. } => yaml_hint(message),
+            ImportError::Yaml {
+                valid: Some(valid), ..
+            } => format!("{valid} (slo/README.md has the spec format)"),
+            ImportError::Yaml { message, .. } => yaml_hint(message).to_owned(),
             ImportError::Unsupported { .. } => {
                 "slo/README.md lists what Sloth and OpenSLO features map to the native format"
+                    .to_owned()
             }
         }
     }
@@ -116,11 +122,12 @@ fn yaml_hint(message: &str) -> &'static str {
 
 fn yaml_error(err: serde_saphyr::Error) -> ImportError {
     // The location is already in front; do not say it twice.
-    let (line, column, message) = common::diagnostic::yaml_error(&err);
+    let e = common::diagnostic::yaml_error(&err);
     ImportError::Yaml {
-        line,
-        column,
-        message,
+        line: e.line,
+        column: e.column,
+        message: e.message,
+        valid: e.unknown.map(|u| u.hint()),
     }
 }
 
@@ -200,8 +207,14 @@ mod tests {
         let e = read("version: slo/v1\nservice: s\nslos:\n  - nme: a\n").unwrap_err();
         assert!(matches!(e, ImportError::Yaml { line: 4, .. }), "{e:?}");
         assert_eq!(
-            e.hint(),
-            "check the spelling against the spec format in slo/README.md"
+            e.to_string(),
+            "unknown field \"nme\", did you mean \"name\"?"
+        );
+        assert!(
+            e.hint()
+                .starts_with("valid fields here: name, description, objective,"),
+            "{}",
+            e.hint()
         );
     }
 }

@@ -12,8 +12,9 @@ use super::Refusal;
 use super::native::{SliSpec, SloSpec, SpecFile};
 
 /// One OpenSLO document, its `spec` left as JSON for the kind to read.
+/// A field OpenSLO v1 does not have is refused (with a suggestion).
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OpenSloDoc {
     pub api_version: String,
     pub kind: String,
@@ -24,13 +25,15 @@ pub struct OpenSloDoc {
 
 /// An OpenSLO document's metadata.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OpenSloMetadata {
     pub name: String,
     #[serde(default)]
     pub display_name: Option<String>,
     #[serde(default)]
     pub labels: serde_json::Value,
+    #[serde(default)]
+    pub annotations: serde_json::Value,
 }
 
 fn prom_query(v: &serde_json::Value, what: &str, slo: &str) -> Result<String, Refusal> {
