@@ -47,6 +47,13 @@ pub enum Refusal {
     /// Something about the whole file does not map.
     #[error("{0}")]
     File(String),
+    /// A field the format does not have, in the SLO named `slo` (in parts
+    /// of a document that are read as free-form data, such as OpenSLO's `spec`).
+    #[error("slo {slo:?}: {}", unknown.message())]
+    Field {
+        slo: String,
+        unknown: common::diagnostic::UnknownName,
+    },
 }
 
 impl Refusal {
@@ -94,6 +101,10 @@ impl ImportError {
     /// How to fix it.
     pub fn hint(&self) -> String {
         match self {
+            ImportError::Unsupported {
+                refusal: Refusal::Field { unknown, .. },
+                ..
+            } => format!("{} (slo/README.md has the formats)", unknown.hint()),
             ImportError::Yaml {
                 valid: Some(valid), ..
             } => format!("{valid} (slo/README.md has the spec format)"),
@@ -134,12 +145,31 @@ fn yaml_error(err: serde_saphyr::Error) -> ImportError {
 /// The refusal located in `text`: at the first mention of the SLO it names,
 /// or at the start of the file.
 fn refused(text: &str, refusal: Refusal) -> ImportError {
-    let (line, column) = match &refusal {
-        Refusal::Slo { slo, .. } => text
-            .lines()
+    let mention = |slo: &str| {
+        text.lines()
             .enumerate()
-            .find_map(|(i, l)| l.find(slo.as_str()).map(|c| (i as u64 + 1, c as u64 + 1)))
-            .unwrap_or((1, 1)),
+            .find_map(|(i, l)| l.find(slo).map(|c| (i as u64 + 1, c as u64 + 1)))
+    };
+    let (line, column) = match &refusal {
+        Refusal::Slo { slo, .. } => mention(slo).unwrap_or((1, 1)),
+        // The field written as a key: after the SLO's first mention, or anywhere.
+        Refusal::Field { slo, unknown } => {
+            let from = mention(slo).map_or(0, |(l, _)| l as usize - 1);
+            let key = |(i, l): (usize, &str)| {
+                let t = l.trim_start().trim_start_matches("- ").trim_start();
+                let at = l.len() - t.len();
+                t.strip_prefix(unknown.name.as_str())
+                    .filter(|rest| rest.trim_start().starts_with(':'))
+                    .map(|_| (i as u64 + 1, l[..at].chars().count() as u64 + 1))
+            };
+            let lines = || text.lines().enumerate();
+            lines()
+                .skip(from)
+                .find_map(key)
+                .or_else(|| lines().find_map(key))
+                .or_else(|| mention(slo))
+                .unwrap_or((1, 1))
+        }
         Refusal::File(_) => (1, 1),
     };
     ImportError::Unsupported {

@@ -9,6 +9,8 @@ const NATIVE: &str = "version: slo/v1\nservice: shop\nslos:\n  - name: a\n";
 const SLOTH: &str = "version: prometheus/v1\nservice: s\nslos:\n  - name: a\n";
 const SLOTH_SLI: &str = "    sli:\n      events:\n        error_query: e[{{.window}}]\n        total_query: t[{{.window}}]\n";
 const OPENSLO: &str = "apiVersion: openslo/v1\nkind: SLO\n";
+const OPENSLO_RATIO: &str = "  indicator:\n    spec:\n      ratioMetric:\n        counter: true\n        good: {metricSource: {type: Prometheus, spec: {query: g}}}\n        total: {metricSource: {type: Prometheus, spec: {query: t}}}\n";
+const OPENSLO_OBJECTIVES: &str = "  objectives:\n    - target: 0.99\n";
 
 /// The 1-based line and column of the first `needle` in `text`.
 fn place_of(text: &str, needle: &str) -> (usize, usize) {
@@ -88,6 +90,27 @@ fn typos_in_every_spec_format_exit_2_at_the_field_with_a_suggestion() {
             "dispalyName",
             "did you mean \"displayName\"?",
             "valid fields here: name, displayName, labels, annotations",
+        ),
+        (
+            "openslo slo spec field (free-form data, checked by name)",
+            format!("{OPENSLO}metadata:\n  name: a\nspec:\n  service: s\n  timeWindw:\n    - duration: 7d\n{OPENSLO_RATIO}{OPENSLO_OBJECTIVES}"),
+            "timeWindw",
+            "did you mean \"timeWindow\"?",
+            "valid fields here: description, service, indicator, indicatorRef, timeWindow,",
+        ),
+        (
+            "openslo objective field",
+            format!("{OPENSLO}metadata:\n  name: a\nspec:\n  service: s\n{OPENSLO_RATIO}  objectives:\n    - targt: 0.99\n"),
+            "targt",
+            "did you mean \"target\"?",
+            "valid fields here: displayName, op, value, target, targetPercent,",
+        ),
+        (
+            "openslo ratioMetric field",
+            format!("{OPENSLO}metadata:\n  name: a\nspec:\n  service: s\n{}{OPENSLO_OBJECTIVES}", OPENSLO_RATIO.replace("counter:", "countr:")),
+            "countr",
+            "did you mean \"counter\"?",
+            "valid fields here: counter, good, bad, total, rawType, raw",
         ),
         (
             "a field nothing is close to",
