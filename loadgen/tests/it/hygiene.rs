@@ -68,6 +68,20 @@ async fn unknown_fields_exit_2_at_their_line_with_a_suggestion_and_the_valid_fie
             "valid fields here:",
         ),
         (
+            "a stage in flow style, inside the load block",
+            format!("{HEAD}{SCENARIOS}load:\n  model: closed\n  stages:\n    - {{duration: 1s, targt: 5}}\n"),
+            "targt",
+            "did you mean \"target\"?",
+            "valid fields here: duration, target",
+        ),
+        (
+            "a JSON scenario",
+            "{\"base_url\": \"http://127.0.0.1:1\",\n \"scenarios\": [{\"name\": \"s\", \"requests\": [{\"name\": \"r\", \"path\": \"/x\"}]}],\n \"load\": {\"model\": \"closed\", \"users\": 1, \"duration\": \"1s\"},\n \"thresholds\": [{\"threshold\": \"p(95)<1s\", \"abort_on_fial\": true}]}\n".into(),
+            "\"abort_on_fial\"",
+            "did you mean \"abort_on_fail\"?",
+            "valid fields here: threshold, request, abort_on_fail",
+        ),
+        (
             "the top level",
             format!("{HEAD}{SCENARIOS}{LOAD}thresolds: []\n"),
             "thresolds",
