@@ -534,6 +534,8 @@ fn hint_for(message: &str) -> &'static str {
     }
 }
 
+const K6_LIST_HINT: &str = "k6's map form goes under thresholds: without `- ` (thresholds: {http_req_duration: ['p(95)<500']}), or write the item as a string: - 'http_req_duration: p(95)<500' (see \"k6 thresholds\" in loadgen/README.md)";
+
 const UNKNOWN_HINT: &str =
     "see the format in loadgen/README.md (or the JSON Schema: loadgen schema)";
 
@@ -619,7 +621,15 @@ pub fn parse(text: &str, path: &Path) -> Result<Plan, ScenarioError> {
             // A field the format does not have: at the key, with the valid ones.
             Some(u) if u.kind == NameKind::Field => {
                 let (line, column) = key_location(text, &u.name, e.line, e.column);
-                (line, column, format!("{}; {UNKNOWN_HINT}", u.hint()))
+                // A k6 map entry written as an item of the native list.
+                let k6 =
+                    u.suggestion().is_none() && u.expected.iter().any(|f| f == "abort_on_fail");
+                let hint = if k6 {
+                    format!("{}; {K6_LIST_HINT}", u.hint())
+                } else {
+                    format!("{}; {UNKNOWN_HINT}", u.hint())
+                };
+                (line, column, hint)
             }
             Some(u) => {
                 let (line, column) = refine_location(text, &message, e.line, e.column);

@@ -114,6 +114,13 @@ async fn unknown_fields_exit_2_at_their_line_with_a_suggestion_and_the_valid_fie
             "valid values here: closed, open",
         ),
         (
+            "a k6 map entry as an item of the native list",
+            format!("{HEAD}{SCENARIOS}{LOAD}thresholds:\n  - http_req_duration: ['p(95)<500']\n"),
+            "http_req_duration",
+            "unknown field \"http_req_duration\"\n",
+            "k6's map form goes under thresholds: without `- `",
+        ),
+        (
             "a field nothing is close to",
             format!("{HEAD}{SCENARIOS}{LOAD}colour: blue\n"),
             "colour",
