@@ -216,8 +216,18 @@ pub fn yaml_error(err: &serde_saphyr::Error) -> YamlError {
         .location()
         .map(|l| (l.line(), l.column()))
         .unwrap_or((1, 1));
+    // The typed route needs no rendering of the parser's message (which
+    // quotes the name whole, with a snippet: seconds for a 20 MB name).
+    if let Some(u) = UnknownName::of_yaml(err) {
+        return YamlError {
+            line,
+            column,
+            message: u.message(),
+            unknown: Some(u),
+        };
+    }
     let bare = parser_message(&err.to_string()).to_owned();
-    let unknown = UnknownName::of_yaml(err).or_else(|| UnknownName::from_message(&bare));
+    let unknown = UnknownName::from_message(&bare);
     YamlError {
         line,
         column,

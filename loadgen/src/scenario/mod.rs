@@ -539,48 +539,57 @@ const K6_LIST_HINT: &str = "k6's map form goes under thresholds: without `- ` (t
 const UNKNOWN_HINT: &str =
     "see the format in loadgen/README.md (or the JSON Schema: loadgen schema)";
 
+/// Longest key name [`key_location`] looks for (a longer one keeps the
+/// parser's place), so that the search stays linear in the text.
+const MAX_KEY_SEARCH: usize = 1024;
+
 /// Where the key `name` is written, from `line:column` on: the parser's
 /// place when it is that key, else the first line from there that writes
 /// it as a key (inside a tagged block such as `load:` the parser gives the
-/// block's start).
+/// block's start). A key starts a line (after indentation, `- ` or `? `) or
+/// follows `{` or `,`; it may be quoted.
 fn key_location(text: &str, name: &str, line: u64, column: u64) -> (u64, u64) {
-    let lines: Vec<&str> = text.lines().collect();
-    let is_key_at = |l: &str, c: usize| {
-        l.get(c..).is_some_and(|rest| {
-            rest.strip_prefix(name)
-                .or_else(|| {
-                    rest.strip_prefix(['"', '\''])
-                        .and_then(|r| r.strip_prefix(name))
-                        .and_then(|r| r.strip_prefix(['"', '\'']))
-                })
-                .is_some_and(|after| after.trim_start().starts_with(':'))
+    fn names<'a>(rest: &'a str, name: &str) -> Option<&'a str> {
+        rest.strip_prefix(name).or_else(|| {
+            rest.strip_prefix(['"', '\''])
+                .and_then(|r| r.strip_prefix(name))
+        })
+    }
+    let is_key = |rest: &str| {
+        names(rest, name).is_some_and(|after| {
+            after
+                .trim_start_matches(['"', '\''])
+                .trim_start()
+                .starts_with(':')
         })
     };
     let start = usize::try_from(line.saturating_sub(1)).unwrap_or(usize::MAX);
-    if let Some(l) = lines.get(start) {
+    if let Some(l) = text.lines().nth(start) {
         let c = l
             .char_indices()
             .nth(usize::try_from(column.saturating_sub(1)).unwrap_or(usize::MAX))
             .map_or(l.len(), |(i, _)| i);
-        if is_key_at(l, c) {
+        if names(&l[c..], name).is_some() {
             return (line, column);
         }
     }
-    lines
-        .iter()
-        .enumerate()
-        .skip(start)
-        .find_map(|(i, l)| {
-            // A key starts a line (after indentation and `- `) or follows `{` or `,`.
-            l.char_indices()
-                .filter(|(c, _)| {
-                    let before = l[..*c].trim();
-                    before.trim_start_matches(['-', ' ']).is_empty() || before.ends_with(['{', ','])
-                })
-                .find(|(c, _)| is_key_at(l, *c))
-                .map(|(c, _)| (i as u64 + 1, l[..c].chars().count() as u64 + 1))
-        })
-        .unwrap_or((line, column))
+    if name.len() > MAX_KEY_SEARCH {
+        return (line, column);
+    }
+    for (i, l) in text.lines().enumerate().skip(start) {
+        let lead = l.len() - l.trim_start_matches([' ', '-', '?']).len();
+        let after_flow = l.match_indices(['{', ',']).map(|(j, _)| {
+            let r = &l[j + 1..];
+            j + 1 + (r.len() - r.trim_start().len())
+        });
+        if let Some(c) = std::iter::once(lead)
+            .chain(after_flow)
+            .find(|&c| is_key(&l[c..]))
+        {
+            return (i as u64 + 1, l[..c].chars().count() as u64 + 1);
+        }
+    }
+    (line, column)
 }
 
 fn refine_location(text: &str, message: &str, line: u64, column: u64) -> (u64, u64) {

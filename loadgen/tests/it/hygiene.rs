@@ -359,3 +359,38 @@ fn the_scenario_schema_takes_the_k6_map_and_refuses_the_same_typos() {
         assert!(!ok, "{name}: the schema accepts a typo: {out}");
     }
 }
+
+/// A 20 MB unknown key (an explicit `? key`, which YAML allows at any
+/// length) gets the short message, quickly: the name is cut, and the
+/// parser's own message, which quotes it whole, is never rendered.
+#[tokio::test]
+async fn a_20_mb_unknown_key_gets_a_short_message_in_time() {
+    let dir = Dir::new();
+    let key = "x".repeat(20 * 1024 * 1024);
+    let f = dir.write(
+        "big.yaml",
+        &format!("{HEAD}{SCENARIOS}{LOAD}tls:\n  ? {key}\n  : 1\n"),
+    );
+    let started = std::time::Instant::now();
+    // Before the typed route this took over 20 s and 700 MB.
+    let out = run(&["validate", arg(&f)], Duration::from_secs(20)).await;
+    assert_eq!(
+        out.code,
+        Some(2),
+        "{}",
+        &out.stderr[..out.stderr.len().min(500)]
+    );
+    assert!(out.stderr.len() < 1_500, "{} bytes", out.stderr.len());
+    assert!(
+        out.stderr.contains("big.yaml:14:5: unknown field \"xxx"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("valid fields here: ca, insecure, cert, key"),
+        "{}",
+        out.stderr
+    );
+    eprintln!("a 20 MB unknown key: exit 2 in {:?}", started.elapsed());
+}
