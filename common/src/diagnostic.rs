@@ -13,6 +13,10 @@
 //! characters around the column, with a caret under the column; then the
 //! hint. Messages are cut to [`MESSAGE_CHARS`], so a 20 MB value quoted in
 //! a parser's message is never echoed back whole.
+//!
+//! A field or variant a format does not have is said one way by every
+//! binary ([`yaml_error`], [`UnknownName`]): `unknown field "abort_on_fial",
+//! did you mean "abort_on_fail"?`, with the valid names in the hint.
 
 use std::fmt;
 
@@ -189,17 +193,205 @@ pub fn cut(text: &str, max: usize) -> String {
     }
 }
 
-/// The place (line, column; 1:1 when the parser gives none) and the
-/// message of a YAML (or JSON) parser error, the message being its first
-/// line without the `error: line L column C: ` the place already says.
-/// (Inside a tagged block the parser may place an error at the block's
-/// start; callers that can find the quoted value nearer refine the place.)
-pub fn yaml_error(err: &serde_saphyr::Error) -> (u64, u64, String) {
+/// A YAML (or JSON) parser error as the user should see it: its place
+/// (1:1 when the parser gives none) and its message, the message being its
+/// first line without the `error: line L column C: ` the place already says,
+/// and a field or variant the format does not have said with a suggestion
+/// ([`UnknownName`]). (Inside a tagged block the parser may place an error
+/// at the block's start; callers that can find the quoted value nearer
+/// refine the place.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlError {
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+    /// The unknown field or variant the message is about, if it is; its
+    /// [`UnknownName::hint`] lists the valid names.
+    pub unknown: Option<UnknownName>,
+}
+
+/// Reads a YAML (or JSON) parser error: see [`YamlError`].
+pub fn yaml_error(err: &serde_saphyr::Error) -> YamlError {
     let (line, column) = err
         .location()
         .map(|l| (l.line(), l.column()))
         .unwrap_or((1, 1));
-    (line, column, parser_message(&err.to_string()).to_owned())
+    // The typed route needs no rendering of the parser's message (which
+    // quotes the name whole, with a snippet: seconds for a 20 MB name).
+    if let Some(u) = UnknownName::of_yaml(err) {
+        return YamlError {
+            line,
+            column,
+            message: u.message(),
+            unknown: Some(u),
+        };
+    }
+    let bare = parser_message(&err.to_string()).to_owned();
+    let unknown = UnknownName::from_message(&bare);
+    YamlError {
+        line,
+        column,
+        message: unknown.as_ref().map_or(bare, UnknownName::message),
+        unknown,
+    }
+}
+
+/// What kind of name [`UnknownName`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    /// A key of a mapping.
+    Field,
+    /// A value that picks one of several forms (`model: open`).
+    Variant,
+}
+
+/// A field (or variant) a format does not have, as serde reports it:
+/// ``unknown field `abort_on_fial`, expected one of `threshold`, `abort_on_fail` ``.
+/// Its [`message`](Self::message) suggests the closest valid name, its
+/// [`hint`](Self::hint) lists them all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownName {
+    pub kind: NameKind,
+    /// The name as written.
+    pub name: String,
+    /// The valid names, in the format's order.
+    pub expected: Vec<String>,
+}
+
+/// Characters of an unknown name quoted back in a message.
+const NAME_CHARS: usize = 80;
+
+impl UnknownName {
+    /// The unknown field or variant a YAML parser error is about (the typed
+    /// route; no message is read).
+    pub fn of_yaml(err: &serde_saphyr::Error) -> Option<Self> {
+        use serde_saphyr::Error as E;
+        let mut e = err;
+        while let E::WithSnippet { error, .. } | E::AliasError { error, .. } = e {
+            e = error;
+        }
+        let (kind, name, expected) = match e {
+            E::SerdeUnknownField {
+                field, expected, ..
+            } => (NameKind::Field, field, expected),
+            E::SerdeUnknownVariant {
+                variant, expected, ..
+            } => (NameKind::Variant, variant, expected),
+            _ => return None,
+        };
+        Some(UnknownName {
+            kind,
+            name: name.clone(),
+            expected: expected.iter().map(|s| (*s).to_owned()).collect(),
+        })
+    }
+
+    /// Reads serde's message about an unknown field or variant (serde's
+    /// wording, also behind a place prefix: see [`parser_message`]); `None`
+    /// for any other message.
+    pub fn from_message(message: &str) -> Option<Self> {
+        let message = parser_message(message);
+        let (kind, rest) = if let Some(r) = message.strip_prefix("unknown field `") {
+            (NameKind::Field, r)
+        } else if let Some(r) = message.strip_prefix("unknown variant `") {
+            (NameKind::Variant, r)
+        } else {
+            return None;
+        };
+        // The valid names are identifiers without backticks, so the last
+        // separator is the one after the name (which may hold anything).
+        let (name, expected) = if let Some(i) = rest.rfind("`, expected ") {
+            (&rest[..i], list(&rest[i + "`, expected ".len()..]))
+        } else if let Some(i) = rest.rfind("`, there are no ") {
+            (&rest[..i], Vec::new())
+        } else {
+            return None;
+        };
+        Some(UnknownName {
+            kind,
+            name: name.to_owned(),
+            expected,
+        })
+    }
+
+    /// The valid name closest to the one written, if one is close.
+    pub fn suggestion(&self) -> Option<&str> {
+        suggest(&self.name, self.expected.iter().map(String::as_str))
+    }
+
+    fn what(&self) -> &'static str {
+        match self.kind {
+            NameKind::Field => "field",
+            NameKind::Variant => "value",
+        }
+    }
+
+    /// `unknown field "abort_on_fial", did you mean "abort_on_fail"?` (or
+    /// without the question when no valid name is close).
+    pub fn message(&self) -> String {
+        let name = cut(&self.name, NAME_CHARS);
+        match self.suggestion() {
+            Some(s) => format!("unknown {} {name:?}, did you mean {s:?}?", self.what()),
+            None => format!("unknown {} {name:?}", self.what()),
+        }
+    }
+
+    /// The valid names: `valid fields here: threshold, request, abort_on_fail`.
+    pub fn hint(&self) -> String {
+        let what = self.what();
+        if self.expected.is_empty() {
+            format!("no {what}s are valid here")
+        } else {
+            format!("valid {what}s here: {}", self.expected.join(", "))
+        }
+    }
+}
+
+/// serde's list of names: `` `a` ``, `` `a` or `b` ``, `` one of `a`, `b`, `c` ``
+/// (or without the backticks: `one of a, b, c`).
+fn list(text: &str) -> Vec<String> {
+    if text.contains('`') {
+        return text
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect();
+    }
+    let text = text.strip_prefix("one of ").unwrap_or(text);
+    text.split(", ")
+        .flat_map(|t| t.split(" or "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The lowercase letters and digits of a name: `abortOnFail`,
+/// `abort_on_fail` and `abort-on-fail` are one name spelled three ways.
+fn folded(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Least similarity (Jaro-Winkler, 0 to 1) of a suggestion to the name
+/// written: close enough for a typo or another spelling, not for another word.
+const SIMILAR: f64 = 0.8;
+
+/// The candidate closest to `word` (case, `_` and `-` aside), if one is
+/// close enough to be a typo of it; the first of equally close ones.
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let word = folded(&cut(word, NAME_CHARS));
+    let mut best: Option<(f64, &'a str)> = None;
+    for c in candidates {
+        let score = strsim::jaro_winkler(&word, &folded(c));
+        if score >= SIMILAR && best.is_none_or(|(b, _)| score > b) {
+            best = Some((score, c));
+        }
+    }
+    best.map(|(_, c)| c)
 }
 
 /// A parser's message without the place it starts with: the first line,
@@ -241,16 +433,96 @@ mod tests {
             a: u32,
         }
         let err = serde_saphyr::from_str::<T>("a: 1\nb: 2\n").unwrap_err();
-        let (line, column, message) = yaml_error(&err);
+        let YamlError {
+            line,
+            column,
+            message,
+            unknown,
+        } = yaml_error(&err);
         assert_eq!((line, column), (2, 1), "{err}");
-        assert!(
-            message.contains("unknown field") || message.contains("b"),
-            "{message}"
+        assert_eq!(message, "unknown field \"b\"", "{err}");
+        assert_eq!(
+            unknown.map(|u| u.hint()).as_deref(),
+            Some("valid fields here: a"),
+            "{err:?} / {err}"
         );
-        assert!(
-            !message.starts_with("error:") && !message.starts_with("line "),
-            "{message}"
+    }
+
+    #[test]
+    fn unknown_names_are_read_from_serde_messages() {
+        let u = UnknownName::from_message(
+            "unknown field `abort_on_fial`, expected one of `threshold`, `request`, `abort_on_fail`",
+        )
+        .unwrap();
+        assert_eq!(u.kind, NameKind::Field);
+        assert_eq!(u.name, "abort_on_fial");
+        assert_eq!(u.expected, ["threshold", "request", "abort_on_fail"]);
+        assert_eq!(u.suggestion(), Some("abort_on_fail"));
+        assert_eq!(
+            u.message(),
+            "unknown field \"abort_on_fial\", did you mean \"abort_on_fail\"?"
         );
+        assert_eq!(
+            u.hint(),
+            "valid fields here: threshold, request, abort_on_fail"
+        );
+        // Two names, one name, none; a variant; behind a place.
+        let two = UnknownName::from_message("unknown variant `opn`, expected `open` or `closed`")
+            .unwrap();
+        assert_eq!((two.kind, two.expected.len()), (NameKind::Variant, 2));
+        assert_eq!(
+            two.message(),
+            "unknown value \"opn\", did you mean \"open\"?"
+        );
+        assert_eq!(two.hint(), "valid values here: open, closed");
+        let one =
+            UnknownName::from_message("error: line 2 column 1: unknown field `x`, expected `a`")
+                .unwrap();
+        assert_eq!((one.name.as_str(), one.expected.len()), ("x", 1));
+        assert_eq!(one.message(), "unknown field \"x\"");
+        let none = UnknownName::from_message("unknown field `x`, there are no fields").unwrap();
+        assert!(none.expected.is_empty());
+        assert_eq!(none.hint(), "no fields are valid here");
+        // A name holding backticks and the separator itself.
+        let odd =
+            UnknownName::from_message("unknown field `a`, expected `b`, expected `c`").unwrap();
+        assert_eq!(
+            (odd.name.as_str(), odd.expected),
+            ("a`, expected `b", vec!["c".to_owned()])
+        );
+        let plain = UnknownName::from_message("unknown field `b`, expected one of a, c").unwrap();
+        assert_eq!(plain.expected, ["a", "c"]);
+        assert_eq!(UnknownName::from_message("missing field `a`"), None);
+        assert_eq!(UnknownName::from_message("unknown field `a"), None);
+    }
+
+    #[test]
+    fn suggestions_are_typos_or_other_spellings_never_other_words() {
+        let fields = ["threshold", "request", "abort_on_fail"];
+        for (written, want) in [
+            ("abort_on_fial", Some("abort_on_fail")),
+            ("abortOnFail", Some("abort_on_fail")),
+            ("abort-on-fail", Some("abort_on_fail")),
+            ("treshold", Some("threshold")),
+            ("requests", Some("request")),
+            ("THRESHOLD", Some("threshold")),
+            ("foo", None),
+            ("", None),
+            ("delayAbortEval", None),
+        ] {
+            assert_eq!(suggest(written, fields), want, "{written}");
+        }
+        assert_eq!(
+            suggest("rat", ["rate", "stages", "start_rate"]),
+            Some("rate")
+        );
+        assert_eq!(suggest("x", []), None);
+        // A 20 MB name costs what a short one does.
+        let long = "a".repeat(20 * 1024 * 1024);
+        assert_eq!(suggest(&long, fields), None);
+        let u =
+            UnknownName::from_message(&format!("unknown field `{long}`, expected `a`")).unwrap();
+        assert!(u.message().len() < 200);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Thresholds in k6-like syntax: `p(95)<300ms`, `p(99.9)<1s`, `avg<=200ms`,
 //! `max<2s`, `error_rate<1%`, `rps>=500`, `dropped<=0`. Latency thresholds
-//! use the coordinated-omission-corrected latency.
+//! use the coordinated-omission-corrected latency. k6's own syntax
+//! (`http_req_duration: p(95)<500`) is mapped onto these by [`k6`];
+//! [`Threshold::parse_any`] reads either.
 //!
 //! Evaluation lives here too: the observed value of a threshold in a run's
 //! statistics, its verdict, and the abort-on-fail check the recorder task
@@ -13,6 +15,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::stats::Stats;
+
+pub mod k6;
 
 /// What a threshold measures and its comparison: wire types of the run
 /// report (`common::report`), which carries them parsed.
@@ -38,9 +42,31 @@ pub enum ThresholdError {
     #[error("threshold {0:?} has no comparison (<, <=, > or >=)")]
     NoOp(String),
     #[error(
-        "unknown metric {metric:?} in threshold {expr:?} (use p(N), avg, max, error_rate, rps or dropped)"
+        "unknown metric {metric:?} in threshold {expr:?} (use p(N), avg, med, max, error_rate, rps or dropped; k6's form is METRIC: EXPR, e.g. http_req_duration: p(95)<500)"
     )]
     Metric { metric: String, expr: String },
+    #[error(
+        "k6 metric {metric:?} has no loadgen threshold (in {expr:?}); loadgen maps {} and has the native thresholds {}",
+        k6::K6_FORMS,
+        k6::NATIVE_FORMS
+    )]
+    K6Metric { metric: String, expr: String },
+    #[error(
+        "{aggregation:?} of k6 metric {metric:?} has no loadgen threshold (in {expr:?}): {why}; native thresholds are {}",
+        k6::NATIVE_FORMS
+    )]
+    K6Aggregation {
+        metric: String,
+        aggregation: String,
+        expr: String,
+        why: &'static str,
+    },
+    #[error(
+        "tag filter {filter} is not supported in {expr:?}: only {{name:REQUEST}} on http_req_duration, http_req_failed and http_reqs (it means request: REQUEST)"
+    )]
+    K6Tag { filter: String, expr: String },
+    #[error("== and != are not supported in {0:?}: use <, <=, > or >=")]
+    K6Op(String),
     #[error("percentile in {0:?} must be between 0 and 100")]
     Percentile(String),
     #[error("invalid value {value:?} in threshold {expr:?}: {why}")]
@@ -66,7 +92,17 @@ fn parse_ms(value: &str) -> Option<f64> {
 }
 
 impl Threshold {
-    /// Parses one expression; `request` and `abort_on_fail` are set by the caller.
+    /// Parses a native expression (`p(95)<300ms`) or k6's `METRIC: EXPR`
+    /// (`http_req_duration{name:login}: p(95)<500`, see [`k6`]). A k6 tag
+    /// filter sets `request`; `abort_on_fail` is set by the caller.
+    pub fn parse_any(text: &str) -> Result<Self, ThresholdError> {
+        match k6::split(text) {
+            Some((metric, expr)) => k6::parse(metric, expr),
+            None => Self::parse(text),
+        }
+    }
+
+    /// Parses one native expression; `request` and `abort_on_fail` are set by the caller.
     pub fn parse(expr: &str) -> Result<Self, ThresholdError> {
         let compact: String = expr.chars().filter(|c| !c.is_whitespace()).collect();
         let (at, op, len) = [("<=", Op::Le), (">=", Op::Ge), ("<", Op::Lt), (">", Op::Gt)]

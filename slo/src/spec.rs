@@ -152,7 +152,7 @@ impl Ctx<'_> {
 fn read(ctx: &Ctx) -> Result<SpecFile, SpecError> {
     crate::import::read(ctx.text).map_err(|e| {
         let (line, column) = e.location();
-        ctx.at(line, column, e.to_string(), e.hint())
+        ctx.at(line, column, e.to_string(), &e.hint())
     })
 }
 

@@ -59,6 +59,17 @@ impl FaultError {
     }
 
     fn at(text: &str, path: &str, line: u64, column: u64, message: &str) -> Self {
+        Self::at_with_hint(text, path, line, column, message, FILE_HINT.to_owned())
+    }
+
+    fn at_with_hint(
+        text: &str,
+        path: &str,
+        line: u64,
+        column: u64,
+        message: &str,
+        hint: String,
+    ) -> Self {
         // A parser that knows no line knows no column either.
         let (line, column) = if line == 0 { (1, 1) } else { (line, column) };
         FaultError::Parse(Box::new(
@@ -69,7 +80,7 @@ impl FaultError {
                 column,
                 cut(message, EXCERPT_CHARS),
             )
-            .with_hint(FILE_HINT),
+            .with_hint(hint),
         ))
     }
 }
@@ -312,8 +323,13 @@ impl FaultPlan {
     /// errors, which carry `path:line:column`.
     pub fn from_yaml(text: &str, path: &str) -> Result<Self, FaultError> {
         let raw: RawPlan = serde_saphyr::from_str(text).map_err(|err| {
-            let (line, column, message) = common::diagnostic::yaml_error(&err);
-            FaultError::at(text, path, line, column, &cut(&message, EXCERPT_CHARS))
+            let e = common::diagnostic::yaml_error(&err);
+            // A field the format does not have: the valid ones, then the format.
+            let hint = match e.unknown {
+                Some(u) => format!("{}; {FILE_HINT}", u.hint()),
+                None => FILE_HINT.to_owned(),
+            };
+            FaultError::at_with_hint(text, path, e.line, e.column, &e.message, hint)
         })?;
         raw.into_plan(text, path)
     }

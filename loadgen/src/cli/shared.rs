@@ -90,20 +90,30 @@ impl ClientArgs {
 #[derive(Debug, Args, Default)]
 pub(super) struct ThresholdArgs {
     /// A pass/fail threshold, added to the scenario's (repeatable), e.g. 'p(95)<300ms',
-    /// 'error_rate<1%', 'rps>=500'.
+    /// 'error_rate<1%', 'rps>=500', or in k6's form 'http_req_duration: p(95)<500',
+    /// 'http_req_failed: rate<0.01' (see "k6 thresholds" in loadgen/README.md).
     #[arg(long = "threshold", value_name = "EXPR")]
     thresholds: Vec<String>,
 }
 
 impl ThresholdArgs {
-    /// Adds the thresholds to a plan; an invalid one is invalid input.
+    /// Adds the thresholds to a plan; an invalid one is invalid input, and
+    /// so is a k6 tag filter naming a request the plan does not have.
     pub(super) fn apply(self, plan: &mut Plan) -> Result<(), CliError> {
         for expr in self.thresholds {
-            let parsed = crate::threshold::Threshold::parse(&expr).map_err(|e| {
+            let parsed = crate::threshold::Threshold::parse_any(&expr).map_err(|e| {
                 CliError::invalid(anyhow::anyhow!(
-                    "invalid --threshold {expr:?}: {e} (e.g. --threshold 'p(95)<300ms')"
+                    "invalid --threshold {expr:?}: {e} (e.g. --threshold 'p(95)<300ms' or --threshold 'http_req_duration: p(95)<500')"
                 ))
             })?;
+            if let Some(r) = &parsed.request
+                && !plan.names.contains(r)
+            {
+                return Err(CliError::invalid(anyhow::anyhow!(
+                    "--threshold {expr:?} names request {r:?}, which the scenario does not have (its requests: {})",
+                    plan.names.join(", ")
+                )));
+            }
             plan.thresholds.push(parsed);
         }
         Ok(())

@@ -92,6 +92,11 @@ impl Locations {
         Self { at }
     }
 
+    /// Whether `path` itself is written.
+    pub fn has(&self, path: &str) -> bool {
+        self.at.contains_key(path)
+    }
+
     /// The location of `path`, or of its nearest written ancestor, or 1:1.
     pub fn get(&self, path: &str) -> (u64, u64) {
         let mut p = path;

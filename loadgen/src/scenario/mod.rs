@@ -8,20 +8,22 @@
 pub mod limits;
 mod locate;
 pub mod template;
+mod thresholds;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::diagnostic::Diagnostic;
+use common::diagnostic::{Diagnostic, NameKind};
 use common::input::{InputError, cut};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::input::{MAX_SCENARIO_BYTES, SNIPPET_CHARS};
-use crate::threshold::{Threshold, ThresholdError};
+use crate::threshold::Threshold;
 use locate::Locations;
 pub use template::{DataSet, Template, TemplateError};
+pub use thresholds::ThresholdSpec;
 
 /// A scenario file as written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -46,8 +48,14 @@ pub struct ScenarioFile {
     pub scenarios: Vec<ScenarioSpec>,
     /// The load profile.
     pub load: LoadSpec,
-    /// Pass/fail criteria, k6-like: `p(95)<300ms`, `error_rate<1%`, `rps>=500`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Pass/fail criteria, k6-like: `p(95)<300ms`, `error_rate<1%`, `rps>=500`;
+    /// or k6's own map: `{http_req_duration: ['p(95)<500'], http_req_failed: ['rate<0.01']}`.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "thresholds::deserialize"
+    )]
+    #[schemars(with = "thresholds::ThresholdsAsWritten")]
     pub thresholds: Vec<ThresholdSpec>,
     /// Speak HTTP/2: h2 by ALPN over TLS, h2c with prior knowledge over
     /// plain HTTP (default: HTTP/1.1); `--http2` sets it too.
@@ -201,22 +209,6 @@ pub enum LoadSpec {
         /// one that finds the queue full is dropped and counted.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max_queue: Option<u32>,
-    },
-}
-
-/// A threshold as written: a bare expression, or one with options.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(untagged)]
-pub enum ThresholdSpec {
-    Expr(String),
-    Full {
-        threshold: String,
-        /// Apply to one request name instead of all requests.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        request: Option<String>,
-        /// Stop the run as soon as this threshold fails.
-        #[serde(default)]
-        abort_on_fail: bool,
     },
 }
 
@@ -542,6 +534,64 @@ fn hint_for(message: &str) -> &'static str {
     }
 }
 
+const K6_LIST_HINT: &str = "k6's map form goes under thresholds: without `- ` (thresholds: {http_req_duration: ['p(95)<500']}), or write the item as a string: - 'http_req_duration: p(95)<500' (see \"k6 thresholds\" in loadgen/README.md)";
+
+const UNKNOWN_HINT: &str =
+    "see the format in loadgen/README.md (or the JSON Schema: loadgen schema)";
+
+/// Longest key name [`key_location`] looks for (a longer one keeps the
+/// parser's place), so that the search stays linear in the text.
+const MAX_KEY_SEARCH: usize = 1024;
+
+/// Where the key `name` is written, from `line:column` on: the parser's
+/// place when it is that key, else the first line from there that writes
+/// it as a key (inside a tagged block such as `load:` the parser gives the
+/// block's start). A key starts a line (after indentation, `- ` or `? `) or
+/// follows `{` or `,`; it may be quoted.
+fn key_location(text: &str, name: &str, line: u64, column: u64) -> (u64, u64) {
+    fn names<'a>(rest: &'a str, name: &str) -> Option<&'a str> {
+        rest.strip_prefix(name).or_else(|| {
+            rest.strip_prefix(['"', '\''])
+                .and_then(|r| r.strip_prefix(name))
+        })
+    }
+    let is_key = |rest: &str| {
+        names(rest, name).is_some_and(|after| {
+            after
+                .trim_start_matches(['"', '\''])
+                .trim_start()
+                .starts_with(':')
+        })
+    };
+    let start = usize::try_from(line.saturating_sub(1)).unwrap_or(usize::MAX);
+    if let Some(l) = text.lines().nth(start) {
+        let c = l
+            .char_indices()
+            .nth(usize::try_from(column.saturating_sub(1)).unwrap_or(usize::MAX))
+            .map_or(l.len(), |(i, _)| i);
+        if names(&l[c..], name).is_some() {
+            return (line, column);
+        }
+    }
+    if name.len() > MAX_KEY_SEARCH {
+        return (line, column);
+    }
+    for (i, l) in text.lines().enumerate().skip(start) {
+        let lead = l.len() - l.trim_start_matches([' ', '-', '?']).len();
+        let after_flow = l.match_indices(['{', ',']).map(|(j, _)| {
+            let r = &l[j + 1..];
+            j + 1 + (r.len() - r.trim_start().len())
+        });
+        if let Some(c) = std::iter::once(lead)
+            .chain(after_flow)
+            .find(|&c| is_key(&l[c..]))
+        {
+            return (i as u64 + 1, l[..c].chars().count() as u64 + 1);
+        }
+    }
+    (line, column)
+}
+
 fn refine_location(text: &str, message: &str, line: u64, column: u64) -> (u64, u64) {
     // The first value quoted in "..." or `...`.
     let quoted = message
@@ -574,14 +624,35 @@ pub fn parse(text: &str, path: &Path) -> Result<Plan, ScenarioError> {
     let shown = path.display().to_string();
     let file: ScenarioFile = serde_saphyr::from_str(text).map_err(|err| {
         // The location is shown once, in front.
-        let (line, column, message) = common::diagnostic::yaml_error(&err);
-        let message = cut(&message, SNIPPET_CHARS);
-        // Inside a tagged block (load:) the parser reports the block's start;
-        // the offending value, when the message quotes it, pins the real line.
-        let (line, column) = refine_location(text, &message, line, column);
+        let e = common::diagnostic::yaml_error(&err);
+        let message = cut(&e.message, SNIPPET_CHARS);
+        let (line, column, hint) = match &e.unknown {
+            // A field the format does not have: at the key, with the valid ones.
+            Some(u) if u.kind == NameKind::Field => {
+                let (line, column) = key_location(text, &u.name, e.line, e.column);
+                // A k6 map entry written as an item of the native list.
+                let k6 =
+                    u.suggestion().is_none() && u.expected.iter().any(|f| f == "abort_on_fail");
+                let hint = if k6 {
+                    format!("{}; {K6_LIST_HINT}", u.hint())
+                } else {
+                    format!("{}; {UNKNOWN_HINT}", u.hint())
+                };
+                (line, column, hint)
+            }
+            Some(u) => {
+                let (line, column) = refine_location(text, &message, e.line, e.column);
+                (line, column, format!("{}; {UNKNOWN_HINT}", u.hint()))
+            }
+            // Inside a tagged block (load:) the parser reports the block's start;
+            // the offending value, when the message quotes it, pins the real line.
+            None => {
+                let (line, column) = refine_location(text, &message, e.line, e.column);
+                (line, column, hint_for(&message).to_owned())
+            }
+        };
         ScenarioError::Syntax(Box::new(
-            Diagnostic::at(shown.as_str(), text, line, column, &message)
-                .with_hint(hint_for(&message)),
+            Diagnostic::at(shown.as_str(), text, line, column, &message).with_hint(hint),
         ))
     })?;
     let ctx = Ctx {
@@ -827,44 +898,7 @@ fn validate(
         });
     }
     let load = validate_load(&file.load, ctx)?;
-    let mut thresholds = Vec::new();
-    for (i, t) in file.thresholds.iter().enumerate() {
-        let (expr, request, abort, at) = match t {
-            ThresholdSpec::Expr(e) => (e.as_str(), None, false, format!("thresholds.{i}")),
-            ThresholdSpec::Full {
-                threshold,
-                request,
-                abort_on_fail,
-            } => (
-                threshold.as_str(),
-                request.clone(),
-                *abort_on_fail,
-                format!("thresholds.{i}.threshold"),
-            ),
-        };
-        let mut parsed = Threshold::parse(expr).map_err(|e: ThresholdError| {
-            ctx.at(
-                &at,
-                cut(&e.to_string(), SNIPPET_CHARS),
-                "e.g. p(95)<300ms, p(99.9)<1s, error_rate<1%, rps>=500",
-            )
-        })?;
-        if let Some(r) = &request
-            && !names.contains(r)
-        {
-            return Err(ctx.at(
-                &format!("thresholds.{i}.request"),
-                format!(
-                    "threshold {expr:?} names request {:?}, which no scenario has",
-                    cut(r, SNIPPET_CHARS)
-                ),
-                "use a request name from scenarios[].requests[].name",
-            ));
-        }
-        parsed.request = request;
-        parsed.abort_on_fail = abort;
-        thresholds.push(parsed);
-    }
+    let thresholds = thresholds::validate(&file.thresholds, &names, ctx)?;
     let name = file.name.clone().unwrap_or_else(|| {
         Path::new(shown)
             .file_stem()

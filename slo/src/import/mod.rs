@@ -47,6 +47,13 @@ pub enum Refusal {
     /// Something about the whole file does not map.
     #[error("{0}")]
     File(String),
+    /// A field the format does not have, in the SLO named `slo` (in parts
+    /// of a document that are read as free-form data, such as OpenSLO's `spec`).
+    #[error("slo {slo:?}: {}", unknown.message())]
+    Field {
+        slo: String,
+        unknown: common::diagnostic::UnknownName,
+    },
 }
 
 impl Refusal {
@@ -69,6 +76,8 @@ pub enum ImportError {
         line: u64,
         column: u64,
         message: String,
+        /// For a field or value the format does not have: the valid ones.
+        valid: Option<String>,
     },
     /// The document has the format's shape but uses what the native format
     /// cannot say; located at the SLO it names (or the file's start).
@@ -90,11 +99,19 @@ impl ImportError {
     }
 
     /// How to fix it.
-    pub fn hint(&self) -> &'static str {
+    pub fn hint(&self) -> String {
         match self {
-            ImportError::Yaml { message, .. } => yaml_hint(message),
+            ImportError::Unsupported {
+                refusal: Refusal::Field { unknown, .. },
+                ..
+            } => format!("{} (slo/README.md has the formats)", unknown.hint()),
+            ImportError::Yaml {
+                valid: Some(valid), ..
+            } => format!("{valid} (slo/README.md has the spec format)"),
+            ImportError::Yaml { message, .. } => yaml_hint(message).to_owned(),
             ImportError::Unsupported { .. } => {
                 "slo/README.md lists what Sloth and OpenSLO features map to the native format"
+                    .to_owned()
             }
         }
     }
@@ -116,23 +133,43 @@ fn yaml_hint(message: &str) -> &'static str {
 
 fn yaml_error(err: serde_saphyr::Error) -> ImportError {
     // The location is already in front; do not say it twice.
-    let (line, column, message) = common::diagnostic::yaml_error(&err);
+    let e = common::diagnostic::yaml_error(&err);
     ImportError::Yaml {
-        line,
-        column,
-        message,
+        line: e.line,
+        column: e.column,
+        message: e.message,
+        valid: e.unknown.map(|u| u.hint()),
     }
 }
 
 /// The refusal located in `text`: at the first mention of the SLO it names,
 /// or at the start of the file.
 fn refused(text: &str, refusal: Refusal) -> ImportError {
-    let (line, column) = match &refusal {
-        Refusal::Slo { slo, .. } => text
-            .lines()
+    let mention = |slo: &str| {
+        text.lines()
             .enumerate()
-            .find_map(|(i, l)| l.find(slo.as_str()).map(|c| (i as u64 + 1, c as u64 + 1)))
-            .unwrap_or((1, 1)),
+            .find_map(|(i, l)| l.find(slo).map(|c| (i as u64 + 1, c as u64 + 1)))
+    };
+    let (line, column) = match &refusal {
+        Refusal::Slo { slo, .. } => mention(slo).unwrap_or((1, 1)),
+        // The field written as a key: after the SLO's first mention, or anywhere.
+        Refusal::Field { slo, unknown } => {
+            let from = mention(slo).map_or(0, |(l, _)| l as usize - 1);
+            let key = |(i, l): (usize, &str)| {
+                let t = l.trim_start().trim_start_matches("- ").trim_start();
+                let at = l.len() - t.len();
+                t.strip_prefix(unknown.name.as_str())
+                    .filter(|rest| rest.trim_start().starts_with(':'))
+                    .map(|_| (i as u64 + 1, l[..at].chars().count() as u64 + 1))
+            };
+            let lines = || text.lines().enumerate();
+            lines()
+                .skip(from)
+                .find_map(key)
+                .or_else(|| lines().find_map(key))
+                .or_else(|| mention(slo))
+                .unwrap_or((1, 1))
+        }
         Refusal::File(_) => (1, 1),
     };
     ImportError::Unsupported {
@@ -200,8 +237,14 @@ mod tests {
         let e = read("version: slo/v1\nservice: s\nslos:\n  - nme: a\n").unwrap_err();
         assert!(matches!(e, ImportError::Yaml { line: 4, .. }), "{e:?}");
         assert_eq!(
-            e.hint(),
-            "check the spelling against the spec format in slo/README.md"
+            e.to_string(),
+            "unknown field \"nme\", did you mean \"name\"?"
+        );
+        assert!(
+            e.hint()
+                .starts_with("valid fields here: name, description, objective,"),
+            "{}",
+            e.hint()
         );
     }
 }

@@ -12,8 +12,9 @@ use super::Refusal;
 use super::native::{SliSpec, SloSpec, SpecFile};
 
 /// One OpenSLO document, its `spec` left as JSON for the kind to read.
+/// A field OpenSLO v1 does not have is refused (with a suggestion).
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OpenSloDoc {
     pub api_version: String,
     pub kind: String,
@@ -24,13 +25,67 @@ pub struct OpenSloDoc {
 
 /// An OpenSLO document's metadata.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OpenSloMetadata {
     pub name: String,
     #[serde(default)]
     pub display_name: Option<String>,
     #[serde(default)]
     pub labels: serde_json::Value,
+    #[serde(default)]
+    pub annotations: serde_json::Value,
+}
+
+/// The fields OpenSLO v1 gives an SLO's `spec`.
+const SLO_SPEC: &[&str] = &[
+    "description",
+    "service",
+    "indicator",
+    "indicatorRef",
+    "timeWindow",
+    "budgetingMethod",
+    "objectives",
+    "alertPolicies",
+];
+/// The fields of an SLI's `spec` (an SLI document's, or an inline indicator's).
+const SLI_SPEC: &[&str] = &["description", "thresholdMetric", "ratioMetric"];
+/// The fields of an inline `indicator`.
+const INDICATOR: &[&str] = &["metadata", "spec"];
+/// The fields of `ratioMetric`.
+const RATIO_METRIC: &[&str] = &["counter", "good", "bad", "total", "rawType", "raw"];
+/// The fields of one `timeWindow`.
+const TIME_WINDOW: &[&str] = &["duration", "isRolling", "calendar"];
+/// The fields of one objective.
+const OBJECTIVE: &[&str] = &[
+    "displayName",
+    "op",
+    "value",
+    "target",
+    "targetPercent",
+    "timeSliceTarget",
+    "timeSliceWindow",
+    "indicator",
+    "indicatorRef",
+    "compositeWeight",
+];
+
+/// Refuses a key of the object `v` that is not among `valid` (OpenSLO's
+/// fields there), so that a typo is not read as an absent field.
+fn known_fields(v: &serde_json::Value, valid: &[&str], slo: &str) -> Result<(), Refusal> {
+    let Some(map) = v.as_object() else {
+        return Ok(());
+    };
+    match map.keys().find(|k| !valid.contains(&k.as_str())) {
+        Some(k) => Err(Refusal::Field {
+            slo: slo.to_owned(),
+            unknown: common::diagnostic::UnknownName {
+                kind: common::diagnostic::NameKind::Field,
+                name: k.clone(),
+                expected: valid.iter().map(|f| (*f).to_owned()).collect(),
+            },
+        }),
+        None => Ok(()),
+    }
 }
 
 fn prom_query(v: &serde_json::Value, what: &str, slo: &str) -> Result<String, Refusal> {
@@ -52,6 +107,7 @@ fn prom_query(v: &serde_json::Value, what: &str, slo: &str) -> Result<String, Re
 }
 
 fn opensli(spec: &serde_json::Value, slo: &str) -> Result<SliSpec, Refusal> {
+    known_fields(spec, SLI_SPEC, slo)?;
     if !spec["thresholdMetric"].is_null() {
         return Err(Refusal::slo(
             slo,
@@ -62,6 +118,7 @@ fn opensli(spec: &serde_json::Value, slo: &str) -> Result<SliSpec, Refusal> {
     if ratio.is_null() {
         return Err(Refusal::slo(slo, "the indicator has no ratioMetric"));
     }
+    known_fields(ratio, RATIO_METRIC, slo)?;
     if ratio["counter"].as_bool() == Some(false) {
         return Err(Refusal::slo(
             slo,
@@ -104,6 +161,14 @@ pub fn from_openslo(docs: Vec<OpenSloDoc>) -> Result<SpecFile, Refusal> {
     for d in docs.iter().filter(|d| d.kind == "SLO") {
         let name = d.metadata.name.as_str();
         let spec = &d.spec;
+        known_fields(spec, SLO_SPEC, name)?;
+        known_fields(&spec["indicator"], INDICATOR, name)?;
+        for w in spec["timeWindow"].as_array().into_iter().flatten() {
+            known_fields(w, TIME_WINDOW, name)?;
+        }
+        for o in spec["objectives"].as_array().into_iter().flatten() {
+            known_fields(o, OBJECTIVE, name)?;
+        }
         if let Some(m) = spec["budgetingMethod"].as_str()
             && m != "Occurrences"
         {

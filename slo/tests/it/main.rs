@@ -13,6 +13,7 @@ mod dashboard_live;
 mod fake_prom;
 mod goldens;
 mod hpa;
+mod hygiene;
 mod import;
 mod k8s;
 mod le_live;

@@ -483,3 +483,51 @@ fn fault_file_range_errors_and_bad_utf8_exit_2_with_location() {
         assert!(stderr.contains("^"), "{name}: {stderr}");
     }
 }
+
+/// A typo in a fault plan, from a file or through the admin API, is refused
+/// at the field's line and column, with the field it was meant to be and the
+/// valid ones; nothing changes.
+#[tokio::test]
+async fn fault_plan_typos_get_a_suggestion_and_the_valid_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("faults.yaml");
+    std::fs::write(
+        &file,
+        "rules:\n  - route: /api/orders\n    error_rat: 1.0\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_target-app"))
+        .args(["--telemetry", "off", "--listen", "127.0.0.1:0", "--faults"])
+        .arg(&file)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for want in [
+        "faults.yaml:3:5: unknown field \"error_rat\", did you mean \"error_rate\"?",
+        "valid fields here: route, error_rate, error_status, latency, jitter",
+        "target-app/README.md",
+    ] {
+        assert!(stderr.contains(want), "{want}: {stderr}");
+    }
+
+    let app = start_with_admin().await;
+    let url = format!("http://{}/admin/faults", app.admin_addr.unwrap());
+    let r = reqwest::Client::new()
+        .put(&url)
+        .bearer_auth(TOKEN)
+        .json(&json!({"rules": [{"error_rate": 1.0}], "stal": "1s"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = r.json().await.unwrap();
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("unknown field \"stal\", did you mean \"stall\"?")
+            && message.contains("valid fields here: rules, stall"),
+        "{body}"
+    );
+    assert!(app.state.faults.current().is_empty());
+}
