@@ -14,6 +14,7 @@ mod otlp;
 mod pipes;
 mod reports;
 mod runs;
+mod tls_http2;
 mod tui;
 mod tui_views;
 mod util;
