@@ -357,3 +357,235 @@ pub fn find_rustls<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a r
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::{ClientConnection, ServerConfig, ServerConnection};
+
+    fn opts(ca: Option<&str>, insecure: bool) -> TlsOptions {
+        TlsOptions {
+            ca: ca.map(PathBuf::from),
+            insecure,
+            identity: None,
+        }
+    }
+
+    #[test]
+    fn trust_is_insecure_then_the_given_ca_then_ssl_cert_file_then_the_web_roots() {
+        let env = || Some(PathBuf::from("/env/ca.pem"));
+        assert_eq!(Trust::of(&opts(Some("/ca.pem"), true), env()), Trust::Any);
+        assert_eq!(
+            Trust::of(&opts(Some("/ca.pem"), false), env()),
+            Trust::Bundle {
+                path: "/ca.pem".into(),
+                from_env: false
+            }
+        );
+        assert_eq!(
+            Trust::of(&opts(None, false), env()),
+            Trust::Bundle {
+                path: "/env/ca.pem".into(),
+                from_env: true
+            }
+        );
+        assert_eq!(
+            Trust::of(&opts(None, false), Some(PathBuf::new())),
+            Trust::WebRoots
+        );
+        assert_eq!(Trust::of(&opts(None, false), None), Trust::WebRoots);
+    }
+
+    struct Made {
+        dir: tempfile::TempDir,
+        cert: rcgen::CertifiedKey<rcgen::KeyPair>,
+    }
+
+    fn made() -> Made {
+        Made {
+            dir: tempfile::tempdir().unwrap(),
+            cert: rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap(),
+        }
+    }
+
+    impl Made {
+        fn write(&self, name: &str, text: &str) -> PathBuf {
+            let p = self.dir.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            p
+        }
+    }
+
+    fn with(tls: TlsOptions, http2: bool) -> ClientOptions {
+        ClientOptions { http2, tls }
+    }
+
+    #[test]
+    fn pem_errors_name_the_file_and_what_is_wrong() {
+        let m = made();
+        let cert = m.write("cert.pem", &m.cert.cert.pem());
+        let key = m.write("key.pem", &m.cert.signing_key.serialize_pem());
+        let garbage = m.write("garbage.pem", "hello\n");
+        let missing = m.dir.path().join("missing.pem");
+        let err = |o: ClientOptions, env: Option<PathBuf>| {
+            let e = client_config(&o, env).unwrap_err();
+            (e.file(), e.to_string())
+        };
+        let ca = |p: &Path| with(opts(p.to_str(), false), false);
+        let (file, text) = err(ca(&missing), None);
+        assert_eq!(file, TlsFile::Ca);
+        assert!(text.ends_with("missing.pem: no such file"), "{text}");
+        let (_, text) = err(ca(&garbage), None);
+        assert!(
+            text.contains("garbage.pem: no PEM \"CERTIFICATE\""),
+            "{text}"
+        );
+        let (_, text) = err(ca(&key), None);
+        assert!(text.contains("key.pem: no PEM"), "{text}");
+        let (file, text) = err(with(opts(None, false), false), Some(missing.clone()));
+        assert_eq!(file, TlsFile::Ca);
+        assert!(text.contains("missing.pem (from SSL_CERT_FILE)"), "{text}");
+        let id = |c: &Path, k: &Path| {
+            with(
+                TlsOptions {
+                    identity: Some((c.to_path_buf(), k.to_path_buf())),
+                    ..TlsOptions::default()
+                },
+                false,
+            )
+        };
+        assert_eq!(err(id(&key, &key), None).0, TlsFile::Cert);
+        let (file, text) = err(id(&cert, &cert), None);
+        assert_eq!(file, TlsFile::Key);
+        assert!(text.contains("no private key found"), "{text}");
+        assert_eq!(err(id(&cert, &missing), None).0, TlsFile::Key);
+        // A key that is not the certificate's.
+        let other = rcgen::KeyPair::generate().unwrap();
+        let other = m.write("other.key", &other.serialize_pem());
+        let (_, text) = err(id(&cert, &other), None);
+        assert!(text.contains("cannot be used together"), "{text}");
+        // The good ones load, with the CA too.
+        client_config(&id(&cert, &key), None).unwrap();
+        client_config(&ca(&cert), None).unwrap();
+    }
+
+    #[test]
+    fn alpn_offers_h2_only_with_http2() {
+        let one = client_config(&with(opts(None, false), false), None).unwrap();
+        assert_eq!(one.alpn_protocols, vec![b"http/1.1".to_vec()]);
+        let two = client_config(&with(opts(None, true), true), None).unwrap();
+        assert_eq!(
+            two.alpn_protocols,
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        );
+    }
+
+    /// A handshake in memory; the first error of either side.
+    fn handshake(
+        client: Arc<rustls::ClientConfig>,
+        server: Arc<ServerConfig>,
+    ) -> Result<(), rustls::Error> {
+        let name = ServerName::try_from("127.0.0.1").unwrap();
+        let mut c = ClientConnection::new(client, name)?;
+        let mut s = ServerConnection::new(server)?;
+        for _ in 0..10 {
+            let mut buf = Vec::new();
+            while c.wants_write() {
+                c.write_tls(&mut buf).unwrap();
+            }
+            s.read_tls(&mut &buf[..]).unwrap();
+            s.process_new_packets()?;
+            let mut buf = Vec::new();
+            while s.wants_write() {
+                s.write_tls(&mut buf).unwrap();
+            }
+            c.read_tls(&mut &buf[..]).unwrap();
+            c.process_new_packets()?;
+            if !c.is_handshaking() && !s.is_handshaking() {
+                return Ok(());
+            }
+        }
+        Err(rustls::Error::General(
+            "the handshake did not finish".into(),
+        ))
+    }
+
+    /// Serves `cert` signed by `key` (not necessarily its own).
+    #[derive(Debug)]
+    struct Serve(Arc<rustls::sign::CertifiedKey>);
+
+    impl rustls::server::ResolvesServerCert for Serve {
+        fn resolve(
+            &self,
+            _: rustls::server::ClientHello<'_>,
+        ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+            Some(self.0.clone())
+        }
+    }
+
+    fn server(
+        cert: &rcgen::CertifiedKey<rcgen::KeyPair>,
+        key: &rcgen::KeyPair,
+    ) -> Arc<ServerConfig> {
+        let provider = provider();
+        let key_der = PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+        let signer = provider.key_provider.load_private_key(key_der).unwrap();
+        let certified = rustls::sign::CertifiedKey::new(vec![cert.cert.der().clone()], signer);
+        Arc::new(
+            ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_cert_resolver(Arc::new(Serve(Arc::new(certified)))),
+        )
+    }
+
+    #[test]
+    fn insecure_accepts_any_certificate_but_checks_the_handshake_signature() {
+        let m = made();
+        let honest = server(&m.cert, &m.cert.signing_key);
+        let verified = client_config(&with(opts(None, false), false), None).unwrap();
+        let e = handshake(verified, honest.clone()).unwrap_err();
+        assert_eq!(
+            e,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)
+        );
+        assert!(rustls_reason(&e).starts_with("certificate verify failed: unknown issuer"));
+        let insecure = client_config(&with(opts(None, true), false), None).unwrap();
+        handshake(insecure.clone(), honest).unwrap();
+        // A server that shows a certificate whose key it does not hold.
+        let impostor = server(&m.cert, &rcgen::KeyPair::generate().unwrap());
+        let e = handshake(insecure, impostor).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                rustls::Error::InvalidCertificate(rustls::CertificateError::BadSignature)
+                    | rustls::Error::PeerMisbehaved(_)
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_refused_client_reads_clearly() {
+        use rustls::AlertDescription as A;
+        let r = rustls_reason(&rustls::Error::AlertReceived(A::CertificateRequired));
+        assert!(
+            r.starts_with("tls: the server requires a client certificate"),
+            "{r}"
+        );
+        let r = rustls_reason(&rustls::Error::AlertReceived(A::UnknownCA));
+        assert!(
+            r.starts_with("tls: the server refused the client certificate"),
+            "{r}"
+        );
+        let io = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::AlertReceived(A::CertificateRequired),
+        );
+        let wrapped: Box<dyn std::error::Error + 'static> = Box::new(io);
+        assert!(find_rustls(wrapped.as_ref()).is_some());
+        let plain = std::io::Error::other("nope");
+        assert!(find_rustls(&plain).is_none());
+    }
+}

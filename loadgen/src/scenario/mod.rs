@@ -63,10 +63,12 @@ pub struct ScenarioFile {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TlsSpec {
-    /// CA certificates (PEM) to trust instead of the built-in web roots.
+    /// CA certificates (PEM) to trust instead of the built-in web roots (without it: the
+    /// bundle `SSL_CERT_FILE` names, if set, else the web roots).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca: Option<PathBuf>,
-    /// Accept any server certificate (self-signed test targets): no verification.
+    /// Accept any server certificate (self-signed test targets); the handshake's
+    /// signatures are still checked.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub insecure: bool,
     /// Client certificate chain (PEM) for mutual TLS, with `key`.

@@ -345,3 +345,71 @@ async fn bad_pem_files_are_refused_before_the_run() {
         assert!(out.stderr.contains(says), "{}", out.stderr);
     }
 }
+
+/// The server's side: a plain axum server on loopback counts the HTTP
+/// version of each request it gets; with `--http2` all are HTTP/2 (h2c),
+/// without it all are HTTP/1.1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_sees_the_version_the_report_names() {
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<http::Version>>> = Arc::default();
+    let log = seen.clone();
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let log = log.clone();
+        async move {
+            log.lock().unwrap().push(req.version());
+            "ok"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let dir = Dir::new();
+    let base = format!("http://{addr}");
+    for (flags, version, name) in [
+        (&["--http2"][..], http::Version::HTTP_2, "HTTP/2"),
+        (&[][..], http::Version::HTTP_11, "HTTP/1.1"),
+    ] {
+        seen.lock().unwrap().clear();
+        let (out, r) = one_second(&dir, &base, "", flags, None).await;
+        let count = all_ok(&out, &r, 30);
+        assert_eq!(r["http_version"], name, "{r}");
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len() as u64, count);
+        assert!(seen.iter().all(|v| *v == version), "{seen:?}");
+    }
+    server.abort();
+}
+
+/// A connection the server closes (its idle timeout is shorter than the
+/// pause between requests) is reopened for the next request, over HTTP/2
+/// as over HTTP/1.1: no request fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_connection_is_reopened_over_http2_too() {
+    let app = target_app::start(target_app::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        connections: target_app::ConnectionLimits {
+            idle_timeout: Duration::from_millis(100),
+            ..target_app::ConnectionLimits::default()
+        },
+        tracing: false,
+        ..target_app::Config::default()
+    })
+    .await
+    .expect("the target app starts");
+    let dir = Dir::new();
+    let base = format!("http://{}", app.addr);
+    for flags in [&["--http2"][..], &[][..]] {
+        let file = dir.write(
+            "slow.yaml",
+            &open_scenario("/api/products/1", 4.0, 2, 1, ""),
+        );
+        let rep = dir.path("slow.json");
+        let mut args = vec!["run", arg(&file), "--host", &base, "--report", arg(&rep)];
+        args.extend_from_slice(flags);
+        let out = loadgen(&args, None).await;
+        let r = report(&rep);
+        let count = all_ok(&out, &r, 7);
+        assert!(count <= 9, "{count}");
+    }
+}
