@@ -402,6 +402,23 @@ fn exchange_error(e: &hyper::Error) -> SendError {
     }
 }
 
+/// A server that answers h2c's connection preface in HTTP/1.1 (it does not
+/// speak HTTP/2 with prior knowledge) makes h2 see a malformed frame, or
+/// the connection closed, before the first response: the reason says what
+/// that likely means.
+fn h2c_hint(error: SendError) -> SendError {
+    match error {
+        SendError::Request(r)
+            if r.contains("frame with invalid size") || r == "connection closed by the server" =>
+        {
+            SendError::Request(format!(
+                "the server does not speak h2c (HTTP/2 without TLS)? drop --http2 ({r})"
+            ))
+        }
+        other => other,
+    }
+}
+
 /// One user's connection.
 #[derive(Default)]
 pub struct Connection {
@@ -458,23 +475,31 @@ impl Connection {
             Some(s) => s.ready().await,
             None => false,
         };
-        let mut sender = match self.sender.take() {
-            Some(s) if reusable => s,
-            _ => Self::open(target, connect_timeout, cut).await?,
+        let (mut sender, fresh) = match self.sender.take() {
+            Some(s) if reusable => (s, false),
+            _ => (Self::open(target, connect_timeout, cut).await?, true),
         };
         let response: Response<Incoming> = match &mut sender {
             Sender::H1(s) => {
                 request.headers_mut().insert(HOST, target.authority.clone());
-                s.send_request(request).await
+                s.send_request(request)
+                    .await
+                    .map_err(|e| exchange_error(&e))?
             }
             Sender::H2(s) => {
                 // HTTP/2 names the server in :authority, not Host.
                 let uri = std::mem::take(request.uri_mut());
                 *request.uri_mut() = target.absolute(uri)?;
-                s.send_request(request).await
+                s.send_request(request).await.map_err(|e| {
+                    let error = exchange_error(&e);
+                    if fresh && target.tls.is_none() {
+                        h2c_hint(error)
+                    } else {
+                        error
+                    }
+                })?
             }
-        }
-        .map_err(|e| exchange_error(&e))?;
+        };
         let status = response.status().as_u16();
         let bit = version_bit(response.version());
         if self.versions & bit == 0 {
@@ -625,6 +650,29 @@ mod tests {
                 "dns: no answer before the end of the run".into()
             ))
         );
+    }
+
+    #[test]
+    fn versions_are_named_once_each() {
+        let t = Target::parse("http://127.0.0.1:1").unwrap();
+        assert_eq!(t.http_versions(), None);
+        t.versions
+            .fetch_or(version_bit(Version::HTTP_2), Ordering::Relaxed);
+        assert_eq!(t.http_versions().as_deref(), Some("HTTP/2"));
+        t.versions
+            .fetch_or(version_bit(Version::HTTP_11), Ordering::Relaxed);
+        assert_eq!(t.http_versions().as_deref(), Some("HTTP/1.1, HTTP/2"));
+        let uri = t.absolute(Uri::from_static("/x?y=1")).unwrap();
+        assert_eq!(uri, "http://127.0.0.1:1/x?y=1");
+        let hinted = h2c_hint(SendError::Request(
+            "http2 error: connection error detected: frame with invalid size".into(),
+        ));
+        assert!(
+            matches!(&hinted, SendError::Request(r) if r.starts_with("the server does not speak h2c")),
+            "{hinted:?}"
+        );
+        let other = h2c_hint(SendError::Request("invalid response: x".into()));
+        assert_eq!(other, SendError::Request("invalid response: x".into()));
     }
 
     #[test]

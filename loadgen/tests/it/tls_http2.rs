@@ -414,3 +414,35 @@ async fn a_closed_connection_is_reopened_over_http2_too() {
         assert!(count <= 9, "{count}");
     }
 }
+
+/// h2c against a server that speaks HTTP/1.1 only (it answers the HTTP/2
+/// preface with a 400, as nginx or Python's http.server do): every request
+/// fails with a reason that says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h2c_against_an_http1_only_server_says_so() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    let dir = Dir::new();
+    let (out, r) = one_second(&dir, &format!("http://{addr}"), "", &["--http2"], None).await;
+    server.abort();
+    assert_eq!(out.code, Some(1), "{}\n{}", out.stdout, out.stderr);
+    let failed = reasons(&r, "request");
+    assert!(
+        failed
+            .keys()
+            .all(|k| k.contains("the server does not speak h2c")),
+        "{failed:?}"
+    );
+}
