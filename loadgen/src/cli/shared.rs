@@ -43,10 +43,12 @@ impl From<OutputArgs> for Outputs {
 // text). Each flag overrides the scenario file's `http2` / `tls`.
 #[derive(Debug, Args, Default)]
 pub(super) struct ClientArgs {
-    /// Speak HTTP/2: h2 by ALPN over https, h2c (prior knowledge) over http.
+    /// Speak HTTP/2: h2 by ALPN over https, h2c (prior knowledge) over http; each user
+    /// keeps one connection with one stream in flight (default: HTTP/1.1).
     #[arg(long)]
     http2: bool,
-    /// Do not verify the server's certificate (self-signed test targets).
+    /// Accept any server certificate (self-signed test targets); the handshake's
+    /// signatures are still checked.
     #[arg(long)]
     insecure: bool,
     /// Trust the CA certificates in this PEM file instead of the built-in web roots
