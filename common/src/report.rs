@@ -59,6 +59,11 @@ pub struct Report {
     pub dropped_iterations: u64,
     pub interrupted: bool,
     pub aborted_by: Option<String>,
+    /// The HTTP version of the responses: `HTTP/1.1` or `HTTP/2` (both,
+    /// comma-separated, if the server chose differently per connection).
+    /// Absent when no response came, and in reports written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_version: Option<String>,
     pub total: NameReport,
     pub requests: Vec<NameReport>,
     pub intervals: Vec<IntervalSummary>,
@@ -256,6 +261,7 @@ pub const FIELDS: &[&str] = &[
     "dropped_iterations",
     "interrupted",
     "aborted_by",
+    "http_version",
     "total",
     "requests",
     "intervals",

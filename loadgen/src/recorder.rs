@@ -52,6 +52,9 @@ pub struct RunResult {
     pub interrupted: bool,
     /// The abort-on-fail threshold that stopped the run.
     pub aborted_by: Option<String>,
+    /// The HTTP versions of the responses (`HTTP/1.1`, `HTTP/2`); none
+    /// before any response.
+    pub http_version: Option<String>,
 }
 
 /// Accumulates samples; intervals are closed once they are old enough that

@@ -50,7 +50,8 @@ impl<E: Into<anyhow::Error>> From<E> for CliError {
 
 /// The exit code an error of loadgen's or common's means, if it is one.
 fn exit_of(e: &(dyn std::error::Error + 'static)) -> Option<Exit> {
-    if e.is::<ScenarioError>() {
+    use crate::client::TargetError;
+    if e.is::<ScenarioError>() || matches!(e.downcast_ref(), Some(TargetError::Tls(_))) {
         Some(Exit::Invalid)
     } else if let Some(r) = e.downcast_ref::<ReportError>() {
         Some(match r {

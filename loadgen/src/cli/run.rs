@@ -70,7 +70,7 @@ pub(super) async fn run(args: RunArgs) -> Result<Exit, CliError> {
             args.shard_count
         )));
     }
-    args.client.apply(&mut plan.client);
+    args.client.apply(&mut plan.client)?;
     args.thresholds.apply(&mut plan)?;
     plan.load = plan.load.shard(args.shard_index, args.shard_count);
     let spans = ClientSpans::init(args.otlp_endpoint.as_deref(), args.trace_share)

@@ -54,13 +54,16 @@ impl From<OutputArgs> for Outputs {
 // text). Each flag overrides the scenario file's `http2` / `tls`.
 #[derive(Debug, Args, Default)]
 pub(super) struct ClientArgs {
-    /// Speak HTTP/2: h2 by ALPN over https, h2c (prior knowledge) over http.
+    /// Speak HTTP/2: h2 by ALPN over https, h2c (prior knowledge) over http; each user
+    /// keeps one connection with one stream in flight (default: HTTP/1.1).
     #[arg(long)]
     http2: bool,
-    /// Do not verify the server's certificate (self-signed test targets).
+    /// Accept any server certificate (self-signed test targets); the handshake's
+    /// signatures are still checked.
     #[arg(long)]
     insecure: bool,
-    /// Trust the CA certificates in this PEM file instead of the built-in web roots.
+    /// Trust the CA certificates in this PEM file instead of the built-in web roots
+    /// (default: the file named by SSL_CERT_FILE, if set).
     #[arg(long, value_name = "FILE")]
     cacert: Option<PathBuf>,
     /// Client certificate (PEM) for mutual TLS, with --key.
@@ -72,8 +75,12 @@ pub(super) struct ClientArgs {
 }
 
 impl ClientArgs {
-    /// Lays the flags over a plan's client options.
-    pub(super) fn apply(self, client: &mut crate::scenario::ClientOptions) {
+    /// Lays the flags over a plan's client options, then reads the PEM
+    /// files the flags name, so a bad one is invalid input before the run
+    /// (`SSL_CERT_FILE` is read when the run's target is built).
+    pub(super) fn apply(self, client: &mut crate::scenario::ClientOptions) -> Result<(), CliError> {
+        use crate::client::tls;
+        let flagged = self.cacert.is_some() || self.cert.is_some();
         client.http2 |= self.http2;
         client.tls.insecure |= self.insecure;
         if let Some(ca) = self.cacert {
@@ -82,6 +89,17 @@ impl ClientArgs {
         if let Some(pair) = self.cert.zip(self.key) {
             client.tls.identity = Some(pair);
         }
+        if flagged {
+            tls::client_config(client, None).map_err(|e| {
+                let flag = match e.file() {
+                    tls::TlsFile::Ca => "--cacert",
+                    tls::TlsFile::Cert => "--cert",
+                    tls::TlsFile::Key => "--key",
+                };
+                CliError::invalid(anyhow::anyhow!("{e}\n  = hint: {flag}: {}", e.hint()))
+            })?;
+        }
+        Ok(())
     }
 }
 

@@ -58,6 +58,8 @@ pub enum EngineError {
     Goose(String),
     #[error("invalid target: {0}")]
     Target(String),
+    #[error("invalid target")]
+    Tls(#[source] crate::client::TargetError),
     #[error("cannot allocate {0}")]
     TooLarge(String),
 }
@@ -146,12 +148,12 @@ pub async fn run(
             (peak.max(1), Pacer::new(f64::from(*start_users), stages))
         }
     };
-    if plan.client != crate::scenario::ClientOptions::default() {
-        return Err(EngineError::Target(
-            "http2 and tls options are not supported by the client yet".into(),
-        ));
-    }
-    let target = Target::parse(&base).map_err(EngineError::Target)?;
+    let target = Target::new(&base, &plan.client, crate::client::tls::ssl_cert_file()).map_err(
+        |e| match e {
+            crate::client::TargetError::Url(e) => EngineError::Target(e),
+            tls => EngineError::Tls(tls),
+        },
+    )?;
     let mut conns = Vec::new();
     conns
         .try_reserve_exact(pool)
@@ -283,6 +285,7 @@ pub async fn run(
         dropped: ctx.dropped.load(Ordering::Relaxed),
         interrupted: control.interrupted.load(Ordering::SeqCst),
         aborted_by: aborted.get().cloned(),
+        http_version: ctx.target.http_versions(),
     })
 }
 

@@ -143,6 +143,7 @@ pub fn build(plan: &Plan, target: &str, run: &RunResult) -> Report {
         dropped_iterations: run.dropped,
         interrupted: run.interrupted,
         aborted_by: run.aborted_by.clone(),
+        http_version: run.http_version.clone(),
         total: name_report("total", &run.recorded.total, elapsed),
         requests,
         intervals: run.recorded.intervals.clone(),
@@ -311,6 +312,20 @@ pub fn merge(reports: &[(String, Report)]) -> Result<Report, ReportError> {
     merged.dropped_iterations = dropped;
     merged.interrupted = reports.iter().any(|(_, r)| r.interrupted);
     merged.aborted_by = reports.iter().find_map(|(_, r)| r.aborted_by.clone());
+    // The versions of all parts, each once.
+    let mut versions: Vec<&str> = Vec::new();
+    for v in reports
+        .iter()
+        .filter_map(|(_, r)| r.http_version.as_deref())
+    {
+        for one in v.split(", ") {
+            if !versions.contains(&one) {
+                versions.push(one);
+            }
+        }
+    }
+    versions.sort_unstable();
+    merged.http_version = (!versions.is_empty()).then(|| versions.join(", "));
     merged.total = name_report("total", &total, elapsed);
     merged.requests = names
         .iter()
@@ -396,6 +411,7 @@ mod tests {
             dropped_iterations: 3,
             interrupted: false,
             aborted_by: None,
+            http_version: None,
             total: name_report("total", &total, elapsed),
             requests: vec![
                 name_report("a", &per[0], elapsed),

@@ -130,9 +130,13 @@ pub fn render(r: &Report) -> String {
     } else {
         ""
     };
+    let over = r
+        .http_version
+        .as_deref()
+        .map_or_else(String::new, |v| format!(" over {v}"));
     let _ = writeln!(
         out,
-        "scenario {} against {} ({} model), {:.1}s{state}",
+        "scenario {} against {}{over} ({} model), {:.1}s{state}",
         r.scenario, r.target, r.model, r.elapsed_s
     );
     let _ = writeln!(

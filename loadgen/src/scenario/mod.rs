@@ -71,10 +71,12 @@ pub struct ScenarioFile {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TlsSpec {
-    /// CA certificates (PEM) to trust instead of the built-in web roots.
+    /// CA certificates (PEM) to trust instead of the built-in web roots (without it: the
+    /// bundle `SSL_CERT_FILE` names, if set, else the web roots).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca: Option<PathBuf>,
-    /// Accept any server certificate (self-signed test targets): no verification.
+    /// Accept any server certificate (self-signed test targets); the handshake's
+    /// signatures are still checked.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub insecure: bool,
     /// Client certificate chain (PEM) for mutual TLS, with `key`.
@@ -451,24 +453,7 @@ pub struct Plan {
     pub client: ClientOptions,
 }
 
-/// How the client connects: HTTP version and TLS. Paths are resolved
-/// (relative to the scenario file, or as given on the command line).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ClientOptions {
-    pub http2: bool,
-    pub tls: TlsOptions,
-}
-
-/// Validated TLS options.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TlsOptions {
-    /// CA bundle to trust instead of the built-in web roots.
-    pub ca: Option<PathBuf>,
-    /// No verification of the server certificate.
-    pub insecure: bool,
-    /// Client certificate chain and its key, for mutual TLS.
-    pub identity: Option<(PathBuf, PathBuf)>,
-}
+pub use crate::client::{ClientOptions, TlsOptions};
 
 /// Errors in a scenario file. Each names where, and how to fix it.
 #[derive(Debug, thiserror::Error)]
@@ -951,14 +936,27 @@ fn validate_client(
             ));
         }
     };
-    Ok(ClientOptions {
+    let client = ClientOptions {
         http2: file.http2,
         tls: TlsOptions {
             ca: file.tls.ca.as_ref().map(resolve),
             insecure: file.tls.insecure,
             identity,
         },
-    })
+    };
+    // The PEM files are read now, so a bad one is refused before any load;
+    // SSL_CERT_FILE is the run's environment, checked when the run starts.
+    if client.tls != TlsOptions::default() {
+        crate::client::tls::client_config(&client, None).map_err(|e| {
+            let at = match e.file() {
+                crate::client::tls::TlsFile::Ca => "tls.ca",
+                crate::client::tls::TlsFile::Cert => "tls.cert",
+                crate::client::tls::TlsFile::Key => "tls.key",
+            };
+            ctx.at(at, e.to_string(), e.hint())
+        })?;
+    }
+    Ok(client)
 }
 
 impl Ctx<'_> {

@@ -16,6 +16,7 @@ mod outputs;
 mod pipes;
 mod reports;
 mod runs;
+mod tls_http2;
 mod tui;
 mod tui_views;
 mod util;

@@ -1,8 +1,16 @@
-//! The HTTP/1.1 client of one user: a single keep-alive connection (as a
+//! The HTTP client of one user: a single keep-alive connection (as a
 //! browser tab or a wrk connection), opened on first use and reopened when
-//! the server closes it. Built directly on hyper so a request costs little
-//! more than its bytes on the wire; redirects are not followed (a 3xx is
-//! reported as what it is) and no proxy is consulted.
+//! the server closes it (or, over HTTP/2, sends GOAWAY). Built directly on
+//! hyper so a request costs little more than its bytes on the wire;
+//! redirects are not followed (a 3xx is reported as what it is) and no proxy
+//! is consulted.
+//!
+//! HTTP/1.1 is the default. With `http2`, an https target is offered `h2`
+//! and `http/1.1` by ALPN (the server chooses), and a plain http target is
+//! spoken to in h2c with prior knowledge. Each user still has its own
+//! connection and one request in flight on it: over HTTP/2 that is one
+//! stream at a time, so a connection's streams count as users' concurrency.
+//! TLS options (trust, insecure, client certificate) live in [`tls`].
 //!
 //! Host names are looked up once for all users and the answer is kept for a
 //! short while ([`DNS_TTL`], or [`DNS_FAILURE_TTL`] for a failed lookup), so a
@@ -10,18 +18,24 @@
 //! failure carries a short reason (`connection refused`, `dns: no such host`,
 //! `certificate verify failed: unknown issuer`) for the report.
 
+pub mod tls;
+
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use http::header::{HOST, HeaderValue};
-use http::{Request, Uri};
+use http::{Request, Response, Uri, Version};
 use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
+use hyper::body::{Bytes, Incoming};
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
+
+pub use self::tls::{ClientOptions, TlsError, TlsOptions};
 
 /// Where requests go: scheme, host, port and an optional base path.
 #[derive(Clone)]
@@ -31,9 +45,17 @@ pub struct Target {
     authority: HeaderValue,
     /// Prefix of every request path (from a base URL like `http://h/api`).
     pub base_path: String,
+    /// `http` or `https`.
+    scheme: http::uri::Scheme,
+    /// `authority` for absolute URIs (HTTP/2).
+    uri_authority: http::uri::Authority,
     tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
+    /// h2c over http (prior knowledge); h2 offered by ALPN over https.
+    http2: bool,
     /// The last lookup of `host`, shared by all users.
     dns: Arc<std::sync::Mutex<Dns>>,
+    /// The HTTP versions of the responses, as [`version_bit`]s of all users.
+    versions: Arc<AtomicU8>,
 }
 
 /// The shared lookup state: the last answer, and the lookup under way.
@@ -60,13 +82,26 @@ impl std::fmt::Debug for Target {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("tls", &self.tls.is_some())
+            .field("http2", &self.http2)
             .finish()
     }
 }
 
 impl Target {
-    /// Parses a base URL (`http` or `https`).
+    /// Parses a base URL (`http` or `https`) with the default options
+    /// (HTTP/1.1, the web roots).
     pub fn parse(base: &str) -> Result<Self, String> {
+        Self::new(base, &ClientOptions::default(), None).map_err(|e| e.to_string())
+    }
+
+    /// Parses a base URL (`http` or `https`) and builds the client's TLS
+    /// configuration from `options` (reading their PEM files);
+    /// `ssl_cert_file` is the value of `SSL_CERT_FILE`.
+    pub fn new(
+        base: &str,
+        options: &ClientOptions,
+        ssl_cert_file: Option<PathBuf>,
+    ) -> Result<Self, TargetError> {
         let url = reqwest::Url::parse(base).map_err(|e| format!("{base:?} is not a URL: {e}"))?;
         let host = url
             .host_str()
@@ -81,30 +116,43 @@ impl Target {
             Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
             None => url.host_str().unwrap_or_default().to_owned(),
         };
+        let uri_authority = http::uri::Authority::try_from(authority.as_str())
+            .map_err(|e| format!("{base:?}: {e}"))?;
         let authority = HeaderValue::try_from(authority).map_err(|e| format!("{base:?}: {e}"))?;
-        let tls = match url.scheme() {
-            "http" => None,
+        let (scheme, tls) = match url.scheme() {
+            "http" => (http::uri::Scheme::HTTP, None),
             "https" => {
-                let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-                let mut roots = rustls::RootCertStore::empty();
-                roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-                let config = rustls::ClientConfig::builder()
-                    .with_root_certificates(roots)
-                    .with_no_client_auth();
+                let config = tls::client_config(options, ssl_cert_file)?;
                 let name =
                     ServerName::try_from(host.clone()).map_err(|e| format!("{base:?}: {e}"))?;
-                Some((Arc::new(config), name))
+                (http::uri::Scheme::HTTPS, Some((config, name)))
             }
-            other => return Err(format!("{base:?}: unsupported scheme {other:?}")),
+            other => return Err(format!("{base:?}: unsupported scheme {other:?}").into()),
         };
         Ok(Self {
             host,
             port,
             authority,
             base_path: url.path().trim_end_matches('/').to_owned(),
+            scheme,
+            uri_authority,
             tls,
+            http2: options.http2,
             dns: Arc::default(),
+            versions: Arc::default(),
         })
+    }
+
+    /// The HTTP versions the responses came in (`HTTP/1.1`, `HTTP/2`, or
+    /// both, comma-separated); `None` before any response.
+    pub fn http_versions(&self) -> Option<String> {
+        let seen = self.versions.load(Ordering::Relaxed);
+        let names: Vec<&str> = VERSIONS
+            .iter()
+            .filter(|(v, _)| seen & version_bit(*v) != 0)
+            .map(|(_, name)| *name)
+            .collect();
+        (!names.is_empty()).then(|| names.join(", "))
     }
 
     /// The addresses of the host: an IP literal as it is, a name from the
@@ -176,13 +224,66 @@ impl Target {
         }
     }
 
-    /// The origin-form target of `path` (which starts with `/`).
+    /// The origin-form target of `path` (which starts with `/`); over
+    /// HTTP/2 the connection adds the scheme and authority.
     pub fn uri(&self, path: &str) -> Result<Uri, http::uri::InvalidUri> {
         if self.base_path.is_empty() {
             Uri::try_from(path)
         } else {
             Uri::try_from(format!("{}{path}", self.base_path))
         }
+    }
+
+    /// `uri` in absolute form, as HTTP/2 sends it (`:scheme`, `:authority`).
+    fn absolute(&self, uri: Uri) -> Result<Uri, SendError> {
+        if uri.scheme().is_some() {
+            return Ok(uri);
+        }
+        let mut parts = uri.into_parts();
+        parts.scheme = Some(self.scheme.clone());
+        parts.authority = Some(self.uri_authority.clone());
+        if parts.path_and_query.is_none() {
+            parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+        }
+        Uri::from_parts(parts).map_err(|e| SendError::Request(format!("invalid URI: {e}")))
+    }
+}
+
+/// The versions a response can come in, with their names in the report.
+const VERSIONS: [(Version, &str); 5] = [
+    (Version::HTTP_09, "HTTP/0.9"),
+    (Version::HTTP_10, "HTTP/1.0"),
+    (Version::HTTP_11, "HTTP/1.1"),
+    (Version::HTTP_2, "HTTP/2"),
+    (Version::HTTP_3, "HTTP/3"),
+];
+
+/// One bit per version in [`VERSIONS`].
+fn version_bit(v: Version) -> u8 {
+    VERSIONS
+        .iter()
+        .position(|(known, _)| *known == v)
+        .map_or(0, |i| 1 << i)
+}
+
+/// Why a target cannot be used: its URL, or its TLS material.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("{0}")]
+    Url(String),
+    #[error("{}\n  = hint: {}", .0, .0.hint())]
+    Tls(TlsError),
+}
+
+impl From<String> for TargetError {
+    fn from(e: String) -> Self {
+        TargetError::Url(e)
+    }
+}
+
+impl From<TlsError> for TargetError {
+    fn from(e: TlsError) -> Self {
+        TargetError::Tls(e)
     }
 }
 
@@ -233,47 +334,26 @@ pub fn connect_reason(e: &std::io::Error) -> String {
 }
 
 /// The reason for a failed TLS handshake: certificate problems say
-/// `certificate verify failed: ...`.
+/// `certificate verify failed: ...` ([`tls::rustls_reason`]).
 pub fn tls_reason(e: &std::io::Error) -> String {
-    use rustls::{CertificateError, Error};
-    let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<Error>()) else {
-        return match e.kind() {
+    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        Some(inner) => tls::rustls_reason(inner),
+        None => match e.kind() {
             std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset => {
                 "tls handshake failed: the server closed the connection".into()
             }
             _ => format!("tls handshake failed: {e}"),
-        };
-    };
-    match inner {
-        Error::InvalidCertificate(c) => {
-            let what = match c {
-                CertificateError::UnknownIssuer => {
-                    "unknown issuer (self-signed or a private CA?)".to_owned()
-                }
-                CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-                    "expired".to_owned()
-                }
-                CertificateError::NotValidForName
-                | CertificateError::NotValidForNameContext { .. } => {
-                    "not valid for the host name".to_owned()
-                }
-                CertificateError::BadSignature => "bad signature".to_owned(),
-                CertificateError::Revoked => "revoked".to_owned(),
-                other => format!("{other:?}"),
-            };
-            format!("certificate verify failed: {what}")
-        }
-        Error::InvalidMessage(_) | Error::InappropriateMessage { .. } => {
-            "tls handshake failed: the server did not answer in TLS (plain HTTP?)".into()
-        }
-        Error::AlertReceived(a) => format!("tls handshake failed: the server sent alert {a:?}"),
-        other => format!("tls handshake failed: {other}"),
+        },
     }
 }
 
-/// The reason for a failed exchange on an open connection.
+/// The reason for a failed exchange on an open connection. A TLS alert
+/// that arrives after the handshake (TLS 1.3 servers refuse a missing
+/// client certificate so) reads as the TLS failure it is.
 pub fn request_reason(e: &hyper::Error) -> String {
-    if e.is_incomplete_message() {
+    if let Some(r) = tls::find_rustls(e) {
+        tls::rustls_reason(r)
+    } else if e.is_incomplete_message() {
         "connection closed before the response was complete".into()
     } else if e.is_parse() || e.is_parse_status() {
         format!("invalid response: {e}")
@@ -295,10 +375,56 @@ pub struct Received {
     pub body_bytes: u64,
 }
 
+/// The sending half of an open connection.
+enum Sender {
+    H1(http1::SendRequest<Full<Bytes>>),
+    H2(http2::SendRequest<Full<Bytes>>),
+}
+
+impl Sender {
+    /// Waits until a request can be sent; false when the connection is
+    /// closed (by the server, or by GOAWAY over HTTP/2).
+    async fn ready(&mut self) -> bool {
+        match self {
+            Sender::H1(s) => s.ready().await.is_ok(),
+            Sender::H2(s) => s.ready().await.is_ok(),
+        }
+    }
+}
+
+/// A request's failure on an open connection: a TLS alert found in it
+/// (the server refused the client after the handshake) is a connect error.
+fn exchange_error(e: &hyper::Error) -> SendError {
+    if tls::find_rustls(e).is_some() {
+        SendError::Connect(request_reason(e))
+    } else {
+        SendError::Request(request_reason(e))
+    }
+}
+
+/// A server that answers h2c's connection preface in HTTP/1.1 (it does not
+/// speak HTTP/2 with prior knowledge) makes h2 see a malformed frame, or
+/// the connection closed, before the first response: the reason says what
+/// that likely means.
+fn h2c_hint(error: SendError) -> SendError {
+    match error {
+        SendError::Request(r)
+            if r.contains("frame with invalid size") || r == "connection closed by the server" =>
+        {
+            SendError::Request(format!(
+                "the server does not speak h2c (HTTP/2 without TLS)? drop --http2 ({r})"
+            ))
+        }
+        other => other,
+    }
+}
+
 /// One user's connection.
 #[derive(Default)]
 pub struct Connection {
-    sender: Option<SendRequest<Full<Bytes>>>,
+    sender: Option<Sender>,
+    /// The [`version_bit`]s of the responses seen on it.
+    versions: u8,
 }
 
 impl Connection {
@@ -306,7 +432,7 @@ impl Connection {
         target: &Target,
         connect_timeout: Duration,
         cut: impl Future<Output = ()>,
-    ) -> Result<SendRequest<Full<Bytes>>, SendError> {
+    ) -> Result<Sender, SendError> {
         let stream = tokio::time::timeout(connect_timeout, async {
             let mut last = None;
             for addr in target.addresses(cut).await? {
@@ -322,25 +448,15 @@ impl Connection {
         .await
         .map_err(|_| SendError::Connect("connect timed out".into()))??;
         let _ = stream.set_nodelay(true);
-        let handshake = |e: hyper::Error| SendError::Connect(request_reason(&e));
         match &target.tls {
-            None => {
-                let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                    .await
-                    .map_err(handshake)?;
-                tokio::spawn(conn);
-                Ok(sender)
-            }
+            None => handshake(TokioIo::new(stream), target.http2).await,
             Some((config, name)) => {
                 let tls = tokio_rustls::TlsConnector::from(config.clone())
                     .connect(name.clone(), stream)
                     .await
                     .map_err(|e| SendError::Connect(tls_reason(&e)))?;
-                let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-                    .await
-                    .map_err(handshake)?;
-                tokio::spawn(conn);
-                Ok(sender)
+                let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+                handshake(TokioIo::new(tls), h2).await
             }
         }
     }
@@ -354,31 +470,72 @@ impl Connection {
         connect_timeout: Duration,
         cut: impl Future<Output = ()>,
     ) -> Result<Received, SendError> {
-        request.headers_mut().insert(HOST, target.authority.clone());
         // A connection the server closed while idle is replaced before use.
         let reusable = match self.sender.as_mut() {
-            Some(s) => s.ready().await.is_ok(),
+            Some(s) => s.ready().await,
             None => false,
         };
-        let mut sender = match self.sender.take() {
-            Some(s) if reusable => s,
-            _ => Self::open(target, connect_timeout, cut).await?,
+        let (mut sender, fresh) = match self.sender.take() {
+            Some(s) if reusable => (s, false),
+            _ => (Self::open(target, connect_timeout, cut).await?, true),
         };
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| SendError::Request(request_reason(&e)))?;
+        let response: Response<Incoming> = match &mut sender {
+            Sender::H1(s) => {
+                request.headers_mut().insert(HOST, target.authority.clone());
+                s.send_request(request)
+                    .await
+                    .map_err(|e| exchange_error(&e))?
+            }
+            Sender::H2(s) => {
+                // HTTP/2 names the server in :authority, not Host.
+                let uri = std::mem::take(request.uri_mut());
+                *request.uri_mut() = target.absolute(uri)?;
+                s.send_request(request).await.map_err(|e| {
+                    let error = exchange_error(&e);
+                    if fresh && target.tls.is_none() {
+                        h2c_hint(error)
+                    } else {
+                        error
+                    }
+                })?
+            }
+        };
         let status = response.status().as_u16();
+        let bit = version_bit(response.version());
+        if self.versions & bit == 0 {
+            self.versions |= bit;
+            target.versions.fetch_or(bit, Ordering::Relaxed);
+        }
         let mut body = response.into_body();
         let mut body_bytes: u64 = 0;
         while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| SendError::Request(request_reason(&e)))?;
+            let frame = frame.map_err(|e| exchange_error(&e))?;
             if let Some(data) = frame.data_ref() {
                 body_bytes = body_bytes.saturating_add(data.len() as u64);
             }
         }
         self.sender = Some(sender);
         Ok(Received { status, body_bytes })
+    }
+}
+
+/// The HTTP handshake on an open stream: HTTP/2 (prior knowledge, or `h2`
+/// chosen by ALPN) or HTTP/1.1. The connection's task runs on its own.
+async fn handshake<T>(io: TokioIo<T>, h2: bool) -> Result<Sender, SendError>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let failed = |e: hyper::Error| SendError::Connect(request_reason(&e));
+    if h2 {
+        let (sender, conn) = http2::handshake(TokioExecutor::new(), io)
+            .await
+            .map_err(failed)?;
+        tokio::spawn(conn);
+        Ok(Sender::H2(sender))
+    } else {
+        let (sender, conn) = http1::handshake(io).await.map_err(failed)?;
+        tokio::spawn(conn);
+        Ok(Sender::H1(sender))
     }
 }
 
@@ -493,6 +650,29 @@ mod tests {
                 "dns: no answer before the end of the run".into()
             ))
         );
+    }
+
+    #[test]
+    fn versions_are_named_once_each() {
+        let t = Target::parse("http://127.0.0.1:1").unwrap();
+        assert_eq!(t.http_versions(), None);
+        t.versions
+            .fetch_or(version_bit(Version::HTTP_2), Ordering::Relaxed);
+        assert_eq!(t.http_versions().as_deref(), Some("HTTP/2"));
+        t.versions
+            .fetch_or(version_bit(Version::HTTP_11), Ordering::Relaxed);
+        assert_eq!(t.http_versions().as_deref(), Some("HTTP/1.1, HTTP/2"));
+        let uri = t.absolute(Uri::from_static("/x?y=1")).unwrap();
+        assert_eq!(uri, "http://127.0.0.1:1/x?y=1");
+        let hinted = h2c_hint(SendError::Request(
+            "http2 error: connection error detected: frame with invalid size".into(),
+        ));
+        assert!(
+            matches!(&hinted, SendError::Request(r) if r.starts_with("the server does not speak h2c")),
+            "{hinted:?}"
+        );
+        let other = h2c_hint(SendError::Request("invalid response: x".into()));
+        assert_eq!(other, SendError::Request("invalid response: x".into()));
     }
 
     #[test]
