@@ -16,4 +16,5 @@ mod reports;
 mod runs;
 mod tui;
 mod tui_views;
+mod url_mode;
 mod util;

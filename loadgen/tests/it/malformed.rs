@@ -23,7 +23,7 @@ async fn malformed_scenarios_exit_2_with_location_and_hint() {
         (
             "no base_url",
             format!("{GOOD_SCENARIOS}{GOOD_LOAD}"),
-            "missing field",
+            "bad.yaml:1:1: no base_url",
         ),
         (
             "bad base_url",

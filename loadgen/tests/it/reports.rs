@@ -179,7 +179,7 @@ fn schema_describes_the_scenario() {
     let v: serde_json::Value = serde_json::from_str(&fresh).unwrap();
     assert_eq!(
         v["required"],
-        serde_json::json!(["base_url", "scenarios", "load"])
+        serde_json::json!(["scenarios", "load"])
     );
     assert!(fresh.contains("\"open\"") && fresh.contains("\"closed\""));
 }
