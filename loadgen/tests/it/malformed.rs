@@ -169,6 +169,29 @@ async fn malformed_scenarios_exit_2_with_location_and_hint() {
             "not both and not neither",
         ),
         (
+            "a zero request budget",
+            with(
+                GOOD_SCENARIOS,
+                "load:\n  model: closed\n  users: 2\n  requests: 0\n",
+                "",
+            ),
+            "bad.yaml:10:13: requests must be 1 to 1000000000",
+        ),
+        (
+            "a request budget beyond the range",
+            with(
+                GOOD_SCENARIOS,
+                "load:\n  model: open\n  rate: 5\n  max_users: 2\n  requests: 1000000001\n",
+                "",
+            ),
+            "requests must be 1 to 1000000000",
+        ),
+        (
+            "neither duration nor requests",
+            with(GOOD_SCENARIOS, "load:\n  model: closed\n  users: 2\n", ""),
+            "with duration (or requests)",
+        ),
+        (
             "zero users",
             with(
                 GOOD_SCENARIOS,
