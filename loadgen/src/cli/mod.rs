@@ -7,8 +7,10 @@
 //! Each command file holds its arguments and `run(args) -> Result<Exit,
 //! CliError>`; `session` is the run with its live view, progress line and
 //! outputs that `run` and `demo` share; `shared` holds what several commands
-//! take, and `error` the exit codes; `completions` also makes the man page. `main.rs` parses, starts the runtime,
-//! calls [`run`] and prints the error chain. No file here imports this one.
+//! take, and `error` the exit codes; `completions` also makes the man page;
+//! `url` is the top-level `loadgen URL` (a URL instead of a command).
+//! `main.rs` parses, starts the runtime, calls [`run`] and prints the error
+//! chain. No file here imports this one.
 
 mod completions;
 mod demo;

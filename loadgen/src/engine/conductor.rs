@@ -93,9 +93,10 @@ pub(super) fn spawn(
 
 /// Feeds the open model's queue on schedule until the last arrival, the
 /// schedule's end, a stop, or (with a request budget of N) N queued
-/// iterations: each makes at least one request, so N are enough. An arrival that finds the queue full is
-/// dropped; arrivals so far behind the clock that they could not fit in the
-/// queue anyway are dropped in one step, so no rate keeps this loop busy.
+/// iterations: each makes at least one request, so N are enough. An
+/// arrival that finds the queue full is dropped; arrivals so far behind the
+/// clock that they could not fit in the queue anyway are dropped in one
+/// step, so no rate keeps this loop busy.
 #[allow(clippy::too_many_arguments)]
 async fn feed(
     ctx: &RunCtx,

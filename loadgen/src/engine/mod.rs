@@ -19,7 +19,8 @@
 //! abort-on-fail threshold) stops everything at once: requests in flight are
 //! abandoned. A request budget ([`Plan::requests`]) ends the schedule once
 //! its last request has started: no request beyond it starts, and the run
-//! ends when those in flight are done. The report's times are measured, never the schedule's.
+//! ends when those in flight are done. The report's times are measured,
+//! never the schedule's.
 //!
 //! The parts, a file each: `control` (the switches outside code pulls),
 //! `ctx` (what the parts share), `conductor` (the schedule), `user` (the
