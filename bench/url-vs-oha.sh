@@ -40,7 +40,8 @@ pids+=("$NGINX_PID")
 URL="http://127.0.0.1:$PORT/"
 H2C_URL="http://127.0.0.1:$H2C_PORT/"
 
-# Runs a command on core 1; prints "requests cpu_seconds", or "refused MESSAGE".
+# Runs a command on core 1; prints "requests cpu_seconds dropped" (dropped:
+# loadgen's dropped iterations, "-" for oha), or "refused MESSAGE".
 measure() {
   local parser=$1; shift
   python3 - "$parser" "$@" <<'PY'
@@ -51,9 +52,11 @@ ru = resource.getrusage(resource.RUSAGE_CHILDREN)
 cpu = ru.ru_utime + ru.ru_stime
 try:
     report = json.loads(out.stdout)
+    dropped = "-"
     if parser == "oha":
         reqs = sum(report["statusCodeDistribution"].values())
     else:
+        dropped = report["dropped_iterations"]
         reqs = report["total"]["count"]
         if report["total"]["status_codes"].get("200", 0) == 0:
             raise ValueError("no 200")
@@ -61,7 +64,7 @@ except Exception:
     last = (out.stderr.strip().splitlines() or ["no output"])[-1]
     print("refused", f"exit {out.returncode}: {last}")
     sys.exit(0)
-print(reqs, cpu)
+print(reqs, cpu, dropped)
 PY
 }
 
@@ -80,19 +83,19 @@ for r in $(seq "$ROUNDS"); do
     for t in "${tools[@]}"; do
       case $t in
         oha) extra=(--no-tui --output-format json); [[ $c == open* ]] && extra+=(--latency-correction)
-             read -r n cpu < <(measure oha "$OHA" "${flags[@]}" "${h2[@]}" "${extra[@]}" "$url") ;;
-        loadgen) read -r n cpu < <(measure loadgen "$LOADGEN" "$url" "${flags[@]}" "${h2[@]}" --report -) ;;
+             read -r n cpu dropped < <(measure oha "$OHA" "${flags[@]}" "${h2[@]}" "${extra[@]}" "$url") ;;
+        loadgen) read -r n cpu dropped < <(measure loadgen "$LOADGEN" "$url" "${flags[@]}" "${h2[@]}" --report -) ;;
       esac
       key="$c/$t"
       if [ "$n" = refused ]; then
-        NOTE[$key]="refused ($cpu)"
-        echo "round $r: $c $t refused: $cpu" >&2
+        NOTE[$key]="refused ($cpu $dropped)"
+        echo "round $r: $c $t refused: $cpu $dropped" >&2
         continue
       fi
       rps=$(awk -v n="$n" -v s="$SECS" 'BEGIN {printf "%.0f", n/s}')
       cps=$(awk -v n="$n" -v c="$cpu" 'BEGIN {printf "%.0f", (c > 0 ? n/c : 0)}')
       RPS[$key]+="$rps "; CPS[$key]+="$cps "
-      echo "round $r: $c $t $rps req/s, $cps req per CPU-second ($n requests, $cpu CPU-s)" >&2
+      echo "round $r: $c $t $rps req/s, $cps req per CPU-second ($n requests, $cpu CPU-s, dropped $dropped)" >&2
     done
   done
 done
