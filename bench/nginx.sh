@@ -2,10 +2,12 @@
 # ephemeral loopback port, answering every path with a fixed 3-byte body.
 #
 # start_nginx DIR: writes the config under DIR, starts nginx, waits until it
-# answers; sets PORT and NGINX_PID (the caller stops it by that PID).
+# answers; sets PORT and NGINX_PID (the caller stops it by that PID), and
+# H2C_PORT: a second listener that speaks HTTP/2 with prior knowledge (h2c).
 start_nginx() {
   local dir=$1
   PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  H2C_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   mkdir -p "$dir/nginx/logs"
   cat >"$dir/nginx/nginx.conf" <<EOF
 worker_processes 1;
@@ -25,6 +27,11 @@ http {
   scgi_temp_path $dir/nginx/scgi;
   server {
     listen 127.0.0.1:$PORT;
+    location / { default_type text/plain; return 200 "ok\n"; }
+  }
+  server {
+    listen 127.0.0.1:$H2C_PORT http2;
+    http2_max_concurrent_streams 1024;
     location / { default_type text/plain; return 200 "ok\n"; }
   }
 }

@@ -7,8 +7,10 @@
 //! Each command file holds its arguments and `run(args) -> Result<Exit,
 //! CliError>`; `session` is the run with its live view, progress line and
 //! outputs that `run` and `demo` share; `shared` holds what several commands
-//! take, and `error` the exit codes; `completions` also makes the man page. `main.rs` parses, starts the runtime,
-//! calls [`run`] and prints the error chain. No file here imports this one.
+//! take, and `error` the exit codes; `completions` also makes the man page;
+//! `url` is the top-level `loadgen URL` (a URL instead of a command).
+//! `main.rs` parses, starts the runtime, calls [`run`] and prints the error
+//! chain. No file here imports this one.
 
 mod completions;
 mod demo;
@@ -18,6 +20,7 @@ mod run;
 mod session;
 mod shared;
 mod signal;
+mod url;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -25,15 +28,29 @@ use clap::{Parser, Subcommand};
 pub use self::completions::man_pages;
 pub use self::error::{CliError, Exit};
 
-/// Load tests from YAML, with honest latency, thresholds and reports.
+/// Load tests from YAML or from one URL, with honest latency, thresholds and reports.
+///
+/// `loadgen URL` tests one URL (oha's and hey's flag names); `loadgen run FILE` runs a
+/// scenario file. `loadgen URL ... --print-scenario` prints the file the flags make.
 #[derive(Debug, Parser)]
 #[command(
     version,
-    after_help = "Exit codes: 0 passed, 1 runtime failure, interrupted, or no request succeeded (the reason is printed), 2 invalid input, 99 a threshold failed."
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    arg_required_else_help = true,
+    after_help = "Examples:
+  loadgen http://127.0.0.1:8080/ -z 10s -c 10     (10 users back to back for 10 s)
+  loadgen http://127.0.0.1:8080/ -q 200 -z 30s    (200 requests/s, latency corrected)
+  loadgen http://127.0.0.1:8080/api/orders -m POST -d '{\"product_id\": 1}' -n 1000
+  loadgen http://127.0.0.1:8080/ -n 500 --print-scenario > scenario.yaml
+
+Exit codes: 0 passed, 1 runtime failure, interrupted, or no request succeeded (the reason is printed), 2 invalid input, 99 a threshold failed."
 )]
 pub struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    url: url::UrlArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,7 +83,15 @@ enum Command {
 
 /// Runs the command the user typed.
 pub async fn run(cli: Cli) -> Result<Exit, CliError> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return url::run(cli.url).await;
+    };
+    if cli.url.given() {
+        return Err(CliError::invalid(anyhow::anyhow!(
+            "give either a URL or a command, not both (loadgen --help)"
+        )));
+    }
+    match command {
         Command::Run(args) => run::run(*args).await,
         Command::Validate(args) => validate::run(args),
         Command::Demo(args) => demo::run(args).await,

@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::error::{CliError, Exit};
 use super::session::{self, View};
-use super::shared::{ClientArgs, OutputArgs, ThresholdArgs, load_plan};
+use super::shared::{ClientArgs, OutputArgs, ThresholdArgs, check_host, load_plan};
 use crate::client_spans::ClientSpans;
 use crate::output::Outputs;
 
@@ -16,7 +16,7 @@ use crate::output::Outputs;
 pub(super) struct RunArgs {
     /// Scenario file (YAML), or - for standard input.
     scenario: PathBuf,
-    /// Base URL to use instead of the file's base_url.
+    /// Base URL to use instead of the file's base_url (which may then be left out).
     #[arg(long)]
     host: Option<String>,
     /// Run for this long instead of the file's duration (e.g. 30s, 2m).
@@ -54,14 +54,8 @@ pub(super) struct RunArgs {
 }
 
 pub(super) async fn run(args: RunArgs) -> Result<Exit, CliError> {
-    if let Some(host) = &args.host {
-        crate::client::Target::parse(host).map_err(|e| {
-            CliError::invalid(anyhow::anyhow!(
-                "invalid --host: {e} (e.g. --host http://127.0.0.1:8080)"
-            ))
-        })?;
-    }
-    let mut plan = load_plan(&args.scenario, args.duration)?;
+    check_host(args.host.as_deref())?;
+    let mut plan = load_plan(&args.scenario, args.host.as_deref(), args.duration)?;
     if args.shard_index >= args.shard_count {
         return Err(CliError::invalid(anyhow::anyhow!(
             "--shard-index {} is not below --shard-count {} (shards are 0..{})",
@@ -72,7 +66,7 @@ pub(super) async fn run(args: RunArgs) -> Result<Exit, CliError> {
     }
     args.client.apply(&mut plan.client)?;
     args.thresholds.apply(&mut plan)?;
-    plan.load = plan.load.shard(args.shard_index, args.shard_count);
+    plan = plan.shard(args.shard_index, args.shard_count);
     let spans = ClientSpans::init(args.otlp_endpoint.as_deref(), args.trace_share)
         .map_err(CliError::invalid)?;
     let slo = match &args.slo {

@@ -75,6 +75,27 @@ pub(super) struct ClientArgs {
 }
 
 impl ClientArgs {
+    /// The flags as a scenario file writes them (`http2`, `tls`), paths made
+    /// absolute so the file means the same wherever it is saved.
+    pub(super) fn into_spec(self) -> Result<(bool, crate::scenario::TlsSpec), CliError> {
+        let absolute = |p: Option<PathBuf>| {
+            p.map(|p| {
+                std::path::absolute(&p)
+                    .map_err(|e| CliError::invalid(anyhow::anyhow!("{}: {e}", p.display())))
+            })
+            .transpose()
+        };
+        Ok((
+            self.http2,
+            crate::scenario::TlsSpec {
+                ca: absolute(self.cacert)?,
+                insecure: self.insecure,
+                cert: absolute(self.cert)?,
+                key: absolute(self.key)?,
+            },
+        ))
+    }
+
     /// Lays the flags over a plan's client options, then reads the PEM
     /// files the flags name, so a bad one is invalid input before the run
     /// (`SSL_CERT_FILE` is read when the run's target is built).
@@ -115,6 +136,22 @@ pub(super) struct ThresholdArgs {
 }
 
 impl ThresholdArgs {
+    /// The thresholds as a scenario file writes them; an invalid one is
+    /// invalid input, named as the flag.
+    pub(super) fn into_specs(self) -> Result<Vec<crate::scenario::ThresholdSpec>, CliError> {
+        self.thresholds
+            .into_iter()
+            .map(|expr| {
+                crate::threshold::Threshold::parse_any(&expr).map_err(|e| {
+                    CliError::invalid(anyhow::anyhow!(
+                        "invalid --threshold {expr:?}: {e} (e.g. --threshold 'p(95)<300ms' or --threshold 'http_req_duration: p(95)<500')"
+                    ))
+                })?;
+                Ok(crate::scenario::ThresholdSpec::Expr(expr))
+            })
+            .collect()
+    }
+
     /// Adds the thresholds to a plan; an invalid one is invalid input, and
     /// so is a k6 tag filter naming a request the plan does not have.
     pub(super) fn apply(self, plan: &mut Plan) -> Result<(), CliError> {
@@ -179,10 +216,27 @@ pub(super) fn check_duration(d: Duration) -> Result<Duration, CliError> {
     })
 }
 
-/// Loads a scenario file, with a `--duration` override.
-pub(super) fn load_plan(path: &Path, duration: Option<Duration>) -> Result<Plan, CliError> {
+/// Checks a `--host` URL.
+pub(super) fn check_host(host: Option<&str>) -> Result<(), CliError> {
+    if let Some(host) = host {
+        crate::client::Target::parse(host).map_err(|e| {
+            CliError::invalid(anyhow::anyhow!(
+                "invalid --host: {e} (e.g. --host http://127.0.0.1:8080)"
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// Loads a scenario file for a run against `host` (which stands in for a
+/// base_url the file leaves out), with a `--duration` override.
+pub(super) fn load_plan(
+    path: &Path,
+    host: Option<&str>,
+    duration: Option<Duration>,
+) -> Result<Plan, CliError> {
     let duration = duration.map(check_duration).transpose()?;
-    let mut plan = crate::scenario::load(path)?;
+    let mut plan = crate::scenario::load_for(path, host)?;
     if let Some(d) = duration {
         plan.load = plan.load.with_duration(d);
     }

@@ -6,19 +6,27 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::error::{CliError, Exit};
-use super::shared::{load_plan, stdout};
+use super::shared::{check_host, load_plan, stdout};
 
 #[derive(Debug, Args)]
 pub(super) struct ValidateArgs {
     /// Scenario file (YAML), or - for standard input.
     scenario: PathBuf,
+    /// The base URL the run will get with --host (a file may then leave base_url out).
+    #[arg(long)]
+    host: Option<String>,
 }
 
 pub(super) fn run(args: ValidateArgs) -> Result<Exit, CliError> {
-    let ValidateArgs { scenario } = args;
-    let plan = load_plan(&scenario, None)?;
+    let ValidateArgs { scenario, host } = args;
+    check_host(host.as_deref())?;
+    let plan = load_plan(&scenario, host.as_deref(), None)?;
+    let budget = plan
+        .requests
+        .map(|n| format!(", at most {n} requests"))
+        .unwrap_or_default();
     stdout(&format!(
-        "{}: ok ({} scenarios, {} request names, {} thresholds, {})\n",
+        "{}: ok ({} scenarios, {} request names, {} thresholds, {}{budget})\n",
         scenario.display(),
         plan.scenarios.len(),
         plan.names.len(),

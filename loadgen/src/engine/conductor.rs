@@ -41,22 +41,33 @@ pub(super) fn spawn(
             )
             .await;
         }
-        // The schedule runs to its end (the last arrival may come earlier).
-        while !stopping(&ctx) && !ctx.control.halted() && ctx.schedule_time() < duration {
+        // The schedule runs to its end (the last arrival may come earlier),
+        // or until the request budget is spent.
+        while !stopping(&ctx)
+            && !ctx.control.halted()
+            && ctx.schedule_time() < duration
+            && !ctx.budget_spent()
+        {
             ctx.hold_while_paused().await;
             let left = duration.saturating_sub(ctx.schedule_time());
             tokio::select! {
                 _ = tokio::time::sleep(left.min(Duration::from_millis(50))) => {}
                 _ = ctx.control.until_halted() => {}
+                _ = ctx.spent.notified() => {}
             }
         }
         // The schedule is over: nothing new starts, and what is still
         // queued never will.
         ctx.ended.send_replace(true);
+        // (Tickets left over once the budget is spent were never needed:
+        // not dropped.)
         if let (Some(ticket_tx), Some(rx)) = (&ticket_tx, &ctx.tickets) {
             ticket_tx.close();
+            let spent = ctx.budget_spent();
             while rx.try_recv().is_ok() {
-                ctx.drop_many(1);
+                if !spent {
+                    ctx.drop_many(1);
+                }
             }
         }
         // Requests in flight get at most one timeout (a little more, so
@@ -81,9 +92,11 @@ pub(super) fn spawn(
 }
 
 /// Feeds the open model's queue on schedule until the last arrival, the
-/// schedule's end, or a stop. An arrival that finds the queue full is
-/// dropped; arrivals so far behind the clock that they could not fit in the
-/// queue anyway are dropped in one step, so no rate keeps this loop busy.
+/// schedule's end, a stop, or (with a request budget of N) N queued
+/// iterations: each makes at least one request, so N are enough. An
+/// arrival that finds the queue full is dropped; arrivals so far behind the
+/// clock that they could not fit in the queue anyway are dropped in one
+/// step, so no rate keeps this loop busy.
 #[allow(clippy::too_many_arguments)]
 async fn feed(
     ctx: &RunCtx,
@@ -101,9 +114,16 @@ async fn feed(
     let mut next = 0.0f64;
     let mut scale = ctx.live.as_ref().map_or(1.0, |l| l.scale());
     let mut sent: u64 = 0;
+    let mut queued: u64 = 0;
+    let enough = ctx.plan.requests.unwrap_or(u64::MAX);
     'feed: while let Some(due) = profile.time_for(next) {
         loop {
-            if stopping(ctx) || ctx.control.halted() || ctx.schedule_time() >= duration {
+            if stopping(ctx)
+                || ctx.control.halted()
+                || ctx.schedule_time() >= duration
+                || queued >= enough
+                || ctx.budget_spent()
+            {
                 break 'feed;
             }
             ctx.hold_while_paused().await;
@@ -155,6 +175,8 @@ async fn feed(
         };
         if ticket_tx.try_send(ticket).is_err() {
             ctx.drop_many(1);
+        } else {
+            queued += 1;
         }
         next += 1.0 / scale;
         sent = sent.wrapping_add(1);

@@ -59,6 +59,10 @@ pub(super) struct RunCtx {
     pub(super) tickets: Option<async_channel::Receiver<Ticket>>,
     /// A live view's snapshot and switches, when one is attached.
     pub(super) live: Option<Arc<Live>>,
+    /// Requests started so far, counted against the plan's request budget.
+    pub(super) started_requests: AtomicU64,
+    /// Told when the last request of the budget has started.
+    pub(super) spent: tokio::sync::Notify,
 }
 
 impl RunCtx {
@@ -69,6 +73,36 @@ impl RunCtx {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |d| {
                 Some(d.saturating_add(n))
             });
+    }
+
+    /// Takes one request from the plan's budget: false when it is spent
+    /// (no budget: always true). The one that takes the last tells the
+    /// conductor.
+    pub(super) fn take_request(&self) -> bool {
+        let Some(budget) = self.plan.requests else {
+            return true;
+        };
+        let taken = self
+            .started_requests
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < budget).then_some(n + 1)
+            });
+        match taken {
+            Ok(n) => {
+                if n + 1 == budget {
+                    self.spent.notify_one();
+                }
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// True once every request of the plan's budget has started.
+    pub(super) fn budget_spent(&self) -> bool {
+        self.plan
+            .requests
+            .is_some_and(|b| self.started_requests.load(Ordering::SeqCst) >= b)
     }
 
     /// True once the schedule is over or the run is halted.

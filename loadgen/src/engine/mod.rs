@@ -17,7 +17,10 @@
 //! more, think time is cut, iterations still queued are counted as dropped,
 //! and the requests in flight get at most `timeout`. An interruption (or an
 //! abort-on-fail threshold) stops everything at once: requests in flight are
-//! abandoned. The report's times are measured, never the schedule's.
+//! abandoned. A request budget ([`Plan::requests`]) ends the schedule once
+//! its last request has started: no request beyond it starts, and the run
+//! ends when those in flight are done. The report's times are measured,
+//! never the schedule's.
 //!
 //! The parts, a file each: `control` (the switches outside code pulls),
 //! `ctx` (what the parts share), `conductor` (the schedule), `user` (the
@@ -198,6 +201,8 @@ pub async fn run(
         ready: AtomicUsize::new(0),
         tickets: ticket_rx,
         live: live.clone(),
+        started_requests: AtomicU64::new(0),
+        spent: tokio::sync::Notify::new(),
     });
     let aborted: Arc<OnceLock<String>> = Arc::default();
     let recorder = recorder_task::spawn(

@@ -81,11 +81,17 @@ async fn iteration(
     let Some(conn) = ctx.conns.get(user.weighted_users_index) else {
         return false;
     };
+    // In flight before the budget is taken: the conductor, once the budget
+    // is spent, waits for every iteration that took a part of it.
     ctx.in_flight.fetch_add(1, Ordering::SeqCst);
+    if !ctx.take_request() {
+        ctx.in_flight.fetch_sub(1, Ordering::SeqCst);
+        return false;
+    }
     let mut conn = conn.lock().await;
     for (i, req) in scenario.requests.iter().enumerate() {
         // Once the schedule is over, no further request of the iteration starts.
-        if i > 0 && ctx.over() {
+        if i > 0 && (ctx.over() || !ctx.take_request()) {
             break;
         }
         let (uri, headers, body, mut trace_id, mut span_id, traced) = {
@@ -258,7 +264,7 @@ pub(super) fn transaction(
                             ticket.seq,
                         )
                         .await;
-                        if !started {
+                        if !started && !ctx.budget_spent() {
                             // Taken from the queue as the schedule ended.
                             ctx.drop_many(1);
                         }
@@ -276,6 +282,7 @@ pub(super) fn transaction(
             let t = start.elapsed().saturating_sub(ctx.paused_total());
             let active = !ctx.paused()
                 && !ctx.over()
+                && !ctx.budget_spent()
                 && t < duration
                 && (user.weighted_users_index as f64) < profile.rate_at(t).floor();
             if active {

@@ -29,6 +29,9 @@ pub const MAX_QUEUE: u32 = 1_000_000;
 pub const MAX_WEIGHT: u32 = 1_000_000;
 /// The sum of all weights (the weighted choice counts in u32).
 pub const MAX_TOTAL_WEIGHT: u64 = u32::MAX as u64;
+/// A run's request budget (`load.requests`): 1 to 10^9 (a billion
+/// requests is days at any rate one process sends).
+pub const MAX_REQUESTS: u64 = 1_000_000_000;
 /// Rows of one CSV data file.
 pub const MAX_DATA_ROWS: usize = 1_000_000;
 

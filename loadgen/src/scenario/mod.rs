@@ -9,6 +9,7 @@ pub mod limits;
 mod locate;
 pub mod template;
 mod thresholds;
+pub mod url;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,8 +33,10 @@ pub struct ScenarioFile {
     /// A name for reports; defaults to the file name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Scheme, host and port every path is joined to; `--host` overrides it.
-    pub base_url: String,
+    /// Scheme, host and port every path is joined to; `--host` overrides it,
+    /// and with `--host` it may be left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
     /// Headers sent with every request.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
@@ -101,9 +104,12 @@ fn default_timeout() -> Duration {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioSpec {
-    pub name: String,
+    /// The name reports use; may be left out when there is one scenario
+    /// (it is then `default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Relative weight when choosing the scenario of an iteration (default 1).
-    #[serde(default = "one")]
+    #[serde(default = "one", skip_serializing_if = "is_one")]
     pub weight: u32,
     /// Pause after each request of this scenario, unless the request sets its own.
     #[serde(
@@ -120,12 +126,18 @@ fn one() -> u32 {
     1
 }
 
+fn is_one(w: &u32) -> bool {
+    *w == 1
+}
+
 /// One request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestSpec {
     /// The name results are reported under; requests may share a name.
-    pub name: String,
+    /// Default: the method and path, e.g. `GET /api/products`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// HTTP method (default GET).
     #[serde(default = "get")]
     pub method: String,
@@ -184,6 +196,11 @@ pub enum LoadSpec {
         )]
         #[schemars(with = "Option<String>")]
         duration: Option<Duration>,
+        /// End the run once this many requests have completed (no more are
+        /// started); with `duration` too, whichever comes first. Without
+        /// `duration` (or stages), the run lasts until then, at most 24h.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        requests: Option<u64>,
     },
     /// Iterations start at a set rate whatever the latency (k6's constant- and
     /// ramping-arrival-rate); latency is measured from each iteration's intended start.
@@ -204,6 +221,11 @@ pub enum LoadSpec {
         )]
         #[schemars(with = "Option<String>")]
         duration: Option<Duration>,
+        /// End the run once this many requests have completed (no more are
+        /// started); with `duration` too, whichever comes first. Without
+        /// `duration` (or stages), the run lasts until then, at most 24h.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        requests: Option<u64>,
         /// Users available to run iterations at once.
         max_users: u32,
         /// Iterations that may wait for a free user (default 10 x max_users). An
@@ -451,6 +473,26 @@ pub struct Plan {
     pub names: Vec<String>,
     /// HTTP version and TLS options.
     pub client: ClientOptions,
+    /// The request budget: the run ends once this many requests have
+    /// completed, and no more are started (`load.requests`).
+    pub requests: Option<u64>,
+}
+
+impl Plan {
+    /// This process's part of a run split across `count` processes: the
+    /// load (see [`Load::shard`]) and the request budget, shared out with
+    /// the remainder on the first shards.
+    pub fn shard(mut self, index: u32, count: u32) -> Self {
+        if count <= 1 {
+            return self;
+        }
+        self.load = self.load.shard(index, count);
+        self.requests = self.requests.map(|n| {
+            let (c, i) = (u64::from(count), u64::from(index));
+            n / c + u64::from(i < n % c)
+        });
+        self
+    }
 }
 
 pub use crate::client::{ClientOptions, TlsOptions};
@@ -606,6 +648,12 @@ fn refine_location(text: &str, message: &str, line: u64, column: u64) -> (u64, u
 /// Parses and validates a scenario. `path` names the file in errors and
 /// anchors relative data-file paths.
 pub fn parse(text: &str, path: &Path) -> Result<Plan, ScenarioError> {
+    parse_for(text, path, None)
+}
+
+/// [`parse`] for a run against `host` (a URL that replaces the file's
+/// `base_url`, which may then be left out).
+pub fn parse_for(text: &str, path: &Path, host: Option<&str>) -> Result<Plan, ScenarioError> {
     let shown = path.display().to_string();
     let file: ScenarioFile = serde_saphyr::from_str(text).map_err(|err| {
         // The location is shown once, in front.
@@ -646,12 +694,17 @@ pub fn parse(text: &str, path: &Path) -> Result<Plan, ScenarioError> {
         locations: Locations::of(text),
     };
     let base = path.parent().unwrap_or(Path::new("."));
-    validate(file, &ctx, base, &shown)
+    validate(file, &ctx, base, &shown, host)
 }
 
 /// Reads and validates a scenario file (`-` reads standard input): at most
 /// [`MAX_SCENARIO_BYTES`], UTF-8.
 pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
+    load_for(path, None)
+}
+
+/// [`load`] for a run against `host` (see [`parse_for`]).
+pub fn load_for(path: &Path, host: Option<&str>) -> Result<Plan, ScenarioError> {
     let read = common::input::read_text(path, MAX_SCENARIO_BYTES).map_err(|e| match e {
         InputError::Read { error, .. } => ScenarioError::Read {
             path: path.display().to_string(),
@@ -664,23 +717,22 @@ pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
             hint: e.hint().to_owned(),
         },
     })?;
-    parse(&read.text, Path::new(&read.shown))
+    parse_for(&read.text, Path::new(&read.shown), host)
 }
 
 const TEMPLATE_HINT: &str = "templates: {{ randint(1, 20) }} (64-bit integers, low <= high), {{ uuid }}, {{ seq }}, {{ data.NAME.COLUMN }}";
 
-fn validate(
-    file: ScenarioFile,
-    ctx: &Ctx,
-    base: &Path,
-    shown: &str,
-) -> Result<Plan, ScenarioError> {
-    let url = reqwest::Url::parse(&file.base_url).map_err(|e| {
+/// The name of a scenario that leaves its name out (when it is the only one).
+pub const DEFAULT_SCENARIO: &str = "default";
+
+/// Checks a base URL as written in the file: http or https.
+fn check_base_url(written: &str, ctx: &Ctx) -> Result<(), ScenarioError> {
+    let url = reqwest::Url::parse(written).map_err(|e| {
         ctx.at(
             "base_url",
             format!(
                 "base_url {:?} is not a URL: {e}",
-                cut(&file.base_url, SNIPPET_CHARS)
+                cut(written, SNIPPET_CHARS)
             ),
             "write it like http://127.0.0.1:8080",
         )
@@ -692,6 +744,30 @@ fn validate(
             "write it like http://127.0.0.1:8080",
         ));
     }
+    Ok(())
+}
+
+fn validate(
+    file: ScenarioFile,
+    ctx: &Ctx,
+    base: &Path,
+    shown: &str,
+    host: Option<&str>,
+) -> Result<Plan, ScenarioError> {
+    if let Some(written) = &file.base_url {
+        check_base_url(written, ctx)?;
+    }
+    let base_url = match (host, &file.base_url) {
+        (Some(h), _) => h.to_owned(),
+        (None, Some(b)) => b.clone(),
+        (None, None) => {
+            return Err(ctx.at(
+                "base_url",
+                "no base_url: the scenario does not say where to send its requests".into(),
+                "add base_url: http://127.0.0.1:8080, or give the target with loadgen run --host URL",
+            ));
+        }
+    };
     let client = validate_client(&file, ctx, base)?;
     let timeout = ctx.duration(
         "timeout",
@@ -746,12 +822,28 @@ fn validate(
     let mut scenarios = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     let mut total_weight: u64 = 0;
+    let single = file.scenarios.len() == 1;
     for (i, s) in file.scenarios.iter().enumerate() {
         let at = format!("scenarios.{i}");
-        if !seen.insert(s.name.clone()) {
+        let s_name = match (&s.name, single) {
+            (Some(n), _) => n.clone(),
+            (None, true) => DEFAULT_SCENARIO.to_owned(),
+            (None, false) => {
+                return Err(ctx.at(
+                    &at,
+                    format!(
+                        "scenario {} of {} has no name; with several scenarios, each needs one",
+                        i + 1,
+                        file.scenarios.len()
+                    ),
+                    "e.g. name: browse (only a single scenario may leave its name out)",
+                ));
+            }
+        };
+        if !seen.insert(s_name.clone()) {
             return Err(ctx.at(
                 &format!("{at}.name"),
-                format!("scenario {:?} is defined twice", s.name),
+                format!("scenario {s_name:?} is defined twice"),
                 "give each scenario its own name",
             ));
         }
@@ -760,7 +852,7 @@ fn validate(
                 &format!("{at}.weight"),
                 format!(
                     "weight of scenario {:?} must be 1 to {}, got {}",
-                    s.name,
+                    s_name,
                     limits::MAX_WEIGHT,
                     s.weight
                 ),
@@ -784,13 +876,17 @@ fn validate(
         if s.requests.is_empty() {
             return Err(ctx.at(
                 &format!("{at}.requests"),
-                format!("scenario {:?} has no requests", s.name),
+                format!("scenario {s_name:?} has no requests"),
                 "add at least one request",
             ));
         }
         let mut requests = Vec::new();
         for (j, r) in s.requests.iter().enumerate() {
             let at = format!("{at}.requests.{j}");
+            let r_name = r
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("{} {}", r.method.to_ascii_uppercase(), r.path));
             let method = http::Method::from_bytes(r.method.to_ascii_uppercase().as_bytes())
                 .map_err(|_| {
                     ctx.at(
@@ -798,7 +894,7 @@ fn validate(
                         format!(
                             "invalid method {:?} in request {:?}",
                             cut(&r.method, SNIPPET_CHARS),
-                            r.name
+                            r_name
                         ),
                         "GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS",
                     )
@@ -807,7 +903,7 @@ fn validate(
                 Template::parse(t, &data).map_err(|e| {
                     ctx.at(
                         &format!("{at}.{field}"),
-                        cut(&format!("request {:?}: {e}", r.name), SNIPPET_CHARS),
+                        cut(&format!("request {:?}: {e}", r_name), SNIPPET_CHARS),
                         TEMPLATE_HINT,
                     )
                 })
@@ -817,7 +913,7 @@ fn validate(
                     &format!("{at}.path"),
                     format!(
                         "path of request {:?} must start with /, got {:?}",
-                        r.name,
+                        r_name,
                         cut(&r.path, SNIPPET_CHARS)
                     ),
                     "paths are joined to base_url, e.g. /api/products",
@@ -832,7 +928,7 @@ fn validate(
                         format!(
                             "invalid header name {:?} in request {:?}",
                             cut(k, SNIPPET_CHARS),
-                            r.name
+                            r_name
                         ),
                         "header names are tokens like content-type",
                     )
@@ -850,7 +946,7 @@ fn validate(
                     &format!("{at}.expect.{k}"),
                     format!(
                         "expected status {bad} in request {:?} is not an HTTP status",
-                        r.name
+                        r_name
                     ),
                     "status codes are 100 to 599",
                 ));
@@ -858,15 +954,15 @@ fn validate(
             if let Some(t) = r.think_time {
                 ctx.think_time(&format!("{at}.think_time"), t)?;
             }
-            let name_id = match names.iter().position(|n| n == &r.name) {
+            let name_id = match names.iter().position(|n| n == &r_name) {
                 Some(i) => i,
                 None => {
-                    names.push(r.name.clone());
+                    names.push(r_name.clone());
                     names.len() - 1
                 }
             };
             requests.push(Request {
-                name: r.name.clone(),
+                name: r_name.clone(),
                 name_id,
                 method,
                 path,
@@ -877,12 +973,12 @@ fn validate(
             });
         }
         scenarios.push(Scenario {
-            name: s.name.clone(),
+            name: s_name,
             weight: s.weight,
             requests,
         });
     }
-    let load = validate_load(&file.load, ctx)?;
+    let (load, requests) = validate_load(&file.load, ctx)?;
     let thresholds = thresholds::validate(&file.thresholds, &names, ctx)?;
     let name = file.name.clone().unwrap_or_else(|| {
         Path::new(shown)
@@ -892,7 +988,7 @@ fn validate(
     });
     Ok(Plan {
         name,
-        base_url: file.base_url.trim_end_matches('/').to_owned(),
+        base_url: base_url.trim_end_matches('/').to_owned(),
         headers,
         timeout,
         data,
@@ -901,6 +997,7 @@ fn validate(
         thresholds,
         names,
         client,
+        requests,
     })
 }
 
@@ -1044,25 +1141,49 @@ fn check_stages(
     Ok(())
 }
 
-fn validate_load(load: &LoadSpec, ctx: &Ctx) -> Result<Load, ScenarioError> {
+/// The request budget (`load.requests`): 1 to [`limits::MAX_REQUESTS`].
+fn validate_budget(load: &LoadSpec, ctx: &Ctx) -> Result<Option<u64>, ScenarioError> {
+    let (LoadSpec::Closed { requests, .. } | LoadSpec::Open { requests, .. }) = load;
+    match requests {
+        Some(n) if !(1..=limits::MAX_REQUESTS).contains(n) => Err(ctx.at(
+            "load.requests",
+            format!("requests must be 1 to {}, got {n}", limits::MAX_REQUESTS),
+            "the run ends once this many requests have completed, e.g. requests: 1000",
+        )),
+        r => Ok(*r),
+    }
+}
+
+/// A constant level's duration: as written, or with only a request budget,
+/// the longest run (the budget ends it).
+fn constant_duration(duration: &Option<Duration>, budget: Option<u64>) -> Option<Duration> {
+    duration.or(budget.map(|_| limits::MAX_RUN))
+}
+
+fn validate_load(load: &LoadSpec, ctx: &Ctx) -> Result<(Load, Option<u64>), ScenarioError> {
+    let budget = validate_budget(load, ctx)?;
     let need_one = |what: &str| {
         ctx.at(
             "load.model",
-            format!("load needs either {what} with duration, or stages, not both and not neither"),
+            format!(
+                "load needs either {what} with duration (or requests), or stages, not both and not neither"
+            ),
             "e.g. rate: 100 and duration: 30s, or stages: [{duration: 30s, target: 100}]",
         )
     };
-    match load {
+    let load = match load {
         LoadSpec::Closed {
             users,
             stages,
             duration,
+            ..
         } => {
+            let duration = constant_duration(duration, budget);
             let (start_users, stages, at, what) = match (users, stages.is_empty(), duration) {
                 (Some(u), true, Some(d)) => (
                     *u,
                     vec![Stage {
-                        duration: *d,
+                        duration: d,
                         target: f64::from(*u),
                     }],
                     StagePaths::Constant {
@@ -1070,7 +1191,7 @@ fn validate_load(load: &LoadSpec, ctx: &Ctx) -> Result<Load, ScenarioError> {
                     },
                     "users",
                 ),
-                (None, false, None) => (
+                (None, false, _) if load_duration(load).is_none() => (
                     0,
                     stages.clone(),
                     StagePaths::Stages,
@@ -1107,10 +1228,10 @@ fn validate_load(load: &LoadSpec, ctx: &Ctx) -> Result<Load, ScenarioError> {
                     "e.g. users: 10",
                 ));
             }
-            Ok(Load::Closed {
+            Load::Closed {
                 start_users,
                 stages,
-            })
+            }
         }
         LoadSpec::Open {
             rate,
@@ -1119,11 +1240,13 @@ fn validate_load(load: &LoadSpec, ctx: &Ctx) -> Result<Load, ScenarioError> {
             duration,
             max_users,
             max_queue,
+            ..
         } => {
+            let duration = constant_duration(duration, budget);
             let (stages, at, what) = match (rate, stages.is_empty(), duration) {
                 (Some(r), true, Some(d)) => (
                     vec![Stage {
-                        duration: *d,
+                        duration: d,
                         target: *r,
                     }],
                     StagePaths::Constant {
@@ -1131,7 +1254,7 @@ fn validate_load(load: &LoadSpec, ctx: &Ctx) -> Result<Load, ScenarioError> {
                     },
                     "rate (iterations per second)",
                 ),
-                (None, false, None) => (
+                (None, false, _) if load_duration(load).is_none() => (
                     stages.clone(),
                     StagePaths::Stages,
                     "stage target (iterations per second)",
@@ -1193,13 +1316,21 @@ fn validate_load(load: &LoadSpec, ctx: &Ctx) -> Result<Load, ScenarioError> {
                 Some(q) => *q,
                 None => max_users.saturating_mul(10).min(limits::MAX_QUEUE),
             };
-            Ok(Load::Open {
+            Load::Open {
                 start_rate,
                 stages,
                 max_users: *max_users,
                 max_queue,
-            })
+            }
         }
+    };
+    Ok((load, budget))
+}
+
+/// `load.duration` as written.
+fn load_duration(load: &LoadSpec) -> Option<Duration> {
+    match load {
+        LoadSpec::Closed { duration, .. } | LoadSpec::Open { duration, .. } => *duration,
     }
 }
 

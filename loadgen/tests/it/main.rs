@@ -19,4 +19,5 @@ mod runs;
 mod tls_http2;
 mod tui;
 mod tui_views;
+mod url_mode;
 mod util;

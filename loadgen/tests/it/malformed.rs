@@ -23,7 +23,7 @@ async fn malformed_scenarios_exit_2_with_location_and_hint() {
         (
             "no base_url",
             format!("{GOOD_SCENARIOS}{GOOD_LOAD}"),
-            "missing field",
+            "bad.yaml:1:1: no base_url",
         ),
         (
             "bad base_url",
@@ -167,6 +167,29 @@ async fn malformed_scenarios_exit_2_with_location_and_hint() {
                 "",
             ),
             "not both and not neither",
+        ),
+        (
+            "a zero request budget",
+            with(
+                GOOD_SCENARIOS,
+                "load:\n  model: closed\n  users: 2\n  requests: 0\n",
+                "",
+            ),
+            "bad.yaml:10:13: requests must be 1 to 1000000000",
+        ),
+        (
+            "a request budget beyond the range",
+            with(
+                GOOD_SCENARIOS,
+                "load:\n  model: open\n  rate: 5\n  max_users: 2\n  requests: 1000000001\n",
+                "",
+            ),
+            "requests must be 1 to 1000000000",
+        ),
+        (
+            "neither duration nor requests",
+            with(GOOD_SCENARIOS, "load:\n  model: closed\n  users: 2\n", ""),
+            "with duration (or requests)",
         ),
         (
             "zero users",
