@@ -233,6 +233,8 @@ pub struct Clock {
     pub dropped: u64,
     /// Iterations finished so far (each sends one or more requests).
     pub iterations: u64,
+    /// The run's request budget (`-n`, `load.requests`), if it has one.
+    pub budget: Option<u64>,
     pub paused: bool,
     pub scale: f64,
 }

@@ -66,7 +66,15 @@ pub(super) async fn run(args: RunArgs) -> Result<Exit, CliError> {
     }
     args.client.apply(&mut plan.client)?;
     args.thresholds.apply(&mut plan)?;
+    let budget = plan.requests;
     plan = plan.shard(args.shard_index, args.shard_count);
+    if let (Some(n), Some(0)) = (budget, plan.requests) {
+        return Err(CliError::invalid(anyhow::anyhow!(
+            "a request budget of {n} cannot be split across --shard-count {}: part {} would send nothing (use at most {n} shards)",
+            args.shard_count,
+            args.shard_index
+        )));
+    }
     let spans = ClientSpans::init(args.otlp_endpoint.as_deref(), args.trace_share)
         .map_err(CliError::invalid)?;
     let slo = match &args.slo {

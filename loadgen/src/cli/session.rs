@@ -108,7 +108,15 @@ pub(super) async fn execute(
         tui.is_some(),
         outputs.quiet,
     )
-    .then(|| tokio::spawn(crate::progress::show(control.clone(), plan.load.duration())));
+    .then(|| {
+        tokio::spawn(crate::progress::show(
+            control.clone(),
+            crate::progress::Extent {
+                duration: plan.load.duration(),
+                budget: plan.requests,
+            },
+        ))
+    });
     let spans = spans.map(Arc::new);
     let run = engine::run(
         plan.clone(),

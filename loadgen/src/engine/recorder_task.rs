@@ -73,6 +73,7 @@ pub(super) fn spawn(
                             pool,
                             dropped,
                             iterations: clock.iterations.load(Ordering::Relaxed),
+                            budget: plan.requests,
                             paused: live.paused(),
                             scale,
                         }, live.marks()));

@@ -179,7 +179,20 @@ pub fn draw(frame: &mut Frame, snap: &Snapshot, slo: &SloPanel, ui: &UiState) {
 fn draw_header(frame: &mut Frame, area: Rect, s: &Snapshot) {
     let c = &s.clock;
     let width = usize::from(area.width);
-    let remaining = c.duration.saturating_sub(c.elapsed);
+    // With a request budget the run ends at whichever comes first; a
+    // schedule that is only the run's ceiling (a budget alone) is not shown.
+    let left = secs(c.duration.saturating_sub(c.elapsed));
+    let remaining = match c.budget {
+        Some(n) => {
+            let requests = format!("{} of {n} requests", n.saturating_sub(s.requests));
+            if c.duration >= crate::scenario::limits::MAX_RUN {
+                requests
+            } else {
+                format!("{left} or {requests}")
+            }
+        }
+        None => left,
+    };
     let stage = c
         .stage
         .map_or("-".to_owned(), |(i, n)| format!("{}/{}", i + 1, n));
@@ -227,7 +240,7 @@ fn draw_header(frame: &mut Frame, area: Rect, s: &Snapshot) {
         &format!(
             "elapsed {}  remaining {}  stage {stage}  users {}/{} active  dropped {}",
             secs(c.elapsed),
-            secs(remaining),
+            remaining,
             c.in_flight,
             c.pool,
             c.dropped

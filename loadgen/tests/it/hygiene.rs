@@ -47,7 +47,7 @@ async fn unknown_fields_exit_2_at_their_line_with_a_suggestion_and_the_valid_fie
             ),
             "rat:",
             "did you mean \"rate\"?",
-            "valid fields here: rate, stages, start_rate, duration, max_users, max_queue",
+            "valid fields here: rate, stages, start_rate, duration, requests, max_users, max_queue",
         ),
         (
             "a request",

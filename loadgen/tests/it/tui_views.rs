@@ -40,6 +40,7 @@ fn snapshot() -> Snapshot {
             pool: 100,
             dropped: 3,
             iterations: 2001,
+            budget: None,
             paused: false,
             scale: 1.0,
         },
@@ -462,4 +463,25 @@ fn header_tells_iterations_from_requests() {
         "{line}"
     );
     assert!(!line.contains('…'), "{line}");
+}
+
+#[test]
+fn header_counts_down_a_request_budget() {
+    let mut snap = snapshot();
+    let ui = UiState::default();
+    // A budget alone (`-n`): requests left, not the 24h ceiling of the schedule.
+    snap.clock.budget = Some(5000);
+    snap.clock.duration = loadgen::scenario::limits::MAX_RUN;
+    let out = render(80, 24, &snap, &slo_panel(), &ui);
+    let line = out.lines().nth(1).unwrap();
+    assert!(line.contains("remaining 988 of 5000 requests"), "{line}");
+    assert!(!line.contains("23h") && !line.contains("86"), "{line}");
+    // A budget and a duration: whichever comes first.
+    snap.clock.duration = Duration::from_secs(120);
+    let out = render(80, 24, &snap, &slo_panel(), &ui);
+    let line = out.lines().nth(1).unwrap();
+    assert!(
+        line.contains("remaining 1m19s or 988 of 5000 requests"),
+        "{line}"
+    );
 }

@@ -451,3 +451,32 @@ async fn scenarios_without_base_url_or_names() {
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(out.stderr.contains("--host"), "{}", out.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_budget_smaller_than_the_shard_count_is_refused() {
+    let dir = Dir::new();
+    let file = dir.write(
+        "s.yaml",
+        "base_url: http://127.0.0.1:1\nscenarios:\n  - requests: [{path: /}]\nload: {model: closed, users: 1, requests: 2}\n",
+    );
+    // Three parts of a budget of two: the third would send nothing.
+    let out = run(
+        &[
+            "run",
+            arg(&file),
+            "--shard-count",
+            "3",
+            "--shard-index",
+            "2",
+        ],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(out.code, Some(2), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("a request budget of 2 cannot be split across --shard-count 3"),
+        "{}",
+        out.stderr
+    );
+}
