@@ -16,12 +16,12 @@
 # Needs: nginx (apt), oha (cargo install oha --locked).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 ROUNDS=${1:-3}
 SECS=${2:-10}
 CONNS=${3:-32}
 BASELINE=${BASELINE:-}
 
-need() { command -v "$1" >/dev/null || { echo "missing $1: $2" >&2; exit 2; }; }
 need nginx "apt-get install nginx"
 need oha "cargo install oha --locked"
 cargo build --release -q -p loadgen
@@ -125,8 +125,7 @@ for r in $(seq "$ROUNDS"); do
   done
 done
 
-median() { printf '%s\n' $@ | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-echo "machine: $(nproc) cores, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | xargs), kernel $(uname -r)"
+machine
 echo "nginx $(nginx -v 2>&1 | sed 's/.*\///'), one worker on core 0; clients on core 1; $CONNS connections (one stream each); ${SECS}s x $ROUNDS rounds"
 printf '%-12s %12s %22s   %s\n' client "req/s" "req per CPU-second" "runs (req/s | req/CPU-s)"
 for t in "${clients[@]}"; do

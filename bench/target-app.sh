@@ -10,6 +10,7 @@
 # Usage: bench/target-app.sh [ROUNDS] [SECONDS] [CONNECTIONS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 ROUNDS=${1:-3}
 SECONDS_PER_RUN=${2:-10}
 CONNS=${3:-32}
@@ -76,11 +77,10 @@ for r in $(seq "$ROUNDS"); do
 done
 kill -TERM "$SINK_PID"; wait "$SINK_PID" 2>/dev/null || true
 
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 M_OFF=$(median "${OFF[@]}")
 M_ON=$(median "${ON[@]}")
 M_TEN=$(median "${TEN[@]}")
-echo "machine: $(nproc) cores, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | xargs), kernel $(uname -r)"
+machine
 echo "runs: $ROUNDS x ${SECONDS_PER_RUN}s each, wrk -t1 -c$CONNS, GET /api/products, --work-scale 0"
 echo "off          median $M_OFF req/s   [${OFF[*]}]"
 echo "otlp 100%    median $M_ON req/s   [${ON[*]}]"

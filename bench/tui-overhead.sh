@@ -12,11 +12,11 @@
 # Needs: nginx and tmux (apt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 . bench/nginx.sh
 ROUNDS=${1:-5}
 SECS=${2:-10}
 CONNS=${3:-32}
-need() { command -v "$1" >/dev/null || { echo "missing $1: $2" >&2; exit 2; }; }
 need nginx "apt-get install nginx"
 need tmux "apt-get install tmux"
 cargo build --release -q -p loadgen

@@ -17,12 +17,12 @@
 # Needs: nginx (apt), oha (cargo install oha --locked), taskset, python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 . bench/nginx.sh
 ROUNDS=${1:-3}
 SECS=${2:-10}
 HTTP2=${HTTP2:-1}
 
-need() { command -v "$1" >/dev/null || { echo "missing $1: $2" >&2; exit 2; }; }
 need nginx "apt-get install nginx"
 need taskset "apt-get install util-linux"
 OHA=${OHA:-$(command -v oha || echo "$HOME/.cargo/bin/oha")}
@@ -100,8 +100,7 @@ for r in $(seq "$ROUNDS"); do
   done
 done
 
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-echo "machine: $(nproc) cores, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | xargs), kernel $(uname -r)"
+machine
 echo "nginx $(nginx -v 2>&1 | sed 's/.*\///'), one worker on core 0; clients on core 1; $("$OHA" --version); ${SECS}s x $ROUNDS rounds"
 printf '%-10s %-8s %10s %20s   %s\n' case tool "req/s" "req per CPU-second" "runs (req/s | req/CPU-s)"
 for c in "${cases[@]}"; do
