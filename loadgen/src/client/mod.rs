@@ -481,7 +481,12 @@ impl Connection {
         };
         let response: Response<Incoming> = match &mut sender {
             Sender::H1(s) => {
-                request.headers_mut().insert(HOST, target.authority.clone());
+                // A Host header the scenario sets (a virtual host behind
+                // an address) is kept; otherwise the URL's authority.
+                request
+                    .headers_mut()
+                    .entry(HOST)
+                    .or_insert_with(|| target.authority.clone());
                 s.send_request(request)
                     .await
                     .map_err(|e| exchange_error(&e))?

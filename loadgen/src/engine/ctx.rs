@@ -119,6 +119,18 @@ impl RunCtx {
         }
     }
 
+    /// Returns once a request still waiting for its host lookup should give
+    /// up: the run is halted, or the schedule's time is over. A run that its
+    /// request budget ended lets the requests holding part of the budget go
+    /// on (each is bounded by its timeout), so all N are sent.
+    pub(super) async fn until_cut(&self) {
+        let mut ended = self.ended.subscribe();
+        tokio::select! {
+            _ = ended.wait_for(|e| *e && !self.budget_spent()) => {}
+            _ = self.control.until_halted() => {}
+        }
+    }
+
     /// Sleeps for `d`, cut short when the schedule ends.
     pub(super) async fn think(&self, d: Duration) {
         if d.is_zero() {

@@ -174,7 +174,7 @@ async fn iteration(
             Ok(request) => {
                 let send = tokio::time::timeout(
                     plan.timeout,
-                    conn.send(&ctx.target, request, plan.timeout, ctx.until_over()),
+                    conn.send(&ctx.target, request, plan.timeout, ctx.until_cut()),
                 );
                 tokio::select! {
                     r = send => Some(r),

@@ -70,8 +70,15 @@ fn number(value: &str) -> Option<f64> {
 
 /// A number for a native expression: without float noise (`7.000000000000001` is `7`).
 fn shown(v: f64) -> String {
+    // Rounding hides float noise (0.07 x 100 = 7.000000000000001); a value
+    // the rounding would change (a limit below 1e-9) is written as it is, so
+    // the text means the same limit when it is read again (`loadgen merge`).
     let rounded = (v * 1e9).round() / 1e9;
-    format!("{rounded}")
+    if (rounded - v).abs() > v.abs() * 1e-9 {
+        format!("{v}")
+    } else {
+        format!("{rounded}")
+    }
 }
 
 /// Maps k6's `METRIC: EXPR` onto the native threshold it means. The
@@ -191,6 +198,24 @@ fn finish(mut t: Threshold, filter: Option<&str>, text: &str) -> Result<Threshol
 mod tests {
     use super::*;
     use crate::threshold::{Metric, Op};
+
+    #[test]
+    fn tiny_limits_are_written_so_they_read_back_the_same() {
+        for limit in [0.01, 0.07, 0.5, 1e-7, 1e-12, 3.3e-15] {
+            let t = parse("http_req_failed", &format!("rate<{limit}")).unwrap();
+            let again = Threshold::parse(&t.expr).unwrap();
+            assert!(
+                (again.limit - t.limit).abs() <= t.limit * 1e-12,
+                "{limit}: {} reads back as {}",
+                t.expr,
+                again.limit
+            );
+        }
+        assert_eq!(
+            parse("http_req_failed", "rate<0.07").unwrap().expr,
+            "error_rate<7%"
+        );
+    }
 
     #[test]
     fn k6_forms_map_onto_native_thresholds() {

@@ -219,9 +219,9 @@ async fn thresholds_from_the_command_line_join_the_scenarios() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| t["expr"].as_str().unwrap_or_default().to_owned())
+        .map(|t| t["threshold"].as_str().unwrap_or_default().to_owned())
         .collect();
-    assert_eq!(shown.len(), 2, "{shown:?}");
+    assert_eq!(shown, ["p(99)<5s", "rps>1000000"], "{shown:?}");
     // One that does not parse is invalid input, before anything runs.
     let out = run_against(&app, &file, &["--threshold", "p(95)<<3"]).await;
     assert_eq!(out.code, Some(2), "{}{}", out.stdout, out.stderr);

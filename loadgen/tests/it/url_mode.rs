@@ -156,6 +156,14 @@ async fn each_flag_reaches_the_server() {
             assert_eq!(got[0].headers.get_all("x-test").iter().count(), 1);
         }
     }
+    // A Host header is kept (a virtual host behind an address); without
+    // one, the URL's authority is sent.
+    let before = server.seen().len();
+    let out = run(&[&url, "-n", "1", "-H", "Host: api.example"], LIMIT).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(header(&server.seen()[before], "host"), Some("api.example"));
+    let authority = server.url.trim_start_matches("http://").to_owned();
+    assert_eq!(header(&server.seen()[0], "host"), Some(authority.as_str()));
     // A header value keeps its colons: the split is at the first one.
     let before = server.seen().len();
     let out = run(&[&url, "-n", "1", "-H", "X-Time: 12:30:00"], LIMIT).await;
@@ -450,6 +458,32 @@ async fn scenarios_without_base_url_or_names() {
     let out = run(&["validate", arg(&bare), "--host", "nope"], LIMIT).await;
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(out.stderr.contains("--host"), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_budget_is_sent_in_full_to_a_host_name() {
+    // The budget's last request ends the schedule while the first requests
+    // may still wait for the one shared lookup of the name: they must go on.
+    let app = target(0.0).await;
+    let url = format!("http://localhost:{}/api/products", app.addr.port());
+    let mut expected = 0.0;
+    for flags in [
+        &["-n", "1", "-c", "50"][..],
+        &["-n", "5", "-q", "1000"][..],
+        &["-n", "20", "-c", "50"][..],
+    ] {
+        let mut args = vec![url.as_str()];
+        args.extend_from_slice(flags);
+        let out = run(&args, LIMIT).await;
+        assert_eq!(out.code, Some(0), "{flags:?}: {}{}", out.stdout, out.stderr);
+        expected += flags[1].parse::<f64>().unwrap();
+        assert_eq!(
+            served(&app, "/api/products"),
+            expected,
+            "{flags:?}: {}",
+            out.stdout
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
