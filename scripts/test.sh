@@ -11,6 +11,9 @@ command -v amtool >/dev/null || need_apt+=(prometheus-alertmanager)
 command -v wrk >/dev/null || need_apt+=(wrk)
 command -v tmux >/dev/null || need_apt+=(tmux)
 command -v groff >/dev/null || need_apt+=(groff-base)
+# HdrHistogram's reference (Java) log processor reads loadgen's --hdr-log in a test.
+command -v java >/dev/null || need_apt+=(default-jre-headless)
+[ -f /usr/share/java/hdrhistogram.jar ] || need_apt+=(libhdrhistogram-java)
 if ((${#need_apt[@]})); then
   echo "==> installing ${need_apt[*]}"
   SUDO=""

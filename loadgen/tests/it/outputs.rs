@@ -1,7 +1,8 @@
 //! What a run prints and writes, through the binary against the target app:
 //! the summary's status codes and bytes against what the app served,
 //! `--json`, `--quiet`, the progress line on a terminal stderr, and the
-//! HdrHistogram log read back by HdrHistogram's Python package.
+//! HdrHistogram log read back by HdrHistogram's Python package and by its
+//! reference Java log processor.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -402,4 +403,109 @@ async fn hdr_log_reads_back_with_an_independent_implementation() {
     let broken = dir.write("millis.hlog", &millis);
     let e = agrees(&read_with_python(&broken), &r).unwrap_err();
     assert!(e.contains("p50_us"), "{e}");
+}
+
+/// HdrHistogram's reference implementation, the Java `HistogramLogProcessor`
+/// (Debian's libhdrhistogram-java, which scripts/test.sh installs), run on a
+/// log as its users run it: no `-tag`, values printed in milliseconds.
+/// Returns its exit status, its `.hgrm` percentile file and its stderr.
+fn java_processor(log: &Path, out: &Path) -> (bool, String, String) {
+    let jar =
+        std::env::var("HDRH_JAR").unwrap_or_else(|_| "/usr/share/java/hdrhistogram.jar".to_owned());
+    let run = std::process::Command::new(std::env::var("JAVA").unwrap_or_else(|_| "java".into()))
+        .args(["-cp", &jar, "org.HdrHistogram.HistogramLogProcessor", "-i"])
+        .arg(log)
+        .args(["-outputValueUnitRatio", "1000", "-o"])
+        .arg(out)
+        .output()
+        .expect("java runs (scripts/test.sh installs libhdrhistogram-java)");
+    let hgrm = std::fs::read_to_string(format!("{}.hgrm", out.display())).unwrap_or_default();
+    (
+        run.status.success(),
+        hgrm,
+        String::from_utf8_lossy(&run.stderr).into_owned(),
+    )
+}
+
+/// A `#[Name = value, ...]` figure of an `.hgrm` footer.
+fn footer(hgrm: &str, name: &str) -> Option<f64> {
+    let at = hgrm.find(&format!("{name} "))?;
+    let rest = hgrm[at..].split_once('=')?.1;
+    rest.trim_start()
+        .split([',', ']'])
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hdr_log_reads_in_the_reference_java_log_processor() {
+    let app = target(0.0).await;
+    set_faults(
+        &app,
+        json!({"rules": [{"route": "/api/products", "latency": "5ms", "jitter": "20ms"}]}),
+    )
+    .await;
+    let dir = Dir::new();
+    let file = dir.write("s.yaml", &open_scenario("/api/products", 50.0, 2, 20, ""));
+    let (rep, log) = (dir.path("r.json"), dir.path("r.hlog"));
+    let out = run_against(
+        &app,
+        &file,
+        &["--report", arg(&rep), "--hdr-log", arg(&log)],
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    let r = loadgen::report::read(&rep).unwrap();
+    let (ok, hgrm, stderr) = java_processor(&log, &dir.path("java"));
+    assert!(ok && !stderr.contains("Exception"), "{stderr}");
+    // The whole run: the same count, mean and max as the report (ms, 3 decimals).
+    assert_eq!(
+        footer(&hgrm, "Total count"),
+        Some(r.total.count as f64),
+        "{hgrm}"
+    );
+    let lat = &r.total.latency_ms;
+    let close = |a: f64, b: f64| (a - b).abs() <= 0.0015 + b * 1e-3;
+    let max = footer(&hgrm, "Max").unwrap_or(f64::NAN);
+    assert!(close(max, lat.max), "java max {max} vs report {}", lat.max);
+    let mean = footer(&hgrm, "Mean").unwrap_or(f64::NAN);
+    assert!(
+        close(mean, lat.mean),
+        "java mean {mean} vs report {}",
+        lat.mean
+    );
+    // The median: the first row of the distribution at or past 0.5.
+    let p50 = hgrm
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            Some((
+                f.next()?.parse::<f64>().ok()?,
+                f.next()?.parse::<f64>().ok()?,
+            ))
+        })
+        .find(|(_, q)| *q >= 0.5)
+        .map_or(f64::NAN, |(v, _)| v);
+    assert!(close(p50, lat.p50), "java p50 {p50} vs report {}", lat.p50);
+
+    // The check can fail: the tagged lines loadgen wrote before crash it.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let tagged: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with(['#', '"']) {
+                format!("{l}\n")
+            } else {
+                format!("Tag=corrected,{l}\n")
+            }
+        })
+        .collect();
+    let old = dir.write("tagged.hlog", &tagged);
+    let (_, hgrm, stderr) = java_processor(&old, &dir.path("old"));
+    assert!(
+        stderr.contains("Exception") || footer(&hgrm, "Total count") != Some(r.total.count as f64),
+        "the old format read cleanly: {stderr}{hgrm}"
+    );
 }
