@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::util::{Dir, arg, report, run, run_against, target};
+use crate::util::{Dir, arg, fits_schema, report, run, run_against, target};
 
 const HEAD: &str = "base_url: http://127.0.0.1:1\ntimeout: 5s\n";
 const SCENARIOS: &str =
@@ -309,40 +309,13 @@ async fn refused_k6_thresholds_in_a_scenario_point_at_their_entry() {
     }
 }
 
-/// check-jsonschema (`$CHECK_JSONSCHEMA`, or the `.venv` scripts/test.sh
-/// makes) on a scenario file against `loadgen/scenario.schema.json`.
-fn fits_scenario_schema(file: &std::path::Path) -> (bool, String) {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let tool = std::env::var_os("CHECK_JSONSCHEMA")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join(".venv/bin/check-jsonschema"));
-    assert!(
-        tool.exists(),
-        "check-jsonschema is not installed: run scripts/test.sh (it makes .venv) or set CHECK_JSONSCHEMA"
-    );
-    let out = std::process::Command::new(tool)
-        .arg("--schemafile")
-        .arg(root.join("loadgen/scenario.schema.json"))
-        .arg(file)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
 /// The JSON Schema editors use says what the parser says: k6's map form is
 /// valid, and a typo inside a threshold is not.
 #[test]
 fn the_scenario_schema_takes_the_k6_map_and_refuses_the_same_typos() {
     let dir = Dir::new();
     let good = dir.write("k6.yaml", &format!("{HEAD}{SCENARIOS}{LOAD}{K6_PASSING}"));
-    let (ok, out) = fits_scenario_schema(&good);
+    let (ok, out) = fits_schema("loadgen/scenario.schema.json", &good);
     assert!(ok, "{out}");
     for (name, thresholds) in [
         (
@@ -355,7 +328,7 @@ fn the_scenario_schema_takes_the_k6_map_and_refuses_the_same_typos() {
         ),
     ] {
         let bad = dir.write(name, &format!("{HEAD}{SCENARIOS}{LOAD}{thresholds}"));
-        let (ok, out) = fits_scenario_schema(&bad);
+        let (ok, out) = fits_schema("loadgen/scenario.schema.json", &bad);
         assert!(!ok, "{name}: the schema accepts a typo: {out}");
     }
 }

@@ -363,16 +363,7 @@ async fn hdr_log_reads_back_with_an_independent_implementation() {
         "{e}"
     );
     // ... tagged lines, as loadgen wrote them before, ...
-    let tagged: String = text
-        .lines()
-        .map(|l| {
-            if l.starts_with(['#', '"']) {
-                format!("{l}\n")
-            } else {
-                format!("Tag=corrected,{l}\n")
-            }
-        })
-        .collect();
+    let tagged = tagged(&text);
     let broken = dir.write("tagged.hlog", &tagged);
     let e = agrees(&read_with_python(&broken), &r).unwrap_err();
     assert!(e.contains("tagged line"), "{e}");
@@ -403,6 +394,20 @@ async fn hdr_log_reads_back_with_an_independent_implementation() {
     let broken = dir.write("millis.hlog", &millis);
     let e = agrees(&read_with_python(&broken), &r).unwrap_err();
     assert!(e.contains("p50_us"), "{e}");
+}
+
+/// A log with its interval lines tagged, as loadgen wrote them before it
+/// followed the reference format.
+fn tagged(log: &str) -> String {
+    log.lines()
+        .map(|l| {
+            if l.starts_with(['#', '"']) {
+                format!("{l}\n")
+            } else {
+                format!("Tag=corrected,{l}\n")
+            }
+        })
+        .collect()
 }
 
 /// HdrHistogram's reference implementation, the Java `HistogramLogProcessor`
@@ -492,16 +497,7 @@ async fn hdr_log_reads_in_the_reference_java_log_processor() {
 
     // The check can fail: the tagged lines loadgen wrote before crash it.
     let text = std::fs::read_to_string(&log).unwrap();
-    let tagged: String = text
-        .lines()
-        .map(|l| {
-            if l.starts_with(['#', '"']) {
-                format!("{l}\n")
-            } else {
-                format!("Tag=corrected,{l}\n")
-            }
-        })
-        .collect();
+    let tagged = tagged(&text);
     let old = dir.write("tagged.hlog", &tagged);
     let (_, hgrm, stderr) = java_processor(&old, &dir.path("old"));
     assert!(

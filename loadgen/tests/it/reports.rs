@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::util::{Dir, arg, open_scenario, report, run, run_against, target};
+use crate::util::{Dir, arg, fits_schema, open_scenario, report, run, run_against, target};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_round_trips_and_merges() {
@@ -30,7 +30,7 @@ async fn report_round_trips_and_merges() {
     assert_eq!(typed.total.slowest.len(), loadgen::stats::SLOWEST);
     assert_eq!(typed.total.slowest[0].trace_id.len(), 32);
     // The report fits the run report's checked-in JSON Schema (common/).
-    let (ok, why) = fits_report_schema(&rep);
+    let (ok, why) = fits_schema("common/report.schema.json", &rep);
     assert!(ok, "{why}");
     // The HdrHistogram log has one histogram per second with requests
     // (untagged, after the reference header: see outputs.rs).
@@ -58,7 +58,7 @@ async fn report_round_trips_and_merges() {
     .await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let m = report(&merged);
-    let (ok, why) = fits_report_schema(&merged);
+    let (ok, why) = fits_schema("common/report.schema.json", &merged);
     assert!(ok, "the merged report: {why}");
     assert_eq!(m["total"]["count"].as_u64(), Some(2 * typed.total.count));
     assert_eq!(
@@ -139,33 +139,6 @@ async fn report_to_stdout_is_the_report_alone() {
     .await;
     assert_eq!(two.code, Some(2), "{}", two.stderr);
     assert!(two.stderr.contains("at most one"), "{}", two.stderr);
-}
-
-/// check-jsonschema (`$CHECK_JSONSCHEMA`, or the `.venv` scripts/test.sh
-/// makes) on `file` against `common/report.schema.json`: (passed, output).
-fn fits_report_schema(file: &std::path::Path) -> (bool, String) {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let tool = std::env::var_os("CHECK_JSONSCHEMA")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join(".venv/bin/check-jsonschema"));
-    assert!(
-        tool.exists(),
-        "check-jsonschema is not installed: run scripts/test.sh (it makes .venv) or set CHECK_JSONSCHEMA"
-    );
-    let out = std::process::Command::new(tool)
-        .arg("--schemafile")
-        .arg(root.join("common/report.schema.json"))
-        .arg(file)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
 }
 
 /// The JSON Schema describes the format: the load models and required

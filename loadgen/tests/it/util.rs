@@ -155,3 +155,31 @@ pub fn has_location(text: &str, file: &str) -> bool {
         num(parts.next()) && num(parts.next())
     })
 }
+
+/// check-jsonschema (`$CHECK_JSONSCHEMA`, or the `.venv` scripts/test.sh
+/// makes) on `file` against `schema` (a path from the repository's root):
+/// (passed, output).
+pub fn fits_schema(schema: &str, file: &Path) -> (bool, String) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let tool = std::env::var_os("CHECK_JSONSCHEMA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join(".venv/bin/check-jsonschema"));
+    assert!(
+        tool.exists(),
+        "check-jsonschema is not installed: run scripts/test.sh (it makes .venv) or set CHECK_JSONSCHEMA"
+    );
+    let out = std::process::Command::new(tool)
+        .arg("--schemafile")
+        .arg(root.join(schema))
+        .arg(file)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
