@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod observe;
 pub mod process;
 pub mod server;
+pub mod spans;
 pub mod state;
 pub mod telemetry;
 pub mod tls;

@@ -6,6 +6,8 @@ use std::fmt;
 
 use opentelemetry::trace::TraceContextExt;
 use serde_json::{Map, Value};
+
+use crate::spans::current_name;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
@@ -48,7 +50,7 @@ where
 {
     fn format_event(
         &self,
-        ctx: &FmtContext<'_, S, N>,
+        _ctx: &FmtContext<'_, S, N>,
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
@@ -67,16 +69,18 @@ where
         if let Some(message) = fields.remove("message") {
             line.insert("message".into(), message);
         }
-        if let Some(span) = ctx.lookup_current() {
-            line.insert("span".into(), span.name().into());
+        if let Some(name) = current_name() {
+            line.insert("span".into(), name.as_ref().into());
         }
-        // The OpenTelemetry layer activates a span's context while it is entered.
-        let cx = opentelemetry::Context::current();
-        let sc = cx.span().span_context().clone();
-        if sc.is_valid() {
-            line.insert("trace_id".into(), sc.trace_id().to_string().into());
-            line.insert("span_id".into(), sc.span_id().to_string().into());
-        }
+        // A request's span context is current while the request is polled.
+        opentelemetry::Context::map_current(|cx| {
+            let span = cx.span();
+            let sc = span.span_context();
+            if sc.is_valid() {
+                line.insert("trace_id".into(), sc.trace_id().to_string().into());
+                line.insert("span_id".into(), sc.span_id().to_string().into());
+            }
+        });
         if !fields.is_empty() {
             line.insert("fields".into(), Value::Object(fields));
         }

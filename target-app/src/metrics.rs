@@ -8,7 +8,7 @@
 
 use std::sync::atomic::AtomicU64;
 
-use prometheus_client::encoding::{EncodeLabelSet, text::encode};
+use prometheus_client::encoding::{EncodeLabelSet, LabelSetEncoder, text::encode};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::exemplar::HistogramWithExemplars;
 use prometheus_client::metrics::family::Family;
@@ -48,10 +48,16 @@ pub struct ShedLabels {
     pub http_route: String,
 }
 
-/// The exemplar attached to a histogram observation.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TraceExemplar {
-    pub trace_id: String,
+/// The exemplar attached to a histogram observation: the trace id of a
+/// sampled request, kept as 16 bytes and written as 32 hex digits only when
+/// the metrics are scraped.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct TraceExemplar(pub opentelemetry::trace::TraceId);
+
+impl EncodeLabelSet for TraceExemplar {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        [("trace_id", self.0.to_string())].encode(encoder)
+    }
 }
 
 fn duration_histogram() -> HistogramWithExemplars<TraceExemplar> {
@@ -171,9 +177,10 @@ mod tests {
             })
             .observe(
                 0.042,
-                Some(TraceExemplar {
-                    trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
-                }),
+                Some(TraceExemplar(
+                    opentelemetry::trace::TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736")
+                        .unwrap(),
+                )),
                 None,
             );
         m.orders_created.inc();

@@ -20,6 +20,7 @@ use crate::conn::{self, ConnectionLimits, Guard, Peer, Pressure};
 use crate::faults::{FaultPlan, Faults};
 use crate::metrics::Metrics;
 use crate::observe;
+use crate::spans::Spans;
 use crate::state::{AppState, Lifecycle, Limits, Phase, Shared};
 use crate::tls::{TlsConfig, TlsError, server_config};
 use crate::work::{Work, WorkConfig};
@@ -50,7 +51,8 @@ pub struct Config {
     pub shutdown_delay: Duration,
     /// Then in-flight requests get at most this long to finish.
     pub drain_timeout: Duration,
-    /// Whether server spans are created.
+    /// Whether request spans are created (with the tracer that
+    /// [`crate::Telemetry::init`] installed; none without it).
     pub tracing: bool,
 }
 
@@ -151,14 +153,15 @@ pub struct Running {
 /// startup delay.
 pub async fn start(config: Config) -> Result<Running, ServerError> {
     let tls = config.tls.as_ref().map(server_config).transpose()?;
+    let spans = Spans::new(config.tracing.then(crate::telemetry::tracer).flatten());
     let state = AppState::new(Shared {
         lifecycle: Lifecycle::default(),
         metrics: Arc::new(Metrics::new()),
         faults: Faults::new(config.faults.clone()),
-        work: Work::new(config.work.clone()),
+        work: Work::new(config.work.clone(), spans.clone()),
         in_flight: Arc::new(Semaphore::new(config.limits.max_in_flight)),
         limits: config.limits.clone(),
-        tracing: config.tracing,
+        spans,
         scheme: if tls.is_some() { "https" } else { "http" },
     });
     let listener = bind(config.listen)?;

@@ -9,6 +9,7 @@ use tokio::sync::Semaphore;
 
 use crate::faults::Faults;
 use crate::metrics::Metrics;
+use crate::spans::Spans;
 use crate::work::Work;
 
 /// Where the service is in its life.
@@ -112,8 +113,8 @@ pub struct Shared {
     pub work: Work,
     pub in_flight: Arc<Semaphore>,
     pub limits: Limits,
-    /// Whether server spans are created (false with `--telemetry off`).
-    pub tracing: bool,
+    /// Request spans (none with `--telemetry off`).
+    pub spans: Spans,
     /// `http` or `https`, for the `url.scheme` span attribute.
     pub scheme: &'static str,
 }

@@ -9,15 +9,18 @@
 //! (`OTEL_BSP_*`), and the resource (`OTEL_SERVICE_NAME`,
 //! `OTEL_RESOURCE_ATTRIBUTES`).
 //!
-//! Each layer has its own filter: a global filter would also drop the
-//! request spans that the exporter needs.
+//! Request spans are made with the OpenTelemetry API ([`crate::spans`]), from
+//! the tracer installed here ([`tracer`]); `tracing` carries log events only,
+//! and each of its layers has its own filter.
+
+use std::sync::OnceLock;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{LogExporter, SpanExporter};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{FilterExt, Targets, filter_fn};
@@ -145,6 +148,15 @@ fn events_only<S>() -> impl tracing_subscriber::layer::Filter<S> + Clone {
     filter_fn(|meta| meta.is_event())
 }
 
+/// The tracer of the installed provider, set once by [`Telemetry::init`].
+static TRACER: OnceLock<SdkTracer> = OnceLock::new();
+
+/// The tracer request spans are made with; `None` before [`Telemetry::init`]
+/// and with [`TelemetryMode::Off`].
+pub fn tracer() -> Option<SdkTracer> {
+    TRACER.get().cloned()
+}
+
 /// Installed telemetry; call [`Telemetry::shutdown`] to flush before exit.
 #[derive(Debug, Default)]
 pub struct Telemetry {
@@ -173,15 +185,15 @@ impl Telemetry {
             .with_filter(stdout_filter.and(events_only()));
 
         let mut telemetry = Telemetry::default();
-        let (trace_layer, log_layer) = match mode {
-            TelemetryMode::Off => (None, None),
+        let log_layer = match mode {
+            TelemetryMode::Off => None,
             TelemetryMode::Console => {
                 let provider = SdkTracerProvider::builder()
                     .with_resource(resource())
                     .with_simple_exporter(crate::console::ConsoleExporter)
                     .build();
                 telemetry.tracer_provider = Some(provider);
-                (telemetry.trace_layer(), None)
+                None
             }
             TelemetryMode::Otlp => {
                 let resource = resource();
@@ -198,7 +210,7 @@ impl Telemetry {
                         .with_filter(export_filter().and(events_only()));
                 telemetry.tracer_provider = Some(provider);
                 telemetry.logger_provider = Some(logs);
-                (telemetry.trace_layer(), Some(bridge))
+                Some(bridge)
             }
         };
         if let Some(provider) = &telemetry.tracer_provider {
@@ -206,28 +218,15 @@ impl Telemetry {
             opentelemetry::global::set_tracer_provider(provider.clone());
         }
         tracing_subscriber::registry()
-            .with(trace_layer)
             .with(log_layer)
             .with(stdout)
             .try_init()
             .map_err(|_| TelemetryError::AlreadyInstalled)?;
+        if let Some(provider) = &telemetry.tracer_provider {
+            // Set at most once: a second init failed just above.
+            let _ = TRACER.set(provider.tracer("target-app"));
+        }
         Ok(telemetry)
-    }
-
-    fn trace_layer<S>(&self) -> Option<impl Layer<S> + use<S>>
-    where
-        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
-    {
-        let tracer = self.tracer_provider.as_ref()?.tracer("target-app");
-        Some(
-            tracing_opentelemetry::layer()
-                .with_tracer(tracer)
-                .with_tracked_inactivity(false)
-                .with_threads(false)
-                .with_location(false)
-                .with_target(false)
-                .with_filter(Targets::new().with_target("target_app", LevelFilter::INFO)),
-        )
     }
 
     /// Flushes and stops the exporters; spans still queued are sent first.

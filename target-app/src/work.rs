@@ -8,9 +8,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use opentelemetry::KeyValue;
 use rand::Rng;
 use serde::Serialize;
-use tracing::Instrument;
+
+use crate::spans::Spans;
 
 /// Settings of the simulated work.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,6 +76,15 @@ pub fn catalogue() -> Vec<Product> {
         .collect()
 }
 
+/// The attributes of a query on the products table.
+fn db_select() -> [KeyValue; 3] {
+    [
+        KeyValue::new("db.system.name", "sqlite"),
+        KeyValue::new("db.operation.name", "SELECT"),
+        KeyValue::new("db.collection.name", "products"),
+    ]
+}
+
 /// Outcome of the payment step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Payment {
@@ -86,13 +97,16 @@ pub enum Payment {
 pub struct Work {
     config: WorkConfig,
     products: Arc<[Product]>,
+    spans: Spans,
 }
 
 impl Work {
-    pub fn new(config: WorkConfig) -> Self {
+    /// The back end; each step runs in a child span from `spans`.
+    pub fn new(config: WorkConfig, spans: Spans) -> Self {
         Self {
             config,
             products: catalogue().into(),
+            spans,
         }
     }
 
@@ -109,33 +123,43 @@ impl Work {
 
     /// Lists the catalogue (a query of 10-30 ms).
     pub async fn list_products(&self) -> Vec<Product> {
-        let span = tracing::info_span!(
-            "SELECT products",
-            "db.system.name" = "sqlite",
-            "db.operation.name" = "SELECT",
-            "db.collection.name" = "products",
-        );
-        self.wait(Self::between(10, 30)).instrument(span).await;
+        self.spans
+            .child(
+                "SELECT products",
+                db_select,
+                self.wait(Self::between(10, 30)),
+            )
+            .await;
         self.products.to_vec()
     }
 
     /// Looks one product up (a query of 10-30 ms).
     pub async fn product(&self, id: u32) -> Option<Product> {
-        let span = tracing::info_span!(
-            "SELECT products",
-            "db.system.name" = "sqlite",
-            "db.operation.name" = "SELECT",
-            "db.collection.name" = "products",
-            "db.query.summary" = "SELECT products WHERE id = ?",
-        );
-        self.wait(Self::between(10, 30)).instrument(span).await;
+        let attributes = || {
+            let [a, b, c] = db_select();
+            [
+                a,
+                b,
+                c,
+                KeyValue::new("db.query.summary", "SELECT products WHERE id = ?"),
+            ]
+        };
+        self.spans
+            .child(
+                "SELECT products",
+                attributes,
+                self.wait(Self::between(10, 30)),
+            )
+            .await;
         self.products.iter().find(|p| p.id == id).cloned()
     }
 
     /// Validates an order against the catalogue (1-5 ms).
     pub async fn validate(&self, product_id: u32) -> Option<Product> {
-        let span = tracing::info_span!("validate_order", "app.product.id" = i64::from(product_id));
-        self.wait(Self::between(1, 5)).instrument(span).await;
+        let attributes = || [KeyValue::new("app.product.id", i64::from(product_id))];
+        self.spans
+            .child("validate_order", attributes, self.wait(Self::between(1, 5)))
+            .await;
         self.products.iter().find(|p| p.id == product_id).cloned()
     }
 
@@ -148,18 +172,24 @@ impl Work {
                 rng.random::<f64>() < self.config.payment_failure_rate,
             )
         };
-        let span = tracing::info_span!(
-            "process_payment",
-            "app.payment.amount_cents" = amount_cents as i64,
-            "app.payment.slow_path" = slow,
-            "app.payment.declined" = declined,
-        );
+        let attributes = || {
+            [
+                KeyValue::new(
+                    "app.payment.amount_cents",
+                    i64::try_from(amount_cents).unwrap_or(i64::MAX),
+                ),
+                KeyValue::new("app.payment.slow_path", slow),
+                KeyValue::new("app.payment.declined", declined),
+            ]
+        };
         let wait = if slow {
             Self::between(200, 500)
         } else {
             Self::between(20, 50)
         };
-        self.wait(wait).instrument(span).await;
+        self.spans
+            .child("process_payment", attributes, self.wait(wait))
+            .await;
         if declined {
             Payment::Declined
         } else {
@@ -169,12 +199,19 @@ impl Work {
 
     /// Reserves stock (5-15 ms).
     pub async fn reserve(&self, product_id: u32, quantity: u32) {
-        let span = tracing::info_span!(
-            "reserve_inventory",
-            "app.product.id" = i64::from(product_id),
-            "app.order.quantity" = i64::from(quantity),
-        );
-        self.wait(Self::between(5, 15)).instrument(span).await;
+        let attributes = || {
+            [
+                KeyValue::new("app.product.id", i64::from(product_id)),
+                KeyValue::new("app.order.quantity", i64::from(quantity)),
+            ]
+        };
+        self.spans
+            .child(
+                "reserve_inventory",
+                attributes,
+                self.wait(Self::between(5, 15)),
+            )
+            .await;
     }
 }
 
@@ -192,7 +229,7 @@ mod tests {
     // With the clock paused, any sleep advances tokio's clock by exactly its length.
     #[tokio::test(start_paused = true)]
     async fn scale_multiplies_every_wait() {
-        let zero = Work::new(WorkConfig::default_zero());
+        let zero = Work::new(WorkConfig::default_zero(), Spans::default());
         let start = tokio::time::Instant::now();
         for _ in 0..50 {
             zero.pay(100).await;
@@ -201,7 +238,7 @@ mod tests {
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
 
-        let real = Work::new(WorkConfig::default());
+        let real = Work::new(WorkConfig::default(), Spans::default());
         let start = tokio::time::Instant::now();
         real.list_products().await;
         let waited = start.elapsed();
@@ -210,12 +247,15 @@ mod tests {
 
     #[tokio::test]
     async fn declines_follow_the_rate() {
-        let w = Work::new(WorkConfig {
-            scale: 0.0,
-            payment_failure_rate: 1.0,
-        });
+        let w = Work::new(
+            WorkConfig {
+                scale: 0.0,
+                payment_failure_rate: 1.0,
+            },
+            Spans::default(),
+        );
         assert_eq!(w.pay(100).await, Payment::Declined);
-        let w = Work::new(WorkConfig::default_zero());
+        let w = Work::new(WorkConfig::default_zero(), Spans::default());
         assert_eq!(w.pay(100).await, Payment::Approved);
     }
 

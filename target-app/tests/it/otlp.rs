@@ -319,6 +319,7 @@ fn spans_and_logs_over_otlp_http() {
         .expect("stdout log line");
     assert_eq!(line["trace_id"], TRACE_B);
     assert_eq!(line["span_id"], hex(&server.span_id));
+    assert_eq!(line["span"], "POST /api/orders");
     assert_eq!(line["level"], "INFO");
 }
 
