@@ -212,7 +212,9 @@ impl Spans {
     }
 
     /// Runs `work` inside an internal child span of the current context named
-    /// `name`; `attributes` are built only when the span is sampled.
+    /// `name`; `attributes` are built only when the span is sampled. Inside a
+    /// request that is not sampled, `work` runs in the request's own
+    /// (non-recording) span.
     pub async fn child<F, A>(
         &self,
         name: &'static str,
@@ -227,6 +229,16 @@ impl Spans {
             return work.await;
         };
         let parent = Context::current();
+        let unsampled_parent = {
+            let span = parent.span();
+            span.span_context().is_valid() && !span.is_recording()
+        };
+        if unsampled_parent {
+            // Every standard sampler leaves the children of a request that is
+            // not sampled unsampled too (by the parent's flag, or by the same
+            // trace id), so the child would record nothing: skip it.
+            return work.await;
+        }
         let mut span = tracer
             .span_builder(name)
             .with_kind(SpanKind::Internal)
