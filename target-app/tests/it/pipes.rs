@@ -92,6 +92,52 @@ fn console_spans_are_json_lines() {
     assert_eq!(span["trace_id"].as_str().map(str::len), Some(32));
 }
 
+#[test]
+fn server_errors_mark_the_span_and_fault_delays_get_a_child_span() {
+    let app = crate::util::spawn_app(
+        &[
+            "--telemetry",
+            "console",
+            "--work-scale",
+            "0",
+            "--fault-route",
+            "/api/products",
+            "--fault-error-rate",
+            "1",
+            "--fault-error-status",
+            "503",
+            "--fault-latency",
+            "5ms",
+        ],
+        &[],
+    );
+    let http = client();
+    assert_eq!(
+        http.get(app.url("/api/products")).send().unwrap().status(),
+        503
+    );
+    let lines = || app.json_lines();
+    let server = wait_for(Duration::from_secs(10), || {
+        lines()
+            .into_iter()
+            .find(|l| l["span"] == "GET /api/products" && l["kind"] == "server")
+    })
+    .expect("a JSON line for the server span");
+    assert_eq!(server["status"], "error", "{server}");
+    assert_eq!(server["attributes"]["error.type"], "503", "{server}");
+    assert_eq!(
+        server["attributes"]["http.response.status_code"], "503",
+        "{server}"
+    );
+    let delay = lines()
+        .into_iter()
+        .find(|l| l["span"] == "fault.delay")
+        .expect("a fault.delay span");
+    assert_eq!(delay["parent_span_id"], server["span_id"], "{delay}");
+    assert_eq!(delay["trace_id"], server["trace_id"], "{delay}");
+    assert_eq!(delay["attributes"]["app.fault.delay_ms"], "5", "{delay}");
+}
+
 /// Serves requests with stdout closed; stderr must show no panic and the
 /// service must answer and shut down cleanly.
 fn serve_with_a_closed_stdout(telemetry: &str) {
