@@ -14,8 +14,9 @@
 # The summary gives the medians of the rounds per rate.
 #
 # Usage: bench/open-model.sh [SECONDS] [RATES...]     (defaults: 60 10000 20000)
-# Environment: ROUNDS (default 1), MAX_USERS (default 128), MAX_QUEUE (default:
-# left out, so 10 x MAX_USERS), LOADGEN (a loadgen binary; default: build this
+# Environment: ROUNDS (default 1), MAX_USERS (default 32, wrk's and oha's 32
+# connections), MAX_QUEUE (default 20000: a second of slack at 20k/s, so a stall
+# of the machine costs latency, not drops; empty: left out, 10 x MAX_USERS), LOADGEN (a loadgen binary; default: build this
 # tree's release binary), KEEP=DIR (keep the reports there), PRIO=N (run nginx
 # and loadgen at nice N, e.g. -10, so that builds sharing the machine at nice
 # 10 do not starve them; needs root for N < 0; default: not changed).
@@ -29,8 +30,8 @@ shift || true
 RATES=("$@")
 [ ${#RATES[@]} -gt 0 ] || RATES=(10000 20000)
 ROUNDS=${ROUNDS:-1}
-MAX_USERS=${MAX_USERS:-128}
-MAX_QUEUE=${MAX_QUEUE:-}
+MAX_USERS=${MAX_USERS:-32}
+MAX_QUEUE=${MAX_QUEUE-20000}
 QUEUE_LINE=
 [ -n "$MAX_QUEUE" ] && QUEUE_LINE="  max_queue: $MAX_QUEUE"
 
