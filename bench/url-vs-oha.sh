@@ -4,8 +4,9 @@
 #
 # Each client runs pinned to core 1. Cases, each for SECONDS:
 #   closed  -c 32 -z 10s            (32 connections back to back)
-#   open    -q 20000 -c 32 -z 10s   (a fixed rate; oha with --latency-correction,
-#                                    loadgen corrects latency always)
+#   open    -q OPEN_RATE -c 32 -z 10s   (a fixed rate, OPEN_RATE=20000 unless set;
+#                                    oha with --latency-correction, loadgen
+#                                    corrects latency always)
 # and, unless HTTP2=0, the same two with --http2 for both tools (h2c with prior
 # knowledge on nginx's second listener). Rounds alternate between the tools;
 # the summary gives medians of requests/s and of requests per client
@@ -13,7 +14,9 @@
 # refuses a case (exit 2, or the HTTP/2 client not there yet) is shown as
 # "refused" with its message, and the script goes on.
 #
-# Usage: bench/url-vs-oha.sh [ROUNDS] [SECONDS]   (HTTP2=0 skips the --http2 cases)
+# Usage: bench/url-vs-oha.sh [ROUNDS] [SECONDS]   (HTTP2=0 skips the --http2 cases;
+#        OPEN_RATE=R sets the open cases' rate; CASES="open" runs only those named:
+#        closed, open, closed-h2, open-h2; LOADGEN=path runs that loadgen binary)
 # Needs: nginx (apt), oha (cargo install oha --locked), taskset, python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,13 +25,16 @@ cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
 SECS=${2:-10}
 HTTP2=${HTTP2:-1}
+OPEN_RATE=${OPEN_RATE:-20000}
 
 need nginx "apt-get install nginx"
 need taskset "apt-get install util-linux"
 OHA=${OHA:-$(command -v oha || echo "$HOME/.cargo/bin/oha")}
 [ -x "$OHA" ] || { echo "missing oha: cargo install oha --locked" >&2; exit 2; }
-cargo build --release -q -p loadgen
-LOADGEN=target/release/loadgen
+if [ -z "${LOADGEN:-}" ]; then   # LOADGEN=path runs that binary instead
+  nice -n 10 cargo build --release -q -p loadgen
+  LOADGEN=target/release/loadgen
+fi
 
 WORK=$(mktemp -d)
 pids=()
@@ -70,6 +76,7 @@ PY
 
 cases=(closed open)
 [ "$HTTP2" = 1 ] && cases+=(closed-h2 open-h2)
+if [ -n "${CASES:-}" ]; then read -r -a cases <<<"$CASES"; fi
 tools=(oha loadgen)
 declare -A RPS CPS NOTE
 for r in $(seq "$ROUNDS"); do
@@ -78,7 +85,7 @@ for r in $(seq "$ROUNDS"); do
     case $c in *-h2) url=$H2C_URL; h2=(--http2) ;; esac
     case $c in
       closed*) flags=(-c 32 -z "${SECS}s") ;;
-      open*) flags=(-q 20000 -c 32 -z "${SECS}s") ;;
+      open*) flags=(-q "$OPEN_RATE" -c 32 -z "${SECS}s") ;;
     esac
     for t in "${tools[@]}"; do
       case $t in
@@ -101,7 +108,7 @@ for r in $(seq "$ROUNDS"); do
 done
 
 machine
-echo "nginx $(nginx -v 2>&1 | sed 's/.*\///'), one worker on core 0; clients on core 1; $("$OHA" --version); ${SECS}s x $ROUNDS rounds"
+echo "nginx $(nginx -v 2>&1 | sed 's/.*\///'), one worker on core 0; clients on core 1; $("$OHA" --version); ${SECS}s x $ROUNDS rounds; open cases at $OPEN_RATE/s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-10s %-8s %10s %20s   %s\n' case tool "req/s" "req per CPU-second" "runs (req/s | req/CPU-s)"
 for c in "${cases[@]}"; do
   for t in "${tools[@]}"; do
