@@ -162,26 +162,26 @@ pub async fn run(
         .try_reserve_exact(pool)
         .map_err(|_| EngineError::TooLarge(format!("connections for {pool} users")))?;
     conns.extend((0..pool).map(|_| tokio::sync::Mutex::default()));
-    let static_uris = plan
+    let static_requests = plan
         .scenarios
         .iter()
         .map(|s| {
             s.requests
                 .iter()
                 .map(|r| {
-                    let path = r.path.is_static().then(|| {
-                        r.path.render(&mut RenderCtx {
-                            seq: 0,
-                            rng: &mut rand::rng(),
-                        })
-                    })?;
-                    target.uri(&path).ok()
+                    let mut render = RenderCtx {
+                        seq: 0,
+                        rng: &mut rand::rng(),
+                    };
+                    user::is_static(r)
+                        .then(|| user::prepare(&target, &plan, r, &mut render).ok())
+                        .flatten()
                 })
                 .collect()
         })
         .collect();
     let ctx = Arc::new(RunCtx {
-        static_uris,
+        static_requests,
         target,
         conns,
         plan: plan.clone(),
