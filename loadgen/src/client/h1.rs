@@ -157,6 +157,9 @@ impl Parser {
                     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
                     let mut resp = httparse::Response::new(&mut headers);
                     match resp.parse(rest) {
+                        Ok(Status::Complete(n)) if n > MAX_HEAD => {
+                            return Err(ParseError::TooLarge("response head"));
+                        }
                         Ok(Status::Complete(n)) => {
                             pos += n;
                             self.on_head(&resp)?;
@@ -458,5 +461,191 @@ fn io_error(e: &io::Error) -> SendError {
             SendError::Request("connection closed by the server".into())
         }
         _ => SendError::Request(format!("connection error: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+
+    /// Feeds `pieces` one after another as a connection would deliver them
+    /// (unused bytes kept for the next read); the response, or the error.
+    fn parse_in(pieces: &[&[u8]], head_request: bool) -> Result<Response, ParseError> {
+        let mut parser = Parser::new(head_request);
+        let mut pending = Vec::new();
+        for piece in pieces {
+            pending.extend_from_slice(piece);
+            let used = parser.feed(&pending)?;
+            pending.drain(..used);
+            if let Some(r) = parser.response() {
+                return Ok(r);
+            }
+        }
+        parser.eof()?;
+        parser.response().ok_or(ParseError::Incomplete)
+    }
+
+    /// A valid response of random framing, and what it reads as.
+    fn random_response(rng: &mut StdRng) -> (Vec<u8>, Response) {
+        let body_len = if rng.random_bool(0.2) {
+            0
+        } else {
+            rng.random_range(0..3000usize)
+        };
+        let status = [200u16, 201, 404, 500, 503][rng.random_range(0..5)];
+        let mut out = Vec::new();
+        if rng.random_bool(0.2) {
+            out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        out.extend_from_slice(format!("HTTP/1.1 {status} Whatever\r\n").as_bytes());
+        for i in 0..rng.random_range(0..6) {
+            out.extend_from_slice(format!("x-h{i}: {}\r\n", "v".repeat(i * 7)).as_bytes());
+        }
+        let body: Vec<u8> = (0..body_len).map(|i| b"abc\r\n0"[i % 6]).collect();
+        let framing = rng.random_range(0..3);
+        let reusable = framing != 2;
+        match framing {
+            0 => {
+                out.extend_from_slice(format!("Content-Length: {body_len}\r\n\r\n").as_bytes());
+                out.extend_from_slice(&body);
+            }
+            1 => {
+                out.extend_from_slice(b"Transfer-Encoding: gzip, chunked\r\n\r\n");
+                let mut rest = &body[..];
+                while !rest.is_empty() {
+                    let n = rng.random_range(1..=rest.len().min(700));
+                    let ext = if rng.random_bool(0.3) { ";k=\"v\"" } else { "" };
+                    out.extend_from_slice(format!("{n:X}{ext}\r\n").as_bytes());
+                    out.extend_from_slice(&rest[..n]);
+                    out.extend_from_slice(b"\r\n");
+                    rest = &rest[n..];
+                }
+                out.extend_from_slice(b"0\r\n");
+                if rng.random_bool(0.5) {
+                    out.extend_from_slice(b"x-checksum: 123\r\n");
+                }
+                out.extend_from_slice(b"\r\n");
+            }
+            _ => {
+                out.extend_from_slice(b"\r\n");
+                out.extend_from_slice(&body);
+            }
+        }
+        let want = Response {
+            status,
+            version: Version::HTTP_11,
+            body_bytes: body_len as u64,
+            reusable,
+        };
+        (out, want)
+    }
+
+    /// Property: any split of a valid response into pieces (down to one
+    /// byte each) reads as the same response as the whole of it.
+    #[test]
+    fn a_response_split_anywhere_reads_the_same() {
+        let mut rng = StdRng::seed_from_u64(0x5eed_0015);
+        for case in 0..2000 {
+            let (bytes, want) = random_response(&mut rng);
+            assert_eq!(parse_in(&[&bytes], false), Ok(want), "case {case} whole");
+            let mut pieces = Vec::new();
+            let mut rest = &bytes[..];
+            let one_byte = case % 10 == 0;
+            while !rest.is_empty() {
+                let n = if one_byte {
+                    1
+                } else {
+                    rng.random_range(1..=rest.len().min(200))
+                };
+                pieces.push(&rest[..n]);
+                rest = &rest[n..];
+            }
+            assert_eq!(
+                parse_in(&pieces, false),
+                Ok(want),
+                "case {case}: {:?} split in {}",
+                String::from_utf8_lossy(&bytes),
+                pieces.len()
+            );
+            // Cut short anywhere before its end (except a body read to the
+            // close), it is incomplete, never a response.
+            if want.reusable {
+                let cut = rng.random_range(0..bytes.len());
+                assert_eq!(
+                    parse_in(&[&bytes[..cut]], false),
+                    Err(ParseError::Incomplete),
+                    "case {case} cut at {cut}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn heads_and_framing() {
+        let r = parse_in(
+            &[b"HTTP/1.1 200 OK\r\ncontent-length: 5, 5\r\n\r\nhello"],
+            false,
+        );
+        assert_eq!(r.map(|r| r.body_bytes), Ok(5));
+        assert!(matches!(
+            parse_in(
+                &[b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\n"],
+                false
+            ),
+            Err(ParseError::Invalid(_))
+        ));
+        // Transfer-Encoding wins over Content-Length; a final coding other
+        // than chunked reads to the close.
+        let r = parse_in(
+            &[b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\ntransfer-encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n"],
+            false,
+        );
+        assert_eq!(r.map(|r| (r.body_bytes, r.reusable)), Ok((1, true)));
+        let r = parse_in(
+            &[b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\nabc"],
+            false,
+        );
+        assert_eq!(r.map(|r| (r.body_bytes, r.reusable)), Ok((3, false)));
+        // Too many header fields, and a trailer section without end.
+        let mut many = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..200 {
+            many.extend_from_slice(format!("x-{i}: 1\r\n").as_bytes());
+        }
+        many.extend_from_slice(b"\r\n");
+        let mut big = b"HTTP/1.1 200 OK\r\nx: ".to_vec();
+        big.extend(std::iter::repeat_n(b'a', MAX_HEAD));
+        big.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(
+            parse_in(&[&big], false),
+            Err(ParseError::TooLarge("response head"))
+        );
+        assert!(matches!(
+            parse_in(&[&many], false),
+            Err(ParseError::Invalid(_))
+        ));
+        let mut trailers = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\n".to_vec();
+        trailers.extend(std::iter::repeat_n(b'a', MAX_HEAD + 10));
+        assert_eq!(
+            parse_in(&[&trailers], false),
+            Err(ParseError::TooLarge("trailer section"))
+        );
+        let mut line = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1;".to_vec();
+        line.extend(std::iter::repeat_n(b'e', MAX_HEAD + 10));
+        assert_eq!(
+            parse_in(&[&line], false),
+            Err(ParseError::TooLarge("chunk-size line"))
+        );
+        // HTTP/1.0 with keep-alive is still not reused.
+        let r = parse_in(
+            &[b"HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ncontent-length: 0\r\n\r\n"],
+            false,
+        );
+        assert_eq!(
+            r.map(|r| (r.version, r.reusable)),
+            Ok((Version::HTTP_10, false))
+        );
     }
 }
