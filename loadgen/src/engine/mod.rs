@@ -216,6 +216,14 @@ pub async fn run(
     );
 
     let mut attack = GooseAttack::initialize_with_config(quiet_config(&base)).map_err(goose_err)?;
+    // Users send over their own connections (client/), never through goose's
+    // reqwest client: one shared client instead of one per user, each of which
+    // would load the system's CA certificates (about 18M instructions a user).
+    attack = attack
+        .set_client_builder_without_cookies(
+            goose::client::GooseClientBuilder::new().without_cookies(),
+        )
+        .map_err(goose_err)?;
     attack = *attack
         .set_default(GooseDefault::Users, pool)
         .map_err(goose_err)?;
