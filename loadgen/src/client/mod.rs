@@ -1,9 +1,11 @@
 //! The HTTP client of one user: a single keep-alive connection (as a
 //! browser tab or a wrk connection), opened on first use and reopened when
-//! the server closes it (or, over HTTP/2, sends GOAWAY). Built directly on
-//! hyper so a request costs little more than its bytes on the wire;
-//! redirects are not followed (a 3xx is reported as what it is) and no proxy
-//! is consulted.
+//! the server closes it (or, over HTTP/2, sends GOAWAY). A request costs
+//! little more than its bytes on the wire: it is built once ([`request`]),
+//! over HTTP/1.1 its pre-encoded head is written and the response parsed by
+//! the user itself ([`h1`]), over HTTP/2 it goes through hyper. Redirects
+//! are not followed (a 3xx is reported as what it is) and no proxy is
+//! consulted.
 //!
 //! HTTP/1.1 is the default. With `http2`, an https target is offered `h2`
 //! and `http/1.1` by ALPN (the server chooses), and a plain http target is
@@ -18,6 +20,8 @@
 //! failure carries a short reason (`connection refused`, `dns: no such host`,
 //! `certificate verify failed: unknown issuer`) for the report.
 
+mod h1;
+pub mod request;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -26,15 +30,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
-use http::header::{HOST, HeaderValue};
-use http::{Request, Response, Uri, Version};
+use http::header::HeaderValue;
+use http::{Response, Uri, Version};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 
+pub use self::h1::MAX_HEAD;
+pub use self::request::{AGENT, Prepared, Traceparent, traceparent};
 pub use self::tls::{ClientOptions, TlsError, TlsOptions};
 
 /// Where requests go: scheme, host, port and an optional base path.
@@ -375,18 +381,20 @@ pub struct Received {
     pub body_bytes: u64,
 }
 
-/// The sending half of an open connection.
+/// The sending half of an open connection: HTTP/1.1 written and read by
+/// the user itself ([`h1`]), HTTP/2 through hyper's connection task.
 enum Sender {
-    H1(http1::SendRequest<Full<Bytes>>),
+    H1(Box<h1::H1>),
     H2(http2::SendRequest<Full<Bytes>>),
 }
 
 impl Sender {
-    /// Waits until a request can be sent; false when the connection is
-    /// closed (by the server, or by GOAWAY over HTTP/2).
+    /// Whether a request can be sent (waiting for HTTP/2 to be ready);
+    /// false when the connection is closed (by the server, or by GOAWAY
+    /// over HTTP/2).
     async fn ready(&mut self) -> bool {
         match self {
-            Sender::H1(s) => s.ready().await.is_ok(),
+            Sender::H1(c) => !c.closed_while_idle(),
             Sender::H2(s) => s.ready().await.is_ok(),
         }
     }
@@ -449,24 +457,32 @@ impl Connection {
         .map_err(|_| SendError::Connect("connect timed out".into()))??;
         let _ = stream.set_nodelay(true);
         match &target.tls {
-            None => handshake(TokioIo::new(stream), target.http2).await,
+            None if target.http2 => handshake_h2(stream).await,
+            None => Ok(Sender::H1(Box::new(h1::H1::new(h1::Io::Tcp(stream))))),
             Some((config, name)) => {
                 let tls = tokio_rustls::TlsConnector::from(config.clone())
                     .connect(name.clone(), stream)
                     .await
                     .map_err(|e| SendError::Connect(tls_reason(&e)))?;
-                let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-                handshake(TokioIo::new(tls), h2).await
+                if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+                    handshake_h2(tls).await
+                } else {
+                    Ok(Sender::H1(Box::new(h1::H1::new(h1::Io::Tls(Box::new(
+                        tls,
+                    ))))))
+                }
             }
         }
     }
 
-    /// Sends a request and reads the whole response; returns its status and size.
-    /// A host lookup still unanswered when `cut` completes fails the request.
+    /// Sends a request with its `traceparent` and reads the whole
+    /// response; returns its status and size. A host lookup still
+    /// unanswered when `cut` completes fails the request.
     pub async fn send(
         &mut self,
         target: &Target,
-        mut request: Request<Full<Bytes>>,
+        request: &Prepared,
+        tp: &Traceparent,
         connect_timeout: Duration,
         cut: impl Future<Output = ()>,
     ) -> Result<Received, SendError> {
@@ -479,69 +495,59 @@ impl Connection {
             Some(s) if reusable => (s, false),
             _ => (Self::open(target, connect_timeout, cut).await?, true),
         };
-        let response: Response<Incoming> = match &mut sender {
-            Sender::H1(s) => {
-                // A Host header the scenario sets (a virtual host behind
-                // an address) is kept; otherwise the URL's authority.
-                request
-                    .headers_mut()
-                    .entry(HOST)
-                    .or_insert_with(|| target.authority.clone());
-                s.send_request(request)
-                    .await
-                    .map_err(|e| exchange_error(&e))?
+        let (received, version, keep) = match &mut sender {
+            Sender::H1(c) => {
+                let r = c.exchange(request, tp).await?;
+                (Received::from(r), r.version, r.reusable)
             }
             Sender::H2(s) => {
-                // HTTP/2 names the server in :authority, not Host.
-                let uri = std::mem::take(request.uri_mut());
-                *request.uri_mut() = target.absolute(uri)?;
-                s.send_request(request).await.map_err(|e| {
-                    let error = exchange_error(&e);
-                    if fresh && target.tls.is_none() {
-                        h2c_hint(error)
-                    } else {
-                        error
+                let response: Response<Incoming> = s
+                    .send_request(request.to_h2(target, tp)?)
+                    .await
+                    .map_err(|e| {
+                        let error = exchange_error(&e);
+                        if fresh && target.tls.is_none() {
+                            h2c_hint(error)
+                        } else {
+                            error
+                        }
+                    })?;
+                let status = response.status().as_u16();
+                let version = response.version();
+                let mut body = response.into_body();
+                let mut body_bytes: u64 = 0;
+                while let Some(frame) = body.frame().await {
+                    let frame = frame.map_err(|e| exchange_error(&e))?;
+                    if let Some(data) = frame.data_ref() {
+                        body_bytes = body_bytes.saturating_add(data.len() as u64);
                     }
-                })?
+                }
+                (Received { status, body_bytes }, version, true)
             }
         };
-        let status = response.status().as_u16();
-        let bit = version_bit(response.version());
+        let bit = version_bit(version);
         if self.versions & bit == 0 {
             self.versions |= bit;
             target.versions.fetch_or(bit, Ordering::Relaxed);
         }
-        let mut body = response.into_body();
-        let mut body_bytes: u64 = 0;
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| exchange_error(&e))?;
-            if let Some(data) = frame.data_ref() {
-                body_bytes = body_bytes.saturating_add(data.len() as u64);
-            }
+        if keep {
+            self.sender = Some(sender);
         }
-        self.sender = Some(sender);
-        Ok(Received { status, body_bytes })
+        Ok(received)
     }
 }
 
-/// The HTTP handshake on an open stream: HTTP/2 (prior knowledge, or `h2`
-/// chosen by ALPN) or HTTP/1.1. The connection's task runs on its own.
-async fn handshake<T>(io: TokioIo<T>, h2: bool) -> Result<Sender, SendError>
+/// The HTTP/2 handshake on an open stream (prior knowledge, or `h2`
+/// chosen by ALPN); the connection's task runs on its own.
+async fn handshake_h2<T>(io: T) -> Result<Sender, SendError>
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let failed = |e: hyper::Error| SendError::Connect(request_reason(&e));
-    if h2 {
-        let (sender, conn) = http2::handshake(TokioExecutor::new(), io)
-            .await
-            .map_err(failed)?;
-        tokio::spawn(conn);
-        Ok(Sender::H2(sender))
-    } else {
-        let (sender, conn) = http1::handshake(io).await.map_err(failed)?;
-        tokio::spawn(conn);
-        Ok(Sender::H1(sender))
-    }
+    let (sender, conn) = http2::handshake(TokioExecutor::new(), TokioIo::new(io))
+        .await
+        .map_err(|e| SendError::Connect(request_reason(&e)))?;
+    tokio::spawn(conn);
+    Ok(Sender::H2(sender))
 }
 
 #[cfg(test)]

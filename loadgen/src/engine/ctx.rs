@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, watch};
 
 use super::control::Control;
-use crate::client::{Connection, Target};
+use crate::client::{Connection, Prepared, Target};
 use crate::client_spans::ClientSpans;
 use crate::live::Live;
 use crate::scenario::Plan;
@@ -33,8 +33,8 @@ pub(super) enum Msg {
 pub(super) struct RunCtx {
     pub(super) plan: Arc<Plan>,
     pub(super) target: Target,
-    /// Per scenario and request: the request target, when the path has no template.
-    pub(super) static_uris: Vec<Vec<Option<http::Uri>>>,
+    /// Per scenario and request: the request, built once when it has no template.
+    pub(super) static_requests: Vec<Vec<Option<Prepared>>>,
     /// One connection per goose user, by the user's index.
     pub(super) conns: Vec<tokio::sync::Mutex<Connection>>,
     pub(super) control: Arc<Control>,

@@ -162,26 +162,26 @@ pub async fn run(
         .try_reserve_exact(pool)
         .map_err(|_| EngineError::TooLarge(format!("connections for {pool} users")))?;
     conns.extend((0..pool).map(|_| tokio::sync::Mutex::default()));
-    let static_uris = plan
+    let static_requests = plan
         .scenarios
         .iter()
         .map(|s| {
             s.requests
                 .iter()
                 .map(|r| {
-                    let path = r.path.is_static().then(|| {
-                        r.path.render(&mut RenderCtx {
-                            seq: 0,
-                            rng: &mut rand::rng(),
-                        })
-                    })?;
-                    target.uri(&path).ok()
+                    let mut render = RenderCtx {
+                        seq: 0,
+                        rng: &mut rand::rng(),
+                    };
+                    user::is_static(r)
+                        .then(|| user::prepare(&target, &plan, r, &mut render).ok())
+                        .flatten()
                 })
                 .collect()
         })
         .collect();
     let ctx = Arc::new(RunCtx {
-        static_uris,
+        static_requests,
         target,
         conns,
         plan: plan.clone(),
@@ -216,6 +216,14 @@ pub async fn run(
     );
 
     let mut attack = GooseAttack::initialize_with_config(quiet_config(&base)).map_err(goose_err)?;
+    // Users send over their own connections (client/), never through goose's
+    // reqwest client: one shared client instead of one per user, each of which
+    // would load the system's CA certificates (about 18M instructions a user).
+    attack = attack
+        .set_client_builder_without_cookies(
+            goose::client::GooseClientBuilder::new().without_cookies(),
+        )
+        .map_err(goose_err)?;
     attack = *attack
         .set_default(GooseDefault::Users, pool)
         .map_err(goose_err)?;

@@ -5,6 +5,7 @@
 //! Every finished request goes to the recorder task over a channel; a user
 //! never waits on it.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -15,12 +16,11 @@ use rand::distr::Distribution;
 use rand::distr::weighted::WeightedIndex;
 
 use super::ctx::{Msg, RunCtx};
-use crate::client::{Connection, SendError};
+use crate::client::{Connection, Prepared, SendError, Target, traceparent};
 use crate::pacer::Pacer;
 use crate::scenario::template::RenderCtx;
+use crate::scenario::{Plan, Request};
 use crate::stats::{Outcome, Sample};
-
-const USER_AGENT: &str = concat!("loadgen/", env!("CARGO_PKG_VERSION"));
 
 /// A finished request, for [`record`].
 struct Done {
@@ -63,6 +63,54 @@ fn record(ctx: &RunCtx, d: Done) {
     }));
 }
 
+/// Why a request could not be built from its templates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unprepared {
+    /// The path rendered into something that is not a request target.
+    Uri,
+    /// A header value rendered into bytes a header cannot hold.
+    Header,
+}
+
+/// Whether `req` has no template, so it can be built once for the run.
+pub(super) fn is_static(req: &Request) -> bool {
+    req.path.is_static()
+        && req.headers.iter().all(|(_, v)| v.is_static())
+        && req.body.as_ref().is_none_or(|b| b.is_static())
+}
+
+/// Builds `req` (its path, headers and body rendered) with the plan's
+/// headers, ready for any `traceparent`.
+pub(super) fn prepare<R: rand::Rng>(
+    target: &Target,
+    plan: &Plan,
+    req: &Request,
+    render: &mut RenderCtx<'_, R>,
+) -> Result<Prepared, Unprepared> {
+    let uri = target
+        .uri(&req.path.render(render))
+        .map_err(|_| Unprepared::Uri)?;
+    let mut headers = Vec::with_capacity(plan.headers.len() + req.headers.len());
+    headers.extend(plan.headers.iter().cloned());
+    for (k, v) in &req.headers {
+        let value =
+            http::HeaderValue::try_from(v.render(render)).map_err(|_| Unprepared::Header)?;
+        headers.push((k.clone(), value));
+    }
+    let body = req
+        .body
+        .as_ref()
+        .map(|b| hyper::body::Bytes::from(b.render(render)))
+        .unwrap_or_default();
+    Ok(Prepared::new(
+        target,
+        req.method.clone(),
+        uri,
+        headers,
+        body,
+    ))
+}
+
 /// Runs one iteration of `scenario`. The first request's corrected latency
 /// counts from `intended` (the open model's schedule). Returns false when
 /// the schedule was already over, so the iteration never started.
@@ -94,15 +142,29 @@ async fn iteration(
         if i > 0 && (ctx.over() || !ctx.take_request()) {
             break;
         }
-        let (uri, headers, body, mut trace_id, mut span_id, traced) = {
+        let (prepared, mut trace_id, mut span_id, traced) = {
             let mut rng = rand::rng();
-            let mut render = RenderCtx { seq, rng: &mut rng };
-            // Static paths were parsed once; others are rendered and parsed here.
-            let uri = match &ctx.static_uris[index][i] {
-                Some(u) => Ok(u.clone()),
-                None => ctx.target.uri(&req.path.render(&mut render)),
+            // Requests without templates were built once, at plan time.
+            let prepared = match &ctx.static_requests[index][i] {
+                Some(p) => Ok(Cow::Borrowed(p)),
+                None => prepare(
+                    &ctx.target,
+                    plan,
+                    req,
+                    &mut RenderCtx { seq, rng: &mut rng },
+                )
+                .map(Cow::Owned),
             };
-            let Ok(uri) = uri else {
+            let trace_id: u128 = rng.random_range(1..=u128::MAX);
+            let span_id: u64 = rng.random_range(1..=u64::MAX);
+            let traced = ctx
+                .spans
+                .as_ref()
+                .is_some_and(|s| s.share > 0.0 && rng.random::<f64>() < s.share);
+            (prepared, trace_id, span_id, traced)
+        };
+        let prepared = match prepared {
+            Err(Unprepared::Uri) => {
                 // A template rendered into something that is not a path.
                 let now = Instant::now();
                 record(
@@ -119,27 +181,15 @@ async fn iteration(
                     },
                 );
                 continue;
-            };
-            let headers: Vec<(http::HeaderName, String)> = req
-                .headers
-                .iter()
-                .map(|(k, v)| (k.clone(), v.render(&mut render)))
-                .collect();
-            let body = req.body.as_ref().map(|b| b.render(&mut render));
-            let trace_id: u128 = rng.random_range(1..=u128::MAX);
-            let span_id: u64 = rng.random_range(1..=u64::MAX);
-            let traced = ctx
-                .spans
-                .as_ref()
-                .is_some_and(|s| s.share > 0.0 && rng.random::<f64>() < s.share);
-            (uri, headers, body, trace_id, span_id, traced)
+            }
+            other => other,
         };
-        let client_span = match (&ctx.spans, traced) {
-            (Some(spans), true) => {
+        let client_span = match (&ctx.spans, traced, &prepared) {
+            (Some(spans), true, Ok(p)) => {
                 let url = format!(
                     "{}{}",
                     ctx.base.trim_end_matches(ctx.target.base_path.as_str()),
-                    uri
+                    p.uri()
                 );
                 let span = spans.start(&req.name, req.method.as_str(), &url);
                 trace_id = span.trace_id;
@@ -148,33 +198,17 @@ async fn iteration(
             }
             _ => None,
         };
-        let mut builder = http::Request::builder()
-            .method(req.method.clone())
-            .uri(uri)
-            .header("user-agent", USER_AGENT)
-            .header(
-                "traceparent",
-                format!("00-{trace_id:032x}-{span_id:016x}-01"),
-            );
-        for (k, v) in &plan.headers {
-            builder = builder.header(k, v);
-        }
-        for (k, v) in headers {
-            builder = builder.header(k, v);
-        }
-        let request = builder.body(http_body_util::Full::new(hyper::body::Bytes::from(
-            body.unwrap_or_default(),
-        )));
+        let tp = traceparent(trace_id, span_id);
         let sent = Instant::now();
         let intended_start = match (i, intended) {
             (0, Some(t)) => t.min(sent),
             _ => sent,
         };
-        let result = match request {
+        let result = match &prepared {
             Ok(request) => {
                 let send = tokio::time::timeout(
                     plan.timeout,
-                    conn.send(&ctx.target, request, plan.timeout, ctx.until_cut()),
+                    conn.send(&ctx.target, request, &tp, plan.timeout, ctx.until_cut()),
                 );
                 tokio::select! {
                     r = send => Some(r),

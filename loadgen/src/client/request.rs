@@ -1,0 +1,243 @@
+//! A request ready to send: everything but its `traceparent` is fixed, so a
+//! request without templates is built once for the whole run. Over HTTP/1.1
+//! its head is encoded once, with a slot where each request's
+//! `traceparent` is copied in; over HTTP/2 hyper is given the same method,
+//! target, headers and (shared) body.
+
+use http::header::{CONTENT_LENGTH, HOST, HeaderName, HeaderValue, TRANSFER_ENCODING, USER_AGENT};
+use http::{HeaderMap, Method, Uri};
+use hyper::body::Bytes;
+
+use super::Target;
+
+/// The `user-agent` of every request.
+pub const AGENT: &str = concat!("loadgen/", env!("CARGO_PKG_VERSION"));
+
+/// Bytes of a W3C `traceparent` value: `00-` trace id `-` span id `-01`.
+pub const TRACEPARENT_LEN: usize = 55;
+
+/// A `traceparent` value, formatted without allocating.
+pub type Traceparent = [u8; TRACEPARENT_LEN];
+
+/// The sampled `traceparent` of a trace and span id.
+pub fn traceparent(trace_id: u128, span_id: u64) -> Traceparent {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = *b"00-00000000000000000000000000000000-0000000000000000-01";
+    for (i, b) in out[3..35].iter_mut().enumerate() {
+        *b = HEX[((trace_id >> (124 - 4 * i)) & 0xf) as usize];
+    }
+    for (i, b) in out[36..52].iter_mut().enumerate() {
+        *b = HEX[((span_id >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    out
+}
+
+/// A request without its `traceparent`.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    method: Method,
+    /// Origin form (`/path?query`).
+    uri: Uri,
+    /// `user-agent`, then the plan's and the request's headers, in order.
+    headers: HeaderMap,
+    body: Bytes,
+    /// The HTTP/1.1 head, its `traceparent` value zeroed.
+    head: Vec<u8>,
+    /// Where the `traceparent` value starts in `head`.
+    traceparent_at: usize,
+    /// The body as it goes on the wire over HTTP/1.1 (chunked when a
+    /// `transfer-encoding` header asks for it).
+    wire_body: Bytes,
+}
+
+impl Prepared {
+    /// A request to `uri` (origin form, from [`Target::uri`]) with `headers`
+    /// after the `user-agent`. Over HTTP/1.1, `host` is the target's
+    /// authority unless `headers` set one; `content-length` is added for a
+    /// non-empty body unless `headers` set it (as hyper does).
+    pub fn new(
+        target: &Target,
+        method: Method,
+        uri: Uri,
+        headers: impl IntoIterator<Item = (HeaderName, HeaderValue)>,
+        body: Bytes,
+    ) -> Self {
+        let mut map = HeaderMap::new();
+        map.append(USER_AGENT, HeaderValue::from_static(AGENT));
+        for (k, v) in headers {
+            map.append(k, v);
+        }
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let mut head = Vec::with_capacity(128 + path.len() + 64 * map.len());
+        head.extend_from_slice(method.as_str().as_bytes());
+        head.push(b' ');
+        head.extend_from_slice(path.as_bytes());
+        head.extend_from_slice(b" HTTP/1.1\r\n");
+        if !map.contains_key(HOST) {
+            put(&mut head, HOST.as_str(), target.authority.as_bytes());
+        }
+        let mut traceparent_at = 0;
+        let mut first = true;
+        for (k, v) in &map {
+            put(&mut head, k.as_str(), v.as_bytes());
+            if first {
+                // Right after the user-agent, as the request used to be built.
+                first = false;
+                head.extend_from_slice(b"traceparent: ");
+                traceparent_at = head.len();
+                head.extend_from_slice(&[b'0'; TRACEPARENT_LEN]);
+                head.extend_from_slice(b"\r\n");
+            }
+        }
+        let chunked = map.contains_key(TRANSFER_ENCODING) && !body.is_empty();
+        let wire_body = if chunked {
+            let mut b = format!("{:x}\r\n", body.len()).into_bytes();
+            b.extend_from_slice(&body);
+            b.extend_from_slice(b"\r\n0\r\n\r\n");
+            Bytes::from(b)
+        } else {
+            body.clone()
+        };
+        if !body.is_empty() && !chunked && !map.contains_key(CONTENT_LENGTH) {
+            put(
+                &mut head,
+                CONTENT_LENGTH.as_str(),
+                body.len().to_string().as_bytes(),
+            );
+        }
+        head.extend_from_slice(b"\r\n");
+        Prepared {
+            method,
+            uri,
+            headers: map,
+            body,
+            head,
+            traceparent_at,
+            wire_body,
+        }
+    }
+
+    /// The request target (origin form).
+    pub fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
+    /// Whether the response has no body whatever its headers say.
+    pub(super) fn is_head(&self) -> bool {
+        self.method == Method::HEAD
+    }
+
+    /// The HTTP/1.1 head with `traceparent` filled in, and the body, into `out`
+    /// (the body only when it is small; otherwise it is returned to be written on its own).
+    pub(super) fn encode_h1<'a>(&'a self, tp: &Traceparent, out: &mut Vec<u8>) -> Option<&'a [u8]> {
+        out.clear();
+        out.extend_from_slice(&self.head);
+        if let Some(slot) = out.get_mut(self.traceparent_at..self.traceparent_at + TRACEPARENT_LEN)
+        {
+            slot.copy_from_slice(tp);
+        }
+        if self.wire_body.len() <= 16 * 1024 {
+            out.extend_from_slice(&self.wire_body);
+            None
+        } else {
+            Some(&self.wire_body)
+        }
+    }
+
+    /// The request as hyper's HTTP/2 client takes it (absolute URI).
+    pub(super) fn to_h2(
+        &self,
+        target: &Target,
+        tp: &Traceparent,
+    ) -> Result<http::Request<http_body_util::Full<Bytes>>, super::SendError> {
+        let mut request = http::Request::new(http_body_util::Full::new(self.body.clone()));
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = target.absolute(self.uri.clone())?;
+        let headers = request.headers_mut();
+        headers.reserve(self.headers.len() + 1);
+        let mut first = true;
+        for (k, v) in &self.headers {
+            headers.append(k.clone(), v.clone());
+            if first {
+                first = false;
+                if let Ok(v) = HeaderValue::from_bytes(tp) {
+                    headers.append(HeaderName::from_static("traceparent"), v);
+                }
+            }
+        }
+        Ok(request)
+    }
+}
+
+/// Appends one header line.
+fn put(head: &mut Vec<u8>, name: &str, value: &[u8]) {
+    head.extend_from_slice(name.as_bytes());
+    head.extend_from_slice(b": ");
+    head.extend_from_slice(value);
+    head.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparent_is_the_w3c_format() {
+        let tp = traceparent(0x0af7651916cd43dd8448eb211c80319c, 0xb7ad6b7169203331);
+        assert_eq!(
+            std::str::from_utf8(&tp).unwrap(),
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        );
+        let tp = traceparent(1, u64::MAX);
+        assert_eq!(
+            std::str::from_utf8(&tp).unwrap(),
+            format!("00-{:032x}-{:016x}-01", 1u128, u64::MAX)
+        );
+    }
+
+    #[test]
+    fn the_head_is_encoded_once_with_a_traceparent_slot() {
+        let t = Target::parse("http://127.0.0.1:8080/api").unwrap();
+        let p = Prepared::new(
+            &t,
+            Method::POST,
+            t.uri("/x?y=1").unwrap(),
+            [(
+                HeaderName::from_static("x-a"),
+                HeaderValue::from_static("1"),
+            )],
+            Bytes::from_static(b"{}"),
+        );
+        let tp = traceparent(7, 9);
+        let mut out = Vec::new();
+        assert!(p.encode_h1(&tp, &mut out).is_none());
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                "POST /api/x?y=1 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\nuser-agent: {AGENT}\r\n\
+                 traceparent: 00-{:032x}-{:016x}-01\r\nx-a: 1\r\ncontent-length: 2\r\n\r\n{{}}",
+                7u128, 9u64
+            )
+        );
+        // A Host the scenario sets is kept; an empty body has no length;
+        // HTTP/2 gets the same headers and an absolute URI.
+        let p = Prepared::new(
+            &t,
+            Method::GET,
+            t.uri("/").unwrap(),
+            [(HOST, HeaderValue::from_static("vhost"))],
+            Bytes::new(),
+        );
+        let mut out = Vec::new();
+        p.encode_h1(&tp, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("host: vhost\r\n"), "{text}");
+        assert!(!text.contains("127.0.0.1"), "{text}");
+        assert!(!text.contains("content-length"), "{text}");
+        let r = p.to_h2(&t, &tp).unwrap();
+        assert_eq!(r.uri(), "http://127.0.0.1:8080/api/");
+        assert_eq!(r.headers()["traceparent"].as_bytes(), &tp[..]);
+        assert_eq!(r.headers()["host"], "vhost");
+    }
+}
