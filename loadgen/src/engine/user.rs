@@ -2,8 +2,9 @@
 //! open model a user takes the next ticket from the queue and runs that
 //! iteration, its corrected latency counted from the ticket's intended start;
 //! in the closed model a user runs iterations while the ramp includes it.
-//! Every finished request goes to the recorder task over a channel; a user
-//! never waits on it.
+//! Every finished request is recorded into the worker thread's shard (see
+//! [`crate::tally`]); the recorder task takes the shards on its tick, so a
+//! user never waits on it.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -14,7 +15,7 @@ use rand::Rng;
 use rand::distr::Distribution;
 use rand::distr::weighted::WeightedIndex;
 
-use super::ctx::{Msg, RunCtx};
+use super::ctx::RunCtx;
 use crate::client::{Connection, SendError};
 use crate::pacer::Pacer;
 use crate::scenario::template::RenderCtx;
@@ -34,7 +35,7 @@ struct Done {
     body_bytes: u64,
 }
 
-/// Counts a finished request and sends it to the recorder.
+/// Counts a finished request and records it into this thread's shard.
 fn record(ctx: &RunCtx, d: Done) {
     let Done {
         name,
@@ -50,8 +51,7 @@ fn record(ctx: &RunCtx, d: Done) {
     if outcome.error_kind().is_some() {
         ctx.control.errors.fetch_add(1, Ordering::Relaxed);
     }
-    // The recorder outlives every user; a closed channel only means the run is over.
-    let _ = ctx.tx.send(Msg::Sample(Sample {
+    ctx.shards.record(Sample {
         name,
         corrected: end.saturating_duration_since(intended_start),
         actual: end.saturating_duration_since(sent),
@@ -60,7 +60,7 @@ fn record(ctx: &RunCtx, d: Done) {
         trace_id,
         reason,
         body_bytes,
-    }));
+    });
 }
 
 /// Runs one iteration of `scenario`. The first request's corrected latency
