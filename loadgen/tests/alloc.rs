@@ -1,8 +1,8 @@
 //! Allocations per request, counted by a counting global allocator (a test
 //! binary of its own, since the allocator is the whole binary's).
 //!
-//! - The recording path (a finished request into its shard, and the
-//!   recorder's merge of the shards) allocates nothing per request.
+//! - The recording path (a finished request into its shard) allocates
+//!   nothing per request; the recorder's merge allocates per tick only.
 //! - A whole closed-model run against a real HTTP server on loopback (axum,
 //!   on threads of its own that are not counted) stays within
 //!   [`MAX_CLIENT_ALLOCS_PER_REQUEST`]: the difference between a long and a
@@ -98,11 +98,12 @@ impl loadgen::tally::Merge for Discard {
     }
 }
 
-/// The recording path: once a shard has seen a name and its seconds, a
-/// finished request and the recorder's drain of it allocate nothing.
+/// The recording path: a finished request allocates nothing once its
+/// shard's tally has its histograms for the name and second (made on the
+/// first request after each tick).
 /// Also prints what one drain of every shard costs (the recorder's tick).
 #[test]
-fn recording_allocates_nothing_per_request() {
+fn recording_allocates_per_tick_not_per_request() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let names = 2;
     let shards = Shards::new(Shards::count_for(2), names);
@@ -120,13 +121,24 @@ fn recording_allocates_nothing_per_request() {
     for i in 0..n {
         shards.record(sample(i, (i % 2) as usize));
         if i % 10_000 == 0 {
-            // The recorder's merge allocates only for a second it has not
-            // seen (once a second); the tallies' part is what is counted here.
+            // The tick: a few allocations per shard and name (the next
+            // tally's histograms), not per request, so not counted here.
+            COUNTED.with(|c| c.set(false));
             shards.drain(&mut spare, &mut Discard);
+            COUNTED.with(|c| c.set(true));
         }
     }
     let recorded = allocs() - before;
-    assert_eq!(recorded, 0, "{recorded} allocations recording {n} requests");
+    // Per tick, a tally remakes its histograms: for each name a box and
+    // two histograms, for each second a histogram and its list of
+    // statuses, and the list of seconds (here 2 names and 4 seconds, 20
+    // ticks). Nothing per request.
+    let ticks = n / 10_000;
+    eprintln!("recording {n} requests over {ticks} ticks: {recorded} allocations");
+    assert!(
+        recorded <= ticks * (2 * 3 + 4 * 2 + 1),
+        "{recorded} allocations recording {n} requests over {ticks} ticks"
+    );
 
     // The merge on the recorder's tick: every shard full, into the recorder.
     let mut times = Vec::new();
