@@ -32,6 +32,7 @@ pub mod recorder;
 pub mod report;
 pub mod scenario;
 pub mod stats;
+pub mod tally;
 pub mod threshold;
 pub mod tui;
 

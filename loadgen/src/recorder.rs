@@ -1,12 +1,14 @@
-//! The recorder: drains samples sent by the users and keeps the statistics
-//! per request name, for the whole run, and per second. Users never wait on
-//! it: they send over a channel and go on. What a whole run produced,
+//! The recorder: takes what the users recorded (a shard's [`Tally`] at a
+//! time, or single samples) and keeps the statistics per request name, for
+//! the whole run, and per second. Users never wait on it: they record into
+//! their shard and go on. What a whole run produced,
 //! [`RunResult`], is the recorder's record with the run's clock and counts.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use crate::stats::{Sample, Stats, encode_histogram};
+use crate::tally::{Merge, Tally};
 
 /// One second of the run in the report's interval series (a wire type of
 /// the run report, `common::report`).
@@ -95,6 +97,25 @@ impl Recorder {
         }
     }
 
+    /// Adds a shard's tally (see [`crate::tally`]): the same as pushing its
+    /// requests one by one, late ones included.
+    pub fn absorb(&mut self, t: &Tally) {
+        for (n, stats) in t.names().iter().zip(&mut self.recorded.per_name) {
+            n.merge_into(stats);
+        }
+        for sec in t.seconds() {
+            // A second already closed (very late requests) still counts in the totals.
+            if self
+                .recorded
+                .intervals
+                .last()
+                .is_none_or(|last| sec.second() > last.t)
+            {
+                sec.merge_into(self.open.entry(sec.second()).or_default());
+            }
+        }
+    }
+
     /// Closes the intervals that end before `now - 1s`.
     pub fn close_before(&mut self, now: Duration) {
         let limit = now.as_secs().saturating_sub(1);
@@ -152,6 +173,16 @@ impl Recorder {
         }
         self.recorded.total = self.total();
         self.recorded
+    }
+}
+
+impl Merge for Recorder {
+    fn prepare(&self, spare: &mut Tally) {
+        spare.know(&self.recorded.per_name);
+    }
+
+    fn merge(&mut self, t: &Tally) {
+        self.absorb(t);
     }
 }
 

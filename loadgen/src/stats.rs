@@ -77,6 +77,9 @@ pub fn merge_reasons(into: &mut Reasons, from: &Reasons) {
     }
 }
 
+/// The error kinds, as [`Outcome::error_kind`] names them.
+pub const ERROR_KINDS: [&str; 4] = ["status", "timeout", "connect", "request"];
+
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -95,13 +98,21 @@ impl Outcome {
     /// Why this outcome is an error, when no transport message says more:
     /// `HTTP 503` for an unexpected status.
     pub fn default_reason(self) -> Option<String> {
-        match self {
-            Outcome::Ok(_) => None,
-            Outcome::Status(s) => Some(format!("HTTP {s}")),
-            Outcome::Timeout => Some("timeout".into()),
-            Outcome::Connect => Some("connect failed".into()),
-            Outcome::Request => Some("request failed".into()),
-        }
+        let mut text = String::new();
+        self.write_default_reason(&mut text).then_some(text)
+    }
+
+    /// Writes [`Outcome::default_reason`] into `out` without allocating
+    /// one; false (nothing written) for a success.
+    pub fn write_default_reason(self, out: &mut impl std::fmt::Write) -> bool {
+        let _ = match self {
+            Outcome::Ok(_) => return false,
+            Outcome::Status(s) => write!(out, "HTTP {s}"),
+            Outcome::Timeout => out.write_str("timeout"),
+            Outcome::Connect => out.write_str("connect failed"),
+            Outcome::Request => out.write_str("request failed"),
+        };
+        true
     }
 
     pub fn status(self) -> Option<u16> {
@@ -113,12 +124,17 @@ impl Outcome {
 
     /// The error kind, or `None` for a success.
     pub fn error_kind(self) -> Option<&'static str> {
+        self.error_index().map(|i| ERROR_KINDS[i])
+    }
+
+    /// The error kind's index in [`ERROR_KINDS`], or `None` for a success.
+    pub fn error_index(self) -> Option<usize> {
         match self {
             Outcome::Ok(_) => None,
-            Outcome::Status(_) => Some("status"),
-            Outcome::Timeout => Some("timeout"),
-            Outcome::Connect => Some("connect"),
-            Outcome::Request => Some("request"),
+            Outcome::Status(_) => Some(0),
+            Outcome::Timeout => Some(1),
+            Outcome::Connect => Some(2),
+            Outcome::Request => Some(3),
         }
     }
 }
@@ -143,12 +159,12 @@ pub struct Sample {
     pub body_bytes: u64,
 }
 
-fn histogram() -> Histogram<u64> {
+pub(crate) fn histogram() -> Histogram<u64> {
     // Bounds are constants that the crate accepts; failure would be a bug here.
     Histogram::new_with_bounds(1, MAX_MICROS, 3).unwrap_or_else(|_| unreachable!())
 }
 
-fn micros(d: Duration) -> u64 {
+pub(crate) fn micros(d: Duration) -> u64 {
     (d.as_micros() as u64).clamp(1, MAX_MICROS)
 }
 
@@ -192,7 +208,7 @@ impl Stats {
             *self.statuses.entry(status).or_default() += 1;
         }
         if let Some(kind) = s.outcome.error_kind() {
-            *self.errors.entry(kind.to_owned()).or_default() += 1;
+            self.add_errors(kind, 1);
             match &s.reason {
                 Some(r) => add_reason(&mut self.reasons, kind, r, 1),
                 None => {
@@ -201,22 +217,51 @@ impl Stats {
                 }
             }
         }
-        let latency_ms = s.corrected.as_secs_f64() * 1000.0;
-        if self.slowest.len() < SLOWEST
+        self.offer_slow(s.corrected, s.outcome, s.trace_id, s.at);
+    }
+
+    /// True when a request of `latency` would be among the slowest kept.
+    pub fn is_slow(&self, latency: Duration) -> bool {
+        self.slowest.len() < SLOWEST
             || self
                 .slowest
                 .last()
-                .is_some_and(|l| l.latency_ms < latency_ms)
-        {
+                .is_some_and(|l| l.latency_ms < latency.as_secs_f64() * 1000.0)
+    }
+
+    /// Keeps a request among the slowest when it is one of them.
+    pub fn offer_slow(
+        &mut self,
+        latency: Duration,
+        outcome: Outcome,
+        trace_id: u128,
+        at: Duration,
+    ) {
+        if self.is_slow(latency) {
             self.slowest.push(Slow {
-                trace_id: format!("{:032x}", s.trace_id),
-                latency_ms,
-                status: s.outcome.status(),
-                error: s.outcome.error_kind().map(str::to_owned),
-                at_s: s.at.as_secs_f64(),
+                trace_id: format!("{trace_id:032x}"),
+                latency_ms: latency.as_secs_f64() * 1000.0,
+                status: outcome.status(),
+                error: outcome.error_kind().map(str::to_owned),
+                at_s: at.as_secs_f64(),
             });
             self.sort_slowest();
         }
+    }
+
+    /// Adds `n` errors of `kind` to the counts by kind.
+    pub fn add_errors(&mut self, kind: &str, n: u64) {
+        let c = match self.errors.get_mut(kind) {
+            Some(c) => c,
+            None => self.errors.entry(kind.to_owned()).or_default(),
+        };
+        *c = c.saturating_add(n);
+    }
+
+    /// Adds `n` responses of `status` to the counts by status.
+    pub fn add_statuses(&mut self, status: u16, n: u64) {
+        let c = self.statuses.entry(status).or_default();
+        *c = c.saturating_add(n);
     }
 
     /// Records only what an interval reports: corrected latency and counters.
@@ -227,7 +272,7 @@ impl Stats {
             *self.statuses.entry(status).or_default() += 1;
         }
         if let Some(kind) = s.outcome.error_kind() {
-            *self.errors.entry(kind.to_owned()).or_default() += 1;
+            self.add_errors(kind, 1);
         }
     }
 

@@ -286,7 +286,7 @@ mod tests {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, AtomicUsize};
 
-    use tokio::sync::{mpsc, watch};
+    use tokio::sync::watch;
 
     use super::*;
     use crate::engine::control::Control;
@@ -315,18 +315,17 @@ mod tests {
         let duration = plan.load.duration();
         let target = crate::client::Target::new(&plan.base_url, &plan.client, None).unwrap();
         let (ticket_tx, ticket_rx) = async_channel::bounded(max_queue);
-        let (tx, _rx) = mpsc::unbounded_channel();
         let ctx = RunCtx {
             plan: Arc::new(plan),
             target,
-            static_uris: Vec::new(),
+            static_requests: Vec::new(),
             conns: Vec::new(),
             control: Arc::new(Control::default()),
             spans: None,
             base: "http://127.0.0.1:1".into(),
             start: OnceLock::new(),
             started_at: OnceLock::new(),
-            tx,
+            shards: crate::tally::Shards::new(1, 1),
             ended: watch::Sender::new(false),
             finished: OnceLock::new(),
             timeout_reason: String::new(),

@@ -1,5 +1,5 @@
 //! What the parts of a run share: the plan and target, one connection per
-//! user, the clocks, the counters, the channel to the recorder task and the
+//! user, the clocks, the counters, the shards the users record into and the
 //! queue of the open model. The conductor, the user loop and the recorder
 //! task each hold an `Arc` of it.
 
@@ -7,26 +7,20 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::control::Control;
 use crate::client::{Connection, Prepared, Target};
 use crate::client_spans::ClientSpans;
 use crate::live::Live;
 use crate::scenario::Plan;
-use crate::stats::Sample;
+use crate::tally::Shards;
 
 /// One iteration of the open model, queued for a user.
 pub(super) struct Ticket {
     pub(super) intended: Instant,
     pub(super) scenario: usize,
     pub(super) seq: u64,
-}
-
-/// What the users and the run send to the recorder task.
-pub(super) enum Msg {
-    Sample(Sample),
-    Finish,
 }
 
 /// The state of one run, shared by its tasks.
@@ -44,7 +38,8 @@ pub(super) struct RunCtx {
     pub(super) start: OnceLock<Instant>,
     /// The same moment on the wall clock (the report's `started_at`).
     pub(super) started_at: OnceLock<SystemTime>,
-    pub(super) tx: mpsc::UnboundedSender<Msg>,
+    /// Where finished requests are recorded; the recorder task drains them.
+    pub(super) shards: Shards,
     /// Set when the schedule is over: nothing new starts, think time is cut.
     pub(super) ended: watch::Sender<bool>,
     /// When the last request ended (or was abandoned).

@@ -9,8 +9,9 @@
 //!   from the actual send. An iteration that finds the queue full (every user
 //!   busy and `max_queue` already waiting) is dropped and counted.
 //!
-//! Results go over a channel to the [`Recorder`](crate::recorder::Recorder)
-//! task; users never wait on it.
+//! Finished requests are recorded into a few shards (one per worker thread,
+//! [`crate::tally`]) that the [`Recorder`](crate::recorder::Recorder) task
+//! drains on its tick; users never wait on it.
 //!
 //! A run ends within its duration plus one request timeout, whatever the
 //! target does. When the schedule ends, no iteration or request starts any
@@ -42,10 +43,10 @@ use goose::GooseAttack;
 use goose::config::{GooseConfiguration, GooseDefault, GooseDefaultType};
 use goose::goose::{Scenario as GooseScenario, Transaction};
 use rand::distr::weighted::WeightedIndex;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{oneshot, watch};
 
 pub use self::control::Control;
-use self::ctx::{Msg, RunCtx, Ticket};
+use self::ctx::{RunCtx, Ticket};
 use crate::client::Target;
 use crate::client_spans::ClientSpans;
 use crate::live::Live;
@@ -53,6 +54,7 @@ use crate::pacer::Pacer;
 pub use crate::recorder::RunResult;
 use crate::scenario::template::RenderCtx;
 use crate::scenario::{Load, Plan};
+use crate::tally::Shards;
 
 /// Errors that stop a run from starting or finishing.
 #[derive(Debug, thiserror::Error)]
@@ -113,7 +115,7 @@ pub async fn run(
     let base = host
         .map(|h| h.trim_end_matches('/').to_owned())
         .unwrap_or_else(|| plan.base_url.clone());
-    let (tx, rx) = mpsc::unbounded_channel::<Msg>();
+    let (finish, finish_rx) = oneshot::channel::<()>();
     let (ticket_tx, ticket_rx) = match &plan.load {
         Load::Open { max_queue, .. } => {
             let cap = usize::try_from(*max_queue).unwrap_or(usize::MAX).max(1);
@@ -190,7 +192,10 @@ pub async fn run(
         base: base.clone(),
         start: OnceLock::new(),
         started_at: OnceLock::new(),
-        tx: tx.clone(),
+        shards: Shards::new(
+            Shards::count_for(tokio::runtime::Handle::current().metrics().num_workers()),
+            plan.names.len(),
+        ),
         ended: watch::Sender::new(false),
         finished: OnceLock::new(),
         timeout_reason: format!("timeout after {}", humantime::format_duration(plan.timeout)),
@@ -207,7 +212,7 @@ pub async fn run(
     let aborted: Arc<OnceLock<String>> = Arc::default();
     let recorder = recorder_task::spawn(
         ctx.clone(),
-        rx,
+        finish_rx,
         aborted.clone(),
         profile.clone(),
         keep_interval_histograms,
@@ -282,8 +287,7 @@ pub async fn run(
     }
     let clock_start = ctx.start.get().copied().unwrap_or(start);
     let elapsed = finished.saturating_duration_since(clock_start);
-    let _ = tx.send(Msg::Finish);
-    drop(tx);
+    let _ = finish.send(());
     let recorded = recorder.await.map_err(goose_err)?;
     if let Some(outcome) = outcome {
         outcome.map_err(goose_err)?;

@@ -1,15 +1,16 @@
-//! The recorder task: drains the samples the users send, closes the
-//! [`Recorder`]'s intervals each second, checks the abort-on-fail thresholds,
-//! and publishes a [`Snapshot`] for a live view when one is attached. It ends
-//! on [`Msg::Finish`] and hands back the whole record.
+//! The recorder task: on each tick (four a second with a live view, else
+//! one) it drains the shards the users record into, closes the
+//! [`Recorder`]'s intervals, checks the abort-on-fail thresholds, and
+//! publishes a [`Snapshot`] for a live view when one is attached. Told to
+//! finish, it drains the shards once more and hands back the whole record.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::oneshot;
 
-use super::ctx::{Msg, RunCtx};
+use super::ctx::RunCtx;
 use crate::live::{Clock, Snapshot};
 use crate::pacer::Pacer;
 use crate::recorder::{Recorded, Recorder};
@@ -20,7 +21,7 @@ use crate::threshold::failing_abort;
 /// abort-on-fail threshold that stopped the run, if one did.
 pub(super) fn spawn(
     ctx: Arc<RunCtx>,
-    mut rx: mpsc::UnboundedReceiver<Msg>,
+    mut finish: oneshot::Receiver<()>,
     aborted: Arc<OnceLock<String>>,
     profile: Pacer,
     keep_interval_histograms: bool,
@@ -39,13 +40,13 @@ pub(super) fn spawn(
             Duration::from_secs(1)
         };
         let mut tick = tokio::time::interval(every);
+        let mut spare = clock.shards.spare();
         loop {
             tokio::select! {
-                msg = rx.recv() => match msg {
-                    Some(Msg::Sample(s)) => rec.push(&s),
-                    Some(Msg::Finish) | None => break,
-                },
+                // Told to finish, or the run is gone.
+                _ = &mut finish => break,
                 _ = tick.tick() => {
+                    clock.shards.drain(&mut spare, &mut rec);
                     let now = clock.start.get().map_or(Duration::ZERO, |s| s.elapsed());
                     rec.close_before(now);
                     let dropped = clock.dropped.load(Ordering::Relaxed);
@@ -81,6 +82,7 @@ pub(super) fn spawn(
                 }
             }
         }
+        clock.shards.drain(&mut spare, &mut rec);
         rec.finish()
     })
 }

@@ -2,8 +2,9 @@
 //! open model a user takes the next ticket from the queue and runs that
 //! iteration, its corrected latency counted from the ticket's intended start;
 //! in the closed model a user runs iterations while the ramp includes it.
-//! Every finished request goes to the recorder task over a channel; a user
-//! never waits on it.
+//! Every finished request is recorded into the worker thread's shard (see
+//! [`crate::tally`]); the recorder task takes the shards on its tick, so a
+//! user never waits on it.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -11,11 +12,12 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use goose::goose::{GooseUser, TransactionFunction, TransactionResult};
-use rand::Rng;
 use rand::distr::Distribution;
 use rand::distr::weighted::WeightedIndex;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 
-use super::ctx::{Msg, RunCtx};
+use super::ctx::RunCtx;
 use crate::client::{Connection, Prepared, SendError, Target, traceparent};
 use crate::pacer::Pacer;
 use crate::scenario::template::RenderCtx;
@@ -34,7 +36,7 @@ struct Done {
     body_bytes: u64,
 }
 
-/// Counts a finished request and sends it to the recorder.
+/// Counts a finished request and records it into this thread's shard.
 fn record(ctx: &RunCtx, d: Done) {
     let Done {
         name,
@@ -50,8 +52,7 @@ fn record(ctx: &RunCtx, d: Done) {
     if outcome.error_kind().is_some() {
         ctx.control.errors.fetch_add(1, Ordering::Relaxed);
     }
-    // The recorder outlives every user; a closed channel only means the run is over.
-    let _ = ctx.tx.send(Msg::Sample(Sample {
+    ctx.shards.record(Sample {
         name,
         corrected: end.saturating_duration_since(intended_start),
         actual: end.saturating_duration_since(sent),
@@ -60,7 +61,7 @@ fn record(ctx: &RunCtx, d: Done) {
         trace_id,
         reason,
         body_bytes,
-    }));
+    });
 }
 
 /// Why a request could not be built from its templates.
@@ -116,6 +117,7 @@ pub(super) fn prepare<R: rand::Rng>(
 /// the schedule was already over, so the iteration never started.
 async fn iteration(
     user: &GooseUser,
+    rng: &mut SmallRng,
     ctx: &RunCtx,
     index: usize,
     intended: Option<Instant>,
@@ -143,7 +145,6 @@ async fn iteration(
             break;
         }
         let (prepared, mut trace_id, mut span_id, traced) = {
-            let mut rng = rand::rng();
             // Requests without templates were built once, at plan time.
             let prepared = match &ctx.static_requests[index][i] {
                 Some(p) => Ok(Cow::Borrowed(p)),
@@ -151,7 +152,10 @@ async fn iteration(
                     &ctx.target,
                     plan,
                     req,
-                    &mut RenderCtx { seq, rng: &mut rng },
+                    &mut RenderCtx {
+                        seq,
+                        rng: &mut *rng,
+                    },
                 )
                 .map(Cow::Owned),
             };
@@ -279,54 +283,80 @@ pub(super) fn transaction(
         let profile = profile.clone();
         let pick = pick.clone();
         Box::pin(async move {
-            if user.get_session_data::<bool>().is_none() {
-                user.set_session_data(true);
-                ctx.ready.fetch_add(1, Ordering::SeqCst);
-            }
-            if let Some(rx) = &ctx.tickets {
-                let ticket = tokio::select! {
-                    t = rx.recv() => t.ok(),
-                    _ = ctx.until_over() => None,
-                };
-                match ticket {
-                    Some(ticket) => {
-                        let started = iteration(
-                            user,
-                            &ctx,
-                            ticket.scenario,
-                            Some(ticket.intended),
-                            ticket.seq,
-                        )
-                        .await;
-                        if !started && !ctx.budget_spent() {
-                            // Taken from the queue as the schedule ended.
-                            ctx.drop_many(1);
-                        }
-                    }
-                    // The schedule is over: idle until goose stops this user.
-                    None => tokio::time::sleep(Duration::from_millis(50)).await,
+            // The user's own generator for its ids, draws and picks: seeded
+            // once from the thread's, then cheap (taken out of the session
+            // for the iteration, put back after).
+            let mut rng = match user.get_session_data::<SmallRng>() {
+                Some(rng) => rng.clone(),
+                None => {
+                    ctx.ready.fetch_add(1, Ordering::SeqCst);
+                    let rng = SmallRng::from_rng(&mut rand::rng());
+                    user.set_session_data(rng.clone());
+                    rng
                 }
-                return TransactionResult::Ok(());
-            }
-            // Closed model: this user works while the ramp includes it.
-            let Some(start) = ctx.start.get().copied() else {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-                return TransactionResult::Ok(());
             };
-            let t = start.elapsed().saturating_sub(ctx.paused_total());
-            let active = !ctx.paused()
-                && !ctx.over()
-                && !ctx.budget_spent()
-                && t < duration
-                && (user.weighted_users_index as f64) < profile.rate_at(t).floor();
-            if active {
-                let scenario = pick.sample(&mut rand::rng());
-                let seq = ctx.seq.fetch_add(1, Ordering::Relaxed);
-                iteration(user, &ctx, scenario, None, seq).await;
-            } else {
-                tokio::time::sleep(Duration::from_millis(20)).await;
+            let result = user_turn(user, &mut rng, &ctx, &profile, &pick, duration).await;
+            if let Some(kept) = user.get_session_data_mut::<SmallRng>() {
+                *kept = rng;
             }
-            TransactionResult::Ok(())
+            result
         })
     })
+}
+
+/// One turn of a user: an iteration (open model: from the queue; closed
+/// model: while the ramp includes it), or a short wait.
+async fn user_turn(
+    user: &GooseUser,
+    rng: &mut SmallRng,
+    ctx: &RunCtx,
+    profile: &Pacer,
+    pick: &WeightedIndex<u32>,
+    duration: Duration,
+) -> TransactionResult {
+    if let Some(rx) = &ctx.tickets {
+        let ticket = tokio::select! {
+            t = rx.recv() => t.ok(),
+            _ = ctx.until_over() => None,
+        };
+        match ticket {
+            Some(ticket) => {
+                let started = iteration(
+                    user,
+                    rng,
+                    ctx,
+                    ticket.scenario,
+                    Some(ticket.intended),
+                    ticket.seq,
+                )
+                .await;
+                if !started && !ctx.budget_spent() {
+                    // Taken from the queue as the schedule ended.
+                    ctx.drop_many(1);
+                }
+            }
+            // The schedule is over: idle until goose stops this user.
+            None => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+        return TransactionResult::Ok(());
+    }
+    // Closed model: this user works while the ramp includes it.
+    let Some(start) = ctx.start.get().copied() else {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        return TransactionResult::Ok(());
+    };
+    let t = start.elapsed().saturating_sub(ctx.paused_total());
+    let active = !ctx.paused()
+        && !ctx.over()
+        && !ctx.budget_spent()
+        && t < duration
+        && (user.weighted_users_index as f64) < profile.rate_at(t).floor();
+    if active {
+        let scenario = pick.sample(rng);
+        let seq = ctx.seq.fetch_add(1, Ordering::Relaxed);
+        iteration(user, rng, ctx, scenario, None, seq).await;
+    } else {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    TransactionResult::Ok(())
 }
