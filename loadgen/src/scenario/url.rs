@@ -102,7 +102,9 @@ impl UrlTest {
                 duration,
                 requests,
                 max_users: users,
-                max_queue: None,
+                // One second of arrivals may wait for a free connection (at
+                // least the file's default, 10 x C), as oha lets requests wait.
+                max_queue: Some(one_second_queue(rate, users)),
             },
             None => LoadSpec::Closed {
                 users: Some(users),
@@ -137,6 +139,16 @@ impl UrlTest {
             tls: self.tls,
         })
     }
+}
+
+/// The one-liner's open-model queue: one second of arrivals at `rate`, at
+/// least 10 x `users` (a scenario file's default), at most the limit.
+fn one_second_queue(rate: f64, users: u32) -> u32 {
+    // `rate` is checked to be in (0, MAX_RATE]: the cast cannot overflow.
+    let second = rate.ceil() as u32;
+    second
+        .max(users.saturating_mul(10))
+        .min(super::limits::MAX_QUEUE)
 }
 
 #[cfg(test)]
@@ -205,5 +217,13 @@ mod tests {
             test("http://u:p@h/").scenario_file(),
             Err(UrlError::Credentials { .. })
         ));
+    }
+
+    #[test]
+    fn the_open_queue_holds_one_second_of_arrivals() {
+        assert_eq!(one_second_queue(20_000.0, 32), 20_000);
+        assert_eq!(one_second_queue(0.5, 32), 320);
+        assert_eq!(one_second_queue(150.2, 1), 151);
+        assert_eq!(one_second_queue(1e5, 10_000), 100_000);
     }
 }
