@@ -368,19 +368,63 @@ impl H1 {
         tp: &Traceparent,
     ) -> Result<Response, SendError> {
         let big_body = request.encode_h1(tp, &mut self.write);
-        self.io
-            .write_all(&self.write)
-            .await
-            .map_err(|e| io_error(&e))?;
-        if let Some(body) = big_body {
-            self.io.write_all(body).await.map_err(|e| io_error(&e))?;
-        }
-        self.io.flush().await.map_err(|e| io_error(&e))?;
         if self.read.len() < READ_BUF {
             self.read.resize(READ_BUF, 0);
         }
+        let (start, mut end) = (0, 0);
+        // The server may answer before it has read all of a large body (a
+        // 413, say) and stop reading: the first bytes of its answer end the
+        // writing, and that connection is not used again.
+        let mut answered_early = false;
+        let written = match big_body {
+            None => self.io.write_all(&self.write).await,
+            Some(body) => {
+                let (mut rd, mut wr) = tokio::io::split(&mut self.io);
+                let write = async {
+                    wr.write_all(&self.write).await?;
+                    wr.write_all(body).await?;
+                    wr.flush().await
+                };
+                tokio::select! {
+                    w = write => w,
+                    r = rd.read(&mut self.read[..]) => match r {
+                        Ok(n) if n > 0 => {
+                            end = n;
+                            answered_early = true;
+                            Ok(())
+                        }
+                        Ok(_) => Err(io::ErrorKind::UnexpectedEof.into()),
+                        Err(e) => Err(e),
+                    },
+                }
+            }
+        };
+        if let Err(e) = written.and(self.io.flush().await) {
+            // A response the server sent before closing is still read (a
+            // 413 before the rest of the body was taken); if there is none,
+            // the write error stands.
+            return match Box::pin(self.read_response(request, 0, 0)).await {
+                Ok(mut r) => {
+                    r.reusable = false;
+                    Ok(r)
+                }
+                Err(_) => Err(io_error(&e)),
+            };
+        }
+        let mut response = self.read_response(request, start, end).await?;
+        response.reusable &= !answered_early && !request.closes();
+        Ok(response)
+    }
+
+    /// Reads the response to `request`, the bytes `start..end` of the read
+    /// buffer already in.
+    async fn read_response(
+        &mut self,
+        request: &Prepared,
+        mut start: usize,
+        mut end: usize,
+    ) -> Result<Response, SendError> {
         let mut parser = Parser::new(request.is_head());
-        let (mut start, mut end) = (0, 0);
         let mut closed = false;
         loop {
             let used = parser

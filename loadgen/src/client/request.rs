@@ -4,7 +4,9 @@
 //! `traceparent` is copied in; over HTTP/2 hyper is given the same method,
 //! target, headers and (shared) body.
 
-use http::header::{CONTENT_LENGTH, HOST, HeaderName, HeaderValue, TRANSFER_ENCODING, USER_AGENT};
+use http::header::{
+    CONNECTION, CONTENT_LENGTH, HOST, HeaderName, HeaderValue, TRANSFER_ENCODING, USER_AGENT,
+};
 use http::{HeaderMap, Method, Uri};
 use hyper::body::Bytes;
 
@@ -48,6 +50,8 @@ pub struct Prepared {
     /// The body as it goes on the wire over HTTP/1.1 (chunked when a
     /// `transfer-encoding` header asks for it).
     wire_body: Bytes,
+    /// The request says `connection: close`.
+    close: bool,
 }
 
 impl Prepared {
@@ -67,6 +71,29 @@ impl Prepared {
         for (k, v) in headers {
             map.append(k, v);
         }
+        // A `transfer-encoding` the scenario sets frames the body as chunked
+        // (the last coding must be chunked: it is added when missing) and
+        // rules out `content-length` (RFC 9112, 6.1 and 6.3), as hyper does.
+        let chunked = map.contains_key(TRANSFER_ENCODING);
+        if chunked {
+            map.remove(CONTENT_LENGTH);
+            let last_is_chunked = map
+                .get_all(TRANSFER_ENCODING)
+                .iter()
+                .next_back()
+                .and_then(|v| v.as_bytes().rsplit(|b| *b == b',').next())
+                .is_some_and(|c| c.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            if !last_is_chunked {
+                map.append(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+            }
+        }
+        // A request that asks the server to close is not followed by another
+        // on the same connection, whatever the response says.
+        let close = map.get_all(CONNECTION).iter().any(|v| {
+            v.as_bytes()
+                .split(|b| *b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+        });
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
         let mut head = Vec::with_capacity(128 + path.len() + 64 * map.len());
         head.extend_from_slice(method.as_str().as_bytes());
@@ -89,8 +116,10 @@ impl Prepared {
                 head.extend_from_slice(b"\r\n");
             }
         }
-        let chunked = map.contains_key(TRANSFER_ENCODING) && !body.is_empty();
-        let wire_body = if chunked {
+        let wire_body = if chunked && body.is_empty() {
+            // Only the last chunk: the server reads an empty body.
+            Bytes::from_static(b"0\r\n\r\n")
+        } else if chunked {
             let mut b = format!("{:x}\r\n", body.len()).into_bytes();
             b.extend_from_slice(&body);
             b.extend_from_slice(b"\r\n0\r\n\r\n");
@@ -114,7 +143,13 @@ impl Prepared {
             head,
             traceparent_at,
             wire_body,
+            close,
         }
+    }
+
+    /// Whether the request asks the server to close the connection after it.
+    pub(super) fn closes(&self) -> bool {
+        self.close
     }
 
     /// The request target (origin form).
@@ -239,5 +274,55 @@ mod tests {
         assert_eq!(r.uri(), "http://127.0.0.1:8080/api/");
         assert_eq!(r.headers()["traceparent"].as_bytes(), &tp[..]);
         assert_eq!(r.headers()["host"], "vhost");
+    }
+
+    #[test]
+    fn a_transfer_encoding_frames_the_body_as_chunked() {
+        let t = Target::parse("http://127.0.0.1:8080").unwrap();
+        let te = |v: &'static str| (TRANSFER_ENCODING, HeaderValue::from_static(v));
+        let cl = (CONTENT_LENGTH, HeaderValue::from_static("3"));
+        let head = |p: &Prepared| String::from_utf8(p.head.clone()).unwrap();
+        // An empty body is still framed: only the last chunk.
+        let p = Prepared::new(
+            &t,
+            Method::GET,
+            t.uri("/").unwrap(),
+            [te("chunked")],
+            Bytes::new(),
+        );
+        assert_eq!(&p.wire_body[..], b"0\r\n\r\n");
+        assert!(
+            head(&p).contains("transfer-encoding: chunked\r\n"),
+            "{}",
+            head(&p)
+        );
+        // A final coding other than chunked gets chunked after it, and a
+        // content-length the scenario set is not sent along with it.
+        let body = Bytes::from_static(b"abc");
+        let p = Prepared::new(
+            &t,
+            Method::POST,
+            t.uri("/").unwrap(),
+            [te("gzip"), cl],
+            body,
+        );
+        let h = head(&p);
+        assert!(
+            h.contains("transfer-encoding: gzip\r\ntransfer-encoding: chunked\r\n"),
+            "{h}"
+        );
+        assert!(!h.contains("content-length"), "{h}");
+        assert_eq!(&p.wire_body[..], b"3\r\nabc\r\n0\r\n\r\n");
+        assert!(!p.closes());
+    }
+
+    #[test]
+    fn a_request_that_says_close_is_known() {
+        let t = Target::parse("http://127.0.0.1:8080").unwrap();
+        let close = (CONNECTION, HeaderValue::from_static("keep-alive, Close"));
+        let p = Prepared::new(&t, Method::GET, t.uri("/").unwrap(), [close], Bytes::new());
+        assert!(p.closes());
+        let p = Prepared::new(&t, Method::GET, t.uri("/").unwrap(), [], Bytes::new());
+        assert!(!p.closes());
     }
 }

@@ -390,3 +390,70 @@ async fn the_request_on_the_wire_carries_its_traceparent_and_body() {
     }
     server.await.unwrap();
 }
+
+/// A server that answers a large upload early (a 413 after the head) and
+/// stops reading: the answer is the request's result, not a write error or
+/// a timeout, and the connection is not used again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_early_answer_to_a_large_body_is_the_result() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    let server = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((mut s, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = s
+                .write_all(b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 4\r\n\r\nbig\n")
+                .await;
+            // Not read any further, and kept open.
+            open.push(s);
+        }
+    });
+    let target = Target::parse(&format!("http://{addr}")).unwrap();
+    let request = Prepared::new(
+        &target,
+        Method::POST,
+        target.uri("/upload").unwrap(),
+        [],
+        Bytes::from(vec![b'x'; 16 * 1024 * 1024]),
+    );
+    let mut conn = Connection::default();
+    for round in 1..=2 {
+        let r = tokio::time::timeout(
+            Duration::from_secs(10),
+            conn.send(
+                &target,
+                &request,
+                &traceparent(1, 2),
+                Duration::from_secs(5),
+                std::future::pending(),
+            ),
+        )
+        .await
+        .expect("an answer, not a stall");
+        assert_eq!(
+            r,
+            Ok(Received {
+                status: 413,
+                body_bytes: 4
+            }),
+            "round {round}"
+        );
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            round,
+            "a new connection each time"
+        );
+    }
+    server.abort();
+}
