@@ -3,7 +3,7 @@
 //! the server closes it (or, over HTTP/2, sends GOAWAY). A request costs
 //! little more than its bytes on the wire: it is built once ([`request`]),
 //! over HTTP/1.1 its pre-encoded head is written and the response parsed by
-//! the user itself ([`h1`]), over HTTP/2 it goes through hyper. Redirects
+//! the user itself (`h1.rs`), over HTTP/2 it goes through hyper. Redirects
 //! are not followed (a 3xx is reported as what it is) and no proxy is
 //! consulted.
 //!
@@ -382,7 +382,7 @@ pub struct Received {
 }
 
 /// The sending half of an open connection: HTTP/1.1 written and read by
-/// the user itself ([`h1`]), HTTP/2 through hyper's connection task.
+/// the user itself (`h1.rs`), HTTP/2 through hyper's connection task.
 enum Sender {
     H1(Box<h1::H1>),
     H2(http2::SendRequest<Full<Bytes>>),
