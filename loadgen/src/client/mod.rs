@@ -417,7 +417,10 @@ fn exchange_error(e: &hyper::Error) -> SendError {
 fn h2c_hint(error: SendError) -> SendError {
     match error {
         SendError::Request(r)
-            if r.contains("frame with invalid size") || r == "connection closed by the server" =>
+            if r.contains("frame with invalid size")
+                || r == "connection closed by the server"
+                // The server closed as the preface was still being written.
+                || r.contains("broken pipe") =>
         {
             SendError::Request(format!(
                 "the server does not speak h2c (HTTP/2 without TLS)? drop --http2 ({r})"
@@ -681,6 +684,13 @@ mod tests {
         assert!(
             matches!(&hinted, SendError::Request(r) if r.starts_with("the server does not speak h2c")),
             "{hinted:?}"
+        );
+        let piped = h2c_hint(SendError::Request(
+            "connection error: stream closed because of a broken pipe".into(),
+        ));
+        assert!(
+            matches!(&piped, SendError::Request(r) if r.starts_with("the server does not speak h2c")),
+            "{piped:?}"
         );
         let other = h2c_hint(SendError::Request("invalid response: x".into()));
         assert_eq!(other, SendError::Request("invalid response: x".into()));
