@@ -18,6 +18,7 @@
 //! `live`/`recorder`/`threshold` → `scenario`/`stats`; no module imports
 //! one that imports it back.
 
+pub mod checks;
 pub mod cli;
 pub mod client;
 pub mod client_spans;

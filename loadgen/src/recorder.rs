@@ -57,6 +57,8 @@ pub struct RunResult {
     /// The HTTP versions of the responses (`HTTP/1.1`, `HTTP/2`); none
     /// before any response.
     pub http_version: Option<String>,
+    /// The checks' passes and failures, and the requests skipped.
+    pub checks: crate::checks::ChecksSnapshot,
 }
 
 /// Accumulates samples; intervals are closed once they are old enough that

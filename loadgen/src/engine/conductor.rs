@@ -338,6 +338,7 @@ mod tests {
             live: None,
             started_requests: AtomicU64::new(0),
             spent: tokio::sync::Notify::new(),
+            checks: crate::checks::CheckCounts::new(0, 1),
         };
         (Arc::new(ctx), ticket_tx, profile, duration)
     }

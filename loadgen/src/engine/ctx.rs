@@ -58,6 +58,8 @@ pub(super) struct RunCtx {
     pub(super) started_requests: AtomicU64,
     /// Told when the last request of the budget has started.
     pub(super) spent: tokio::sync::Notify,
+    /// The checks' passes and failures, and the requests skipped.
+    pub(super) checks: crate::checks::CheckCounts,
 }
 
 impl RunCtx {

@@ -208,6 +208,7 @@ pub async fn run(
         live: live.clone(),
         started_requests: AtomicU64::new(0),
         spent: tokio::sync::Notify::new(),
+        checks: crate::checks::CheckCounts::new(plan.checks.len(), plan.names.len()),
     });
     let aborted: Arc<OnceLock<String>> = Arc::default();
     let recorder = recorder_task::spawn(
@@ -303,6 +304,7 @@ pub async fn run(
         interrupted: control.interrupted.load(Ordering::SeqCst),
         aborted_by: aborted.get().cloned(),
         http_version: ctx.target.http_versions(),
+        checks: ctx.checks.snapshot(),
     })
 }
 

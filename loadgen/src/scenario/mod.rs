@@ -471,6 +471,9 @@ pub struct Plan {
     pub thresholds: Vec<Threshold>,
     /// Distinct request names, in first-seen order.
     pub names: Vec<String>,
+    /// Every check of every request, in file order; a request's checks
+    /// (and its captures' implicit checks) refer to them by index.
+    pub checks: Vec<crate::checks::CheckMeta>,
     /// HTTP version and TLS options.
     pub client: ClientOptions,
     /// The request budget: the run ends once this many requests have
@@ -996,6 +999,7 @@ fn validate(
         load,
         thresholds,
         names,
+        checks: Vec::new(),
         client,
         requests,
     })
