@@ -487,6 +487,7 @@ impl From<Response> for Received {
         Received {
             status: r.status,
             body_bytes: r.body_bytes,
+            kept: None,
         }
     }
 }

@@ -374,11 +374,27 @@ pub fn request_reason(e: &hyper::Error) -> String {
 }
 
 /// What came back for a request: its status and the size of its body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received {
     pub status: u16,
     /// Bytes of the response body (after any transfer decoding).
     pub body_bytes: u64,
+    pub kept: Option<Box<Kept>>,
+}
+
+/// SHIM
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Keep {
+    pub headers: bool,
+    pub body: bool,
+}
+
+/// SHIM
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+    pub body_truncated: bool,
 }
 
 /// The sending half of an open connection: HTTP/1.1 written and read by
@@ -481,11 +497,14 @@ impl Connection {
     /// Sends a request with its `traceparent` and reads the whole
     /// response; returns its status and size. A host lookup still
     /// unanswered when `cut` completes fails the request.
+    #[allow(clippy::too_many_arguments)]
     pub async fn send(
         &mut self,
         target: &Target,
         request: &Prepared,
         tp: &Traceparent,
+        _extra: &[(http::HeaderName, http::HeaderValue)],
+        _keep: Keep,
         connect_timeout: Duration,
         cut: impl Future<Output = ()>,
     ) -> Result<Received, SendError> {
@@ -525,7 +544,15 @@ impl Connection {
                         body_bytes = body_bytes.saturating_add(data.len() as u64);
                     }
                 }
-                (Received { status, body_bytes }, version, true)
+                (
+                    Received {
+                        status,
+                        body_bytes,
+                        kept: None,
+                    },
+                    version,
+                    true,
+                )
             }
         };
         let bit = version_bit(version);

@@ -174,6 +174,7 @@ pub async fn run(
                     let mut render = RenderCtx {
                         seq: 0,
                         rng: &mut rand::rng(),
+                        vars: &[],
                     };
                     user::is_static(r)
                         .then(|| user::prepare(&target, &plan, r, &mut render).ok())

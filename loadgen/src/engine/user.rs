@@ -18,10 +18,10 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use super::ctx::RunCtx;
-use crate::client::{Connection, Prepared, SendError, Target, traceparent};
+use crate::client::{Connection, Keep, Prepared, SendError, Target, traceparent};
 use crate::pacer::Pacer;
 use crate::scenario::template::RenderCtx;
-use crate::scenario::{Plan, Request};
+use crate::scenario::{Plan, Request, VarScope, flow};
 use crate::stats::{Outcome, Sample};
 
 /// A finished request, for [`record`].
@@ -112,12 +112,95 @@ pub(super) fn prepare<R: rand::Rng>(
     ))
 }
 
+/// What a user keeps between its iterations, in its goose session.
+#[derive(Clone)]
+pub(super) struct UserState {
+    /// The user's own generator for its ids, draws and picks.
+    rng: SmallRng,
+    /// The captured variables, by index: the user's persist, the
+    /// iteration's are cleared when an iteration starts.
+    values: Vec<Option<String>>,
+    /// The cookie jar (`cookies: true`).
+    jar: Option<Box<cookie_store::CookieStore>>,
+    /// Iterations this user has started.
+    iterations: u64,
+}
+
+impl UserState {
+    fn new(plan: &Plan) -> Self {
+        Self {
+            rng: SmallRng::from_rng(&mut rand::rng()),
+            values: vec![None; plan.vars.len()],
+            jar: plan.cookies.then(Box::default),
+            iterations: 0,
+        }
+    }
+}
+
+/// The goose session slot holding a user's [`UserState`] (taken out for
+/// an iteration, put back after).
+#[derive(Clone)]
+struct Slot(Option<UserState>);
+
+/// Whether a `once` request has done its work for this user: its user
+/// variables are all set (without any: the user's first iteration is over).
+fn once_done(plan: &Plan, req: &Request, state: &UserState) -> bool {
+    let mut user_vars = req
+        .captures
+        .iter()
+        .filter(|c| plan.vars.scopes[c.var] == VarScope::User)
+        .peekable();
+    if user_vars.peek().is_none() {
+        return state.iterations > 1;
+    }
+    user_vars.all(|c| state.values[c.var].is_some())
+}
+
+/// The URL of a request, for the cookie jar.
+fn request_url(ctx: &RunCtx, uri: &http::Uri) -> Option<reqwest::Url> {
+    let origin = ctx.base.trim_end_matches(ctx.target.base_path.as_str());
+    reqwest::Url::parse(&format!("{origin}{uri}")).ok()
+}
+
+/// The `cookie` header the jar holds for `url`, if any.
+fn cookie_header(jar: &cookie_store::CookieStore, url: &reqwest::Url) -> Option<http::HeaderValue> {
+    let mut line = String::new();
+    for (name, value) in jar.get_request_values(url) {
+        if !line.is_empty() {
+            line.push_str("; ");
+        }
+        line.push_str(name);
+        line.push('=');
+        line.push_str(value);
+    }
+    if line.is_empty() {
+        return None;
+    }
+    let mut v = http::HeaderValue::try_from(line).ok()?;
+    v.set_sensitive(true);
+    Some(v)
+}
+
+/// Stores the cookies a response sets.
+fn store_cookies(
+    jar: &mut cookie_store::CookieStore,
+    url: &reqwest::Url,
+    headers: &http::HeaderMap,
+) {
+    let cookies = headers
+        .get_all(http::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| cookie_store::RawCookie::parse(v.to_owned()).ok());
+    jar.store_response_cookies(cookies, url);
+}
+
 /// Runs one iteration of `scenario`. The first request's corrected latency
 /// counts from `intended` (the open model's schedule). Returns false when
 /// the schedule was already over, so the iteration never started.
 async fn iteration(
     user: &GooseUser,
-    rng: &mut SmallRng,
+    state: &mut UserState,
     ctx: &RunCtx,
     index: usize,
     intended: Option<Instant>,
@@ -138,12 +221,37 @@ async fn iteration(
         ctx.in_flight.fetch_sub(1, Ordering::SeqCst);
         return false;
     }
+    state.iterations = state.iterations.saturating_add(1);
+    for (v, scope) in state.values.iter_mut().zip(&plan.vars.scopes) {
+        if *scope == VarScope::Iteration {
+            *v = None;
+        }
+    }
+    // One request of the budget is held for the first request sent.
+    let mut held = true;
+    // A check with fail_iteration failed: the rest is skipped.
+    let mut ended = false;
+    let mut first = true;
     let mut conn = conn.lock().await;
     for (i, req) in scenario.requests.iter().enumerate() {
+        if ended {
+            ctx.checks.skip(req.name_id);
+            continue;
+        }
+        if req.once && once_done(plan, req, state) {
+            continue;
+        }
+        if req.uses.iter().any(|v| state.values[*v].is_none()) {
+            // A value it needs was never captured: not sent with an empty one.
+            ctx.checks.skip(req.name_id);
+            continue;
+        }
         // Once the schedule is over, no further request of the iteration starts.
-        if i > 0 && (ctx.over() || !ctx.take_request()) {
+        if !held && (ctx.over() || !ctx.take_request()) {
             break;
         }
+        held = false;
+        let rng = &mut state.rng;
         let (prepared, mut trace_id, mut span_id, traced) = {
             // Requests without templates were built once, at plan time.
             let prepared = match &ctx.static_requests[index][i] {
@@ -155,6 +263,7 @@ async fn iteration(
                     &mut RenderCtx {
                         seq,
                         rng: &mut *rng,
+                        vars: &state.values,
                     },
                 )
                 .map(Cow::Owned),
@@ -184,6 +293,7 @@ async fn iteration(
                         body_bytes: 0,
                     },
                 );
+                fail_all(ctx, req, state, &mut ended);
                 continue;
             }
             other => other,
@@ -202,17 +312,40 @@ async fn iteration(
             }
             _ => None,
         };
+        let url = match (&state.jar, &prepared) {
+            (Some(_), Ok(p)) => request_url(ctx, p.uri()),
+            _ => None,
+        };
+        let mut extra = Vec::new();
+        if let (Some(jar), Some(url)) = (&state.jar, &url)
+            && let Some(cookie) = cookie_header(jar, url)
+        {
+            extra.push((http::header::COOKIE, cookie));
+        }
+        let keep = Keep {
+            headers: req.keep_headers,
+            body: req.keep_body,
+        };
         let tp = traceparent(trace_id, span_id);
         let sent = Instant::now();
-        let intended_start = match (i, intended) {
-            (0, Some(t)) => t.min(sent),
+        let intended_start = match (first, intended) {
+            (true, Some(t)) => t.min(sent),
             _ => sent,
         };
+        first = false;
         let result = match &prepared {
             Ok(request) => {
                 let send = tokio::time::timeout(
                     plan.timeout,
-                    conn.send(&ctx.target, request, &tp, plan.timeout, ctx.until_cut()),
+                    conn.send(
+                        &ctx.target,
+                        request,
+                        &tp,
+                        &extra,
+                        keep,
+                        plan.timeout,
+                        ctx.until_cut(),
+                    ),
                 );
                 tokio::select! {
                     r = send => Some(r),
@@ -230,6 +363,7 @@ async fn iteration(
             break;
         };
         let end = Instant::now();
+        let mut received = None;
         let (outcome, reason, body_bytes) = match result {
             Err(_) => {
                 // The connection is in an unknown state after a timeout.
@@ -238,8 +372,19 @@ async fn iteration(
             }
             Ok(Err(SendError::Connect(r))) => (Outcome::Connect, Some(r), 0),
             Ok(Err(SendError::Request(r))) => (Outcome::Request, Some(r), 0),
-            Ok(Ok(r)) if req.accepts(r.status) => (Outcome::Ok(r.status), None, r.body_bytes),
-            Ok(Ok(r)) => (Outcome::Status(r.status), None, r.body_bytes),
+            Ok(Ok(r)) => {
+                let counted = (
+                    if req.accepts(r.status) {
+                        Outcome::Ok(r.status)
+                    } else {
+                        Outcome::Status(r.status)
+                    },
+                    None,
+                    r.body_bytes,
+                );
+                received = Some(r);
+                counted
+            }
         };
         if let Some(span) = client_span {
             span.end(outcome);
@@ -257,17 +402,81 @@ async fn iteration(
                 body_bytes,
             },
         );
+        if let Some(r) = &received {
+            let kept = r.kept.as_deref();
+            if let (Some(jar), Some(url), Some(k)) = (state.jar.as_deref_mut(), &url, kept) {
+                store_cookies(jar, url, &k.headers);
+            }
+            if !req.checks.is_empty() || !req.captures.is_empty() {
+                let response = flow::Response::new(
+                    Some(r.status),
+                    end.saturating_duration_since(sent),
+                    kept.map(|k| &k.headers),
+                    kept.map_or(&[][..], |k| &k.body[..]),
+                );
+                evaluate(ctx, req, state, &response, seq, &mut ended);
+            }
+        } else {
+            fail_all(ctx, req, state, &mut ended);
+        }
         if i + 1 < scenario.requests.len() {
             ctx.think(req.think_time).await;
         }
     }
     drop(conn);
+    if held {
+        // Nothing was sent: the request held for it goes back to the budget.
+        ctx.give_back_request();
+    }
     ctx.iterations.fetch_add(1, Ordering::Relaxed);
     ctx.in_flight.fetch_sub(1, Ordering::SeqCst);
     if let Some(last) = scenario.requests.last() {
         ctx.think(last.think_time).await;
     }
     true
+}
+
+/// Runs `req`'s checks and captures on `response`, counting each.
+fn evaluate(
+    ctx: &RunCtx,
+    req: &Request,
+    state: &mut UserState,
+    response: &flow::Response<'_>,
+    seq: u64,
+    ended: &mut bool,
+) {
+    for check in &req.checks {
+        let passed = flow::passes(
+            check,
+            response,
+            &mut RenderCtx {
+                seq,
+                rng: &mut state.rng,
+                vars: &state.values,
+            },
+        );
+        ctx.checks.count(check.id, passed);
+        if !passed && check.fail_iteration {
+            *ended = true;
+        }
+    }
+    for c in &req.captures {
+        let value = flow::capture(&c.from, response);
+        ctx.checks.count(c.check, value.is_some());
+        state.values[c.var] = value;
+    }
+}
+
+/// A request that got no response: each of its checks and captures fails.
+fn fail_all(ctx: &RunCtx, req: &Request, state: &mut UserState, ended: &mut bool) {
+    for check in &req.checks {
+        ctx.checks.count(check.id, false);
+        *ended |= check.fail_iteration;
+    }
+    for c in &req.captures {
+        ctx.checks.count(c.check, false);
+        state.values[c.var] = None;
+    }
 }
 
 /// The transaction every goose user runs, over and over, until goose stops
@@ -283,21 +492,21 @@ pub(super) fn transaction(
         let profile = profile.clone();
         let pick = pick.clone();
         Box::pin(async move {
-            // The user's own generator for its ids, draws and picks: seeded
-            // once from the thread's, then cheap (taken out of the session
-            // for the iteration, put back after).
-            let mut rng = match user.get_session_data::<SmallRng>() {
-                Some(rng) => rng.clone(),
+            // The user's state: made on its first turn (its generator
+            // seeded once from the thread's), taken out of the session for
+            // the turn and put back after.
+            let mut state = match user.get_session_data_mut::<Slot>() {
+                Some(slot) => slot.0.take(),
                 None => {
                     ctx.ready.fetch_add(1, Ordering::SeqCst);
-                    let rng = SmallRng::from_rng(&mut rand::rng());
-                    user.set_session_data(rng.clone());
-                    rng
+                    user.set_session_data(Slot(None));
+                    None
                 }
-            };
-            let result = user_turn(user, &mut rng, &ctx, &profile, &pick, duration).await;
-            if let Some(kept) = user.get_session_data_mut::<SmallRng>() {
-                *kept = rng;
+            }
+            .unwrap_or_else(|| UserState::new(&ctx.plan));
+            let result = user_turn(user, &mut state, &ctx, &profile, &pick, duration).await;
+            if let Some(slot) = user.get_session_data_mut::<Slot>() {
+                slot.0 = Some(state);
             }
             result
         })
@@ -308,7 +517,7 @@ pub(super) fn transaction(
 /// model: while the ramp includes it), or a short wait.
 async fn user_turn(
     user: &GooseUser,
-    rng: &mut SmallRng,
+    state: &mut UserState,
     ctx: &RunCtx,
     profile: &Pacer,
     pick: &WeightedIndex<u32>,
@@ -323,7 +532,7 @@ async fn user_turn(
             Some(ticket) => {
                 let started = iteration(
                     user,
-                    rng,
+                    state,
                     ctx,
                     ticket.scenario,
                     Some(ticket.intended),
@@ -352,9 +561,9 @@ async fn user_turn(
         && t < duration
         && (user.weighted_users_index as f64) < profile.rate_at(t).floor();
     if active {
-        let scenario = pick.sample(rng);
+        let scenario = pick.sample(&mut state.rng);
         let seq = ctx.seq.fetch_add(1, Ordering::Relaxed);
-        iteration(user, rng, ctx, scenario, None, seq).await;
+        iteration(user, state, ctx, scenario, None, seq).await;
     } else {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

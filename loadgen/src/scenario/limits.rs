@@ -80,6 +80,9 @@ pub fn run_duration(got: Duration) -> Result<Duration, DurationRange> {
     duration("--duration", got, MAX_RUN)
 }
 
+/// Checks on one request, at most.
+pub const MAX_CHECKS: usize = 100;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 //! it into a [`Plan`]: templates compiled, data files read, thresholds parsed,
 //! so the engine never sees an invalid value.
 
+pub mod flow;
 pub mod limits;
 mod locate;
 pub mod template;
@@ -20,10 +21,15 @@ use common::input::{InputError, cut};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use rand::SeedableRng as _;
+
+use crate::checks::CheckMeta;
 use crate::input::{MAX_SCENARIO_BYTES, SNIPPET_CHARS};
 use crate::threshold::Threshold;
+pub use flow::{CaptureSpec, CheckSpec, VarScope, Vars};
 use locate::Locations;
-pub use template::{DataSet, Template, TemplateError};
+use template::RenderCtx;
+pub use template::{DataSet, Scope, Template, TemplateError};
 pub use thresholds::ThresholdSpec;
 
 /// A scenario file as written.
@@ -68,6 +74,10 @@ pub struct ScenarioFile {
     /// for mutual TLS (https targets only).
     #[serde(default, skip_serializing_if = "TlsSpec::is_default")]
     pub tls: TlsSpec,
+    /// A cookie jar per user: cookies a response sets are sent with the
+    /// user's later requests (domain, path, expiry and `Secure` honoured).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cookies: bool,
 }
 
 /// TLS options of a scenario file; paths are relative to the scenario file.
@@ -152,6 +162,16 @@ pub struct RequestSpec {
     /// Status codes that count as success (default: any 2xx or 3xx).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expect: Vec<u16>,
+    /// Checks on the response (k6's checks): counted per check, never an error by themselves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckSpec>,
+    /// Values taken from the response into variables for later requests (`{{ vars.NAME }}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capture: Vec<CaptureSpec>,
+    /// Send it only while the user lacks one of its `scope: user` captures
+    /// (without any: only in the user's first iteration): log in once.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub once: bool,
     /// Pause after this request.
     #[serde(
         default,
@@ -248,6 +268,17 @@ pub struct Request {
     pub body: Option<Template>,
     pub expect: Vec<u16>,
     pub think_time: Duration,
+    pub checks: Vec<flow::Check>,
+    pub captures: Vec<flow::Capture>,
+    /// The variables its templates (path, headers, body, checks) use: it is
+    /// skipped while one of them is unset.
+    pub uses: Vec<usize>,
+    /// See [`RequestSpec::once`].
+    pub once: bool,
+    /// Its checks, captures or the cookie jar read the response headers.
+    pub keep_headers: bool,
+    /// Its checks or captures read the response body.
+    pub keep_body: bool,
 }
 
 impl Request {
@@ -474,6 +505,10 @@ pub struct Plan {
     /// Every check of every request, in file order; a request's checks
     /// (and its captures' implicit checks) refer to them by index.
     pub checks: Vec<crate::checks::CheckMeta>,
+    /// The variables captured by the requests.
+    pub vars: Vars,
+    /// A cookie jar per user.
+    pub cookies: bool,
     /// HTTP version and TLS options.
     pub client: ClientOptions,
     /// The request budget: the run ends once this many requests have
@@ -523,6 +558,8 @@ struct Ctx<'a> {
     path: &'a str,
     text: &'a str,
     locations: Locations,
+    /// Reads an environment variable for `{{ env.NAME }}`.
+    env: &'a dyn Fn(&str) -> Option<String>,
 }
 
 impl Ctx<'_> {
@@ -657,6 +694,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Plan, ScenarioError> {
 /// [`parse`] for a run against `host` (a URL that replaces the file's
 /// `base_url`, which may then be left out).
 pub fn parse_for(text: &str, path: &Path, host: Option<&str>) -> Result<Plan, ScenarioError> {
+    parse_with_env(text, path, host, &Scope::process_env)
+}
+
+/// [`parse_for`] with `env` as the environment `{{ env.NAME }}` reads.
+pub fn parse_with_env(
+    text: &str,
+    path: &Path,
+    host: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Plan, ScenarioError> {
     let shown = path.display().to_string();
     let file: ScenarioFile = serde_saphyr::from_str(text).map_err(|err| {
         // The location is shown once, in front.
@@ -695,6 +742,7 @@ pub fn parse_for(text: &str, path: &Path, host: Option<&str>) -> Result<Plan, Sc
         path: &shown,
         text,
         locations: Locations::of(text),
+        env,
     };
     let base = path.parent().unwrap_or(Path::new("."));
     validate(file, &ctx, base, &shown, host)
@@ -723,7 +771,7 @@ pub fn load_for(path: &Path, host: Option<&str>) -> Result<Plan, ScenarioError> 
     parse_for(&read.text, Path::new(&read.shown), host)
 }
 
-const TEMPLATE_HINT: &str = "templates: {{ randint(1, 20) }} (64-bit integers, low <= high), {{ uuid }}, {{ seq }}, {{ data.NAME.COLUMN }}";
+const TEMPLATE_HINT: &str = "templates: {{ randint(1, 20) }} (64-bit integers, low <= high), {{ uuid }}, {{ seq }}, {{ data.NAME.COLUMN }}, {{ vars.NAME }} (captured by an earlier request), {{ env.NAME }} or {{ env.NAME | default(\"x\") }}";
 
 /// The name of a scenario that leaves its name out (when it is the only one).
 pub const DEFAULT_SCENARIO: &str = "default";
@@ -757,10 +805,39 @@ fn validate(
     shown: &str,
     host: Option<&str>,
 ) -> Result<Plan, ScenarioError> {
-    if let Some(written) = &file.base_url {
-        check_base_url(written, ctx)?;
-    }
-    let base_url = match (host, &file.base_url) {
+    let env_only = |at: &str, text: &str, what: &str| -> Result<String, ScenarioError> {
+        let data = BTreeMap::new();
+        let vars = BTreeMap::new();
+        let scope = Scope {
+            data: &data,
+            vars: &vars,
+            env: ctx.env,
+        };
+        let t =
+            Template::parse(text, &scope).map_err(|e| ctx.at(at, e.to_string(), TEMPLATE_HINT))?;
+        if !t.is_static() {
+            return Err(ctx.at(
+                at,
+                format!("{what} may only use {{{{ env.NAME }}}} templates"),
+                "the value is sent with every request: randint, uuid, seq, data and vars belong in a request's own headers",
+            ));
+        }
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
+        Ok(t.render(&mut RenderCtx {
+            seq: 0,
+            rng: &mut rng,
+            vars: &[],
+        }))
+    };
+    let file_base = match &file.base_url {
+        Some(written) => {
+            let url = env_only("base_url", written, "base_url")?;
+            check_base_url(&url, ctx)?;
+            Some(url)
+        }
+        None => None,
+    };
+    let base_url = match (host, &file_base) {
         (Some(h), _) => h.to_owned(),
         (None, Some(b)) => b.clone(),
         (None, None) => {
@@ -789,13 +866,15 @@ fn validate(
                 "header names are tokens like x-api-key",
             )
         })?;
-        let value = http::HeaderValue::try_from(v.as_str()).map_err(|_| {
+        let rendered = env_only(&at, v, &format!("header {k:?} under the file's headers"))?;
+        let mut value = http::HeaderValue::try_from(rendered).map_err(|_| {
             ctx.at(
                 &at,
                 format!("invalid value for header {k:?}"),
                 "header values are visible ASCII",
             )
         })?;
+        value.set_sensitive(v.contains("env."));
         headers.push((name, value));
     }
     let mut data = BTreeMap::new();
@@ -823,6 +902,17 @@ fn validate(
     }
     let mut names: Vec<String> = Vec::new();
     let mut scenarios = Vec::new();
+    let mut checks: Vec<CheckMeta> = Vec::new();
+    // Variables a user keeps across iterations may be used anywhere: a
+    // first pass finds them.
+    let mut vars = Vars::default();
+    for s in &file.scenarios {
+        for r in &s.requests {
+            for c in r.capture.iter().filter(|c| c.scope == VarScope::User) {
+                vars.index(&c.var, VarScope::User);
+            }
+        }
+    }
     let mut seen = std::collections::BTreeSet::new();
     let mut total_weight: u64 = 0;
     let single = file.scenarios.len() == 1;
@@ -884,6 +974,8 @@ fn validate(
             ));
         }
         let mut requests = Vec::new();
+        // The variables captured by this scenario's requests so far.
+        let mut seen_vars = std::collections::BTreeSet::new();
         for (j, r) in s.requests.iter().enumerate() {
             let at = format!("{at}.requests.{j}");
             let r_name = r
@@ -902,8 +994,22 @@ fn validate(
                         "GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS",
                     )
                 })?;
+            // What this request's templates may name: the user's variables
+            // and those captured earlier in this scenario.
+            let known: BTreeMap<String, usize> = vars
+                .names
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| vars.scopes[*i] == VarScope::User || seen_vars.contains(i))
+                .map(|(i, n)| (n.clone(), i))
+                .collect();
+            let scope = Scope {
+                data: &data,
+                vars: &known,
+                env: ctx.env,
+            };
             let compile = |field: &str, t: &str| {
-                Template::parse(t, &data).map_err(|e| {
+                Template::parse(t, &scope).map_err(|e| {
                     ctx.at(
                         &format!("{at}.{field}"),
                         cut(&format!("request {:?}: {e}", r_name), SNIPPET_CHARS),
@@ -964,6 +1070,110 @@ fn validate(
                     names.len() - 1
                 }
             };
+            let located = |field: String, e: flow::FlowError| {
+                let at = if e.field.is_empty() {
+                    field
+                } else {
+                    format!("{field}.{}", e.field)
+                };
+                ctx.at(
+                    &at,
+                    cut(&format!("request {:?}: {}", r_name, e.what), SNIPPET_CHARS),
+                    e.hint,
+                )
+            };
+            // A check is counted under its name and request: the same pair
+            // written twice (in two scenarios) is one check.
+            let mut check_id = |name: String| match checks
+                .iter()
+                .position(|c| c.name == name && c.name_id == name_id)
+            {
+                Some(i) => i,
+                None => {
+                    checks.push(CheckMeta {
+                        name,
+                        request: r_name.clone(),
+                        name_id,
+                    });
+                    checks.len() - 1
+                }
+            };
+            if r.checks.len() > limits::MAX_CHECKS {
+                return Err(ctx.at(
+                    &format!("{at}.checks"),
+                    format!(
+                        "request {r_name:?} has more than {} checks",
+                        limits::MAX_CHECKS
+                    ),
+                    "split them across requests, or check less",
+                ));
+            }
+            let mut req_checks = Vec::new();
+            for (k, c) in r.checks.iter().enumerate() {
+                let (mut check, name) = flow::check(c, 0, &scope)
+                    .map_err(|e| located(format!("{at}.checks.{k}"), e))?;
+                check.id = check_id(name);
+                req_checks.push(check);
+            }
+            let mut captures = Vec::new();
+            for (k, c) in r.capture.iter().enumerate() {
+                let field = format!("{at}.capture.{k}");
+                if !template::is_name(&c.var) {
+                    return Err(ctx.at(
+                        &format!("{field}.var"),
+                        format!(
+                            "request {r_name:?}: {:?} is not a variable name",
+                            cut(&c.var, SNIPPET_CHARS)
+                        ),
+                        "letters, digits and _, not starting with a digit: order_id",
+                    ));
+                }
+                if vars.get(&c.var).is_some_and(|i| vars.scopes[i] != c.scope) {
+                    return Err(ctx.at(
+                        &format!("{field}.scope"),
+                        format!(
+                            "request {r_name:?}: variable {:?} is captured with scope user elsewhere",
+                            c.var
+                        ),
+                        "a variable has one scope: give both captures the same scope, or different names",
+                    ));
+                }
+                let from = flow::capture_from(c).map_err(|e| located(field.clone(), e))?;
+                let var = vars.index(&c.var, c.scope);
+                captures.push(flow::Capture {
+                    var,
+                    check: check_id(format!("capture {}", c.var)),
+                    from,
+                });
+            }
+            let mut uses: Vec<usize> = path
+                .vars()
+                .chain(req_headers.iter().flat_map(|(_, t)| t.vars()))
+                .chain(body.iter().flat_map(|b| b.vars()))
+                .chain(req_checks.iter().flat_map(|c| c.template_vars()))
+                .collect();
+            uses.sort_unstable();
+            uses.dedup();
+            let keep_headers = file.cookies
+                || req_checks
+                    .iter()
+                    .any(|c| matches!(c.kind, flow::CheckKind::Header { .. }))
+                || captures
+                    .iter()
+                    .any(|c| matches!(c.from, flow::CaptureFrom::Header(_)));
+            let keep_body = req_checks.iter().any(|c| {
+                matches!(
+                    c.kind,
+                    flow::CheckKind::BodyContains(_)
+                        | flow::CheckKind::BodyMatches(_)
+                        | flow::CheckKind::Json { .. }
+                )
+            }) || captures
+                .iter()
+                .any(|c| !matches!(c.from, flow::CaptureFrom::Header(_)));
+            for c in &captures {
+                seen_vars.insert(c.var);
+            }
             requests.push(Request {
                 name: r_name.clone(),
                 name_id,
@@ -973,6 +1183,12 @@ fn validate(
                 body,
                 expect: r.expect.clone(),
                 think_time: r.think_time.or(s.think_time).unwrap_or_default(),
+                checks: req_checks,
+                captures,
+                uses,
+                once: r.once,
+                keep_headers,
+                keep_body,
             });
         }
         scenarios.push(Scenario {
@@ -999,7 +1215,9 @@ fn validate(
         load,
         thresholds,
         names,
-        checks: Vec::new(),
+        checks,
+        vars,
+        cookies: file.cookies,
         client,
         requests,
     })
@@ -1341,4 +1559,152 @@ fn load_duration(load: &LoadSpec) -> Option<Duration> {
 /// The JSON Schema of the scenario file, for editors.
 pub fn json_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(ScenarioFile)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod flow_tests {
+    use super::*;
+
+    fn parse_env(text: &str) -> Result<Plan, String> {
+        parse_with_env(text, Path::new("f.yaml"), None, &|n| {
+            (n == "TOKEN").then(|| "s3cret".to_owned())
+        })
+        .map_err(|e| e.to_string())
+    }
+
+    fn file(requests: &str) -> String {
+        format!(
+            "base_url: http://127.0.0.1:1\nscenarios:\n  - name: s\n    requests:\n{requests}load: {{model: closed, users: 1, duration: 1s}}\n"
+        )
+    }
+
+    #[test]
+    fn captures_make_variables_for_later_requests() {
+        let plan = parse_env(&file(
+            "      - name: create\n        method: POST\n        path: /o\n        checks: [{status: [201]}]\n        capture: [{var: id, json: /order_id}]\n      - name: read\n        path: /o/{{ vars.id }}\n        checks: [{json: /order_id, equals: '{{ vars.id }}'}]\n",
+        ))
+        .unwrap();
+        let [create, read] = &plan.scenarios[0].requests[..] else {
+            panic!("two requests")
+        };
+        assert_eq!(plan.vars.names, vec!["id".to_owned()]);
+        assert!(create.uses.is_empty() && read.uses == vec![0]);
+        assert!(create.keep_body && !create.keep_headers && read.keep_body);
+        let names: Vec<_> = plan
+            .checks
+            .iter()
+            .map(|c| format!("{}: {}", c.request, c.name))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                "create: status in [201]",
+                "create: capture id",
+                "read: json /order_id equals {{ vars.id }}"
+            ]
+        );
+        assert_eq!(
+            (
+                create.checks[0].id,
+                create.captures[0].check,
+                read.checks[0].id
+            ),
+            (0, 1, 2)
+        );
+    }
+
+    #[test]
+    fn a_variable_must_be_captured_before_it_is_used() {
+        // Used before the request that captures it: refused, located.
+        let e = parse_env(&file(
+            "      - name: read\n        path: /o/{{ vars.id }}\n      - name: create\n        path: /o\n        capture: [{var: id, json: /id}]\n",
+        ))
+        .unwrap_err();
+        assert!(e.starts_with("f.yaml:6:15:"), "{e}");
+        assert!(e.contains("unknown variable \"id\""), "{e}");
+        // A user variable captured anywhere may be used everywhere.
+        let plan = parse_env(
+            "base_url: http://127.0.0.1:1\ncookies: true\nscenarios:\n  - name: a\n    requests:\n      - path: /o/{{ vars.token }}\n  - name: login\n    requests:\n      - path: /login\n        once: true\n        capture: [{var: token, header: x-token, scope: user}]\nload: {model: closed, users: 1, duration: 1s}\n",
+        )
+        .unwrap();
+        assert_eq!(plan.vars.scopes, vec![VarScope::User]);
+        assert!(plan.cookies && plan.scenarios[0].requests[0].keep_headers);
+        // One name, two scopes: refused.
+        let e = parse_env(&file(
+            "      - path: /a\n        capture: [{var: t, header: x, scope: user}]\n      - path: /b\n        capture: [{var: t, header: x}]\n",
+        ))
+        .unwrap_err();
+        assert!(e.contains("captured with scope user elsewhere"), "{e}");
+    }
+
+    #[test]
+    fn environment_values_are_used_and_never_shown() {
+        let plan = parse_env(
+            "base_url: http://127.0.0.1:1\nheaders: {authorization: 'Bearer {{ env.TOKEN }}'}\nscenarios:\n  - requests:\n      - path: /a?k={{ env.TOKEN }}&d={{ env.NOPE | default(\"dev\") }}\nload: {model: closed, users: 1, duration: 1s}\n",
+        )
+        .unwrap();
+        assert_eq!(plan.headers[0].1.to_str().unwrap(), "Bearer s3cret");
+        assert!(plan.headers[0].1.is_sensitive());
+        let req = &plan.scenarios[0].requests[0];
+        assert!(req.path.is_static());
+        assert!(!req.name.contains("s3cret") && !format!("{req:?}").contains("s3cret"));
+        // Missing without a default: named, located.
+        let e = parse_env(&file("      - path: /a/{{ env.MISSING_VAR }}\n")).unwrap_err();
+        assert!(e.starts_with("f.yaml:5:15:"), "{e}");
+        assert!(e.contains("\"MISSING_VAR\" is not set"), "{e}");
+        // Only env templates in the file's headers and base_url.
+        let e = parse_env(
+            "base_url: http://127.0.0.1:1\nheaders: {x-id: '{{ uuid }}'}\nscenarios:\n  - requests:\n      - path: /a\nload: {model: closed, users: 1, duration: 1s}\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("may only use {{ env.NAME }} templates"), "{e}");
+        let e = parse_env(
+            "base_url: '{{ env.NOPE }}'\nscenarios:\n  - requests:\n      - path: /a\nload: {model: closed, users: 1, duration: 1s}\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("f.yaml:1:") && e.contains("\"NOPE\" is not set"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn malformed_checks_and_captures_are_located() {
+        for (requests, at, want) in [
+            (
+                "      - path: /a\n        checks:\n          - {status: [200], body_contains: x}\n",
+                "f.yaml:7:13:",
+                "checks one thing",
+            ),
+            (
+                "      - path: /a\n        checks:\n          - json: nope\n            exists: true\n",
+                "f.yaml:7:19:",
+                "invalid JSON path",
+            ),
+            (
+                "      - path: /a\n        checks:\n          - {status: [999]}\n",
+                "f.yaml:7:",
+                "invalid status",
+            ),
+            (
+                "      - path: /a\n        capture:\n          - {var: 1x, json: /a}\n",
+                "f.yaml:7:",
+                "not a variable name",
+            ),
+            (
+                "      - path: /a\n        capture:\n          - var: x\n            regex: '('\n",
+                "f.yaml:8:20:",
+                "invalid regular expression",
+            ),
+            (
+                "      - path: /a\n        checks:\n          - {stauts: [200]}\n",
+                "f.yaml:7:",
+                "unknown field",
+            ),
+        ] {
+            let e = parse_env(&file(requests)).unwrap_err();
+            assert!(e.starts_with(at) && e.contains(want), "{requests}: {e}");
+            assert!(e.contains("hint"), "{e}");
+        }
+    }
 }

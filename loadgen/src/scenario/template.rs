@@ -1,9 +1,14 @@
 //! Templates in paths, headers and bodies: `{{ randint(1, 20) }}`,
-//! `{{ uuid }}`, `{{ seq }}` (the iteration's sequence number) and
-//! `{{ data.NAME.COLUMN }}` (a CSV row, the same row for a whole iteration).
+//! `{{ uuid }}`, `{{ seq }}` (the iteration's sequence number),
+//! `{{ data.NAME.COLUMN }}` (a CSV row, the same row for a whole iteration),
+//! `{{ vars.NAME }}` (a value captured from an earlier response) and
+//! `{{ env.NAME }}` or `{{ env.NAME | default("x") }}` (an environment
+//! variable, read once when the scenario is loaded).
 //!
 //! Templates are compiled once when the scenario is loaded; rendering only
-//! appends to a string.
+//! appends to a string. A value read from the environment is never shown:
+//! a template's [`Template::written`] form and its `Debug` keep the
+//! placeholder, not the value.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -66,6 +71,16 @@ impl DataSet {
     }
 }
 
+/// A value from the environment: rendered, never shown.
+#[derive(Clone, PartialEq)]
+struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 enum Part {
     Text(String),
@@ -76,12 +91,47 @@ enum Part {
         rows: Arc<Vec<Vec<String>>>,
         column: usize,
     },
+    /// A captured variable, by its index in the plan's variables.
+    Var(usize),
+    Env(Secret),
 }
 
 /// A compiled template.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Template {
     parts: Vec<Part>,
+    /// As written (placeholders, not environment values), for messages.
+    written: String,
+}
+
+/// What a template may name: the declared data files, the variables
+/// captured before it, and the environment.
+pub struct Scope<'a> {
+    pub data: &'a BTreeMap<String, DataSet>,
+    /// Variables a template may use here, by name: their index in the
+    /// plan's variables.
+    pub vars: &'a BTreeMap<String, usize>,
+    /// Reads an environment variable (`None`: not set, or not Unicode).
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Scope<'_> {
+    /// The process environment.
+    pub fn process_env(name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+/// A scope with no data files, no variables and no environment (for tests
+/// and values that allow only static text).
+pub fn empty_scope<R>(f: impl FnOnce(&Scope<'_>) -> R) -> R {
+    let data = BTreeMap::new();
+    let vars = BTreeMap::new();
+    f(&Scope {
+        data: &data,
+        vars: &vars,
+        env: &|_| None,
+    })
 }
 
 /// Errors in a template.
@@ -101,17 +151,52 @@ pub enum TemplateError {
         column: String,
         columns: String,
     },
+    #[error("unknown variable {name:?}: {known}")]
+    NoVar { name: String, known: String },
+    #[error(
+        "environment variable {0:?} is not set (set it, or give a default: {{{{ env.{0} | default(\"value\") }}}})"
+    )]
+    NoEnv(String),
+    #[error(
+        "invalid environment template {0:?}: write {{{{ env.NAME }}}} or {{{{ env.NAME | default(\"value\") }}}}"
+    )]
+    BadEnv(String),
 }
 
 /// Per-iteration values shared by every template of the iteration.
 pub struct RenderCtx<'a, R: Rng> {
     pub seq: u64,
     pub rng: &'a mut R,
+    /// The captured variables, by index (`None`: not captured).
+    pub vars: &'a [Option<String>],
+}
+
+/// A variable name: letters, digits and `_`, not starting with a digit.
+pub fn is_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Reads `default("x")` or `default('x')`: the text between the quotes.
+fn default_value(filter: &str) -> Option<&str> {
+    let args = filter
+        .trim()
+        .strip_prefix("default")?
+        .trim_start()
+        .strip_prefix('(')?
+        .strip_suffix(')')?
+        .trim();
+    let quote = args.chars().next().filter(|q| *q == '"' || *q == '\'')?;
+    let inner = args.strip_prefix(quote)?.strip_suffix(quote)?;
+    (!inner.contains(quote)).then_some(inner)
 }
 
 impl Template {
-    /// Compiles `text` against the declared data files.
-    pub fn parse(text: &str, data: &BTreeMap<String, DataSet>) -> Result<Self, TemplateError> {
+    /// Compiles `text` against what `scope` declares.
+    pub fn parse(text: &str, scope: &Scope<'_>) -> Result<Self, TemplateError> {
         let mut parts = Vec::new();
         let mut rest = text;
         while let Some(open) = rest.find("{{") {
@@ -120,16 +205,56 @@ impl Template {
             }
             let after = &rest[open + 2..];
             let close = after.find("}}").ok_or(TemplateError::Unclosed)?;
-            parts.push(Self::expr(after[..close].trim(), data)?);
+            parts.push(Self::expr(after[..close].trim(), scope)?);
             rest = &after[close + 2..];
         }
         if !rest.is_empty() {
             parts.push(Part::Text(rest.to_owned()));
         }
-        Ok(Self { parts })
+        Ok(Self {
+            parts,
+            written: text.to_owned(),
+        })
     }
 
-    fn expr(expr: &str, data: &BTreeMap<String, DataSet>) -> Result<Part, TemplateError> {
+    fn expr(expr: &str, scope: &Scope<'_>) -> Result<Part, TemplateError> {
+        let data = scope.data;
+        if let Some(rest) = expr.strip_prefix("env.") {
+            let (name, filter) = match rest.split_once('|') {
+                Some((n, f)) => (n.trim(), Some(f)),
+                None => (rest.trim(), None),
+            };
+            if !is_name(name) {
+                return Err(TemplateError::BadEnv(expr.to_owned()));
+            }
+            let default = match filter {
+                Some(f) => {
+                    Some(default_value(f).ok_or_else(|| TemplateError::BadEnv(expr.to_owned()))?)
+                }
+                None => None,
+            };
+            return match ((scope.env)(name), default) {
+                (Some(v), _) => Ok(Part::Env(Secret(v))),
+                (None, Some(d)) => Ok(Part::Text(d.to_owned())),
+                (None, None) => Err(TemplateError::NoEnv(name.to_owned())),
+            };
+        }
+        if let Some(name) = expr.strip_prefix("vars.") {
+            return match scope.vars.get(name) {
+                Some(i) => Ok(Part::Var(*i)),
+                None => Err(TemplateError::NoVar {
+                    name: name.to_owned(),
+                    known: if scope.vars.is_empty() {
+                        "no variable is captured before this (capture one in an earlier request: capture: [{var: NAME, json: /id}])".to_owned()
+                    } else {
+                        format!(
+                            "the variables captured before this are {}",
+                            scope.vars.keys().cloned().collect::<Vec<_>>().join(", ")
+                        )
+                    },
+                }),
+            };
+        }
         match expr {
             "uuid" => return Ok(Part::Uuid),
             "seq" => return Ok(Part::Seq),
@@ -172,9 +297,30 @@ impl Template {
         Err(TemplateError::Unknown(expr.to_owned()))
     }
 
-    /// True when the template has no placeholders.
+    /// True when the template renders the same every time (text and
+    /// environment values only).
     pub fn is_static(&self) -> bool {
-        self.parts.iter().all(|p| matches!(p, Part::Text(_)))
+        self.parts
+            .iter()
+            .all(|p| matches!(p, Part::Text(_) | Part::Env(_)))
+    }
+
+    /// The template as written: placeholders, never environment values.
+    pub fn written(&self) -> &str {
+        &self.written
+    }
+
+    /// The variables it uses, by index.
+    pub fn vars(&self) -> impl Iterator<Item = usize> + '_ {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Var(i) => Some(*i),
+            _ => None,
+        })
+    }
+
+    /// Whether it reads the environment (its rendering may be a secret).
+    pub fn reads_env(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::Env(_)))
     }
 
     /// Appends the rendered template to `out`.
@@ -200,6 +346,14 @@ impl Template {
                     let row = &rows[(ctx.seq % rows.len() as u64) as usize];
                     out.push_str(row.get(*column).map(String::as_str).unwrap_or(""));
                 }
+                // The engine skips a request whose variable is unset, so
+                // the empty case is never sent.
+                Part::Var(i) => {
+                    if let Some(Some(v)) = ctx.vars.get(*i) {
+                        out.push_str(v);
+                    }
+                }
+                Part::Env(Secret(v)) => out.push_str(v),
             }
         }
     }
@@ -231,28 +385,40 @@ mod tests {
         d
     }
 
+    fn parse(text: &str) -> Result<Template, TemplateError> {
+        let data = data();
+        let vars = BTreeMap::from([("id".to_owned(), 0)]);
+        Template::parse(
+            text,
+            &Scope {
+                data: &data,
+                vars: &vars,
+                env: &|n| (n == "KEY").then(|| "s3cret".to_owned()),
+            },
+        )
+    }
+
     #[test]
     fn renders_every_kind() {
-        let t = Template::parse(
-            "/u/{{ data.users.name }}/{{seq}}?r={{ randint(5, 5) }}&id={{ uuid }}",
-            &data(),
-        )
-        .unwrap();
+        let t =
+            parse("/u/{{ data.users.name }}/{{seq}}?r={{ randint(5, 5) }}&id={{ uuid }}").unwrap();
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
         let out = t.render(&mut RenderCtx {
             seq: 3,
             rng: &mut rng,
+            vars: &[],
         });
         assert!(out.starts_with("/u/bob/3?r=5&id="), "{out}");
         let id = out.rsplit('=').next().unwrap();
         assert_eq!(uuid::Uuid::parse_str(id).unwrap().get_version_num(), 4);
-        assert!(Template::parse("/plain", &data()).unwrap().is_static());
+        assert!(parse("/plain").unwrap().is_static());
         // JSON with nested objects is text, not a template.
-        let json = Template::parse(r#"{"a":{"b":{{ seq }}}}"#, &data()).unwrap();
+        let json = parse(r#"{"a":{"b":{{ seq }}}}"#).unwrap();
         assert_eq!(
             json.render(&mut RenderCtx {
                 seq: 7,
-                rng: &mut rng
+                rng: &mut rng,
+                vars: &[],
             }),
             r#"{"a":{"b":7}}"#
         );
@@ -260,7 +426,7 @@ mod tests {
 
     #[test]
     fn randint_stays_in_range() {
-        let t = Template::parse("{{ randint(-2, 3) }}", &BTreeMap::new()).unwrap();
+        let t = parse("{{ randint(-2, 3) }}").unwrap();
         let mut rng = rand::rngs::StdRng::seed_from_u64(9);
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..500 {
@@ -268,6 +434,7 @@ mod tests {
                 .render(&mut RenderCtx {
                     seq: 0,
                     rng: &mut rng,
+                    vars: &[],
                 })
                 .parse()
                 .unwrap();
@@ -286,9 +453,40 @@ mod tests {
             ("{{ randint(a, 1) }}", "randint"),
             ("{{ data.other.x }}", "no data file"),
             ("{{ data.users.email }}", "no column"),
+            (
+                "{{ vars.nope }}",
+                "unknown variable \"nope\": the variables captured before this are id",
+            ),
+            ("{{ env.UNSET_X }}", "\"UNSET_X\" is not set"),
+            ("{{ env.A-B }}", "invalid environment template"),
+            (
+                "{{ env.HOME | default(x) }}",
+                "invalid environment template",
+            ),
+            ("{{ env.HOME | upper }}", "invalid environment template"),
         ] {
-            let err = Template::parse(text, &data()).unwrap_err().to_string();
+            let err = parse(text).unwrap_err().to_string();
             assert!(err.contains(want), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn vars_and_env() {
+        let t =
+            parse("/o/{{ vars.id }}?k={{ env.KEY }}&d={{ env.UNSET_X | default('dev') }}").unwrap();
+        assert_eq!(t.vars().collect::<Vec<_>>(), vec![0]);
+        assert!(!t.is_static() && t.reads_env());
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let vars = [Some("42".to_owned())];
+        let out = t.render(&mut RenderCtx {
+            seq: 0,
+            rng: &mut rng,
+            vars: &vars,
+        });
+        assert_eq!(out, "/o/42?k=s3cret&d=dev");
+        // The secret is neither in the written form nor in Debug.
+        assert!(!t.written().contains("s3cret") && !format!("{t:?}").contains("s3cret"));
+        let env_only = parse(r#"Bearer {{ env.KEY }}"#).unwrap();
+        assert!(env_only.is_static());
     }
 }

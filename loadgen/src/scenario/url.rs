@@ -131,12 +131,16 @@ impl UrlTest {
                     body: self.body,
                     expect: Vec::new(),
                     think_time: None,
+                    checks: Vec::new(),
+                    capture: Vec::new(),
+                    once: false,
                 }],
             }],
             load,
             thresholds: self.thresholds,
             http2: self.http2,
             tls: self.tls,
+            cookies: false,
         })
     }
 }

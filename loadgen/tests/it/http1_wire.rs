@@ -104,7 +104,11 @@ async fn serve(answer: Vec<u8>, writes: Writes, close_after: bool) -> Server {
 }
 
 fn ok(status: u16, body_bytes: u64) -> Result<Received, ErrorKind> {
-    Ok(Received { status, body_bytes })
+    Ok(Received {
+        status,
+        body_bytes,
+        kept: None,
+    })
 }
 
 fn cases() -> Vec<Case> {
@@ -281,6 +285,8 @@ async fn responses_on_the_wire_read_as_their_status_bytes_and_reuse() {
                     &target,
                     &request,
                     &traceparent(1, 2),
+                    &[],
+                    loadgen::client::Keep::default(),
                     Duration::from_secs(5),
                     std::future::pending(),
                 ),
@@ -361,6 +367,8 @@ async fn the_request_on_the_wire_carries_its_traceparent_and_body() {
                 &target,
                 &request,
                 &traceparent(trace, span),
+                &[],
+                loadgen::client::Keep::default(),
                 Duration::from_secs(5),
                 std::future::pending(),
             ),
@@ -370,6 +378,7 @@ async fn the_request_on_the_wire_carries_its_traceparent_and_body() {
         assert_eq!(
             r,
             Ok(Received {
+                kept: None,
                 status: 200,
                 body_bytes: 0
             })
@@ -435,6 +444,8 @@ async fn an_early_answer_to_a_large_body_is_the_result() {
                 &target,
                 &request,
                 &traceparent(1, 2),
+                &[],
+                loadgen::client::Keep::default(),
                 Duration::from_secs(5),
                 std::future::pending(),
             ),
@@ -444,6 +455,7 @@ async fn an_early_answer_to_a_large_body_is_the_result() {
         assert_eq!(
             r,
             Ok(Received {
+                kept: None,
                 status: 413,
                 body_bytes: 4
             }),
