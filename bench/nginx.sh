@@ -1,5 +1,6 @@
 # Sourced by the benchmark scripts: one nginx worker pinned to core 0 on an
-# ephemeral loopback port, answering every path with a fixed 3-byte body.
+# ephemeral loopback port, answering every path with a fixed 3-byte body
+# (and /order with a 128-byte JSON order, for checks on a JSON body).
 #
 # start_nginx DIR: writes the config under DIR, starts nginx, waits until it
 # answers; sets PORT and NGINX_PID (the caller stops it by that PID), and
@@ -28,6 +29,10 @@ http {
   server {
     listen 127.0.0.1:$PORT;
     location / { default_type text/plain; return 200 "ok\n"; }
+    location = /order {
+      default_type application/json;
+      return 200 '{"order_id":"3f0c5a9e-8d1b-4c2e-9a57-2b6f1d0e4c11","product_id":7,"quantity":2,"total_cents":2598,"status":"confirmed"}';
+    }
   }
   server {
     listen 127.0.0.1:$H2C_PORT http2;

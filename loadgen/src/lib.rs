@@ -43,4 +43,5 @@ pub mod bundled {
     pub const STEADY: &str = include_str!("../scenarios/steady.yaml");
     pub const SPIKE: &str = include_str!("../scenarios/spike.yaml");
     pub const STRESS: &str = include_str!("../scenarios/stress.yaml");
+    pub const JOURNEY: &str = include_str!("../scenarios/journey.yaml");
 }

@@ -25,8 +25,17 @@ pub(super) fn run(args: ValidateArgs) -> Result<Exit, CliError> {
         .requests
         .map(|n| format!(", at most {n} requests"))
         .unwrap_or_default();
+    let flows = if plan.checks.is_empty() && plan.vars.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", {} checks, {} variables",
+            plan.checks.len(),
+            plan.vars.len()
+        )
+    };
     stdout(&format!(
-        "{}: ok ({} scenarios, {} request names, {} thresholds, {}{budget})\n",
+        "{}: ok ({} scenarios, {} request names{flows}, {} thresholds, {}{budget})\n",
         scenario.display(),
         plan.scenarios.len(),
         plan.names.len(),

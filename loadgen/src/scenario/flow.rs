@@ -38,7 +38,7 @@ pub struct CheckSpec {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "statuses"
     )]
-    #[schemars(with = "Option<Vec<StatusAsWritten>>")]
+    #[schemars(with = "Option<StatusesAsWritten>")]
     pub status: Option<Vec<String>>,
     /// A response header, with `exists: true`, `equals` or `matches`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,6 +86,15 @@ pub struct CheckSpec {
 enum StatusAsWritten {
     Code(u16),
     Range(String),
+}
+
+/// `status:` as written: one status or a list.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum StatusesAsWritten {
+    One(StatusAsWritten),
+    Many(Vec<StatusAsWritten>),
 }
 
 /// Reads `status:` as one code, one range or a list of them, each kept as text.
