@@ -4,6 +4,7 @@
 //! rendered into insta snapshots (`snapshots/`).
 
 mod edges;
+mod flows;
 mod http1_wire;
 mod hygiene;
 mod junit_xml;

@@ -81,6 +81,29 @@ pub async fn run(args: &[&str], limit: Duration) -> Out {
     }
 }
 
+/// Runs loadgen to the end (bounded by `limit`) with `env` added to its
+/// environment.
+pub async fn run_env(args: &[&str], env: &[(&str, &str)], limit: Duration) -> Out {
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("loadgen starts");
+    let out = tokio::time::timeout(limit, child.wait_with_output())
+        .await
+        .expect("loadgen finished in time")
+        .unwrap();
+    Out {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 pub fn report(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
