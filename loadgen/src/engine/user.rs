@@ -212,7 +212,15 @@ async fn iteration(
             Ok(request) => {
                 let send = tokio::time::timeout(
                     plan.timeout,
-                    conn.send(&ctx.target, request, &tp, plan.timeout, ctx.until_cut()),
+                    conn.send(
+                        &ctx.target,
+                        request,
+                        &tp,
+                        crate::client::Keep::default(),
+                        &[],
+                        plan.timeout,
+                        ctx.until_cut(),
+                    ),
                 );
                 tokio::select! {
                     r = send => Some(r),
