@@ -544,7 +544,7 @@ impl H1 {
         }
         let mut response = parser
             .response()
-            .ok_or(SendError::Request(INCOMPLETE.into()))?;
+            .ok_or_else(|| SendError::Request(INCOMPLETE.into()))?;
         // Bytes after the response (nothing was asked for) or the end of the
         // connection: not used again.
         response.reusable &= !closed && start == end;
