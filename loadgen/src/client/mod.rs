@@ -543,8 +543,8 @@ impl Connection {
     }
 
     /// Sends a request with its `traceparent` and `extra` headers (added to
-    /// this request only, after the prepared ones; see
-    /// [`Prepared`] for a `cookie`) and reads the whole response; returns
+    /// this request only, after the prepared ones; an extra `cookie` joins
+    /// the request's own, see [`request`]) and reads the whole response; returns
     /// its status and size, and what `keep` asks for of its headers and
     /// body. A host lookup still unanswered when `cut` completes fails the
     /// request.
