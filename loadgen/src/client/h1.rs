@@ -1,7 +1,9 @@
 //! HTTP/1.1 on one connection (plain TCP or TLS), without a connection
 //! task: the user writes its request's pre-encoded head and body, then
 //! reads the response into a reused buffer and parses it with `httparse`.
-//! The body is counted and dropped, never kept.
+//! The body is counted and dropped, unless the request asks to keep it
+//! ([`Keep`]): then its first [`MAX_KEPT_BODY`] bytes (after chunked
+//! decoding) are copied out as they are read, as are the header fields.
 //!
 //! The response's framing follows RFC 9112: no body after HEAD, 1xx, 204
 //! and 304; a final `chunked` transfer coding (chunk extensions and
@@ -14,13 +16,13 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use http::Version;
+use http::{HeaderMap, HeaderName, HeaderValue, Version};
 use httparse::Status;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::request::{Prepared, Traceparent};
-use super::{Received, SendError, tls};
+use super::{Keep, Kept, KeptBody, MAX_KEPT_BODY, SendError, tls};
 
 /// The largest response head (status line and header fields), and the
 /// largest chunk-size line or trailer section.
@@ -118,7 +120,16 @@ pub struct Response {
     pub reusable: bool,
 }
 
-/// An incremental HTTP/1.x response parser that keeps no body bytes.
+/// What a parser keeps of the response, as [`Keep`] asks.
+#[derive(Debug)]
+struct Keeping {
+    keep: Keep,
+    headers: HeaderMap,
+    body: KeptBody,
+}
+
+/// An incremental HTTP/1.x response parser that keeps no body bytes unless
+/// asked to ([`Parser::keeping`]).
 #[derive(Debug)]
 pub struct Parser {
     head_request: bool,
@@ -128,6 +139,8 @@ pub struct Parser {
     keep_alive: bool,
     body_bytes: u64,
     trailer_bytes: usize,
+    /// `None` when nothing is kept (the default: no allocation).
+    kept: Option<Keeping>,
 }
 
 impl Parser {
@@ -141,6 +154,38 @@ impl Parser {
             keep_alive: false,
             body_bytes: 0,
             trailer_bytes: 0,
+            kept: None,
+        }
+    }
+
+    /// A parser that also keeps what `keep` asks for (see [`Parser::take_kept`]).
+    pub fn keeping(head_request: bool, keep: Keep) -> Self {
+        let mut parser = Self::new(head_request);
+        if keep.any() {
+            parser.kept = Some(Keeping {
+                keep,
+                headers: HeaderMap::new(),
+                body: KeptBody::default(),
+            });
+        }
+        parser
+    }
+
+    /// What was kept, once the response is complete: `None` unless the
+    /// parser was made [`Parser::keeping`] something.
+    pub fn take_kept(&mut self) -> Option<Box<Kept>> {
+        let k = self.kept.take()?;
+        Some(Box::new(Kept {
+            headers: k.headers,
+            body: k.body.bytes.into(),
+            body_truncated: k.body.truncated,
+        }))
+    }
+
+    /// Keeps `data`, bytes of the decoded body, if the body is kept.
+    fn keep_body(&mut self, data: &[u8]) {
+        if let Some(k) = self.kept.as_mut().filter(|k| k.keep.body) {
+            k.body.push(data);
         }
     }
 
@@ -183,6 +228,7 @@ impl Parser {
                         return Ok(pos);
                     }
                     // `take` is at most `rest.len()`, a usize.
+                    self.keep_body(rest.get(..take as usize).unwrap_or_default());
                     pos += take as usize;
                     self.body_bytes = self.body_bytes.saturating_add(take);
                     self.state = match self.state {
@@ -237,6 +283,7 @@ impl Parser {
                     None => return Ok(pos),
                 },
                 State::UntilClose => {
+                    self.keep_body(rest);
                     self.body_bytes = self.body_bytes.saturating_add(rest.len() as u64);
                     return Ok(buf.len());
                 }
@@ -277,6 +324,18 @@ impl Parser {
         };
         if (100..200).contains(&status) && status != 101 {
             return Ok(());
+        }
+        if let Some(k) = self.kept.as_mut().filter(|k| k.keep.headers) {
+            k.headers.reserve(resp.headers.len());
+            for h in resp.headers.iter() {
+                // A field `http` cannot hold is left out, not an error.
+                if let (Ok(name), Ok(value)) = (
+                    HeaderName::from_bytes(h.name.as_bytes()),
+                    HeaderValue::from_bytes(h.value),
+                ) {
+                    k.headers.append(name, value);
+                }
+            }
         }
         let mut length: Option<u64> = None;
         let mut coded = false;
@@ -328,6 +387,13 @@ impl Parser {
         if self.state == State::UntilClose {
             self.keep_alive = false;
         }
+        if let (State::Length(n), Some(k)) = (self.state, self.kept.as_mut())
+            && k.keep.body
+        {
+            // The declared length, up to the cap: one allocation for the body.
+            let n = usize::try_from(n).unwrap_or(usize::MAX).min(MAX_KEPT_BODY);
+            k.body.bytes.reserve_exact(n);
+        }
         Ok(())
     }
 }
@@ -360,14 +426,17 @@ impl H1 {
             .is_ready()
     }
 
-    /// Sends a request and reads its response. After an error the
-    /// connection is not to be used again.
+    /// Sends a request (with `extra` headers) and reads its response, and
+    /// what `keep` asks to keep of it. After an error the connection is not
+    /// to be used again.
     pub async fn exchange(
         &mut self,
         request: &Prepared,
         tp: &Traceparent,
-    ) -> Result<Response, SendError> {
-        let big_body = request.encode_h1(tp, &mut self.write);
+        keep: Keep,
+        extra: &[(HeaderName, HeaderValue)],
+    ) -> Result<(Response, Option<Box<Kept>>), SendError> {
+        let big_body = request.encode_h1(tp, extra, &mut self.write);
         if self.read.len() < READ_BUF {
             self.read.resize(READ_BUF, 0);
         }
@@ -403,28 +472,29 @@ impl H1 {
             // A response the server sent before closing is still read (a
             // 413 before the rest of the body was taken); if there is none,
             // the write error stands.
-            return match Box::pin(self.read_response(request, 0, 0)).await {
-                Ok(mut r) => {
+            return match Box::pin(self.read_response(request, keep, 0, 0)).await {
+                Ok((mut r, kept)) => {
                     r.reusable = false;
-                    Ok(r)
+                    Ok((r, kept))
                 }
                 Err(_) => Err(io_error(&e)),
             };
         }
-        let mut response = self.read_response(request, start, end).await?;
+        let (mut response, kept) = self.read_response(request, keep, start, end).await?;
         response.reusable &= !answered_early && !request.closes();
-        Ok(response)
+        Ok((response, kept))
     }
 
     /// Reads the response to `request`, the bytes `start..end` of the read
-    /// buffer already in.
+    /// buffer already in, and what `keep` asks for of it.
     async fn read_response(
         &mut self,
         request: &Prepared,
+        keep: Keep,
         mut start: usize,
         mut end: usize,
-    ) -> Result<Response, SendError> {
-        let mut parser = Parser::new(request.is_head());
+    ) -> Result<(Response, Option<Box<Kept>>), SendError> {
+        let mut parser = Parser::keeping(request.is_head(), keep);
         let mut closed = false;
         loop {
             let used = parser
@@ -474,21 +544,11 @@ impl H1 {
         }
         let mut response = parser
             .response()
-            .ok_or(SendError::Request(INCOMPLETE.into()))?;
+            .ok_or_else(|| SendError::Request(INCOMPLETE.into()))?;
         // Bytes after the response (nothing was asked for) or the end of the
         // connection: not used again.
         response.reusable &= !closed && start == end;
-        Ok(response)
-    }
-}
-
-impl From<Response> for Received {
-    fn from(r: Response) -> Self {
-        Received {
-            status: r.status,
-            body_bytes: r.body_bytes,
-            kept: None,
-        }
+        Ok((response, parser.take_kept()))
     }
 }
 
@@ -519,22 +579,40 @@ mod tests {
     /// Feeds `pieces` one after another as a connection would deliver them
     /// (unused bytes kept for the next read); the response, or the error.
     fn parse_in(pieces: &[&[u8]], head_request: bool) -> Result<Response, ParseError> {
-        let mut parser = Parser::new(head_request);
+        let (r, kept) = parse_keeping(pieces, head_request, Keep::default())?;
+        assert!(kept.is_none(), "nothing kept unless asked");
+        Ok(r)
+    }
+
+    /// As [`parse_in`], keeping what `keep` asks for.
+    fn parse_keeping(
+        pieces: &[&[u8]],
+        head_request: bool,
+        keep: Keep,
+    ) -> Result<(Response, Option<Box<Kept>>), ParseError> {
+        let mut parser = Parser::keeping(head_request, keep);
         let mut pending = Vec::new();
         for piece in pieces {
             pending.extend_from_slice(piece);
             let used = parser.feed(&pending)?;
             pending.drain(..used);
             if let Some(r) = parser.response() {
-                return Ok(r);
+                return Ok((r, parser.take_kept()));
             }
         }
         parser.eof()?;
-        parser.response().ok_or(ParseError::Incomplete)
+        let r = parser.response().ok_or(ParseError::Incomplete)?;
+        Ok((r, parser.take_kept()))
     }
 
-    /// A valid response of random framing, and what it reads as.
-    fn random_response(rng: &mut StdRng) -> (Vec<u8>, Response) {
+    const ALL: Keep = Keep {
+        headers: true,
+        body: true,
+    };
+
+    /// A valid response of random framing, what it reads as, and its
+    /// decoded body.
+    fn random_response(rng: &mut StdRng) -> (Vec<u8>, Response, Vec<u8>) {
         let body_len = if rng.random_bool(0.2) {
             0
         } else {
@@ -543,7 +621,7 @@ mod tests {
         let status = [200u16, 201, 404, 500, 503][rng.random_range(0..5)];
         let mut out = Vec::new();
         if rng.random_bool(0.2) {
-            out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            out.extend_from_slice(b"HTTP/1.1 100 Continue\r\nx-interim: 1\r\n\r\n");
         }
         out.extend_from_slice(format!("HTTP/1.1 {status} Whatever\r\n").as_bytes());
         for i in 0..rng.random_range(0..6) {
@@ -585,7 +663,7 @@ mod tests {
             body_bytes: body_len as u64,
             reusable,
         };
-        (out, want)
+        (out, want, body)
     }
 
     /// Property: any split of a valid response into pieces (down to one
@@ -594,7 +672,7 @@ mod tests {
     fn a_response_split_anywhere_reads_the_same() {
         let mut rng = StdRng::seed_from_u64(0x5eed_0015);
         for case in 0..2000 {
-            let (bytes, want) = random_response(&mut rng);
+            let (bytes, want, body) = random_response(&mut rng);
             assert_eq!(parse_in(&[&bytes], false), Ok(want), "case {case} whole");
             let mut pieces = Vec::new();
             let mut rest = &bytes[..];
@@ -615,6 +693,21 @@ mod tests {
                 String::from_utf8_lossy(&bytes),
                 pieces.len()
             );
+            // Kept, the same split gives the decoded body and the final
+            // head's fields (not the interim 100's).
+            let (r, kept) = parse_keeping(&pieces, false, ALL).unwrap();
+            assert_eq!(r, want, "case {case} kept");
+            let kept = kept.expect("kept");
+            assert_eq!(kept.body, body, "case {case}: kept body");
+            assert!(!kept.body_truncated);
+            assert!(!kept.headers.contains_key("x-interim"), "case {case}");
+            let x_fields = kept
+                .headers
+                .keys()
+                .filter(|k| k.as_str().starts_with("x-h"))
+                .count();
+            let in_head = String::from_utf8_lossy(&bytes).matches("\r\nx-h").count();
+            assert_eq!(x_fields, in_head, "case {case}: kept header fields");
             // Cut short anywhere before its end (except a body read to the
             // close), it is incomplete, never a response.
             if want.reusable {
@@ -626,6 +719,67 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Repeated fields are all kept in order, obs-text values too; only
+    /// what is asked for is kept; a body over the cap is cut
+    /// there and still counted whole, in every framing.
+    #[test]
+    fn kept_headers_and_a_capped_body() {
+        let head = b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nx-latin: caf\xe9\r\n\
+            set-cookie: b=2; Path=/\r\ncontent-length: 3\r\n\r\nabc";
+        let (_, kept) = parse_keeping(&[head], false, ALL).unwrap();
+        let kept = kept.unwrap();
+        let cookies: Vec<_> = kept.headers.get_all("set-cookie").iter().collect();
+        assert_eq!(cookies, ["a=1", "b=2; Path=/"]);
+        assert_eq!(kept.headers["x-latin"].as_bytes(), b"caf\xe9");
+        assert_eq!(kept.headers["content-length"], "3");
+        assert_eq!(&kept.body[..], b"abc");
+        let only_headers = Keep {
+            headers: true,
+            body: false,
+        };
+        let (_, kept) = parse_keeping(&[head], false, only_headers).unwrap();
+        let kept = kept.unwrap();
+        assert!(kept.body.is_empty() && kept.headers.len() == 4);
+        let only_body = Keep {
+            headers: false,
+            body: true,
+        };
+        let (_, kept) = parse_keeping(&[head], false, only_body).unwrap();
+        let kept = kept.unwrap();
+        assert!(kept.headers.is_empty());
+        assert_eq!(&kept.body[..], b"abc");
+
+        let size = MAX_KEPT_BODY + 1000;
+        let body: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        let mut length = format!("HTTP/1.1 200 OK\r\ncontent-length: {size}\r\n\r\n").into_bytes();
+        length.extend_from_slice(&body);
+        let mut chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+        for part in body.chunks(300_000) {
+            chunked.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+            chunked.extend_from_slice(part);
+            chunked.extend_from_slice(b"\r\n");
+        }
+        chunked.extend_from_slice(b"0\r\n\r\n");
+        let mut close = b"HTTP/1.1 200 OK\r\n\r\n".to_vec();
+        close.extend_from_slice(&body);
+        for (name, bytes) in [("length", length), ("chunked", chunked), ("close", close)] {
+            let pieces: Vec<&[u8]> = bytes.chunks(70_001).collect();
+            let (r, kept) = parse_keeping(&pieces, false, only_body).unwrap();
+            let kept = kept.unwrap();
+            assert_eq!(r.body_bytes, size as u64, "{name}");
+            assert_eq!(kept.body.len(), MAX_KEPT_BODY, "{name}");
+            assert_eq!(&kept.body[..], &body[..MAX_KEPT_BODY], "{name}");
+            assert!(kept.body_truncated, "{name}");
+        }
+        // Exactly at the cap is not truncated.
+        let mut at_cap =
+            format!("HTTP/1.1 200 OK\r\ncontent-length: {MAX_KEPT_BODY}\r\n\r\n").into_bytes();
+        at_cap.extend_from_slice(&body[..MAX_KEPT_BODY]);
+        let (_, kept) = parse_keeping(&[&at_cap], false, only_body).unwrap();
+        let kept = kept.unwrap();
+        assert!(!kept.body_truncated && kept.body.len() == MAX_KEPT_BODY);
     }
 
     #[test]

@@ -19,6 +19,11 @@
 //! failing resolver costs one lookup at a time, not one per request. Every
 //! failure carries a short reason (`connection refused`, `dns: no such host`,
 //! `certificate verify failed: unknown issuer`) for the report.
+//!
+//! A request's response headers and the first [`MAX_KEPT_BODY`] bytes of its
+//! body are kept only when [`Connection::send`] is asked to ([`Keep`], for
+//! checks, captures and cookies), and `extra` headers (a `cookie`) are added
+//! to one request only; without them a request allocates as before.
 
 mod h1;
 pub mod request;
@@ -373,28 +378,71 @@ pub fn request_reason(e: &hyper::Error) -> String {
     }
 }
 
-/// What came back for a request: its status and the size of its body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Received {
-    pub status: u16,
-    /// Bytes of the response body (after any transfer decoding).
-    pub body_bytes: u64,
-    pub kept: Option<Box<Kept>>,
-}
+/// The most bytes of a response body that are kept ([`Keep::body`]); the
+/// rest is read and counted, not kept.
+pub const MAX_KEPT_BODY: usize = 1 << 20;
 
-/// SHIM
-#[derive(Debug, Clone, Copy, Default)]
+/// What of a response to keep beyond its status and size. The default keeps
+/// nothing (and costs nothing).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Keep {
+    /// The final response's header fields.
     pub headers: bool,
+    /// The first [`MAX_KEPT_BODY`] bytes of the body (after transfer decoding).
     pub body: bool,
 }
 
-/// SHIM
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl Keep {
+    /// Whether anything is kept.
+    pub fn any(self) -> bool {
+        self.headers || self.body
+    }
+}
+
+/// What was kept of a response, as [`Keep`] asked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Kept {
+    /// The final response's header fields (not those of an interim 1xx),
+    /// every value of a repeated field (`set-cookie`) in order; empty
+    /// unless [`Keep::headers`]. Over HTTP/1.1, a field whose name or value
+    /// is not valid for `http` is left out.
     pub headers: http::HeaderMap,
+    /// The first [`MAX_KEPT_BODY`] bytes of the decoded body; empty unless
+    /// [`Keep::body`].
     pub body: Bytes,
+    /// The body was longer than [`MAX_KEPT_BODY`]: `body` is its start.
     pub body_truncated: bool,
+}
+
+/// A response body being kept, up to [`MAX_KEPT_BODY`] bytes.
+#[derive(Debug, Default)]
+struct KeptBody {
+    bytes: Vec<u8>,
+    truncated: bool,
+}
+
+impl KeptBody {
+    /// Appends what fits of `data` under the cap.
+    fn push(&mut self, data: &[u8]) {
+        let room = MAX_KEPT_BODY.saturating_sub(self.bytes.len());
+        if data.len() > room {
+            self.truncated = true;
+        }
+        self.bytes
+            .extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
+    }
+}
+
+/// What came back for a request: its status, the size of its body, and
+/// what was kept of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub status: u16,
+    /// Bytes of the response body (after any transfer decoding), all of it
+    /// whatever was kept.
+    pub body_bytes: u64,
+    /// Present iff the request asked to keep something ([`Keep::any`]).
+    pub kept: Option<Box<Kept>>,
 }
 
 /// The sending half of an open connection: HTTP/1.1 written and read by
@@ -494,17 +542,20 @@ impl Connection {
         }
     }
 
-    /// Sends a request with its `traceparent` and reads the whole
-    /// response; returns its status and size. A host lookup still
-    /// unanswered when `cut` completes fails the request.
+    /// Sends a request with its `traceparent` and `extra` headers (added to
+    /// this request only, after the prepared ones; an extra `cookie` joins
+    /// the request's own, see [`request`]) and reads the whole response; returns
+    /// its status and size, and what `keep` asks for of its headers and
+    /// body. A host lookup still unanswered when `cut` completes fails the
+    /// request.
     #[allow(clippy::too_many_arguments)]
     pub async fn send(
         &mut self,
         target: &Target,
         request: &Prepared,
         tp: &Traceparent,
-        _extra: &[(http::HeaderName, http::HeaderValue)],
-        _keep: Keep,
+        keep: Keep,
+        extra: &[(http::HeaderName, HeaderValue)],
         connect_timeout: Duration,
         cut: impl Future<Output = ()>,
     ) -> Result<Received, SendError> {
@@ -517,14 +568,19 @@ impl Connection {
             Some(s) if reusable => (s, false),
             _ => (Self::open(target, connect_timeout, cut).await?, true),
         };
-        let (received, version, keep) = match &mut sender {
+        let (received, version, reusable) = match &mut sender {
             Sender::H1(c) => {
-                let r = c.exchange(request, tp).await?;
-                (Received::from(r), r.version, r.reusable)
+                let (r, kept) = c.exchange(request, tp, keep, extra).await?;
+                let received = Received {
+                    status: r.status,
+                    body_bytes: r.body_bytes,
+                    kept,
+                };
+                (received, r.version, r.reusable)
             }
             Sender::H2(s) => {
                 let response: Response<Incoming> = s
-                    .send_request(request.to_h2(target, tp)?)
+                    .send_request(request.to_h2(target, tp, extra)?)
                     .await
                     .map_err(|e| {
                         let error = exchange_error(&e);
@@ -536,23 +592,36 @@ impl Connection {
                     })?;
                 let status = response.status().as_u16();
                 let version = response.version();
-                let mut body = response.into_body();
+                let (parts, mut body) = response.into_parts();
+                let mut kept_body = keep.body.then(KeptBody::default);
                 let mut body_bytes: u64 = 0;
                 while let Some(frame) = body.frame().await {
                     let frame = frame.map_err(|e| exchange_error(&e))?;
                     if let Some(data) = frame.data_ref() {
                         body_bytes = body_bytes.saturating_add(data.len() as u64);
+                        if let Some(k) = kept_body.as_mut() {
+                            k.push(data);
+                        }
                     }
                 }
-                (
-                    Received {
-                        status,
-                        body_bytes,
-                        kept: None,
-                    },
-                    version,
-                    true,
-                )
+                let kept = keep.any().then(|| {
+                    let body = kept_body.unwrap_or_default();
+                    Box::new(Kept {
+                        headers: if keep.headers {
+                            parts.headers
+                        } else {
+                            http::HeaderMap::new()
+                        },
+                        body: Bytes::from(body.bytes),
+                        body_truncated: body.truncated,
+                    })
+                });
+                let received = Received {
+                    status,
+                    body_bytes,
+                    kept,
+                };
+                (received, version, true)
             }
         };
         let bit = version_bit(version);
@@ -560,7 +629,7 @@ impl Connection {
             self.versions |= bit;
             target.versions.fetch_or(bit, Ordering::Relaxed);
         }
-        if keep {
+        if reusable {
             self.sender = Some(sender);
         }
         Ok(received)

@@ -3,9 +3,20 @@
 //! its head is encoded once, with a slot where each request's
 //! `traceparent` is copied in; over HTTP/2 hyper is given the same method,
 //! target, headers and (shared) body.
+//!
+//! A send may add `extra` headers to one request (a cookie jar's `cookie`):
+//! over HTTP/1.1 they are written into the head's copy before its final
+//! CRLF (nothing is allocated when there are none), over HTTP/2 added to
+//! hyper's request. Each is sent after the prepared headers, even under the
+//! same name, with one exception: `cookie` values are joined with `; ` to
+//! the request's own `cookie` field (one line, as RFC 6265 asks of a
+//! client). Extra headers are not framing: a `content-length`,
+//! `transfer-encoding` or `connection` among them is sent as it is and
+//! changes nothing of how the request is framed or the connection reused.
 
 use http::header::{
-    CONNECTION, CONTENT_LENGTH, HOST, HeaderName, HeaderValue, TRANSFER_ENCODING, USER_AGENT,
+    CONNECTION, CONTENT_LENGTH, COOKIE, HOST, HeaderName, HeaderValue, TRANSFER_ENCODING,
+    USER_AGENT,
 };
 use http::{HeaderMap, Method, Uri};
 use hyper::body::Bytes;
@@ -47,6 +58,9 @@ pub struct Prepared {
     head: Vec<u8>,
     /// Where the `traceparent` value starts in `head`.
     traceparent_at: usize,
+    /// Where the value of the last `cookie` line ends in `head` (before its
+    /// CRLF), if the request has one: extra cookies are joined to it.
+    cookie_end: Option<usize>,
     /// The body as it goes on the wire over HTTP/1.1 (chunked when a
     /// `transfer-encoding` header asks for it).
     wire_body: Bytes,
@@ -104,9 +118,13 @@ impl Prepared {
             put(&mut head, HOST.as_str(), target.authority.as_bytes());
         }
         let mut traceparent_at = 0;
+        let mut cookie_end = None;
         let mut first = true;
         for (k, v) in &map {
             put(&mut head, k.as_str(), v.as_bytes());
+            if k == COOKIE {
+                cookie_end = Some(head.len() - 2);
+            }
             if first {
                 // Right after the user-agent, as the request used to be built.
                 first = false;
@@ -142,6 +160,7 @@ impl Prepared {
             body,
             head,
             traceparent_at,
+            cookie_end,
             wire_body,
             close,
         }
@@ -162,14 +181,44 @@ impl Prepared {
         self.method == Method::HEAD
     }
 
-    /// The HTTP/1.1 head with `traceparent` filled in, and the body, into `out`
-    /// (the body only when it is small; otherwise it is returned to be written on its own).
-    pub(super) fn encode_h1<'a>(&'a self, tp: &Traceparent, out: &mut Vec<u8>) -> Option<&'a [u8]> {
+    /// The HTTP/1.1 head with `traceparent` filled in and `extra` headers
+    /// added, and the body, into `out` (the body only when it is small;
+    /// otherwise it is returned to be written on its own).
+    pub(super) fn encode_h1<'a>(
+        &'a self,
+        tp: &Traceparent,
+        extra: &[(HeaderName, HeaderValue)],
+        out: &mut Vec<u8>,
+    ) -> Option<&'a [u8]> {
         out.clear();
         out.extend_from_slice(&self.head);
         if let Some(slot) = out.get_mut(self.traceparent_at..self.traceparent_at + TRACEPARENT_LEN)
         {
             slot.copy_from_slice(tp);
+        }
+        if !extra.is_empty() {
+            // Before the head's final CRLF.
+            out.truncate(out.len().saturating_sub(2));
+            let joined = self
+                .cookie_end
+                .filter(|_| extra.iter().any(|(k, _)| k == COOKIE));
+            if let Some(at) = joined {
+                // The extra cookies go at the end of the request's own
+                // `cookie` line (after the traceparent slot, filled above).
+                out.truncate(at);
+                for (_, v) in extra.iter().filter(|(k, _)| k == COOKIE) {
+                    out.extend_from_slice(b"; ");
+                    out.extend_from_slice(v.as_bytes());
+                }
+                let rest = self.head.len().saturating_sub(2);
+                out.extend_from_slice(self.head.get(at..rest).unwrap_or_default());
+            }
+            for (k, v) in extra {
+                if joined.is_none() || k != COOKIE {
+                    put(out, k.as_str(), v.as_bytes());
+                }
+            }
+            out.extend_from_slice(b"\r\n");
         }
         if self.wire_body.len() <= 16 * 1024 {
             out.extend_from_slice(&self.wire_body);
@@ -184,6 +233,7 @@ impl Prepared {
         &self,
         target: &Target,
         tp: &Traceparent,
+        extra: &[(HeaderName, HeaderValue)],
     ) -> Result<http::Request<http_body_util::Full<Bytes>>, super::SendError> {
         let mut request = http::Request::new(http_body_util::Full::new(self.body.clone()));
         *request.method_mut() = self.method.clone();
@@ -200,7 +250,39 @@ impl Prepared {
                 }
             }
         }
+        let own_cookie = self.headers.contains_key(COOKIE);
+        for (k, v) in extra {
+            if k == COOKIE && own_cookie {
+                join_cookie(headers, v);
+            } else {
+                headers.append(k.clone(), v.clone());
+            }
+        }
         Ok(request)
+    }
+}
+
+/// Joins `extra` with `; ` to the last `cookie` value of `headers`.
+fn join_cookie(headers: &mut HeaderMap, extra: &HeaderValue) {
+    if let http::header::Entry::Occupied(mut e) = headers.entry(COOKIE) {
+        let mut values: Vec<HeaderValue> = e.iter().cloned().collect();
+        if let Some(last) = values.last_mut() {
+            let mut v = Vec::with_capacity(last.len() + 2 + extra.len());
+            v.extend_from_slice(last.as_bytes());
+            v.extend_from_slice(b"; ");
+            v.extend_from_slice(extra.as_bytes());
+            // Both parts are valid values, and so is their join.
+            if let Ok(joined) = HeaderValue::from_bytes(&v) {
+                *last = joined;
+            }
+        }
+        let mut values = values.into_iter();
+        if let Some(first) = values.next() {
+            e.insert(first);
+            for v in values {
+                e.append(v);
+            }
+        }
     }
 }
 
@@ -245,7 +327,7 @@ mod tests {
         );
         let tp = traceparent(7, 9);
         let mut out = Vec::new();
-        assert!(p.encode_h1(&tp, &mut out).is_none());
+        assert!(p.encode_h1(&tp, &[], &mut out).is_none());
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
             text,
@@ -265,15 +347,70 @@ mod tests {
             Bytes::new(),
         );
         let mut out = Vec::new();
-        p.encode_h1(&tp, &mut out);
+        p.encode_h1(&tp, &[], &mut out);
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("host: vhost\r\n"), "{text}");
         assert!(!text.contains("127.0.0.1"), "{text}");
         assert!(!text.contains("content-length"), "{text}");
-        let r = p.to_h2(&t, &tp).unwrap();
+        let r = p.to_h2(&t, &tp, &[]).unwrap();
         assert_eq!(r.uri(), "http://127.0.0.1:8080/api/");
         assert_eq!(r.headers()["traceparent"].as_bytes(), &tp[..]);
         assert_eq!(r.headers()["host"], "vhost");
+    }
+
+    /// Extra headers go before the head's final CRLF, for one request only;
+    /// extra cookies join the request's own `cookie` line (over HTTP/1.1 and
+    /// HTTP/2), or make one of their own when it has none.
+    #[test]
+    fn extra_headers_are_added_to_one_request() {
+        let t = Target::parse("http://127.0.0.1:8080").unwrap();
+        let h = |n: &'static str, v: &'static str| {
+            (HeaderName::from_static(n), HeaderValue::from_static(v))
+        };
+        let tp = traceparent(7, 9);
+        let text = |p: &Prepared, extra: &[(HeaderName, HeaderValue)]| {
+            let mut out = Vec::new();
+            assert!(p.encode_h1(&tp, extra, &mut out).is_none());
+            String::from_utf8(out).unwrap()
+        };
+        let own = Prepared::new(
+            &t,
+            Method::POST,
+            t.uri("/").unwrap(),
+            [h("cookie", "theme=dark"), h("x-a", "1")],
+            Bytes::from_static(b"{}"),
+        );
+        let plain = text(&own, &[]);
+        let extra = [h("cookie", "sid=abc"), h("x-b", "2"), h("cookie", "n=1")];
+        let with = text(&own, &extra);
+        assert_eq!(
+            with,
+            plain
+                .replace("theme=dark", "theme=dark; sid=abc; n=1")
+                .replace("\r\n\r\n{}", "\r\nx-b: 2\r\n\r\n{}"),
+        );
+        assert!(
+            with.contains(&format!("traceparent: 00-{:032x}-", 7u128)),
+            "{with}"
+        );
+        assert_eq!(with.matches("cookie:").count(), 1, "{with}");
+        // The next request without extra headers is as before.
+        assert_eq!(text(&own, &[]), plain);
+        // Without a cookie of its own, the extra cookie is a line of its own.
+        let none = Prepared::new(&t, Method::GET, t.uri("/").unwrap(), [], Bytes::new());
+        let with = text(&none, &[h("cookie", "sid=abc")]);
+        assert_eq!(
+            with,
+            text(&none, &[]).replace("\r\n\r\n", "\r\ncookie: sid=abc\r\n\r\n")
+        );
+        // HTTP/2: the same headers, cookies joined into one field.
+        let r = own.to_h2(&t, &tp, &extra).unwrap();
+        let cookies: Vec<_> = r.headers().get_all(COOKIE).iter().collect();
+        assert_eq!(cookies, ["theme=dark; sid=abc; n=1"]);
+        assert_eq!(r.headers()["x-b"], "2");
+        assert_eq!(r.headers()["x-a"], "1");
+        let r = none.to_h2(&t, &tp, &[h("cookie", "sid=abc")]).unwrap();
+        assert_eq!(r.headers()["cookie"], "sid=abc");
     }
 
     #[test]

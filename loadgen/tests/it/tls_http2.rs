@@ -446,3 +446,150 @@ async fn h2c_against_an_http1_only_server_says_so() {
         "{failed:?}"
     );
 }
+
+/// Over HTTP/2 (h2c against an axum server on loopback) the client keeps
+/// the response's header fields (both `set-cookie` values) and its body,
+/// cut at `MAX_KEPT_BODY` with `body_truncated` and still counted whole,
+/// and sends extra headers with one request: an extra `cookie` joined to
+/// the request's own, as the server's echo shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_responses_and_extra_headers_over_h2c() {
+    use http::{HeaderName, HeaderValue, Method};
+    use hyper::body::Bytes;
+    use loadgen::client::{
+        ClientOptions, Connection, Keep, MAX_KEPT_BODY, Prepared, Target, traceparent,
+    };
+    let big = MAX_KEPT_BODY + 777;
+    let app = axum::Router::new()
+        .route(
+            "/echo",
+            axum::routing::get(
+                |headers: http::HeaderMap, req: axum::extract::Request| async move {
+                    let seen = |name: &str| -> Vec<String> {
+                        headers
+                            .get_all(name)
+                            .iter()
+                            .map(|v| v.to_str().unwrap_or("?").to_owned())
+                            .collect()
+                    };
+                    let body = format!(
+                        "{:?} cookie={:?} x-extra={:?}",
+                        req.version(),
+                        seen("cookie"),
+                        seen("x-extra")
+                    );
+                    (
+                        axum::response::AppendHeaders([
+                            ("set-cookie", "sid=abc; HttpOnly"),
+                            ("set-cookie", "theme=dark"),
+                            ("x-kind", "echo"),
+                        ]),
+                        body,
+                    )
+                },
+            ),
+        )
+        .route(
+            "/big",
+            axum::routing::get(move || async move { vec![b'z'; big] }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let options = ClientOptions {
+        http2: true,
+        ..ClientOptions::default()
+    };
+    let target = Target::new(&format!("http://{addr}"), &options, None).unwrap();
+    let cookie = (
+        HeaderName::from_static("cookie"),
+        HeaderValue::from_static("lang=en"),
+    );
+    let echo = Prepared::new(
+        &target,
+        Method::GET,
+        target.uri("/echo").unwrap(),
+        [cookie],
+        Bytes::new(),
+    );
+    let all = Keep {
+        headers: true,
+        body: true,
+    };
+    let extra = [
+        (
+            HeaderName::from_static("cookie"),
+            HeaderValue::from_static("sid=abc"),
+        ),
+        (
+            HeaderName::from_static("x-extra"),
+            HeaderValue::from_static("1"),
+        ),
+    ];
+    let mut conn = Connection::default();
+    let mut send = async |request: &Prepared, keep, extra: &[(HeaderName, HeaderValue)]| {
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            conn.send(
+                &target,
+                request,
+                &traceparent(1, 2),
+                keep,
+                extra,
+                Duration::from_secs(5),
+                std::future::pending(),
+            ),
+        )
+        .await
+        .expect("an answer in 10 s")
+        .expect("a response")
+    };
+    let r = send(&echo, all, &extra).await;
+    assert_eq!(r.status, 200);
+    let kept = r.kept.expect("kept");
+    let body = std::str::from_utf8(&kept.body).unwrap().to_owned();
+    assert_eq!(
+        body, r#"HTTP/2.0 cookie=["lang=en; sid=abc"] x-extra=["1"]"#,
+        "the server's view"
+    );
+    assert_eq!(r.body_bytes, body.len() as u64);
+    assert!(!kept.body_truncated);
+    let cookies: Vec<_> = kept.headers.get_all("set-cookie").iter().collect();
+    assert_eq!(cookies, ["sid=abc; HttpOnly", "theme=dark"]);
+    assert_eq!(kept.headers["x-kind"], "echo");
+    // The next request on the stream's connection: no extra headers, nothing kept.
+    let r = send(&echo, Keep::default(), &[]).await;
+    assert_eq!(r.kept, None);
+    assert_eq!(
+        r.body_bytes,
+        r#"HTTP/2.0 cookie=["lang=en"] x-extra=[]"#.len() as u64
+    );
+    // Headers only, then a body over the cap.
+    let headers_only = Keep {
+        headers: true,
+        body: false,
+    };
+    let kept = send(&echo, headers_only, &[]).await.kept.expect("kept");
+    assert!(kept.body.is_empty());
+    assert_eq!(kept.headers.get_all("set-cookie").iter().count(), 2);
+    let large = Prepared::new(
+        &target,
+        Method::GET,
+        target.uri("/big").unwrap(),
+        [],
+        Bytes::new(),
+    );
+    let body_only = Keep {
+        headers: false,
+        body: true,
+    };
+    let r = send(&large, body_only, &[]).await;
+    assert_eq!(r.body_bytes, big as u64);
+    let kept = r.kept.expect("kept");
+    assert!(kept.headers.is_empty());
+    assert_eq!(kept.body.len(), MAX_KEPT_BODY);
+    assert!(kept.body.iter().all(|b| *b == b'z'));
+    assert!(kept.body_truncated);
+    assert_eq!(target.http_versions().as_deref(), Some("HTTP/2"));
+    server.abort();
+}
