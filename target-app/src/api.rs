@@ -6,9 +6,10 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
+use crate::orders::{Inserted, Order};
 use crate::state::AppState;
 use crate::work::{Payment, Product};
 
@@ -144,16 +145,6 @@ pub struct OrderRequest {
     pub quantity: u32,
 }
 
-/// The answer to an accepted order.
-#[derive(Debug, Serialize)]
-pub struct OrderCreated {
-    pub order_id: uuid::Uuid,
-    pub product_id: u32,
-    pub quantity: u32,
-    pub total_cents: u64,
-    pub status: &'static str,
-}
-
 /// Reads an order from a JSON body: an object with exactly the known fields.
 /// (serde would also accept an array of field values; an order is an object.)
 pub fn parse_order(body: serde_json::Value) -> Result<OrderRequest, ApiError> {
@@ -176,7 +167,7 @@ pub fn parse_order(body: serde_json::Value) -> Result<OrderRequest, ApiError> {
 pub async fn create_order(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<serde_json::Value>,
-) -> Result<(StatusCode, Json<OrderCreated>), ApiError> {
+) -> Result<(StatusCode, Json<Order>), ApiError> {
     let order = parse_order(body)?;
     if !QUANTITY_RANGE.contains(&order.quantity) {
         return Err(ApiError::new(
@@ -212,16 +203,61 @@ pub async fn create_order(
         ));
     }
     state.work.reserve(product.id, order.quantity).await;
-    let created = OrderCreated {
+    let created = Order {
         order_id: uuid::Uuid::new_v4(),
         product_id: product.id,
         quantity: order.quantity,
         total_cents,
         status: "confirmed",
     };
+    match state.orders.insert(created.clone()) {
+        Inserted::Added => {
+            state.metrics.orders_stored.inc();
+        }
+        Inserted::Evicted => {
+            state.metrics.orders_evicted.inc();
+        }
+        Inserted::Replaced => {}
+    }
     state.metrics.orders_created.inc();
     tracing::info!(order_id = %created.order_id, total_cents, "order created");
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Longest part of a malformed order id quoted back in the error message.
+const QUOTED_ID_CHARS: usize = 64;
+
+/// Parses an order id from the path: a UUID (hyphenated, simple, braced or
+/// URN form).
+pub fn parse_order_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::try_parse(raw).map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_order_id",
+            format!(
+                "order id must be a UUID like 67e55044-10b1-426f-9247-bb680e5fe0c8, got {:?}",
+                common::diagnostic::cut(raw, QUOTED_ID_CHARS)
+            ),
+        )
+    })
+}
+
+/// An order accepted earlier, while the bounded store still holds it.
+pub async fn get_order(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Json<Order>, ApiError> {
+    let id = parse_order_id(&raw)?;
+    state.orders.get(&id).map(Json).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!(
+                "no order with id {id} (unknown, or evicted: the service keeps the last {} orders)",
+                state.orders.capacity()
+            ),
+        )
+    })
 }
 
 /// Unknown paths.
@@ -261,5 +297,33 @@ mod tests {
             let err = parse_product_id(bad).unwrap_err();
             assert_eq!(err.status, StatusCode::BAD_REQUEST, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn order_ids() {
+        let id = uuid::Uuid::from_u128(0x67e5_5044_10b1_426f_9247_bb68_0e5f_e0c8);
+        for good in [
+            "67e55044-10b1-426f-9247-bb680e5fe0c8",
+            "67E55044-10B1-426F-9247-BB680E5FE0C8",
+            "67e5504410b1426f9247bb680e5fe0c8",
+        ] {
+            assert_eq!(parse_order_id(good), Ok(id), "{good:?}");
+        }
+        for bad in [
+            "",
+            "1",
+            "abc",
+            "67e55044-10b1-426f-9247-bb680e5fe0c",
+            "67e55044-10b1-426f-9247-bb680e5fe0c8a",
+            "67e55044-10b1-426f-9247-bb680e5fe0cg",
+            " 67e55044-10b1-426f-9247-bb680e5fe0c8",
+        ] {
+            let err = parse_order_id(bad).unwrap_err();
+            assert_eq!(err.status, StatusCode::BAD_REQUEST, "{bad:?}");
+            assert_eq!(err.code, "invalid_order_id", "{bad:?}");
+        }
+        // A huge id is quoted cut, never whole.
+        let err = parse_order_id(&"x".repeat(100_000)).unwrap_err();
+        assert!(err.message.len() < 200, "{}", err.message);
     }
 }

@@ -7,7 +7,7 @@
 //! equipped for drills: fault injection through an authenticated admin API,
 //! an in-flight limit, timeouts, graceful shutdown and optional (m)TLS.
 //!
-//! The pure parts ([`faults`], [`metrics`], [`work`]) are unit-tested; the
+//! The pure parts ([`faults`], [`metrics`], [`orders`], [`work`]) are unit-tested; the
 //! server ([`server::start`]) is integration-tested over real HTTP.
 
 pub mod admin;
@@ -18,6 +18,7 @@ pub mod faults;
 pub mod logfmt;
 pub mod metrics;
 pub mod observe;
+pub mod orders;
 pub mod process;
 pub mod server;
 pub mod spans;

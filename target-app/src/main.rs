@@ -2,6 +2,7 @@
 //! here; the library never sees clap.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use common::exit::Exit;
 use common::fs::stderr_line;
 use target_app::conn::default_max_connections;
 use target_app::faults::{FaultPlan, FaultRule};
+use target_app::orders::{DEFAULT_ORDER_STORE_SIZE, MAX_ORDER_STORE_SIZE};
 use target_app::{
     AdminConfig, Config, ConnectionLimits, Limits, Telemetry, TelemetryMode, TlsConfig, WorkConfig,
 };
@@ -102,6 +104,14 @@ struct Cli {
     /// Keep-alive connections with no request for this long are closed (1ms..=1d).
     #[arg(long, default_value = "60s", value_parser = duration_in::<1, 86_400>)]
     idle_timeout: Duration,
+    /// Orders kept for GET /api/orders/{id} (1..=1000000); when full, the
+    /// oldest is evicted first and reads 404.
+    #[arg(
+        long,
+        default_value_t = DEFAULT_ORDER_STORE_SIZE.get() as u32,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_ORDER_STORE_SIZE))
+    )]
+    order_store_size: u32,
     /// Fault plan file (YAML), or - for standard input; see target-app/README.md.
     #[arg(long)]
     faults: Option<PathBuf>,
@@ -186,6 +196,15 @@ impl TryFrom<Cli> for Settings {
             plan.stall = cli.fault_stall;
         }
         let plan = plan.validated().context("invalid --fault-* flags")?;
+        let order_store_size = usize::try_from(cli.order_store_size)
+            .ok()
+            .and_then(NonZeroUsize::new)
+            .with_context(|| {
+                format!(
+                    "--order-store-size must be between 1 and {MAX_ORDER_STORE_SIZE}, got {}",
+                    cli.order_store_size
+                )
+            })?;
         let telemetry = match cli.telemetry {
             TelemetryArg::Otlp => TelemetryMode::Otlp,
             TelemetryArg::Console => TelemetryMode::Console,
@@ -221,6 +240,7 @@ impl TryFrom<Cli> for Settings {
                 scale: cli.work_scale,
                 payment_failure_rate: cli.payment_failure_rate,
             },
+            order_store_size,
             faults: plan,
             startup_delay: cli.startup_delay,
             shutdown_delay: cli.shutdown_delay,

@@ -77,6 +77,8 @@ pub struct Metrics {
     pub request_duration: DurationFamily,
     pub active_requests: Family<ActiveLabels, Gauge>,
     pub orders_created: Counter,
+    pub orders_evicted: Counter,
+    pub orders_stored: Gauge,
     pub payment_failures: Counter,
     pub requests_shed: Family<ShedLabels, Counter>,
     pub faults_injected: Counter<u64, AtomicU64>,
@@ -110,6 +112,18 @@ impl Metrics {
             "Orders accepted with status 201",
             orders_created.clone(),
         );
+        let orders_evicted = Counter::default();
+        registry.register(
+            "orders_evicted",
+            "Orders dropped from the bounded order store (oldest first) to make room",
+            orders_evicted.clone(),
+        );
+        let orders_stored = Gauge::default();
+        registry.register(
+            "orders_stored",
+            "Orders held in the order store, readable with GET /api/orders/{id}",
+            orders_stored.clone(),
+        );
         let payment_failures = Counter::default();
         registry.register(
             "payment_failures",
@@ -134,6 +148,8 @@ impl Metrics {
             request_duration,
             active_requests,
             orders_created,
+            orders_evicted,
+            orders_stored,
             payment_failures,
             requests_shed,
             faults_injected,

@@ -2,6 +2,7 @@
 //! the lifecycle (starting, ready, draining) and graceful shutdown.
 
 use std::net::{SocketAddr, TcpListener};
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ use crate::conn::{self, ConnectionLimits, Guard, Peer, Pressure};
 use crate::faults::{FaultPlan, Faults};
 use crate::metrics::Metrics;
 use crate::observe;
+use crate::orders::{DEFAULT_ORDER_STORE_SIZE, OrderStore};
 use crate::spans::Spans;
 use crate::state::{AppState, Lifecycle, Limits, Phase, Shared};
 use crate::tls::{TlsConfig, TlsError, server_config};
@@ -43,6 +45,8 @@ pub struct Config {
     /// Connection cap, header-read and idle timeouts (both listeners).
     pub connections: ConnectionLimits,
     pub work: WorkConfig,
+    /// Orders kept for `GET /api/orders/{id}`; the oldest is evicted first.
+    pub order_store_size: NonZeroUsize,
     pub faults: FaultPlan,
     /// Readiness stays 503 this long after start (a simulated warm-up).
     pub startup_delay: Duration,
@@ -65,6 +69,7 @@ impl Default for Config {
             limits: Limits::default(),
             connections: ConnectionLimits::default(),
             work: WorkConfig::default(),
+            order_store_size: DEFAULT_ORDER_STORE_SIZE,
             faults: FaultPlan::default(),
             startup_delay: Duration::ZERO,
             shutdown_delay: Duration::ZERO,
@@ -94,6 +99,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/products", get(api::list_products))
         .route("/api/products/{id}", get(api::get_product))
         .route("/api/orders", post(api::create_order))
+        .route("/api/orders/{id}", get(api::get_order))
         // The last layer added runs first: shed, then timeout, then faults.
         .route_layer(from_fn_with_state(state.clone(), observe::inject_faults))
         .route_layer(from_fn_with_state(state.clone(), observe::timeout))
@@ -159,6 +165,7 @@ pub async fn start(config: Config) -> Result<Running, ServerError> {
         metrics: Arc::new(Metrics::new()),
         faults: Faults::new(config.faults.clone()),
         work: Work::new(config.work.clone(), spans.clone()),
+        orders: OrderStore::new(config.order_store_size),
         in_flight: Arc::new(Semaphore::new(config.limits.max_in_flight)),
         limits: config.limits.clone(),
         spans,

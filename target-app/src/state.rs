@@ -1,5 +1,5 @@
 //! Shared state of the running service: lifecycle phase, metrics, faults,
-//! simulated work and the in-flight limit.
+//! simulated work, the order store and the in-flight limit.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -9,6 +9,7 @@ use tokio::sync::Semaphore;
 
 use crate::faults::Faults;
 use crate::metrics::Metrics;
+use crate::orders::OrderStore;
 use crate::spans::Spans;
 use crate::work::Work;
 
@@ -111,6 +112,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     pub faults: Faults,
     pub work: Work,
+    /// The last orders accepted, for `GET /api/orders/{id}`.
+    pub orders: OrderStore,
     pub in_flight: Arc<Semaphore>,
     pub limits: Limits,
     /// Request spans (none with `--telemetry off`).

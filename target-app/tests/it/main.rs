@@ -3,6 +3,7 @@
 mod admin;
 mod connections;
 mod mutation;
+mod orders;
 mod otlp;
 mod pipes;
 mod prometheus;
