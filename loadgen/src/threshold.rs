@@ -428,8 +428,13 @@ mod tests {
         assert!(v.passed && v.observed.is_some_and(|o| o < 100.0), "{v:?}");
         t.request = Some("slow".into());
         assert!(
-            !t.verdict(t.stats_in(&total, &per_name, &names), 1.0, 0, CheckData::NONE)
-                .passed
+            !t.verdict(
+                t.stats_in(&total, &per_name, &names),
+                1.0,
+                0,
+                CheckData::NONE
+            )
+            .passed
         );
         // A name the run does not have, or a name without requests: no data.
         t.request = Some("gone".into());
@@ -441,7 +446,10 @@ mod tests {
                 passed: false
             }
         );
-        assert!(!t.verdict(Some(&Stats::default()), 1.0, 0, CheckData::NONE).passed);
+        assert!(
+            !t.verdict(Some(&Stats::default()), 1.0, 0, CheckData::NONE)
+                .passed
+        );
         // The total, and counts over the elapsed time.
         let rps = Threshold::parse("rps>=4").unwrap();
         assert_eq!(
@@ -459,7 +467,9 @@ mod tests {
         assert_eq!(rps.observe_in(&total, 0.0, 0, CheckData::NONE), None);
         let dropped = Threshold::parse("dropped<=0").unwrap();
         assert_eq!(
-            dropped.verdict(Some(&Stats::default()), 1.0, 3, CheckData::NONE).observed,
+            dropped
+                .verdict(Some(&Stats::default()), 1.0, 3, CheckData::NONE)
+                .observed,
             Some(3.0)
         );
     }
@@ -543,7 +553,10 @@ mod tests {
         assert_eq!((t.metric, t.op, t.limit), (Metric::Checks, Op::Ge, 0.95));
         assert_eq!(t.format_value(0.9876), "98.760%");
         for (expr, want) in [
-            ("checks>101%", "share of passed checks is between 0% and 100%"),
+            (
+                "checks>101%",
+                "share of passed checks is between 0% and 100%",
+            ),
             ("checks>1.5", "share of passed checks"),
             ("checks>most", "percentage"),
         ] {

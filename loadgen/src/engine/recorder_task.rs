@@ -12,11 +12,11 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::ctx::RunCtx;
+use crate::checks::CheckData;
 use crate::live::{Clock, Snapshot};
 use crate::pacer::Pacer;
 use crate::recorder::{Recorded, Recorder};
 use crate::scenario::Load;
-use crate::checks::CheckData;
 use crate::threshold::failing_abort;
 
 /// Starts the recorder task of the run `ctx`; `aborted` receives the

@@ -617,4 +617,183 @@ mod tests {
         assert_eq!(merged.iterations, u64::MAX);
         assert_eq!(merged.total.count, u64::MAX);
     }
+
+    /// [`sample_report`] with checks (one failing), skipped requests and a
+    /// checks threshold.
+    pub(crate) fn checks_report() -> Report {
+        let mut r = sample_report();
+        r.checks = vec![
+            CheckResult {
+                name: "status in [201]".into(),
+                request: "a".into(),
+                passes: 100,
+                fails: 0,
+            },
+            CheckResult {
+                name: "json /order_id exists".into(),
+                request: "b".into(),
+                passes: 97,
+                fails: 3,
+            },
+        ];
+        r.requests[1].skipped = 3;
+        r.total.skipped = 3;
+        r.thresholds.push(ThresholdResult {
+            threshold: "checks>99%".into(),
+            request: Some("b".into()),
+            check: Some("json /order_id exists".into()),
+            abort_on_fail: false,
+            observed: Some(0.97),
+            observed_text: "97.000%".into(),
+            passed: false,
+            metric: Some(Metric::Checks),
+            op: Some(crate::threshold::Op::Gt),
+            limit: Some(0.99),
+        });
+        r
+    }
+
+    fn run_with_checks(plan: &Plan) -> RunResult {
+        use crate::checks::{CheckTally, ChecksSnapshot};
+        RunResult {
+            recorded: crate::recorder::Recorded {
+                per_name: vec![Stats::default(); plan.names.len()],
+                ..Default::default()
+            },
+            started_at: SystemTime::UNIX_EPOCH,
+            ended_at: SystemTime::UNIX_EPOCH + Duration::from_secs(2),
+            elapsed: Duration::from_secs(2),
+            iterations: 10,
+            dropped: 0,
+            interrupted: false,
+            aborted_by: None,
+            http_version: None,
+            checks: ChecksSnapshot {
+                checks: vec![
+                    CheckTally {
+                        passes: 9,
+                        fails: 1,
+                    },
+                    CheckTally {
+                        passes: 10,
+                        fails: 0,
+                    },
+                    CheckTally {
+                        passes: 5,
+                        fails: 5,
+                    },
+                ],
+                skipped: vec![0, 2, 1],
+            },
+        }
+    }
+
+    #[test]
+    fn build_writes_the_checks_and_skips_and_parses_back() {
+        use crate::checks::CheckMeta;
+        let mut plan =
+            crate::scenario::parse(crate::bundled::STEADY, std::path::Path::new("steady.yaml"))
+                .unwrap();
+        assert_eq!(plan.names.len(), 3, "{:?}", plan.names);
+        let meta = |name: &str, name_id: usize| CheckMeta {
+            name: name.into(),
+            request: plan.names[name_id].clone(),
+            name_id,
+        };
+        // The third is the first again (written in another scenario).
+        plan.checks = vec![
+            meta("status in [200]", 0),
+            meta("fast", 1),
+            meta("status in [200]", 0),
+        ];
+        let mut all = Threshold::parse("checks>=80%").unwrap();
+        all.request = Some(plan.names[0].clone());
+        let mut fast = Threshold::parse("checks>99%").unwrap();
+        fast.check = Some("fast".into());
+        plan.thresholds = vec![all, fast];
+        let run = run_with_checks(&plan);
+        let r = build(&plan, "http://127.0.0.1:1", &run);
+        let rows: Vec<(&str, &str, u64, u64)> = r
+            .checks
+            .iter()
+            .map(|c| (c.name.as_str(), c.request.as_str(), c.passes, c.fails))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("status in [200]", plan.names[0].as_str(), 14, 6),
+                ("fast", plan.names[1].as_str(), 10, 0),
+            ]
+        );
+        let skipped: Vec<u64> = r.requests.iter().map(|n| n.skipped).collect();
+        assert_eq!((skipped, r.total.skipped), (vec![0, 2, 1], 3));
+        // 14 of 20 is under 80%; the named check passed every time.
+        assert_eq!(r.thresholds[0].observed, Some(0.7));
+        assert!(!r.thresholds[0].passed);
+        assert_eq!(r.thresholds[0].check, None);
+        assert!(r.thresholds[1].passed);
+        assert_eq!(r.thresholds[1].check.as_deref(), Some("fast"));
+        assert_eq!(r.thresholds[1].metric, Some(Metric::Checks));
+        // What build wrote reads back as it was.
+        let text = serde_json::to_string_pretty(&r).unwrap();
+        assert_eq!(parse(&text, "r.json").unwrap(), r);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["checks"][0]["fails"], 6);
+        assert_eq!(v["requests"][1]["skipped"], 2);
+        assert!(v["requests"][0].get("skipped").is_none(), "{text}");
+        assert_eq!(v["thresholds"][1]["check"], "fast");
+        assert!(v["thresholds"][0].get("check").is_none(), "{text}");
+        // A run without checks writes none of the new fields.
+        plan.checks.clear();
+        plan.thresholds.clear();
+        let mut run = run_with_checks(&plan);
+        run.checks = Default::default();
+        let text = serde_json::to_string(&build(&plan, "http://127.0.0.1:1", &run)).unwrap();
+        assert!(
+            !text.contains("\"checks\"") && !text.contains("\"skipped\""),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn merge_adds_up_checks_by_request_and_name_and_judges_them_again() {
+        let a = checks_report();
+        let mut b = checks_report();
+        // b has a check a lacks, and one the other way round.
+        b.checks[0].name = "status in [200]".into();
+        b.checks[1].fails = 7;
+        b.requests[1].skipped = 1;
+        b.total.skipped = 1;
+        let merged = merge(&[("a".into(), a), ("b".into(), b)]).unwrap();
+        let rows: Vec<(&str, &str, u64, u64)> = merged
+            .checks
+            .iter()
+            .map(|c| (c.name.as_str(), c.request.as_str(), c.passes, c.fails))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("status in [201]", "a", 100, 0),
+                ("json /order_id exists", "b", 194, 10),
+                ("status in [200]", "a", 100, 0),
+            ]
+        );
+        assert_eq!(merged.requests[1].skipped, 4);
+        assert_eq!(merged.requests[0].skipped, 0);
+        assert_eq!(merged.total.skipped, 4);
+        // The checks threshold is judged on the sums: 194 of 204.
+        let t = &merged.thresholds[1];
+        assert_eq!(t.check.as_deref(), Some("json /order_id exists"));
+        assert_eq!(t.request.as_deref(), Some("b"));
+        assert!((t.observed.unwrap() - 194.0 / 204.0).abs() < 1e-12, "{t:?}");
+        assert!(!t.passed);
+        // Merged with a report without checks (an older one): the same sums.
+        let merged = merge(&[
+            ("a".into(), checks_report()),
+            ("old".into(), sample_report()),
+        ])
+        .unwrap();
+        assert_eq!(merged.checks, checks_report().checks);
+        assert_eq!(merged.total.skipped, 3);
+    }
 }
