@@ -716,6 +716,26 @@ mod tests {
             assert!(ok, "{file}: {out}");
         }
         let dir = tempfile::tempdir().unwrap();
+        // A report with checks, skipped requests and a checks threshold.
+        let mut v: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
+        v["checks"] = serde_json::json!([
+            {"name": "status in [201]", "request": "create order", "passes": 97, "fails": 3}
+        ]);
+        v["requests"][0]["skipped"] = serde_json::json!(2);
+        v["thresholds"][0]["check"] = serde_json::json!("status in [201]");
+        v["thresholds"][0]["metric"] = serde_json::json!("checks");
+        let checks = dir.path().join("checks.json");
+        std::fs::write(&checks, v.to_string()).unwrap();
+        let (ok, out) = validate(&checks);
+        assert!(ok, "a report with checks: {out}");
+        let r = Report::parse(&v.to_string(), "checks.json").unwrap();
+        assert_eq!(r.checks[0].pass_rate(), Some(0.97));
+        assert_eq!(r.requests[0].skipped, 2);
+        assert_eq!(r.thresholds[0].metric, Some(Metric::Checks));
+        v["checks"][0]["fails"] = serde_json::json!(-3);
+        std::fs::write(&checks, v.to_string()).unwrap();
+        let (ok, out) = validate(&checks);
+        assert!(!ok, "a negative check count passed: {out}");
         let mut v: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
         v["intervals"][0]["count"] = serde_json::json!(-1);
         let bad = dir.path().join("bad.json");
