@@ -473,7 +473,8 @@ mod tests {
   - {threshold: "checks{name:read}: rate>0.5", check: "capture id"}
 "#;
         let t = validated(text, &checks()).unwrap();
-        let got: Vec<(Metric, Option<&str>, Option<&str>, f64, bool)> = t
+        type Seen<'a> = (Metric, Option<&'a str>, Option<&'a str>, f64, bool);
+        let got: Vec<Seen> = t
             .iter()
             .map(|t| {
                 (
