@@ -7,9 +7,20 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::view::fit;
 use crate::live::Snapshot;
 use common::report::CheckResult;
+
+/// `text` in at most `width` characters, cut with an ellipsis (the shared
+/// shortening rule, as the other blocks of the view cut).
+fn fit(text: &str, width: usize) -> String {
+    if text.chars().nth(width).is_none() {
+        text.to_owned()
+    } else if width == 0 {
+        String::new()
+    } else {
+        common::input::cut(text, width - 1)
+    }
+}
 
 /// A check as one line of at most `width` characters: `FAIL  97.0%
 /// status in [201] [create order]`, the name and request cut to fit; `ok`
