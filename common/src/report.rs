@@ -68,6 +68,41 @@ pub struct Report {
     pub requests: Vec<NameReport>,
     pub intervals: Vec<IntervalSummary>,
     pub thresholds: Vec<ThresholdResult>,
+    /// The checks on responses (`checks:` in the scenario, and one
+    /// `capture VAR` per capture), in the order the scenario writes them:
+    /// how many times each passed and failed. A failed check is not a
+    /// request error. Absent when the scenario has none, and in reports
+    /// written before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckResult>,
+}
+
+/// One check on the responses of one request name, and its counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CheckResult {
+    /// As written (`name:`), or made from the check (`status in [201]`,
+    /// `capture token` for a capture).
+    pub name: String,
+    /// The name of the request it checks.
+    pub request: String,
+    /// Evaluations that passed.
+    pub passes: u64,
+    /// Evaluations that failed (a request that got no response fails all
+    /// of its checks).
+    pub fails: u64,
+}
+
+impl CheckResult {
+    /// Evaluations in all.
+    pub fn total(&self) -> u64 {
+        self.passes.saturating_add(self.fails)
+    }
+
+    /// The share of evaluations that passed, or `None` when it never ran.
+    pub fn pass_rate(&self) -> Option<f64> {
+        let total = self.total();
+        (total > 0).then(|| self.passes as f64 / total as f64)
+    }
 }
 
 /// Latency percentiles in milliseconds.
@@ -110,6 +145,16 @@ pub struct NameReport {
     pub histogram: String,
     pub histogram_uncorrected: String,
     pub slowest: Vec<Slow>,
+    /// Requests of this name that were not sent: a value they use was
+    /// never captured, or a failed `fail_iteration` check ended their
+    /// iteration first. Absent when none was skipped, and in reports
+    /// written before it existed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One of the slowest requests.
@@ -145,13 +190,18 @@ pub struct ThresholdResult {
     pub threshold: String,
     /// The request name it applies to; all requests when absent.
     pub request: Option<String>,
+    /// The check it applies to (a `checks` threshold with `check:`): the
+    /// checks of that name; all checks when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
     pub abort_on_fail: bool,
     /// The observed value, in the threshold's unit; absent when there was no data.
     pub observed: Option<f64>,
     pub observed_text: String,
     pub passed: bool,
     /// The threshold as parsed: what it measures, the comparison and the
-    /// limit (milliseconds for latency, a fraction for error_rate), so
+    /// limit (milliseconds for latency, a fraction for error_rate and
+    /// checks), so
     /// other tools (`slo hpa --capacity`) need not parse the text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<Metric>,
@@ -175,6 +225,8 @@ pub enum Metric {
     Rps,
     /// Iterations dropped because every user was busy (open model).
     Dropped,
+    /// Check evaluations that passed over all evaluations, as a fraction.
+    Checks,
 }
 
 /// A comparison.
@@ -214,6 +266,25 @@ impl Op {
 impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// What a threshold looks at besides the whole run, as summaries write it
+/// in brackets: `checkout`, `check: status in [201]`, or
+/// `checkout, check: status in [201]`; `None` for the whole run.
+pub fn scope(request: Option<&str>, check: Option<&str>) -> Option<String> {
+    match (request, check) {
+        (None, None) => None,
+        (Some(r), None) => Some(r.to_owned()),
+        (None, Some(c)) => Some(format!("check: {c}")),
+        (Some(r), Some(c)) => Some(format!("{r}, check: {c}")),
+    }
+}
+
+impl ThresholdResult {
+    /// Its request and check as summaries write them ([`scope`]).
+    pub fn scope(&self) -> Option<String> {
+        scope(self.request.as_deref(), self.check.as_deref())
     }
 }
 
@@ -266,6 +337,7 @@ pub const FIELDS: &[&str] = &[
     "requests",
     "intervals",
     "thresholds",
+    "checks",
 ];
 
 /// Why a text is not a report this release can read.
@@ -644,6 +716,26 @@ mod tests {
             assert!(ok, "{file}: {out}");
         }
         let dir = tempfile::tempdir().unwrap();
+        // A report with checks, skipped requests and a checks threshold.
+        let mut v: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
+        v["checks"] = serde_json::json!([
+            {"name": "status in [201]", "request": "create order", "passes": 97, "fails": 3}
+        ]);
+        v["requests"][0]["skipped"] = serde_json::json!(2);
+        v["thresholds"][0]["check"] = serde_json::json!("status in [201]");
+        v["thresholds"][0]["metric"] = serde_json::json!("checks");
+        let checks = dir.path().join("checks.json");
+        std::fs::write(&checks, v.to_string()).unwrap();
+        let (ok, out) = validate(&checks);
+        assert!(ok, "a report with checks: {out}");
+        let r = Report::parse(&v.to_string(), "checks.json").unwrap();
+        assert_eq!(r.checks[0].pass_rate(), Some(0.97));
+        assert_eq!(r.requests[0].skipped, 2);
+        assert_eq!(r.thresholds[0].metric, Some(Metric::Checks));
+        v["checks"][0]["fails"] = serde_json::json!(-3);
+        std::fs::write(&checks, v.to_string()).unwrap();
+        let (ok, out) = validate(&checks);
+        assert!(!ok, "a negative check count passed: {out}");
         let mut v: serde_json::Value = serde_json::from_str(EXAMPLE).unwrap();
         v["intervals"][0]["count"] = serde_json::json!(-1);
         let bad = dir.path().join("bad.json");

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::checks::{CheckData, ChecksSnapshot};
 use crate::recorder::Recorder;
 use crate::scenario::Plan;
 use crate::stats::Stats;
@@ -128,10 +129,13 @@ pub struct NameRow {
 pub struct ThresholdRow {
     /// As written in the scenario (with `[request]` when it names one).
     pub text: String,
-    /// What it measures: `p(95)`, `avg`, `max`, `error_rate`, `rps`, `dropped`.
+    /// What it measures: `p(95)`, `avg`, `max`, `error_rate`, `rps`,
+    /// `dropped`, `checks`.
     pub metric: String,
     /// The one request it looks at, if not all of them.
     pub request: Option<String>,
+    /// The one check name it looks at (a `checks` threshold), if not all.
+    pub check: Option<String>,
     /// The comparison: `<`, `<=`, `>` or `>=`.
     pub op: String,
     /// The limit with its unit: `300 ms`, `1%`, `90 req/s`.
@@ -151,6 +155,7 @@ impl ThresholdRow {
             text: t.to_string(),
             metric: metric_name(&t.metric),
             request: t.request.clone(),
+            check: t.check.clone(),
             op: t.op.to_string(),
             limit: with_unit(&t.metric, t.limit),
             observed,
@@ -171,6 +176,7 @@ fn metric_name(m: &crate::threshold::Metric) -> String {
         Metric::ErrorRate => "error_rate".into(),
         Metric::Rps => "rps".into(),
         Metric::Dropped => "dropped".into(),
+        Metric::Checks => "checks".into(),
     }
 }
 
@@ -185,7 +191,7 @@ fn trimmed(v: f64, decimals: usize) -> String {
 }
 
 /// A value of metric `m` with its unit: latency in ms (in s from 1 s on),
-/// an error rate in percent, a rate in requests per second.
+/// an error rate or a share of passed checks in percent, a rate in requests per second.
 pub fn with_unit(m: &crate::threshold::Metric, v: f64) -> String {
     use crate::threshold::Metric;
     match m {
@@ -200,7 +206,7 @@ pub fn with_unit(m: &crate::threshold::Metric, v: f64) -> String {
                 format!("{} ms", trimmed(v, 2))
             }
         }
-        Metric::ErrorRate => format!("{}%", trimmed(v * 100.0, 2)),
+        Metric::ErrorRate | Metric::Checks => format!("{}%", trimmed(v * 100.0, 2)),
         Metric::Rps => format!("{} req/s", trimmed(v, 1)),
         Metric::Dropped => trimmed(v, 0),
     }
@@ -262,6 +268,9 @@ pub struct Snapshot {
     pub slowest: Vec<SlowRow>,
     /// (bound in ms, share of requests at or under it), for each mark.
     pub under: Vec<(f64, f64)>,
+    /// The checks so far, one row per (request, check name) as the report
+    /// has them; empty when the scenario has none.
+    pub checks: Vec<common::report::CheckResult>,
 }
 
 /// Bucket bounds of the latency histogram, in milliseconds.
@@ -287,13 +296,15 @@ fn histogram(s: &Stats) -> Vec<(f64, u64)> {
 }
 
 impl Snapshot {
-    /// Builds the view of a run from what is recorded so far.
+    /// Builds the view of a run from what is recorded so far and the check
+    /// counts so far (indexed like `plan.checks`).
     pub fn build(
         plan: &Plan,
         target: &str,
         rec: &Recorder,
         clock: Clock,
         marks_ms: &[f64],
+        checks: &ChecksSnapshot,
     ) -> Self {
         let total = rec.total();
         let under = marks_ms
@@ -355,6 +366,7 @@ impl Snapshot {
                     &plan.names,
                     clock.elapsed,
                     clock.dropped,
+                    CheckData::new(&plan.checks, checks),
                 );
                 ThresholdRow::of(t, observed)
             })
@@ -391,6 +403,7 @@ impl Snapshot {
             slowest,
             under,
             clock,
+            checks: crate::checks::results(&plan.checks, checks),
         }
     }
 }
@@ -432,6 +445,7 @@ mod tests {
                 ..Clock::default()
             },
             &[20.0],
+            &ChecksSnapshot::default(),
         );
         // 3 + i % 40 ms for i in 0..100: 18 + 18 + 18 at or under 20 ms.
         assert!((s.under[0].1 - 0.54).abs() < 0.005, "{:?}", s.under);

@@ -1,6 +1,7 @@
 //! Thresholds in k6-like syntax: `p(95)<300ms`, `p(99.9)<1s`, `avg<=200ms`,
-//! `max<2s`, `error_rate<1%`, `rps>=500`, `dropped<=0`. Latency thresholds
-//! use the coordinated-omission-corrected latency. k6's own syntax
+//! `max<2s`, `error_rate<1%`, `rps>=500`, `dropped<=0`, `checks>99%`.
+//! Latency thresholds use the coordinated-omission-corrected latency;
+//! `checks` is the share of check evaluations that passed. k6's own syntax
 //! (`http_req_duration: p(95)<500`) is mapped onto these by [`k6`];
 //! [`Threshold::parse_any`] reads either.
 //!
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::checks::CheckData;
 use crate::stats::Stats;
 
 pub mod k6;
@@ -29,10 +31,15 @@ pub struct Threshold {
     pub expr: String,
     pub metric: Metric,
     pub op: Op,
-    /// Milliseconds for latency, a fraction for error_rate, a count or rate otherwise.
+    /// Milliseconds for latency, a fraction for error_rate and checks, a
+    /// count or rate otherwise.
     pub limit: f64,
     /// One request name, or all requests when absent.
     pub request: Option<String>,
+    /// A `checks` threshold: the checks of this name only, or all of them
+    /// (of `request`, when it names one) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
     pub abort_on_fail: bool,
 }
 
@@ -42,7 +49,7 @@ pub enum ThresholdError {
     #[error("threshold {0:?} has no comparison (<, <=, > or >=)")]
     NoOp(String),
     #[error(
-        "unknown metric {metric:?} in threshold {expr:?} (use p(N), avg, med, max, error_rate, rps or dropped; k6's form is METRIC: EXPR, e.g. http_req_duration: p(95)<500)"
+        "unknown metric {metric:?} in threshold {expr:?} (use p(N), avg, med, max, error_rate, rps, dropped or checks; k6's form is METRIC: EXPR, e.g. http_req_duration: p(95)<500)"
     )]
     Metric { metric: String, expr: String },
     #[error(
@@ -62,7 +69,7 @@ pub enum ThresholdError {
         why: &'static str,
     },
     #[error(
-        "tag filter {filter} is not supported in {expr:?}: only {{name:REQUEST}} on http_req_duration, http_req_failed and http_reqs (it means request: REQUEST)"
+        "tag filter {filter} is not supported in {expr:?}: only {{name:REQUEST}} on http_req_duration, http_req_failed, http_reqs and checks (it means request: REQUEST), and {{check:NAME}} on checks (it means check: NAME)"
     )]
     K6Tag { filter: String, expr: String },
     #[error("== and != are not supported in {0:?}: use <, <=, > or >=")]
@@ -123,6 +130,7 @@ impl Threshold {
             "error_rate" => Metric::ErrorRate,
             "rps" => Metric::Rps,
             "dropped" => Metric::Dropped,
+            "checks" => Metric::Checks,
             _ => match lhs.strip_prefix("p(").and_then(|p| p.strip_suffix(')')) {
                 Some(q) => {
                     let q: f64 = q
@@ -144,7 +152,7 @@ impl Threshold {
         let limit = match metric {
             Metric::Percentile(_) | Metric::AvgLatency | Metric::MaxLatency => parse_ms(rhs)
                 .ok_or_else(|| bad_value("expected a duration such as 300ms or 1.5s"))?,
-            Metric::ErrorRate => {
+            Metric::ErrorRate | Metric::Checks => {
                 let (num, pct) = match rhs.strip_suffix('%') {
                     Some(n) => (n, true),
                     None => (rhs, false),
@@ -154,7 +162,11 @@ impl Threshold {
                 })?;
                 let v = if pct { v / 100.0 } else { v };
                 if !(0.0..=1.0).contains(&v) {
-                    return Err(bad_value("an error rate is between 0% and 100%"));
+                    return Err(bad_value(if metric == Metric::Checks {
+                        "a share of passed checks is between 0% and 100%"
+                    } else {
+                        "an error rate is between 0% and 100%"
+                    }));
                 }
                 v
             }
@@ -172,6 +184,7 @@ impl Threshold {
             op,
             limit,
             request: None,
+            check: None,
             abort_on_fail: false,
         })
     }
@@ -187,7 +200,7 @@ impl Threshold {
             Metric::Percentile(_) | Metric::AvgLatency | Metric::MaxLatency => {
                 format!("{v:.2}ms")
             }
-            Metric::ErrorRate => format!("{:.3}%", v * 100.0),
+            Metric::ErrorRate | Metric::Checks => format!("{:.3}%", v * 100.0),
             Metric::Rps => format!("{v:.1}"),
             Metric::Dropped => format!("{v:.0}"),
         }
@@ -218,11 +231,27 @@ impl Threshold {
         }
     }
 
-    /// The observed value in `stats` over `elapsed_s` seconds, or `None`
-    /// when there is no data for it.
-    pub fn observe_in(&self, stats: &Stats, elapsed_s: f64, dropped: u64) -> Option<f64> {
+    /// The share of `checks`' evaluations that passed among those this
+    /// threshold looks at (its request's, its check name's), or `None`
+    /// when none ran.
+    pub fn observe_checks(&self, checks: CheckData) -> Option<f64> {
+        checks
+            .tally(self.request.as_deref(), self.check.as_deref())
+            .pass_rate()
+    }
+
+    /// The observed value in `stats` over `elapsed_s` seconds (in `checks`
+    /// for a `checks` threshold), or `None` when there is no data for it.
+    pub fn observe_in(
+        &self,
+        stats: &Stats,
+        elapsed_s: f64,
+        dropped: u64,
+        checks: CheckData,
+    ) -> Option<f64> {
         match self.metric {
             Metric::Dropped => Some(dropped as f64),
+            Metric::Checks => self.observe_checks(checks),
             _ if stats.count == 0 => None,
             Metric::Rps => (elapsed_s > 0.0).then(|| stats.count as f64 / elapsed_s),
             Metric::Percentile(q) => Some(stats.percentile_ms(q, true)),
@@ -232,9 +261,20 @@ impl Threshold {
         }
     }
 
-    /// The verdict on `stats` (`None`: no statistics for its request name).
-    pub fn verdict(&self, stats: Option<&Stats>, elapsed_s: f64, dropped: u64) -> Verdict {
-        let observed = stats.and_then(|s| self.observe_in(s, elapsed_s, dropped));
+    /// The verdict on `stats` (`None`: no statistics for its request name)
+    /// and `checks`.
+    pub fn verdict(
+        &self,
+        stats: Option<&Stats>,
+        elapsed_s: f64,
+        dropped: u64,
+        checks: CheckData,
+    ) -> Verdict {
+        let observed = match self.metric {
+            // Checks are counted apart from the request statistics.
+            Metric::Checks => self.observe_checks(checks),
+            _ => stats.and_then(|s| self.observe_in(s, elapsed_s, dropped, checks)),
+        };
         Verdict {
             observed,
             passed: observed.is_some_and(|v| self.passes(v)),
@@ -250,14 +290,20 @@ pub fn observe(
     names: &[String],
     elapsed: Duration,
     dropped: u64,
+    checks: CheckData,
 ) -> Option<f64> {
+    if t.metric == Metric::Checks {
+        return t.observe_checks(checks);
+    }
     let stats = t.stats_in(total, per_name, names)?;
-    t.observe_in(stats, elapsed.as_secs_f64(), dropped)
+    t.observe_in(stats, elapsed.as_secs_f64(), dropped, checks)
 }
 
 /// The first abort-on-fail threshold that fails on what is recorded so far,
 /// as text. Rates are judged at the end only (a ramp is slow at first by
-/// design); `total` is only computed when some threshold needs it.
+/// design); the share of passed checks is judged as it stands, like the
+/// error rate, once a check has run; `total` is only computed when some
+/// threshold needs it.
 pub fn failing_abort(
     thresholds: &[Threshold],
     total: impl FnOnce() -> Stats,
@@ -265,6 +311,7 @@ pub fn failing_abort(
     names: &[String],
     elapsed: Duration,
     dropped: u64,
+    checks: CheckData,
 ) -> Option<String> {
     let mut aborting = thresholds
         .iter()
@@ -273,15 +320,15 @@ pub fn failing_abort(
     aborting.peek()?;
     let total = total();
     aborting.find_map(|t| {
-        let v = observe(t, &total, per_name, names, elapsed, dropped)?;
+        let v = observe(t, &total, per_name, names, elapsed, dropped, checks)?;
         (!t.passes(v)).then(|| t.to_string())
     })
 }
 
 impl fmt::Display for Threshold {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.request {
-            Some(r) => write!(f, "{} [{}]", self.expr, r),
+        match common::report::scope(self.request.as_deref(), self.check.as_deref()) {
+            Some(scope) => write!(f, "{} [{scope}]", self.expr),
             None => write!(f, "{}", self.expr),
         }
     }
@@ -377,34 +424,52 @@ mod tests {
         let mut t = Threshold::parse("max<100ms").unwrap();
         t.request = Some("fast".into());
         let fast = t.stats_in(&total, &per_name, &names);
-        let v = t.verdict(fast, 1.0, 0);
+        let v = t.verdict(fast, 1.0, 0, CheckData::NONE);
         assert!(v.passed && v.observed.is_some_and(|o| o < 100.0), "{v:?}");
         t.request = Some("slow".into());
         assert!(
-            !t.verdict(t.stats_in(&total, &per_name, &names), 1.0, 0)
-                .passed
+            !t.verdict(
+                t.stats_in(&total, &per_name, &names),
+                1.0,
+                0,
+                CheckData::NONE
+            )
+            .passed
         );
         // A name the run does not have, or a name without requests: no data.
         t.request = Some("gone".into());
         assert!(t.stats_in(&total, &per_name, &names).is_none());
         assert_eq!(
-            t.verdict(None, 1.0, 0),
+            t.verdict(None, 1.0, 0, CheckData::NONE),
             Verdict {
                 observed: None,
                 passed: false
             }
         );
-        assert!(!t.verdict(Some(&Stats::default()), 1.0, 0).passed);
+        assert!(
+            !t.verdict(Some(&Stats::default()), 1.0, 0, CheckData::NONE)
+                .passed
+        );
         // The total, and counts over the elapsed time.
         let rps = Threshold::parse("rps>=4").unwrap();
         assert_eq!(
-            observe(&rps, &total, &per_name, &names, Duration::from_secs(1), 0),
+            observe(
+                &rps,
+                &total,
+                &per_name,
+                &names,
+                Duration::from_secs(1),
+                0,
+                CheckData::NONE
+            ),
             Some(5.0)
         );
-        assert_eq!(rps.observe_in(&total, 0.0, 0), None);
+        assert_eq!(rps.observe_in(&total, 0.0, 0, CheckData::NONE), None);
         let dropped = Threshold::parse("dropped<=0").unwrap();
         assert_eq!(
-            dropped.verdict(Some(&Stats::default()), 1.0, 3).observed,
+            dropped
+                .verdict(Some(&Stats::default()), 1.0, 3, CheckData::NONE)
+                .observed,
             Some(3.0)
         );
     }
@@ -427,6 +492,7 @@ mod tests {
             &names,
             Duration::from_secs(1),
             0,
+            CheckData::NONE,
         );
         // The rate is judged at the end only; the error rate does not abort.
         assert_eq!(none, None);
@@ -439,7 +505,149 @@ mod tests {
             &names,
             Duration::from_secs(1),
             0,
+            CheckData::NONE,
         );
         assert_eq!(got.as_deref(), Some("error_rate<10%"));
+    }
+
+    fn check_run() -> (Vec<crate::checks::CheckMeta>, crate::checks::ChecksSnapshot) {
+        use crate::checks::{CheckMeta, CheckTally, ChecksSnapshot};
+        let meta = |name: &str, request: &str| CheckMeta {
+            name: name.into(),
+            request: request.into(),
+            name_id: 0,
+        };
+        (
+            vec![
+                meta("status in [201]", "create"),
+                meta("fast", "create"),
+                meta("status in [201]", "read"),
+                meta("never", "read"),
+            ],
+            ChecksSnapshot {
+                checks: vec![
+                    CheckTally {
+                        passes: 99,
+                        fails: 1,
+                    },
+                    CheckTally {
+                        passes: 50,
+                        fails: 50,
+                    },
+                    CheckTally {
+                        passes: 100,
+                        fails: 0,
+                    },
+                    CheckTally::default(),
+                ],
+                skipped: vec![0, 0],
+            },
+        )
+    }
+
+    #[test]
+    fn checks_thresholds_parse_as_a_share() {
+        let t = Threshold::parse("checks>99%").unwrap();
+        assert_eq!((t.metric, t.op, t.limit), (Metric::Checks, Op::Gt, 0.99));
+        let t = Threshold::parse("checks >= 0.95").unwrap();
+        assert_eq!((t.metric, t.op, t.limit), (Metric::Checks, Op::Ge, 0.95));
+        assert_eq!(t.format_value(0.9876), "98.760%");
+        for (expr, want) in [
+            (
+                "checks>101%",
+                "share of passed checks is between 0% and 100%",
+            ),
+            ("checks>1.5", "share of passed checks"),
+            ("checks>most", "percentage"),
+        ] {
+            let err = Threshold::parse(expr).unwrap_err().to_string();
+            assert!(err.contains(want), "{expr}: {err}");
+        }
+    }
+
+    #[test]
+    fn checks_thresholds_judge_the_selected_checks_and_no_data_never_passes() {
+        let (meta, counts) = check_run();
+        let data = CheckData::new(&meta, &counts);
+        let stats = Stats::default();
+        let judge = |expr: &str, request: Option<&str>, check: Option<&str>| {
+            let mut t = Threshold::parse(expr).unwrap();
+            t.request = request.map(str::to_owned);
+            t.check = check.map(str::to_owned);
+            // The request statistics play no part (none here).
+            t.verdict(None, 1.0, 0, data)
+        };
+        // All checks: 249 of 300.
+        let all = judge("checks>80%", None, None);
+        assert!(all.passed, "{all:?}");
+        assert!((all.observed.unwrap() - 249.0 / 300.0).abs() < 1e-12);
+        assert!(!judge("checks>90%", None, None).passed);
+        // One request's: 149 of 200.
+        let create = judge("checks>=0.75", Some("create"), None);
+        assert_eq!(create.observed, Some(0.745));
+        assert!(!create.passed);
+        assert!(judge("checks>=0.7", Some("create"), None).passed);
+        // One check name, over every request that has it: 199 of 200.
+        let status = judge("checks>99%", None, Some("status in [201]"));
+        assert_eq!(status.observed, Some(0.995));
+        assert!(status.passed);
+        // That name of one request only.
+        assert_eq!(
+            judge("checks>99%", Some("create"), Some("status in [201]")).observed,
+            Some(0.99)
+        );
+        assert!(!judge("checks>99%", Some("create"), Some("status in [201]")).passed);
+        // A check that never ran, and a run without checks: no data, a failure.
+        for v in [
+            judge("checks>=0%", Some("read"), Some("never")),
+            Threshold::parse("checks>=0%")
+                .unwrap()
+                .verdict(Some(&stats), 1.0, 0, CheckData::NONE),
+        ] {
+            assert_eq!(
+                v,
+                Verdict {
+                    observed: None,
+                    passed: false
+                }
+            );
+        }
+        let t = Threshold::parse("checks>99%").unwrap();
+        assert_eq!(
+            observe(&t, &stats, &[], &[], Duration::from_secs(1), 0, data),
+            Some(249.0 / 300.0)
+        );
+        let mut named = t.clone();
+        named.request = Some("create".into());
+        named.check = Some("fast".into());
+        assert_eq!(named.to_string(), "checks>99% [create, check: fast]");
+        named.request = None;
+        assert_eq!(named.to_string(), "checks>99% [check: fast]");
+    }
+
+    #[test]
+    fn a_failing_checks_threshold_aborts_once_checks_ran() {
+        let (meta, counts) = check_run();
+        let mut t = Threshold::parse("checks>90%").unwrap();
+        t.abort_on_fail = true;
+        let abort = |t: &Threshold, checks: CheckData| {
+            failing_abort(
+                std::slice::from_ref(t),
+                Stats::default,
+                &[],
+                &[],
+                Duration::from_secs(1),
+                0,
+                checks,
+            )
+        };
+        assert_eq!(
+            abort(&t, CheckData::new(&meta, &counts)).as_deref(),
+            Some("checks>90%")
+        );
+        // Nothing ran yet: nothing to judge, no abort.
+        assert_eq!(abort(&t, CheckData::NONE), None);
+        t.check = Some("status in [201]".into());
+        assert_eq!(abort(&t, CheckData::new(&meta, &counts)), None);
     }
 }

@@ -459,7 +459,7 @@ fn checks(r: &Report) -> (Vec<(String, Check)>, Vec<String>) {
                 limit,
             },
             Metric::ErrorRate => Check::ErrorRate { op, limit },
-            Metric::AvgLatency | Metric::Rps | Metric::Dropped => {
+            Metric::AvgLatency | Metric::Rps | Metric::Dropped | Metric::Checks => {
                 skipped.push(format!(
                     "{} (not answerable per second; only latency percentiles, max and error_rate are)",
                     t.threshold
@@ -805,6 +805,7 @@ mod tests {
         common::report::ThresholdResult {
             threshold: text.into(),
             request: None,
+            check: None,
             abort_on_fail: false,
             observed: None,
             observed_text: "no data".into(),

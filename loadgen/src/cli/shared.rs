@@ -169,6 +169,35 @@ impl ThresholdArgs {
                     plan.names.join(", ")
                 )));
             }
+            if parsed.metric == crate::threshold::Metric::Checks {
+                let (request, check) = (parsed.request.as_deref(), parsed.check.as_deref());
+                let whose = request.map_or("the scenario".to_owned(), |r| format!("request {r:?}"));
+                let mine: Vec<&str> = plan
+                    .checks
+                    .iter()
+                    .filter(|c| request.is_none_or(|r| c.request == r))
+                    .map(|c| c.name.as_str())
+                    .collect();
+                if mine.is_empty() {
+                    return Err(CliError::invalid(anyhow::anyhow!(
+                        "--threshold {expr:?} judges checks, but {whose} has none (add checks: to a request of the scenario)"
+                    )));
+                }
+                if let Some(c) = check
+                    && !mine.contains(&c)
+                {
+                    let mut listed: Vec<&str> = Vec::new();
+                    for m in mine {
+                        if !listed.contains(&m) {
+                            listed.push(m);
+                        }
+                    }
+                    return Err(CliError::invalid(anyhow::anyhow!(
+                        "--threshold {expr:?} names check {c:?}, which {whose} does not have (its checks: {})",
+                        common::input::cut(&listed.join(", "), crate::input::SNIPPET_CHARS)
+                    )));
+                }
+            }
             plan.thresholds.push(parsed);
         }
         Ok(())

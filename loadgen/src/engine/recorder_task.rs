@@ -1,7 +1,8 @@
 //! The recorder task: on each tick (four a second with a live view, else
 //! one) it drains the shards the users record into, closes the
-//! [`Recorder`]'s intervals, checks the abort-on-fail thresholds, and
-//! publishes a [`Snapshot`] for a live view when one is attached. Told to
+//! [`Recorder`]'s intervals, checks the abort-on-fail thresholds (on the
+//! check counts too), and publishes a [`Snapshot`] (with the check counts)
+//! for a live view when one is attached. Told to
 //! finish, it drains the shards once more and hands back the whole record.
 
 use std::sync::atomic::Ordering;
@@ -11,6 +12,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::ctx::RunCtx;
+use crate::checks::CheckData;
 use crate::live::{Clock, Snapshot};
 use crate::pacer::Pacer;
 use crate::recorder::{Recorded, Recorder};
@@ -50,10 +52,12 @@ pub(super) fn spawn(
                     let now = clock.start.get().map_or(Duration::ZERO, |s| s.elapsed());
                     rec.close_before(now);
                     let dropped = clock.dropped.load(Ordering::Relaxed);
+                    let checks = clock.checks.snapshot();
                     if aborted.get().is_none()
                         && !goose::is_killswitch_triggered()
                         && let Some(t) = failing_abort(
                             &plan.thresholds, || rec.total(), rec.per_name(), &plan.names, now, dropped,
+                            CheckData::new(&plan.checks, &checks),
                         )
                     {
                         let _ = aborted.set(t);
@@ -77,7 +81,7 @@ pub(super) fn spawn(
                             budget: plan.requests,
                             paused: live.paused(),
                             scale,
-                        }, live.marks()));
+                        }, live.marks(), &checks));
                     }
                 }
             }

@@ -1,4 +1,6 @@
-//! A Markdown summary for CI job summaries (e.g. `$GITHUB_STEP_SUMMARY`).
+//! A Markdown summary for CI job summaries (e.g. `$GITHUB_STEP_SUMMARY`):
+//! the per-name table, status codes, bytes, error reasons, the checks and
+//! skipped requests (when the scenario has checks), and thresholds.
 
 use std::fmt::Write as _;
 
@@ -67,14 +69,33 @@ pub fn render(r: &Report) -> String {
             );
         }
     }
+    if !r.checks.is_empty() {
+        let _ = writeln!(out, "\nChecks: {}.\n", super::table::checks_line(r));
+        out.push_str("| check | request | passed | share | result |\n|---|---|---:|---:|---|\n");
+        for c in &r.checks {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} / {} | {} | {} |",
+                cell(&c.name),
+                cell(&c.request),
+                c.passes,
+                c.total(),
+                super::table::check_share(c),
+                match c.pass_rate() {
+                    None => "– no data",
+                    Some(_) if c.fails > 0 => "❌ failed",
+                    Some(_) => "✅ passed",
+                }
+            );
+        }
+        if let Some(line) = super::table::skipped_line(r) {
+            let _ = writeln!(out, "\nSkipped (not sent): {}.", cell(&line));
+        }
+    }
     if !r.thresholds.is_empty() {
         out.push_str("\n| threshold | observed | result |\n|---|---:|---|\n");
         for t in &r.thresholds {
-            let scope = t
-                .request
-                .as_deref()
-                .map(|n| format!(" ({n})"))
-                .unwrap_or_default();
+            let scope = t.scope().map(|n| format!(" ({n})")).unwrap_or_default();
             let _ = writeln!(
                 out,
                 "| `{}`{} | {} | {} |",
@@ -86,6 +107,11 @@ pub fn render(r: &Report) -> String {
         }
     }
     out
+}
+
+/// Text for a table cell: `|` escaped, line breaks as spaces.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
 #[cfg(test)]
@@ -101,6 +127,31 @@ mod tests {
         assert!(md.contains("\nStatus codes: 200: 196, 500: 4.\n"), "{md}");
         assert!(
             md.contains("\nReceived 20000 bytes of response bodies"),
+            "{md}"
+        );
+        assert!(!md.contains("Checks") && !md.contains("Skipped"), "{md}");
+    }
+
+    #[test]
+    fn checks_table_marks_failing_checks() {
+        let mut r = super::super::tests::checks_report();
+        r.checks[0].name = "body a|b".into();
+        let md = super::render(&r);
+        assert!(
+            md.contains("\nChecks: 197 of 200 passed (98.5%).\n"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| body a\\|b | a | 100 / 100 | 100.0% | ✅ passed |\n"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| json /order_id exists | b | 97 / 100 | 97.0% | ❌ failed |\n"),
+            "{md}"
+        );
+        assert!(md.contains("\nSkipped (not sent): b 3.\n"), "{md}");
+        assert!(
+            md.contains("| `checks>99%` (b, check: json /order_id exists) | 97.000% | ❌ fail |"),
             "{md}"
         );
     }

@@ -1,6 +1,7 @@
 //! The run report: a versioned JSON document with per-name statistics,
 //! serialized histograms (so reports merge exactly), the interval series,
-//! the slowest requests with their trace ids, and threshold results. The
+//! the slowest requests with their trace ids, threshold results, and the
+//! checks with their passes and failures (skipped requests per name). The
 //! other outputs (table, JUnit, Markdown, HdrHistogram log) render from it.
 
 pub mod hdrlog;
@@ -12,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::SystemTime;
 
+use crate::checks::CheckData;
 use crate::recorder::{IntervalSummary, RunResult};
 use crate::scenario::{Load, Plan};
 use crate::stats::{Stats, decode_histogram, encode_histogram};
@@ -19,7 +21,9 @@ use crate::threshold::{Threshold, Verdict};
 
 /// The wire types live in `common::report`, shared with slo, which reads
 /// them; re-exported so loadgen's callers keep their paths.
-pub use common::report::{Latency, NameReport, REPORT_VERSION, Report, ThresholdResult};
+pub use common::report::{
+    CheckResult, Latency, NameReport, REPORT_VERSION, Report, ThresholdResult,
+};
 
 /// The latency percentiles of `s` (corrected or as sent).
 fn latency(s: &Stats, corrected: bool) -> Latency {
@@ -53,6 +57,7 @@ pub fn name_report(name: &str, s: &Stats, elapsed: f64) -> NameReport {
         histogram: encode_histogram(&s.corrected),
         histogram_uncorrected: encode_histogram(&s.actual),
         slowest: s.slowest.clone(),
+        skipped: 0,
     }
 }
 
@@ -100,11 +105,18 @@ pub enum ReportError {
 }
 
 /// A threshold's verdict ([`Threshold::verdict`]) as the report shows it.
-fn evaluate(t: &Threshold, stats: Option<&Stats>, elapsed: f64, dropped: u64) -> ThresholdResult {
-    let Verdict { observed, passed } = t.verdict(stats, elapsed, dropped);
+fn evaluate(
+    t: &Threshold,
+    stats: Option<&Stats>,
+    elapsed: f64,
+    dropped: u64,
+    checks: CheckData,
+) -> ThresholdResult {
+    let Verdict { observed, passed } = t.verdict(stats, elapsed, dropped, checks);
     ThresholdResult {
         threshold: t.expr.clone(),
         request: t.request.clone(),
+        check: t.check.clone(),
         abort_on_fail: t.abort_on_fail,
         observed,
         observed_text: observed.map_or_else(|| "no data".to_owned(), |v| t.format_value(v)),
@@ -126,8 +138,18 @@ pub fn build(plan: &Plan, target: &str, run: &RunResult) -> Report {
         .names
         .iter()
         .zip(&run.recorded.per_name)
-        .map(|(n, s)| name_report(n, s, elapsed))
+        .zip(run.checks.skipped.iter().chain(std::iter::repeat(&0)))
+        .map(|((n, s), skipped)| NameReport {
+            skipped: *skipped,
+            ..name_report(n, s, elapsed)
+        })
         .collect();
+    let mut total = name_report("total", &run.recorded.total, elapsed);
+    total.skipped = run
+        .checks
+        .skipped
+        .iter()
+        .fold(0, |a: u64, b| a.saturating_add(*b));
     let mut report = Report {
         version: REPORT_VERSION,
         scenario: plan.name.clone(),
@@ -144,17 +166,19 @@ pub fn build(plan: &Plan, target: &str, run: &RunResult) -> Report {
         interrupted: run.interrupted,
         aborted_by: run.aborted_by.clone(),
         http_version: run.http_version.clone(),
-        total: name_report("total", &run.recorded.total, elapsed),
+        total,
         requests,
         intervals: run.recorded.intervals.clone(),
         thresholds: Vec::new(),
+        checks: crate::checks::results(&plan.checks, &run.checks),
     };
+    let checks = CheckData::new(&plan.checks, &run.checks);
     report.thresholds = plan
         .thresholds
         .iter()
         .map(|t| {
             let stats = t.stats_in(&run.recorded.total, &run.recorded.per_name, &plan.names);
-            evaluate(t, stats, elapsed, run.dropped)
+            evaluate(t, stats, elapsed, run.dropped, checks)
         })
         .collect();
     report
@@ -239,7 +263,8 @@ pub fn same_run(reports: &[(String, Report)]) -> Result<(), ReportError> {
 }
 
 /// Merges reports of runs split across machines or pods: histograms and
-/// counters add up, intervals add up by second, rates add up.
+/// counters add up, intervals add up by second, rates add up, checks add
+/// up by (request, check name) and skipped requests by name.
 pub fn merge(reports: &[(String, Report)]) -> Result<Report, ReportError> {
     let Some((_, first)) = reports.first() else {
         return Err(ReportError::Invalid {
@@ -257,7 +282,14 @@ pub fn merge(reports: &[(String, Report)]) -> Result<Report, ReportError> {
     let mut intervals: BTreeMap<u64, IntervalSummary> = BTreeMap::new();
     let mut elapsed: f64 = 0.0;
     let (mut iterations, mut dropped) = (0, 0);
+    let mut checks: Vec<CheckResult> = Vec::new();
+    let mut skipped: Vec<u64> = Vec::new();
+    let mut total_skipped: u64 = 0;
     for (path, r) in reports {
+        for c in &r.checks {
+            crate::checks::add(&mut checks, c);
+        }
+        total_skipped = total_skipped.saturating_add(r.total.skipped);
         elapsed = elapsed.max(r.elapsed_s);
         iterations = u64::saturating_add(iterations, r.iterations);
         dropped = u64::saturating_add(dropped, r.dropped_iterations);
@@ -265,10 +297,14 @@ pub fn merge(reports: &[(String, Report)]) -> Result<Report, ReportError> {
         for n in &r.requests {
             let s = stats_of(n).map_err(|e| invalid(path, e))?;
             match names.iter().position(|x| x == &n.name) {
-                Some(i) => per_name[i].merge(&s),
+                Some(i) => {
+                    per_name[i].merge(&s);
+                    skipped[i] = skipped[i].saturating_add(n.skipped);
+                }
                 None => {
                     names.push(n.name.clone());
                     per_name.push(s);
+                    skipped.push(n.skipped);
                 }
             }
         }
@@ -326,12 +362,21 @@ pub fn merge(reports: &[(String, Report)]) -> Result<Report, ReportError> {
     }
     versions.sort_unstable();
     merged.http_version = (!versions.is_empty()).then(|| versions.join(", "));
-    merged.total = name_report("total", &total, elapsed);
+    merged.total = NameReport {
+        skipped: total_skipped,
+        ..name_report("total", &total, elapsed)
+    };
     merged.requests = names
         .iter()
         .zip(&per_name)
-        .map(|(n, s)| name_report(n, s, elapsed))
+        .zip(&skipped)
+        .map(|((n, s), skipped)| NameReport {
+            skipped: *skipped,
+            ..name_report(n, s, elapsed)
+        })
         .collect();
+    let (check_meta, check_counts) = crate::checks::from_results(&checks);
+    merged.checks = checks;
     merged.intervals = intervals.into_values().collect();
     // A part that does not say how many bytes it received (an older
     // report) leaves the sum unknown, not smaller.
@@ -357,13 +402,20 @@ pub fn merge(reports: &[(String, Report)]) -> Result<Report, ReportError> {
             continue;
         };
         parsed.request = t.request.clone();
+        parsed.check = t.check.clone();
         let stats = match &t.request {
             Some(r) => names.iter().position(|n| n == r).map(|i| &per_name[i]),
             None => Some(&total),
         };
         *t = ThresholdResult {
             abort_on_fail: t.abort_on_fail,
-            ..evaluate(&parsed, stats, elapsed, dropped)
+            ..evaluate(
+                &parsed,
+                stats,
+                elapsed,
+                dropped,
+                CheckData::new(&check_meta, &check_counts),
+            )
         };
     }
     Ok(merged)
@@ -421,6 +473,7 @@ mod tests {
             thresholds: vec![ThresholdResult {
                 threshold: "p(95)<1s".into(),
                 request: None,
+                check: None,
                 abort_on_fail: false,
                 observed: Some(200.0),
                 observed_text: "200ms".into(),
@@ -429,6 +482,7 @@ mod tests {
                 op: Some(crate::threshold::Op::Lt),
                 limit: Some(1000.0),
             }],
+            checks: vec![],
         }
     }
 
@@ -562,5 +616,184 @@ mod tests {
         let merged = merge(&[("a".into(), big.clone()), ("b".into(), big)]).unwrap();
         assert_eq!(merged.iterations, u64::MAX);
         assert_eq!(merged.total.count, u64::MAX);
+    }
+
+    /// [`sample_report`] with checks (one failing), skipped requests and a
+    /// checks threshold.
+    pub(crate) fn checks_report() -> Report {
+        let mut r = sample_report();
+        r.checks = vec![
+            CheckResult {
+                name: "status in [201]".into(),
+                request: "a".into(),
+                passes: 100,
+                fails: 0,
+            },
+            CheckResult {
+                name: "json /order_id exists".into(),
+                request: "b".into(),
+                passes: 97,
+                fails: 3,
+            },
+        ];
+        r.requests[1].skipped = 3;
+        r.total.skipped = 3;
+        r.thresholds.push(ThresholdResult {
+            threshold: "checks>99%".into(),
+            request: Some("b".into()),
+            check: Some("json /order_id exists".into()),
+            abort_on_fail: false,
+            observed: Some(0.97),
+            observed_text: "97.000%".into(),
+            passed: false,
+            metric: Some(Metric::Checks),
+            op: Some(crate::threshold::Op::Gt),
+            limit: Some(0.99),
+        });
+        r
+    }
+
+    fn run_with_checks(plan: &Plan) -> RunResult {
+        use crate::checks::{CheckTally, ChecksSnapshot};
+        RunResult {
+            recorded: crate::recorder::Recorded {
+                per_name: vec![Stats::default(); plan.names.len()],
+                ..Default::default()
+            },
+            started_at: SystemTime::UNIX_EPOCH,
+            ended_at: SystemTime::UNIX_EPOCH + Duration::from_secs(2),
+            elapsed: Duration::from_secs(2),
+            iterations: 10,
+            dropped: 0,
+            interrupted: false,
+            aborted_by: None,
+            http_version: None,
+            checks: ChecksSnapshot {
+                checks: vec![
+                    CheckTally {
+                        passes: 9,
+                        fails: 1,
+                    },
+                    CheckTally {
+                        passes: 10,
+                        fails: 0,
+                    },
+                    CheckTally {
+                        passes: 5,
+                        fails: 5,
+                    },
+                ],
+                skipped: vec![0, 2, 1],
+            },
+        }
+    }
+
+    #[test]
+    fn build_writes_the_checks_and_skips_and_parses_back() {
+        use crate::checks::CheckMeta;
+        let mut plan =
+            crate::scenario::parse(crate::bundled::STEADY, std::path::Path::new("steady.yaml"))
+                .unwrap();
+        assert_eq!(plan.names.len(), 3, "{:?}", plan.names);
+        let meta = |name: &str, name_id: usize| CheckMeta {
+            name: name.into(),
+            request: plan.names[name_id].clone(),
+            name_id,
+        };
+        // The third is the first again (written in another scenario).
+        plan.checks = vec![
+            meta("status in [200]", 0),
+            meta("fast", 1),
+            meta("status in [200]", 0),
+        ];
+        let mut all = Threshold::parse("checks>=80%").unwrap();
+        all.request = Some(plan.names[0].clone());
+        let mut fast = Threshold::parse("checks>99%").unwrap();
+        fast.check = Some("fast".into());
+        plan.thresholds = vec![all, fast];
+        let run = run_with_checks(&plan);
+        let r = build(&plan, "http://127.0.0.1:1", &run);
+        let rows: Vec<(&str, &str, u64, u64)> = r
+            .checks
+            .iter()
+            .map(|c| (c.name.as_str(), c.request.as_str(), c.passes, c.fails))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("status in [200]", plan.names[0].as_str(), 14, 6),
+                ("fast", plan.names[1].as_str(), 10, 0),
+            ]
+        );
+        let skipped: Vec<u64> = r.requests.iter().map(|n| n.skipped).collect();
+        assert_eq!((skipped, r.total.skipped), (vec![0, 2, 1], 3));
+        // 14 of 20 is under 80%; the named check passed every time.
+        assert_eq!(r.thresholds[0].observed, Some(0.7));
+        assert!(!r.thresholds[0].passed);
+        assert_eq!(r.thresholds[0].check, None);
+        assert!(r.thresholds[1].passed);
+        assert_eq!(r.thresholds[1].check.as_deref(), Some("fast"));
+        assert_eq!(r.thresholds[1].metric, Some(Metric::Checks));
+        // What build wrote reads back as it was.
+        let text = serde_json::to_string_pretty(&r).unwrap();
+        assert_eq!(parse(&text, "r.json").unwrap(), r);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["checks"][0]["fails"], 6);
+        assert_eq!(v["requests"][1]["skipped"], 2);
+        assert!(v["requests"][0].get("skipped").is_none(), "{text}");
+        assert_eq!(v["thresholds"][1]["check"], "fast");
+        assert!(v["thresholds"][0].get("check").is_none(), "{text}");
+        // A run without checks writes none of the new fields.
+        plan.checks.clear();
+        plan.thresholds.clear();
+        let mut run = run_with_checks(&plan);
+        run.checks = Default::default();
+        let text = serde_json::to_string(&build(&plan, "http://127.0.0.1:1", &run)).unwrap();
+        assert!(
+            !text.contains("\"checks\"") && !text.contains("\"skipped\""),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn merge_adds_up_checks_by_request_and_name_and_judges_them_again() {
+        let a = checks_report();
+        let mut b = checks_report();
+        // b has a check a lacks, and one the other way round.
+        b.checks[0].name = "status in [200]".into();
+        b.checks[1].fails = 7;
+        b.requests[1].skipped = 1;
+        b.total.skipped = 1;
+        let merged = merge(&[("a".into(), a), ("b".into(), b)]).unwrap();
+        let rows: Vec<(&str, &str, u64, u64)> = merged
+            .checks
+            .iter()
+            .map(|c| (c.name.as_str(), c.request.as_str(), c.passes, c.fails))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("status in [201]", "a", 100, 0),
+                ("json /order_id exists", "b", 194, 10),
+                ("status in [200]", "a", 100, 0),
+            ]
+        );
+        assert_eq!(merged.requests[1].skipped, 4);
+        assert_eq!(merged.requests[0].skipped, 0);
+        assert_eq!(merged.total.skipped, 4);
+        // The checks threshold is judged on the sums: 194 of 204.
+        let t = &merged.thresholds[1];
+        assert_eq!(t.check.as_deref(), Some("json /order_id exists"));
+        assert_eq!(t.request.as_deref(), Some("b"));
+        assert!((t.observed.unwrap() - 194.0 / 204.0).abs() < 1e-12, "{t:?}");
+        assert!(!t.passed);
+        // Merged with a report without checks (an older one): the same sums.
+        let merged = merge(&[
+            ("a".into(), checks_report()),
+            ("old".into(), sample_report()),
+        ])
+        .unwrap();
+        assert_eq!(merged.checks, checks_report().checks);
+        assert_eq!(merged.total.skipped, 3);
     }
 }

@@ -1,10 +1,11 @@
 //! The summary printed at the end of a run (on stdout, or on stderr when
 //! the JSON report goes to stdout): per-name statistics, the status codes,
-//! the bytes received, the most frequent error reasons, and thresholds.
+//! the bytes received, the most frequent error reasons, the checks and the
+//! skipped requests (when the scenario has checks), and thresholds.
 
 use std::fmt::Write as _;
 
-use super::{NameReport, Report};
+use super::{CheckResult, NameReport, Report};
 
 /// How many error reasons the summary lists (the report keeps them all).
 pub const TOP_REASONS: usize = 5;
@@ -120,7 +121,72 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
-/// Renders the summary: per-name statistics, dropped iterations, thresholds.
+/// A check's share of passed evaluations: `97.0%`, or `no data` when it
+/// never ran.
+pub fn check_share(c: &CheckResult) -> String {
+    c.pass_rate()
+        .map_or_else(|| "no data".to_owned(), |v| format!("{:.1}%", v * 100.0))
+}
+
+/// The checks of all requests together: `197 of 200 passed (98.5%)`.
+pub fn checks_line(r: &Report) -> String {
+    let mut all = CheckResult {
+        name: String::new(),
+        request: String::new(),
+        passes: 0,
+        fails: 0,
+    };
+    for c in &r.checks {
+        all.passes = all.passes.saturating_add(c.passes);
+        all.fails = all.fails.saturating_add(c.fails);
+    }
+    format!(
+        "{} of {} passed ({})",
+        all.passes,
+        all.total(),
+        check_share(&all)
+    )
+}
+
+/// The requests not sent, by name: `read order 3, pay 1`; `None` when
+/// none was skipped.
+pub fn skipped_line(r: &Report) -> Option<String> {
+    let skipped: Vec<String> = r
+        .requests
+        .iter()
+        .filter(|n| n.skipped > 0)
+        .map(|n| format!("{} {}", n.name, n.skipped))
+        .collect();
+    (!skipped.is_empty()).then(|| skipped.join(", "))
+}
+
+fn checks(out: &mut String, r: &Report) {
+    if r.checks.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "checks: {}", checks_line(r));
+    for c in &r.checks {
+        let mark = match c.pass_rate() {
+            None => "--",
+            Some(_) if c.fails > 0 => "FAIL",
+            Some(_) => "ok",
+        };
+        let _ = writeln!(
+            out,
+            "  {mark:<4} {:>7} {:>19}  {} [{}]",
+            check_share(c),
+            format!("{}/{}", c.passes, c.total()),
+            truncate(&c.name, 60),
+            truncate(&c.request, 40)
+        );
+    }
+    if let Some(line) = skipped_line(r) {
+        let _ = writeln!(out, "skipped (not sent): {line}");
+    }
+}
+
+/// Renders the summary: per-name statistics, dropped iterations, checks,
+/// thresholds.
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
     let state = if r.interrupted {
@@ -185,17 +251,14 @@ pub fn render(r: &Report) -> String {
             );
         }
     }
+    checks(&mut out, r);
     if let Some(a) = &r.aborted_by {
         let _ = writeln!(out, "aborted: threshold {a} failed");
     }
     if !r.thresholds.is_empty() {
         let _ = writeln!(out, "thresholds:");
         for t in &r.thresholds {
-            let scope = t
-                .request
-                .as_deref()
-                .map(|n| format!(" [{n}]"))
-                .unwrap_or_default();
+            let scope = t.scope().map(|n| format!(" [{n}]")).unwrap_or_default();
             let _ = writeln!(
                 out,
                 "  {} {}{} (observed {})",
@@ -234,6 +297,48 @@ mod tests {
         );
         assert!(
             text.contains("\nreceived 20000 bytes of response bodies (19.5 KiB, 9.8 KiB/s)\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn checks_and_skipped_requests_are_listed_failing_ones_marked() {
+        let r = super::super::tests::checks_report();
+        let text = super::render(&r);
+        let listed: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("checks: "))
+            .take(4)
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                "checks: 197 of 200 passed (98.5%)",
+                "  ok    100.0%             100/100  status in [201] [a]",
+                "  FAIL   97.0%              97/100  json /order_id exists [b]",
+                "skipped (not sent): b 3",
+            ],
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "  FAIL checks>99% [b, check: json /order_id exists] (observed 97.000%)\n"
+            ),
+            "{text}"
+        );
+        // A check that never ran has no share.
+        let mut never = r.clone();
+        never.checks[0].passes = 0;
+        let text = super::render(&never);
+        assert!(
+            text.contains("  --   no data                 0/0  status in [201] [a]"),
+            "{text}"
+        );
+        // Without checks the summary is as it was.
+        let plain = super::super::tests::sample_report();
+        let text = super::render(&plain);
+        assert!(
+            !text.contains("checks") && !text.contains("skipped"),
             "{text}"
         );
     }

@@ -1,6 +1,7 @@
 //! k6's threshold syntax mapped onto the native thresholds: `METRIC: EXPR`
 //! (`http_req_duration: p(95)<500`, `http_req_failed: rate<0.01`), with a
-//! `{name:REQUEST}` tag filter for one request. Each k6 form maps to exactly
+//! `{name:REQUEST}` tag filter for one request; k6's `checks: rate>0.99`
+//! with `{check:NAME}` for one check. Each k6 form maps to exactly
 //! one native threshold (the table is in loadgen/README.md, "k6 thresholds");
 //! what has no native counterpart is refused, naming the metric or the
 //! aggregation and showing the native forms.
@@ -9,10 +10,10 @@ use super::{Threshold, ThresholdError};
 
 /// The native thresholds, as a refusal shows them.
 pub const NATIVE_FORMS: &str =
-    "p(95)<300ms, avg<200ms, med<100ms, max<2s, error_rate<1%, rps>=500, dropped<=0";
+    "p(95)<300ms, avg<200ms, med<100ms, max<2s, error_rate<1%, rps>=500, dropped<=0, checks>99%";
 
 /// The k6 metrics loadgen maps, as a refusal shows them.
-pub const K6_FORMS: &str = "http_req_duration (p(N), avg, med, max), http_req_failed (rate), http_reqs (rate), dropped_iterations (count)";
+pub const K6_FORMS: &str = "http_req_duration (p(N), avg, med, max), http_req_failed (rate), http_reqs (rate), dropped_iterations (count), checks (rate)";
 
 /// Splits `METRIC: EXPR` (the first `:` outside a `{...}` tag filter) when
 /// `METRIC` looks like a k6 metric name; `None` for a native expression.
@@ -37,9 +38,19 @@ pub fn split(text: &str) -> Option<(&str, &str)> {
     ident.then_some((metric, expr))
 }
 
-/// The request a tag filter names: `{name:login}` (spaces and quotes
-/// allowed); any other tag is refused.
-fn tag_filter(filter: &str, text: &str) -> Result<String, ThresholdError> {
+/// What a tag filter selects.
+#[derive(Debug, Clone, PartialEq)]
+enum Tag {
+    /// `{name:REQUEST}`: one request name.
+    Request(String),
+    /// `{check:NAME}` (on `checks` only): one check name.
+    Check(String),
+}
+
+/// What a tag filter names: `{name:login}` or `{check:status in [201]}`
+/// (spaces and quotes allowed; a request name has no comma, a check name
+/// may); any other tag is refused.
+fn tag_filter(filter: &str, text: &str) -> Result<Tag, ThresholdError> {
     let refuse = || ThresholdError::K6Tag {
         filter: filter.to_owned(),
         expr: text.to_owned(),
@@ -57,10 +68,11 @@ fn tag_filter(filter: &str, text: &str) -> Result<String, ThresholdError> {
             .to_owned()
     };
     let (key, value) = (unquote(key), unquote(value));
-    if key != "name" || value.is_empty() || value.contains(',') {
-        return Err(refuse());
+    match key.as_str() {
+        "name" if !value.is_empty() && !value.contains(',') => Ok(Tag::Request(value)),
+        "check" if !value.is_empty() => Ok(Tag::Check(value)),
+        _ => Err(refuse()),
     }
-    Ok(value)
 }
 
 /// A k6 number as written (`500`, `0.01`, `1e3`).
@@ -157,6 +169,28 @@ pub fn parse(metric: &str, expr: &str) -> Result<Threshold, ThresholdError> {
             }
             _ => return Err(refuse_agg("http_reqs takes rate")),
         },
+        "checks" => {
+            if agg != "rate" {
+                return Err(refuse_agg(
+                    "checks takes rate (the share of passed checks, 0 to 1)",
+                ));
+            }
+            let v = number(value).ok_or_else(|| ThresholdError::Value {
+                value: value.to_owned(),
+                expr: text.clone(),
+                why: "expected a fraction such as 0.99",
+            })?;
+            if !(0.0..=1.0).contains(&v) {
+                return Err(ThresholdError::Value {
+                    value: value.to_owned(),
+                    expr: text.clone(),
+                    why: "k6's rate is a fraction between 0 and 1",
+                });
+            }
+            let mut t = Threshold::parse(&format!("checks{op}{}%", shown(v * 100.0)))?;
+            t.limit = v;
+            return finish(t, filter, &text);
+        }
         "dropped_iterations" => {
             if filter.is_some() {
                 return Err(ThresholdError::K6Tag {
@@ -190,7 +224,17 @@ pub fn parse(metric: &str, expr: &str) -> Result<Threshold, ThresholdError> {
 }
 
 fn finish(mut t: Threshold, filter: Option<&str>, text: &str) -> Result<Threshold, ThresholdError> {
-    t.request = filter.map(|f| tag_filter(f, text)).transpose()?;
+    match filter.map(|f| tag_filter(f, text)).transpose()? {
+        None => {}
+        Some(Tag::Request(r)) => t.request = Some(r),
+        Some(Tag::Check(c)) if t.metric == super::Metric::Checks => t.check = Some(c),
+        Some(Tag::Check(_)) => {
+            return Err(ThresholdError::K6Tag {
+                filter: filter.unwrap_or_default().to_owned(),
+                expr: text.to_owned(),
+            });
+        }
+    }
     Ok(t)
 }
 
@@ -396,11 +440,11 @@ mod tests {
                 "p(95)<500",
                 "tag filter",
             ),
-            (
-                "checks",
-                "rate>0.99",
-                "k6 metric \"checks\" has no loadgen threshold",
-            ),
+            ("checks", "count>10", "checks takes rate"),
+            ("checks", "rate>99%", "fraction"),
+            ("checks", "rate>1.5", "between 0 and 1"),
+            ("http_req_duration{check:fast}", "p(95)<500", "tag filter"),
+            ("checks{status:200}", "rate>0.9", "tag filter"),
             (
                 "iteration_duration",
                 "p(95)<500",
@@ -412,13 +456,36 @@ mod tests {
             assert!(err.contains(want), "{metric}: {expr}: {err}");
         }
         // A refused metric shows the k6 metrics that map and the native forms.
-        let err = parse("checks", "rate>0.99").unwrap_err().to_string();
+        let err = parse("vus", "value>10").unwrap_err().to_string();
         assert!(
             err.contains(K6_FORMS) && err.contains(NATIVE_FORMS),
             "{err}"
         );
         let err = parse("http_reqs", "count>1").unwrap_err().to_string();
         assert!(err.contains(NATIVE_FORMS), "{err}");
+    }
+
+    #[test]
+    fn checks_map_onto_the_native_checks_threshold_with_a_request_or_a_check() {
+        let t = parse("checks", "rate>0.99").unwrap();
+        assert_eq!(t.expr, "checks>99%");
+        assert_eq!((t.metric, t.op, t.limit), (Metric::Checks, Op::Gt, 0.99));
+        assert_eq!((t.request, t.check), (None, None));
+        let t = parse("checks{name:create order}", "rate>=0.9").unwrap();
+        assert_eq!(t.expr, "checks>=90%");
+        assert_eq!(t.request.as_deref(), Some("create order"));
+        assert_eq!(t.check, None);
+        let t = parse("checks{check: 'status in [200, 201]'}", "rate>0.5").unwrap();
+        assert_eq!(t.check.as_deref(), Some("status in [200, 201]"));
+        assert_eq!(t.request, None);
+        // Through the whole text, as a scenario writes it.
+        let t = Threshold::parse_any("checks{check:fast}: rate>0.95").unwrap();
+        assert_eq!(
+            (t.metric, t.check.as_deref(), t.limit),
+            (Metric::Checks, Some("fast"), 0.95)
+        );
+        let again = Threshold::parse(&t.expr).unwrap();
+        assert!((again.limit - t.limit).abs() < 1e-12);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! times a second, and never holds up measurement. The terminal is restored
 //! on exit and on panic (ratatui's init installs the hook).
 
+pub mod checks;
 pub mod view;
 
 use std::sync::atomic::{AtomicBool, Ordering};

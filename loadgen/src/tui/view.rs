@@ -273,8 +273,15 @@ fn draw_overview(frame: &mut Frame, area: Rect, s: &Snapshot) {
         // as tall as its rows (the charts keep at least 7 lines).
         let room = area.height.saturating_sub(7);
         let want_names = u16::try_from(s.names.len().saturating_add(3)).unwrap_or(u16::MAX);
-        let want_thresholds =
-            u16::try_from(s.thresholds.len().max(1).saturating_add(2)).unwrap_or(u16::MAX);
+        // The checks, when there are any, sit beside the thresholds.
+        let want_thresholds = u16::try_from(
+            s.thresholds
+                .len()
+                .max(s.checks.len())
+                .max(1)
+                .saturating_add(2),
+        )
+        .unwrap_or(u16::MAX);
         let thresholds_h = want_thresholds.min(room / 2).max(3.min(room));
         let names_h = want_names.min(room.saturating_sub(thresholds_h));
         let [charts, names, thresholds] = Layout::vertical([
@@ -290,7 +297,18 @@ fn draw_overview(frame: &mut Frame, area: Rect, s: &Snapshot) {
     draw_throughput(frame, left, s);
     draw_latency_chart(frame, right, s);
     draw_names(frame, names, s);
+    if s.checks.is_empty() {
+        draw_thresholds(frame, thresholds, s);
+        return;
+    }
+    let [thresholds, checks] = if area.width >= 120 {
+        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(thresholds)
+    } else {
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+            .areas(thresholds)
+    };
     draw_thresholds(frame, thresholds, s);
+    super::checks::draw_checks(frame, checks, s);
 }
 
 fn bounds(points: &[(f64, f64)]) -> ([f64; 2], [f64; 2]) {
@@ -405,7 +423,8 @@ fn draw_names(frame: &mut Frame, area: Rect, s: &Snapshot) {
 }
 
 /// A threshold as one line of at most `width` characters:
-/// `PASS p(95) 212 ms < 300 ms`, the request name (then the rest) cut to fit.
+/// `PASS p(95) 212 ms < 300 ms`, the request name (and a checks
+/// threshold's check) then the rest cut to fit.
 pub fn threshold_line(t: &crate::live::ThresholdRow, width: usize) -> Line<'static> {
     let (mark, color) = match t.passing {
         Some(true) => ("PASS", Color::Green),
@@ -417,9 +436,9 @@ pub fn threshold_line(t: &crate::live::ThresholdRow, width: usize) -> Line<'stat
         None => format!(" {} {} (no data yet)", t.op, t.limit),
     };
     let mut label = t.metric.clone();
-    if let Some(r) = &t.request {
+    if let Some(r) = common::report::scope(t.request.as_deref(), t.check.as_deref()) {
         let room = width.saturating_sub(5 + chars(&label) + chars(&rest) + 3);
-        label = format!("{label} [{}]", fit(r, room.max(4)));
+        label = format!("{label} [{}]", fit(&r, room.max(4)));
     }
     let text = fit(&format!("{label}{rest}"), width.saturating_sub(5));
     Line::from(vec![

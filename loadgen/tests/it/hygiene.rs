@@ -38,7 +38,7 @@ async fn unknown_fields_exit_2_at_their_line_with_a_suggestion_and_the_valid_fie
             ),
             "abort_on_fial",
             "did you mean \"abort_on_fail\"?",
-            "valid fields here: threshold, request, abort_on_fail",
+            "valid fields here: threshold, request, check, abort_on_fail",
         ),
         (
             "the load block (a tagged enum)",
@@ -79,7 +79,7 @@ async fn unknown_fields_exit_2_at_their_line_with_a_suggestion_and_the_valid_fie
             "{\"base_url\": \"http://127.0.0.1:1\",\n \"scenarios\": [{\"name\": \"s\", \"requests\": [{\"name\": \"r\", \"path\": \"/x\"}]}],\n \"load\": {\"model\": \"closed\", \"users\": 1, \"duration\": \"1s\"},\n \"thresholds\": [{\"threshold\": \"p(95)<1s\", \"abort_on_fial\": true}]}\n".into(),
             "\"abort_on_fial\"",
             "did you mean \"abort_on_fail\"?",
-            "valid fields here: threshold, request, abort_on_fail",
+            "valid fields here: threshold, request, check, abort_on_fail",
         ),
         (
             "the top level",
@@ -247,8 +247,9 @@ async fn k6_thresholds_on_the_command_line_are_judged_like_native_ones() {
     for (expr, want) in [
         (
             "checks: rate>0.99",
-            "k6 metric \"checks\" has no loadgen threshold",
+            "judges checks, but the scenario has none",
         ),
+        ("checks: count>5", "checks takes rate"),
         ("http_reqs: count>100", "not the count"),
         ("http_req_duration: min<10", "no minimum-latency threshold"),
         (
@@ -263,7 +264,7 @@ async fn k6_thresholds_on_the_command_line_are_judged_like_native_ones() {
         assert!(out.stderr.contains(want), "{expr}: {}", out.stderr);
         assert!(out.stderr.contains("--threshold"), "{expr}: {}", out.stderr);
     }
-    let out = run_against(&app, &file, &["--threshold", "checks: rate>0.99"]).await;
+    let out = run_against(&app, &file, &["--threshold", "vus: value>10"]).await;
     assert!(out.stderr.contains("p(95)<300ms"), "{}", out.stderr);
 }
 
@@ -271,9 +272,14 @@ async fn k6_thresholds_on_the_command_line_are_judged_like_native_ones() {
 async fn refused_k6_thresholds_in_a_scenario_point_at_their_entry() {
     for (k6, needle, want) in [
         (
-            "thresholds:\n  http_req_duration: ['p(95)<500']\n  checks: ['rate>0.99']\n",
-            "'rate>0.99'",
-            "k6 metric \"checks\" has no loadgen threshold",
+            "thresholds:\n  http_req_duration: ['p(95)<500']\n  checks: ['rate>99%']\n",
+            "'rate>99%'",
+            "expected a fraction such as 0.99",
+        ),
+        (
+            "thresholds:\n  http_req_duration: ['p(95)<500']\n  vus: ['value>10']\n",
+            "'value>10'",
+            "k6 metric \"vus\" has no loadgen threshold",
         ),
         (
             "thresholds:\n  http_reqs:\n    - rate>10\n    - count>1000\n",

@@ -123,6 +123,7 @@ fn snapshot() -> Snapshot {
             },
         ],
         under: vec![],
+        checks: vec![],
     }
 }
 
@@ -484,4 +485,57 @@ fn header_counts_down_a_request_budget() {
         line.contains("remaining 1m19s or 988 of 5000 requests"),
         "{line}"
     );
+}
+
+fn check(name: &str, request: &str, passes: u64, fails: u64) -> common::report::CheckResult {
+    common::report::CheckResult {
+        name: name.into(),
+        request: request.into(),
+        passes,
+        fails,
+    }
+}
+
+#[test]
+fn overview_shows_the_checks_beside_the_thresholds_failing_ones_in_red() {
+    let mut snap = snapshot();
+    snap.checks = vec![
+        check("status in [201]", "create order", 2000, 32),
+        check("fast", "list products", 1980, 0),
+        check("capture order_id", "create order", 0, 0),
+    ];
+    let mut t = threshold("checks>99%", true);
+    t.check = Some("status in [201]".into());
+    snap.thresholds
+        .push(ThresholdRow::of(&t, Some(2000.0 / 2032.0)));
+    let ui = UiState::default();
+    for (w, h) in [(80, 24), (160, 48)] {
+        let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+        term.draw(|f| view::draw(f, &snap, &slo_panel(), &ui))
+            .unwrap();
+        let out = format!("{}", term.backend());
+        assert!(out.contains("Checks 3980/4012 passed"), "{out}");
+        assert!(out.contains("FAIL  98.4% status in [201]"), "{out}");
+        assert!(out.contains(" ok  100.0% fast"), "{out}");
+        // The failing check's line is red, mark and text.
+        let buf = term.backend().buffer();
+        let (mut red, mut green) = (false, false);
+        for y in 0..h {
+            let line: String = (0..w).map(|x| buf[(x, y)].symbol()).collect();
+            if let Some(at) = line.find("FAIL  98.4%") {
+                let x = u16::try_from(line[..at].chars().count()).unwrap();
+                red = buf[(x, y)].fg == ratatui::style::Color::Red
+                    && buf[(x + 7, y)].fg == ratatui::style::Color::Red;
+            }
+            if let Some(at) = line.find(" ok  100.0%") {
+                let x = u16::try_from(line[..at].chars().count()).unwrap();
+                green = buf[(x + 1, y)].fg == ratatui::style::Color::Green;
+            }
+        }
+        assert!(red && green, "{out}");
+        insta::assert_snapshot!(format!("checks_Overview_{w}x{h}"), out);
+    }
+    // No checks: no block.
+    let out = render(80, 24, &snapshot(), &slo_panel(), &ui);
+    assert!(!out.contains("Checks"), "{out}");
 }
