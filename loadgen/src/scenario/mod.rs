@@ -1198,7 +1198,6 @@ fn validate(
         });
     }
     let (load, requests) = validate_load(&file.load, ctx)?;
-    let checks: Vec<crate::checks::CheckMeta> = Vec::new();
     let thresholds = thresholds::validate(&file.thresholds, &names, &checks, ctx)?;
     let name = file.name.clone().unwrap_or_else(|| {
         Path::new(shown)

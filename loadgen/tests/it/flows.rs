@@ -218,7 +218,7 @@ async fn evicted_orders_show_as_failed_checks() {
             payment_failure_rate: 0.0,
         },
         tracing: false,
-        order_store_size: 3,
+        order_store_size: std::num::NonZeroUsize::new(3).unwrap(),
         ..target_app::Config::default()
     })
     .await
@@ -415,7 +415,7 @@ async fn malformed_flows_exit_2_at_their_place() {
     for (body, at, want) in [
         (
             "        checks: [{status: [200], json: /a}]\n",
-            "5:19",
+            "5:18",
             "checks one thing",
         ),
         (

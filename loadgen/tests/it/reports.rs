@@ -164,6 +164,7 @@ fn bundled_scenarios_are_valid() {
         ("steady", STEADY),
         ("spike", SPIKE),
         ("stress", STRESS),
+        ("journey", JOURNEY),
     ] {
         let plan = loadgen::scenario::parse(text, std::path::Path::new(name))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
