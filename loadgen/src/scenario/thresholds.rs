@@ -457,6 +457,7 @@ mod tests {
             path: "t.yaml",
             text,
             locations: super::super::locate::Locations::of(text),
+            env: &|_| None,
         };
         let names = ["create", "read", "plain"].map(String::from);
         validate(&file.thresholds, &names, checks, &ctx).map_err(|e| e.to_string())
