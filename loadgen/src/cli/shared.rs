@@ -142,11 +142,16 @@ impl ThresholdArgs {
         self.thresholds
             .into_iter()
             .map(|expr| {
-                crate::threshold::Threshold::parse_any(&expr).map_err(|e| {
+                let parsed = crate::threshold::Threshold::parse_any(&expr).map_err(|e| {
                     CliError::invalid(anyhow::anyhow!(
                         "invalid --threshold {expr:?}: {e} (e.g. --threshold 'p(95)<300ms' or --threshold 'http_req_duration: p(95)<500')"
                     ))
                 })?;
+                if parsed.metric == crate::threshold::Metric::Checks {
+                    return Err(CliError::invalid(anyhow::anyhow!(
+                        "--threshold {expr:?} judges checks, and a URL run has none: checks are written in a scenario file (see \"Flows\" in loadgen/README.md)"
+                    )));
+                }
                 Ok(crate::scenario::ThresholdSpec::Expr(expr))
             })
             .collect()

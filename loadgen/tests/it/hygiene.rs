@@ -56,7 +56,7 @@ async fn unknown_fields_exit_2_at_their_line_with_a_suggestion_and_the_valid_fie
             ),
             "pth",
             "did you mean \"path\"?",
-            "valid fields here: name, method, path, headers, body, expect, think_time",
+            "valid fields here: name, method, path, headers, body, expect, checks, capture, once, think_time",
         ),
         (
             "a request in flow style",

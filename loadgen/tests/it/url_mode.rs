@@ -200,6 +200,10 @@ async fn bad_flags_exit_2_with_the_value_shown() {
         (vec![u, "-m", "B AD"], "B AD"),
         (vec![u, "--cert", b], "--key"),
         (vec![u, "--threshold", "p(95)<"], "p(95)<"),
+        (
+            vec![u, "--threshold", "checks>99%"],
+            "a URL run has none: checks are written in a scenario file",
+        ),
         (vec![u, "-D", "/nonexistent/body"], "/nonexistent/body"),
         (vec![u, "--report", "-", "--junit", "-"], "at most one"),
         (vec![], "Usage"),
