@@ -53,7 +53,7 @@ pub(super) async fn execute(
     check_outputs(outputs)?;
     let control = Arc::new(Control::default());
     signal::install(&control);
-    let target = host.clone().unwrap_or_else(|| plan.base_url.clone());
+    let target = host.clone().unwrap_or_else(|| plan.target_shown.clone());
     let stop_refresh = Arc::new(AtomicBool::new(false));
     // Without a terminal the run goes on headless rather than failing.
     let terminal = has_terminal();

@@ -95,16 +95,6 @@ impl RunCtx {
         }
     }
 
-    /// Returns a request taken with [`Self::take_request`] that was not
-    /// sent (every request of its iteration was skipped).
-    pub(super) fn give_back_request(&self) {
-        if self.plan.requests.is_some() {
-            let _ = self
-                .started_requests
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
-        }
-    }
-
     /// True once every request of the plan's budget has started.
     pub(super) fn budget_spent(&self) -> bool {
         self.plan

@@ -94,8 +94,9 @@ pub(super) fn prepare<R: rand::Rng>(
     let mut headers = Vec::with_capacity(plan.headers.len() + req.headers.len());
     headers.extend(plan.headers.iter().cloned());
     for (k, v) in &req.headers {
-        let value =
+        let mut value =
             http::HeaderValue::try_from(v.render(render)).map_err(|_| Unprepared::Header)?;
+        value.set_sensitive(v.reads_env());
         headers.push((k.clone(), value));
     }
     let body = req
@@ -122,8 +123,9 @@ pub(super) struct UserState {
     values: Vec<Option<String>>,
     /// The cookie jar (`cookies: true`).
     jar: Option<Box<cookie_store::CookieStore>>,
-    /// Iterations this user has started.
-    iterations: u64,
+    /// The `once` requests (scenario, request) that have done their work
+    /// for this user: answered, every check passed, every capture found.
+    once_done: std::collections::BTreeSet<(usize, usize)>,
 }
 
 impl UserState {
@@ -132,7 +134,7 @@ impl UserState {
             rng: SmallRng::from_rng(&mut rand::rng()),
             values: vec![None; plan.vars.len()],
             jar: plan.cookies.then(Box::default),
-            iterations: 0,
+            once_done: std::collections::BTreeSet::new(),
         }
     }
 }
@@ -142,19 +144,34 @@ impl UserState {
 #[derive(Clone)]
 struct Slot(Option<UserState>);
 
-/// Whether a `once` request has done its work for this user: its user
-/// variables are all set (without any: the user's first iteration is over).
-fn once_done(plan: &Plan, req: &Request, state: &UserState) -> bool {
-    let mut user_vars = req
-        .captures
-        .iter()
-        .filter(|c| plan.vars.scopes[c.var] == VarScope::User)
-        .peekable();
-    if user_vars.peek().is_none() {
-        return state.iterations > 1;
-    }
-    user_vars.all(|c| state.values[c.var].is_some())
+/// What an iteration did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ran {
+    /// It never started: the schedule was over, or the budget spent.
+    Not,
+    /// Every request was skipped or had done its work (`once`): nothing
+    /// was sent, and no part of the budget was taken.
+    Empty,
+    /// It sent at least one request.
+    Sent,
 }
+
+/// Whether request `i` of scenario `index` is left out of this iteration
+/// without being counted: a `once` request that has done its work.
+fn done_once(state: &UserState, req: &Request, index: usize, i: usize) -> bool {
+    req.once && state.once_done.contains(&(index, i))
+}
+
+/// Whether `req` lacks a value it uses (it is then skipped, not sent).
+fn lacks_value(state: &UserState, req: &Request) -> bool {
+    req.uses.iter().any(|v| state.values[*v].is_none())
+}
+
+/// The most cookies a user's jar keeps (a load test's user talks to one
+/// site; browsers keep at least 50 per domain), and the largest cookie
+/// (name and value) it takes, as RFC 6265 section 6.1 asks at least.
+const MAX_COOKIES: usize = 300;
+const MAX_COOKIE_BYTES: usize = 4096;
 
 /// The URL of a request, for the cookie jar.
 fn request_url(ctx: &RunCtx, uri: &http::Uri) -> Option<reqwest::Url> {
@@ -181,7 +198,8 @@ fn cookie_header(jar: &cookie_store::CookieStore, url: &reqwest::Url) -> Option<
     Some(v)
 }
 
-/// Stores the cookies a response sets.
+/// Stores the cookies a response sets: at most [`MAX_COOKIE_BYTES`] each
+/// and [`MAX_COOKIES`] in all (beyond it, some are let go, as browsers do).
 fn store_cookies(
     jar: &mut cookie_store::CookieStore,
     url: &reqwest::Url,
@@ -191,13 +209,30 @@ fn store_cookies(
         .get_all(http::header::SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| cookie_store::RawCookie::parse(v.to_owned()).ok());
+        .filter_map(|v| cookie_store::RawCookie::parse(v.to_owned()).ok())
+        .filter(|c| c.name().len().saturating_add(c.value().len()) <= MAX_COOKIE_BYTES);
     jar.store_response_cookies(cookies, url);
+    let count = jar.iter_any().count();
+    if count > MAX_COOKIES {
+        let excess: Vec<(String, String, String)> = jar
+            .iter_any()
+            .take(count - MAX_COOKIES)
+            .map(|c| {
+                (
+                    String::from(&c.domain),
+                    c.path.as_ref().to_owned(),
+                    c.name().to_owned(),
+                )
+            })
+            .collect();
+        for (domain, path, name) in excess {
+            jar.remove(&domain, &path, &name);
+        }
+    }
 }
 
 /// Runs one iteration of `scenario`. The first request's corrected latency
-/// counts from `intended` (the open model's schedule). Returns false when
-/// the schedule was already over, so the iteration never started.
+/// counts from `intended` (the open model's schedule).
 async fn iteration(
     user: &GooseUser,
     state: &mut UserState,
@@ -205,49 +240,69 @@ async fn iteration(
     index: usize,
     intended: Option<Instant>,
     seq: u64,
-) -> bool {
+) -> Ran {
     if ctx.over() {
-        return false;
+        return Ran::Not;
     }
     let plan = &ctx.plan;
     let scenario = &plan.scenarios[index];
     let Some(conn) = ctx.conns.get(user.weighted_users_index) else {
-        return false;
+        return Ran::Not;
+    };
+    for (v, scope) in state.values.iter_mut().zip(&plan.vars.scopes) {
+        if *scope == VarScope::Iteration {
+            *v = None;
+        }
+    }
+    // Up to the first request sent, nothing of the user's state changes:
+    // the requests before it are skipped (or have done their work), and
+    // the budget is taken for that one only.
+    let Some(start) = scenario
+        .requests
+        .iter()
+        .enumerate()
+        .position(|(i, r)| !done_once(state, r, index, i) && !lacks_value(state, r))
+    else {
+        for (i, r) in scenario.requests.iter().enumerate() {
+            if !done_once(state, r, index, i) {
+                ctx.checks.skip(r.name_id);
+            }
+        }
+        return Ran::Empty;
     };
     // In flight before the budget is taken: the conductor, once the budget
     // is spent, waits for every iteration that took a part of it.
     ctx.in_flight.fetch_add(1, Ordering::SeqCst);
     if !ctx.take_request() {
         ctx.in_flight.fetch_sub(1, Ordering::SeqCst);
-        return false;
+        return Ran::Not;
     }
-    state.iterations = state.iterations.saturating_add(1);
-    for (v, scope) in state.values.iter_mut().zip(&plan.vars.scopes) {
-        if *scope == VarScope::Iteration {
-            *v = None;
+    for (i, r) in scenario.requests.iter().enumerate().take(start) {
+        if !done_once(state, r, index, i) {
+            ctx.checks.skip(r.name_id);
         }
     }
-    // One request of the budget is held for the first request sent.
+    // The request of the budget taken above is the first one's.
     let mut held = true;
     // A check with fail_iteration failed: the rest is skipped.
     let mut ended = false;
     let mut first = true;
     let mut conn = conn.lock().await;
-    for (i, req) in scenario.requests.iter().enumerate() {
-        if ended {
-            ctx.checks.skip(req.name_id);
-            continue;
-        }
-        if req.once && once_done(plan, req, state) {
-            continue;
-        }
-        if req.uses.iter().any(|v| state.values[*v].is_none()) {
-            // A value it needs was never captured: not sent with an empty one.
-            ctx.checks.skip(req.name_id);
+    for (i, req) in scenario.requests.iter().enumerate().skip(start) {
+        if done_once(state, req, index, i) {
             continue;
         }
         // Once the schedule is over, no further request of the iteration starts.
-        if !held && (ctx.over() || !ctx.take_request()) {
+        if !held && ctx.over() {
+            break;
+        }
+        if ended || lacks_value(state, req) {
+            // After a failed fail_iteration check, or without a value it
+            // needs (never sent with an empty one).
+            ctx.checks.skip(req.name_id);
+            continue;
+        }
+        if !held && !ctx.take_request() {
             break;
         }
         held = false;
@@ -300,11 +355,14 @@ async fn iteration(
         };
         let client_span = match (&ctx.spans, traced, &prepared) {
             (Some(spans), true, Ok(p)) => {
-                let url = format!(
-                    "{}{}",
-                    ctx.base.trim_end_matches(ctx.target.base_path.as_str()),
-                    p.uri()
-                );
+                let origin = ctx.base.trim_end_matches(ctx.target.base_path.as_str());
+                // A value from the environment is never exported: the
+                // span then carries the path as written.
+                let url = if req.path.reads_env() {
+                    format!("{origin}{}{}", ctx.target.base_path, req.path.written())
+                } else {
+                    format!("{origin}{}", p.uri())
+                };
                 let span = spans.start(&req.name, req.method.as_str(), &url);
                 trace_id = span.trace_id;
                 span_id = span.span_id;
@@ -414,7 +472,12 @@ async fn iteration(
                     kept.map(|k| &k.headers),
                     kept.map_or(&[][..], |k| &k.body[..]),
                 );
-                evaluate(ctx, req, state, &response, seq, &mut ended);
+                let passed = evaluate(ctx, req, state, &response, seq, &mut ended);
+                if req.once && passed {
+                    state.once_done.insert((index, i));
+                }
+            } else if req.once && req.accepts(r.status) {
+                state.once_done.insert((index, i));
             }
         } else {
             fail_all(ctx, req, state, &mut ended);
@@ -424,16 +487,12 @@ async fn iteration(
         }
     }
     drop(conn);
-    if held {
-        // Nothing was sent: the request held for it goes back to the budget.
-        ctx.give_back_request();
-    }
     ctx.iterations.fetch_add(1, Ordering::Relaxed);
     ctx.in_flight.fetch_sub(1, Ordering::SeqCst);
     if let Some(last) = scenario.requests.last() {
         ctx.think(last.think_time).await;
     }
-    true
+    Ran::Sent
 }
 
 /// Runs `req`'s checks and captures on `response`, counting each.
@@ -444,7 +503,8 @@ fn evaluate(
     response: &flow::Response<'_>,
     seq: u64,
     ended: &mut bool,
-) {
+) -> bool {
+    let mut all = true;
     for check in &req.checks {
         let passed = flow::passes(
             check,
@@ -456,6 +516,7 @@ fn evaluate(
             },
         );
         ctx.checks.count(check.id, passed);
+        all &= passed;
         if !passed && check.fail_iteration {
             *ended = true;
         }
@@ -463,8 +524,10 @@ fn evaluate(
     for c in &req.captures {
         let value = flow::capture(&c.from, response);
         ctx.checks.count(c.check, value.is_some());
+        all &= value.is_some();
         state.values[c.var] = value;
     }
+    all
 }
 
 /// A request that got no response: each of its checks and captures fails.
@@ -530,7 +593,7 @@ async fn user_turn(
         };
         match ticket {
             Some(ticket) => {
-                let started = iteration(
+                let ran = iteration(
                     user,
                     state,
                     ctx,
@@ -539,7 +602,7 @@ async fn user_turn(
                     ticket.seq,
                 )
                 .await;
-                if !started && !ctx.budget_spent() {
+                if ran == Ran::Not && !ctx.budget_spent() {
                     // Taken from the queue as the schedule ended.
                     ctx.drop_many(1);
                 }
@@ -563,9 +626,53 @@ async fn user_turn(
     if active {
         let scenario = pick.sample(&mut state.rng);
         let seq = ctx.seq.fetch_add(1, Ordering::Relaxed);
-        iteration(user, state, ctx, scenario, None, seq).await;
+        if iteration(user, state, ctx, scenario, None, seq).await == Ran::Empty {
+            // Nothing to send (e.g. a log-in scenario once logged in): wait
+            // a little instead of spinning.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     } else {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     TransactionResult::Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A jar keeps at most MAX_COOKIES cookies, and no cookie larger than
+    /// MAX_COOKIE_BYTES, however many a server sets.
+    #[test]
+    fn the_cookie_jar_is_bounded() {
+        let url = reqwest::Url::parse("http://127.0.0.1:1/a").unwrap();
+        let mut jar = cookie_store::CookieStore::default();
+        for round in 0..4 {
+            let mut headers = http::HeaderMap::new();
+            for i in 0..100 {
+                headers.append(
+                    http::header::SET_COOKIE,
+                    format!("c{round}x{i}=v; Path=/").parse().unwrap(),
+                );
+            }
+            store_cookies(&mut jar, &url, &headers);
+        }
+        assert_eq!(jar.iter_any().count(), MAX_COOKIES);
+        let mut big = http::HeaderMap::new();
+        big.append(
+            http::header::SET_COOKIE,
+            format!("big={}; Path=/", "x".repeat(MAX_COOKIE_BYTES))
+                .parse()
+                .unwrap(),
+        );
+        let mut fresh = cookie_store::CookieStore::default();
+        store_cookies(&mut fresh, &url, &big);
+        assert_eq!(fresh.iter_any().count(), 0);
+        big.append(http::header::SET_COOKIE, "ok=1; Path=/".parse().unwrap());
+        store_cookies(&mut fresh, &url, &big);
+        assert_eq!(
+            cookie_header(&fresh, &url).map(|v| v.to_str().unwrap().to_owned()),
+            Some("ok=1".to_owned())
+        );
+    }
 }

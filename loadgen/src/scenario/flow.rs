@@ -700,7 +700,7 @@ pub fn passes<R: Rng>(
         CheckKind::Duration(bound) => response.elapsed < *bound,
         CheckKind::BodyContains(t) => {
             let needle = t.render(render);
-            memchr_find(response.body, needle.as_bytes())
+            memchr::memmem::find(response.body, needle.as_bytes()).is_some()
         }
         CheckKind::BodyMatches(re) => re.is_match(response.body),
         CheckKind::Header { name, test } => {
@@ -713,7 +713,12 @@ pub fn passes<R: Rng>(
             }
         }
         CheckKind::Json { pointer, test } => {
-            let value = response.json_at(pointer);
+            // A body that is not JSON (or was cut at the kept size) fails
+            // every JSON check, an absence too.
+            let Some(json) = response.json() else {
+                return false;
+            };
+            let value = json.pointer(pointer);
             match test {
                 ValueTest::Exists(e) => value.is_some() == *e,
                 ValueTest::Equals(t) => value.is_some_and(|v| {
@@ -735,11 +740,6 @@ pub fn passes<R: Rng>(
     }
 }
 
-/// Whether `needle` occurs in `hay`.
-fn memchr_find(hay: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
-}
-
 /// The longest value a capture keeps, in bytes (longer values are cut at a
 /// character boundary).
 pub const MAX_CAPTURE_BYTES: usize = 64 * 1024;
@@ -748,7 +748,10 @@ pub const MAX_CAPTURE_BYTES: usize = 64 * 1024;
 pub fn capture(from: &CaptureFrom, response: &Response<'_>) -> Option<String> {
     response.status?;
     let mut text = match from {
-        CaptureFrom::Json(pointer) => json_text(response.json_at(pointer)?).into_owned(),
+        CaptureFrom::Json(pointer) => match response.json_at(pointer)? {
+            serde_json::Value::Null => return None,
+            v => json_text(v).into_owned(),
+        },
         CaptureFrom::Header(name) => String::from_utf8_lossy(response.header(name)?).into_owned(),
         CaptureFrom::Regex(re, group) => {
             let caps = re.captures(response.body)?;
@@ -760,7 +763,8 @@ pub fn capture(from: &CaptureFrom, response: &Response<'_>) -> Option<String> {
         end -= 1;
     }
     text.truncate(end);
-    Some(text)
+    // An empty value is no value: a request that uses it is not sent.
+    (!text.is_empty()).then_some(text)
 }
 
 /// The variables of a plan: name and scope, by index.
@@ -890,6 +894,7 @@ mod tests {
         // A body that is not JSON has no JSON values.
         let text = Response::new(Some(200), Duration::ZERO, None, b"not json");
         assert!(!run(&compile("json: /a\nexists: true").unwrap().0, &text));
+        assert!(!run(&compile("json: /a\nexists: false").unwrap().0, &text));
     }
 
     #[test]
@@ -972,7 +977,8 @@ mod tests {
     fn captures_take_json_headers_and_regex_groups() {
         let mut headers = http::HeaderMap::new();
         headers.insert("location", "/api/orders/7".parse().unwrap());
-        let body = br#"{"order_id":"abc","n":7,"nested":{"a":[1,2]}}"#;
+        headers.insert("x-empty", "".parse().unwrap());
+        let body = br#"{"order_id":"abc","n":7,"nested":{"a":[1,2]},"empty":"","null":null}"#;
         let r = Response::new(Some(201), Duration::ZERO, Some(&headers), body);
         let cap = |yaml: &str| {
             let spec: CaptureSpec = serde_saphyr::from_str(yaml).unwrap();
@@ -997,6 +1003,11 @@ mod tests {
             Some("abc")
         );
         assert_eq!(cap("{var: v, regex: 'nothing here'}"), None);
+        // Empty values and JSON null are no values.
+        assert_eq!(cap("{var: v, json: /empty}"), None);
+        assert_eq!(cap("{var: v, json: /null}"), None);
+        assert_eq!(cap("{var: v, header: x-empty}"), None);
+        assert_eq!(cap(r#"{var: v, regex: '"order_id":"(x*)'}"#), None);
         // No response: nothing to capture.
         let none = Response::new(None, Duration::ZERO, None, b"");
         let spec: CaptureSpec = serde_saphyr::from_str("{var: v, regex: '.*'}").unwrap();

@@ -509,6 +509,10 @@ pub struct Plan {
     pub vars: Vars,
     /// A cookie jar per user.
     pub cookies: bool,
+    /// The target as reports and the live view show it: `base_url`, or the
+    /// file's `base_url` as written when it reads the environment (whose
+    /// values are never shown).
+    pub target_shown: String,
     /// HTTP version and TLS options.
     pub client: ClientOptions,
     /// The request budget: the run ends once this many requests have
@@ -777,8 +781,10 @@ const TEMPLATE_HINT: &str = "templates: {{ randint(1, 20) }} (64-bit integers, l
 pub const DEFAULT_SCENARIO: &str = "default";
 
 /// Checks a base URL as written in the file: http or https.
-fn check_base_url(written: &str, ctx: &Ctx) -> Result<(), ScenarioError> {
-    let url = reqwest::Url::parse(written).map_err(|e| {
+/// `url` is the rendered URL, `written` the file's (shown in errors, so
+/// that a value from the environment is never printed).
+fn check_base_url(url: &str, written: &str, ctx: &Ctx) -> Result<(), ScenarioError> {
+    let url = reqwest::Url::parse(url).map_err(|e| {
         ctx.at(
             "base_url",
             format!(
@@ -829,13 +835,24 @@ fn validate(
             vars: &[],
         }))
     };
-    let file_base = match &file.base_url {
-        Some(written) => {
+    // With --host the file's base_url is not used (nor its environment read).
+    let file_base = match (&file.base_url, host) {
+        (Some(written), None) => {
             let url = env_only("base_url", written, "base_url")?;
-            check_base_url(&url, ctx)?;
+            check_base_url(&url, written, ctx)?;
             Some(url)
         }
-        None => None,
+        (Some(written), Some(_)) if !written.contains("{{") => {
+            check_base_url(written, written, ctx)?;
+            None
+        }
+        _ => None,
+    };
+    // What reports and the live view show as the target: the URL as
+    // written when it reads the environment.
+    let target_shown = match (host, &file.base_url) {
+        (None, Some(written)) if written.contains("env.") => written.clone(),
+        _ => String::new(),
     };
     let base_url = match (host, &file_base) {
         (Some(h), _) => h.to_owned(),
@@ -1138,6 +1155,16 @@ fn validate(
                         "a variable has one scope: give both captures the same scope, or different names",
                     ));
                 }
+                if r.once && c.scope == VarScope::Iteration {
+                    return Err(ctx.at(
+                        &format!("{field}.var"),
+                        format!(
+                            "request {r_name:?} is sent once, but captures {:?} for one iteration only: later iterations would never have it",
+                            c.var
+                        ),
+                        "give the capture scope: user (kept across the user's iterations)",
+                    ));
+                }
                 let from = flow::capture_from(c).map_err(|e| located(field.clone(), e))?;
                 let var = vars.index(&c.var, c.scope);
                 captures.push(flow::Capture {
@@ -1207,6 +1234,11 @@ fn validate(
     });
     Ok(Plan {
         name,
+        target_shown: if target_shown.is_empty() {
+            base_url.trim_end_matches('/').to_owned()
+        } else {
+            target_shown
+        },
         base_url: base_url.trim_end_matches('/').to_owned(),
         headers,
         timeout,
@@ -1635,6 +1667,15 @@ mod flow_tests {
         ))
         .unwrap_err();
         assert!(e.contains("captured with scope user elsewhere"), "{e}");
+        // A request sent once cannot capture for one iteration.
+        let e = parse_env(&file(
+            "      - path: /login\n        once: true\n        capture: [{var: t, header: x}]\n",
+        ))
+        .unwrap_err();
+        assert!(
+            e.contains("is sent once") && e.contains("scope: user"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1666,6 +1707,25 @@ mod flow_tests {
             e.starts_with("f.yaml:1:") && e.contains("\"NOPE\" is not set"),
             "{e}"
         );
+        // A base_url from the environment is used, and shown as written.
+        let text = "base_url: '{{ env.TOKEN }}'\nscenarios:\n  - requests:\n      - path: /a\nload: {model: closed, users: 1, duration: 1s}\n";
+        let e = parse_env(text).unwrap_err();
+        assert!(e.contains("is not a URL") && !e.contains("s3cret"), "{e}");
+        let plan = parse_with_env(text, Path::new("f.yaml"), None, &|n| {
+            (n == "TOKEN").then(|| "http://127.0.0.1:9/s3cret".to_owned())
+        })
+        .unwrap();
+        assert_eq!(plan.base_url, "http://127.0.0.1:9/s3cret");
+        assert_eq!(plan.target_shown, "{{ env.TOKEN }}");
+        // With --host, the file's base_url (and its variable) is not needed.
+        let plan = parse_with_env(
+            "base_url: '{{ env.NOPE }}'\nscenarios:\n  - requests:\n      - path: /a\nload: {model: closed, users: 1, duration: 1s}\n",
+            Path::new("f.yaml"),
+            Some("http://127.0.0.1:2"),
+            &|_| None,
+        )
+        .unwrap();
+        assert_eq!(plan.target_shown, "http://127.0.0.1:2");
     }
 
     #[test]
