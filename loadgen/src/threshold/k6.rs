@@ -118,6 +118,27 @@ pub fn parse(metric: &str, expr: &str) -> Result<Threshold, ThresholdError> {
         expr: text.clone(),
         why,
     };
+    // k6's rate of a share (failed requests, passed checks): a fraction from
+    // 0 to 1, as the native threshold `native` in percent, with the limit
+    // as written.
+    let share = |native: &str, example: &'static str| -> Result<Threshold, ThresholdError> {
+        let v = number(value).ok_or_else(|| ThresholdError::Value {
+            value: value.to_owned(),
+            expr: text.clone(),
+            why: example,
+        })?;
+        if !(0.0..=1.0).contains(&v) {
+            return Err(ThresholdError::Value {
+                value: value.to_owned(),
+                expr: text.clone(),
+                why: "k6's rate is a fraction between 0 and 1",
+            });
+        }
+        let mut t = Threshold::parse(&format!("{native}{op}{}%", shown(v * 100.0)))?;
+        // The limit as written, not as it came back from a percentage.
+        t.limit = v;
+        Ok(t)
+    };
     let native = match name {
         "http_req_duration" => {
             let is_latency = matches!(agg, "avg" | "med" | "max")
@@ -143,22 +164,11 @@ pub fn parse(metric: &str, expr: &str) -> Result<Threshold, ThresholdError> {
                     "http_req_failed takes rate (the share of failed requests, 0 to 1)",
                 ));
             }
-            let v = number(value).ok_or_else(|| ThresholdError::Value {
-                value: value.to_owned(),
-                expr: text.clone(),
-                why: "expected a fraction such as 0.01",
-            })?;
-            if !(0.0..=1.0).contains(&v) {
-                return Err(ThresholdError::Value {
-                    value: value.to_owned(),
-                    expr: text.clone(),
-                    why: "k6's rate is a fraction between 0 and 1",
-                });
-            }
-            let mut t = Threshold::parse(&format!("error_rate{op}{}%", shown(v * 100.0)))?;
-            // The limit as written, not as it came back from a percentage.
-            t.limit = v;
-            return finish(t, filter, &text);
+            return finish(
+                share("error_rate", "expected a fraction such as 0.01")?,
+                filter,
+                &text,
+            );
         }
         "http_reqs" => match agg {
             "rate" => format!("rps{op}{value}"),
@@ -175,21 +185,11 @@ pub fn parse(metric: &str, expr: &str) -> Result<Threshold, ThresholdError> {
                     "checks takes rate (the share of passed checks, 0 to 1)",
                 ));
             }
-            let v = number(value).ok_or_else(|| ThresholdError::Value {
-                value: value.to_owned(),
-                expr: text.clone(),
-                why: "expected a fraction such as 0.99",
-            })?;
-            if !(0.0..=1.0).contains(&v) {
-                return Err(ThresholdError::Value {
-                    value: value.to_owned(),
-                    expr: text.clone(),
-                    why: "k6's rate is a fraction between 0 and 1",
-                });
-            }
-            let mut t = Threshold::parse(&format!("checks{op}{}%", shown(v * 100.0)))?;
-            t.limit = v;
-            return finish(t, filter, &text);
+            return finish(
+                share("checks", "expected a fraction such as 0.99")?,
+                filter,
+                &text,
+            );
         }
         "dropped_iterations" => {
             if filter.is_some() {
