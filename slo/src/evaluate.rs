@@ -94,13 +94,27 @@ pub fn reading(slo: &Slo, q: &EventQueries, total: &Answer, errors: &Answer) -> 
     })
 }
 
-/// Queries one window's events at `at` (now when `None`).
+/// The evaluation time of "now": the current second. Every query of a
+/// reading (and of a report) is asked at one time, so that a scrape that
+/// lands between two of them cannot shift one and not the other.
+fn pinned(at: Option<i64>) -> Option<i64> {
+    at.or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .and_then(|d| i64::try_from(d.as_secs()).ok())
+    })
+}
+
+/// Queries one window's events at `at` (now when `None`), both queries at
+/// the same time.
 pub async fn events(
     prom: &Prom,
     slo: &Slo,
     window: Duration,
     at: Option<i64>,
 ) -> Result<Reading, PromError> {
+    let at = pinned(at);
     let q = promql::events(slo, window);
     let total = prom.instant(&q.total, at).await?;
     let errors = prom.instant(&q.errors, at).await?;
@@ -176,6 +190,7 @@ pub struct SloReport {
 
 /// Builds the report of one SLO at time `at` (now when `None`).
 pub async fn report(prom: &Prom, slo: &Slo, at: Option<i64>) -> Result<SloReport, PromError> {
+    let at = pinned(at);
     let mut inconclusive: Vec<String> = Vec::new();
     let mut note = |r: &Reading| {
         if let Some(m) = r.inconclusive()
