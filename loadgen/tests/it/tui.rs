@@ -112,8 +112,11 @@ fn demo_in_a_terminal_draws_quits_and_restores() {
     );
 
     tmux.cmd(&["send-keys", "-t", "demo", "Tab"]);
-    let pane = tmux.wait_for("status", Duration::from_secs(5));
+    // Waits for what only the second view has ("status" is on the overview
+    // too, so waiting for it could read the pane before the key was taken).
+    let pane = tmux.wait_for("Slowest requests", Duration::from_secs(10));
     assert!(pane.contains("Slowest requests"), "{pane}");
+    assert!(pane.contains("status"), "{pane}");
     tmux.cmd(&["send-keys", "-t", "demo", "Tab"]);
     // Prometheus needs a few scrapes before the first SLIs.
     let pane = tmux.wait_for("orders-latency  objective", Duration::from_secs(30));
