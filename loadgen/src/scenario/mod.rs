@@ -811,7 +811,9 @@ fn validate(
     shown: &str,
     host: Option<&str>,
 ) -> Result<Plan, ScenarioError> {
-    let env_only = |at: &str, text: &str, what: &str| -> Result<String, ScenarioError> {
+    // A value that may only read the environment, rendered; and whether it
+    // does (its value is then a secret).
+    let env_only = |at: &str, text: &str, what: &str| -> Result<(String, bool), ScenarioError> {
         let data = BTreeMap::new();
         let vars = BTreeMap::new();
         let scope = Scope {
@@ -829,17 +831,24 @@ fn validate(
             ));
         }
         let mut rng = rand::rngs::SmallRng::seed_from_u64(0);
-        Ok(t.render(&mut RenderCtx {
+        let rendered = t.render(&mut RenderCtx {
             seq: 0,
             rng: &mut rng,
             vars: &[],
-        }))
+        });
+        Ok((rendered, t.reads_env()))
     };
+    // What reports and the live view show as the target: the URL as
+    // written when it reads the environment (empty: base_url as it is).
+    let mut target_shown = String::new();
     // With --host the file's base_url is not used (nor its environment read).
     let file_base = match (&file.base_url, host) {
         (Some(written), None) => {
-            let url = env_only("base_url", written, "base_url")?;
+            let (url, secret) = env_only("base_url", written, "base_url")?;
             check_base_url(&url, written, ctx)?;
+            if secret {
+                target_shown.clone_from(written);
+            }
             Some(url)
         }
         (Some(written), Some(_)) if !written.contains("{{") => {
@@ -847,12 +856,6 @@ fn validate(
             None
         }
         _ => None,
-    };
-    // What reports and the live view show as the target: the URL as
-    // written when it reads the environment.
-    let target_shown = match (host, &file.base_url) {
-        (None, Some(written)) if written.contains("env.") => written.clone(),
-        _ => String::new(),
     };
     let base_url = match (host, &file_base) {
         (Some(h), _) => h.to_owned(),
@@ -883,7 +886,8 @@ fn validate(
                 "header names are tokens like x-api-key",
             )
         })?;
-        let rendered = env_only(&at, v, &format!("header {k:?} under the file's headers"))?;
+        let (rendered, secret) =
+            env_only(&at, v, &format!("header {k:?} under the file's headers"))?;
         let mut value = http::HeaderValue::try_from(rendered).map_err(|_| {
             ctx.at(
                 &at,
@@ -891,7 +895,7 @@ fn validate(
                 "header values are visible ASCII",
             )
         })?;
-        value.set_sensitive(v.contains("env."));
+        value.set_sensitive(secret);
         headers.push((name, value));
     }
     let mut data = BTreeMap::new();

@@ -122,18 +122,6 @@ impl Scope<'_> {
     }
 }
 
-/// A scope with no data files, no variables and no environment (for tests
-/// and values that allow only static text).
-pub fn empty_scope<R>(f: impl FnOnce(&Scope<'_>) -> R) -> R {
-    let data = BTreeMap::new();
-    let vars = BTreeMap::new();
-    f(&Scope {
-        data: &data,
-        vars: &vars,
-        env: &|_| None,
-    })
-}
-
 /// Errors in a template.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TemplateError {
