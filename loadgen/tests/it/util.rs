@@ -57,8 +57,14 @@ pub struct Out {
 
 /// Starts loadgen; the child is killed by PID if the handle is dropped.
 pub fn spawn(args: &[&str]) -> tokio::process::Child {
+    spawn_env(args, &[])
+}
+
+/// [`spawn`] with `env` added to loadgen's environment.
+pub fn spawn_env(args: &[&str], env: &[(&str, &str)]) -> tokio::process::Child {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_loadgen"))
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -69,30 +75,13 @@ pub fn spawn(args: &[&str]) -> tokio::process::Child {
 
 /// Runs loadgen to the end (bounded by `limit`).
 pub async fn run(args: &[&str], limit: Duration) -> Out {
-    let child = spawn(args);
-    let out = tokio::time::timeout(limit, child.wait_with_output())
-        .await
-        .expect("loadgen finished in time")
-        .unwrap();
-    Out {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run_env(args, &[], limit).await
 }
 
 /// Runs loadgen to the end (bounded by `limit`) with `env` added to its
 /// environment.
 pub async fn run_env(args: &[&str], env: &[(&str, &str)], limit: Duration) -> Out {
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("loadgen starts");
+    let child = spawn_env(args, env);
     let out = tokio::time::timeout(limit, child.wait_with_output())
         .await
         .expect("loadgen finished in time")
