@@ -75,6 +75,65 @@ pub struct Report {
     /// written before it existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<CheckResult>,
+    /// The run's id: the `loadgen_run` label on the client metrics it
+    /// exported (`--run-id`, or a fresh one). `slo gate --compare-client`
+    /// selects the run's series by it. Absent in reports written before it
+    /// existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// Where the client metrics went while the run ran (`--remote-write`,
+    /// `--metrics-listen`) and how that went. Absent when neither was on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsExport>,
+}
+
+/// Where a run's client metrics went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct MetricsExport {
+    /// The labels on every series besides `loadgen_run` (`--metrics-label`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// `--remote-write`: what was sent and what failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_write: Option<RemoteWriteReport>,
+    /// `--metrics-listen`: the address served, and how often it was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<ListenReport>,
+}
+
+/// How remote write went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RemoteWriteReport {
+    /// The receiver's URL, without credentials.
+    pub url: String,
+    /// Write requests the receiver accepted (2xx).
+    pub sent: u64,
+    /// Samples in those requests.
+    pub samples: u64,
+    /// Write requests given up on (a 4xx answer, or retries spent).
+    pub failed: u64,
+    /// Attempts retried after a 5xx, a 429 or a transport error.
+    pub retries: u64,
+    /// Readings dropped unsent because the queue was full (the receiver
+    /// was too slow); a later reading carries their counts, since every
+    /// series is cumulative.
+    pub dropped: u64,
+    /// Whether the final reading (the run's totals) was accepted.
+    pub final_sent: bool,
+    /// The last failure, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// How the scrape endpoint went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ListenReport {
+    /// The address it listened on (`127.0.0.1:9464`).
+    pub address: String,
+    /// Scrapes served.
+    pub scrapes: u64,
+    /// Whether a scrape read the run's final totals before loadgen exited.
+    pub final_scraped: bool,
 }
 
 /// One check on the responses of one request name, and its counts.

@@ -25,6 +25,7 @@ pub mod client_spans;
 pub mod engine;
 pub mod input;
 pub mod live;
+pub mod metrics;
 pub mod output;
 pub mod pacer;
 pub mod progress;

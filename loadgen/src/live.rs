@@ -422,6 +422,7 @@ mod tests {
         for i in 0..100u64 {
             rec.push(&Sample {
                 name: 0,
+                series: 0,
                 corrected: Duration::from_millis(3 + i % 40),
                 actual: Duration::from_millis(3),
                 at: Duration::from_millis(i * 20),

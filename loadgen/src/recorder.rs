@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
+use crate::metrics::ClientMetrics;
 use crate::stats::{Sample, Stats, encode_histogram};
 use crate::tally::{Merge, Tally};
 
@@ -59,6 +60,8 @@ pub struct RunResult {
     pub http_version: Option<String>,
     /// The checks' passes and failures, and the requests skipped.
     pub checks: crate::checks::ChecksSnapshot,
+    /// The `loadgen_run` label of the client metrics, when they were on.
+    pub run_id: Option<String>,
 }
 
 /// Accumulates samples; intervals are closed once they are old enough that
@@ -68,6 +71,8 @@ pub struct Recorder {
     recorded: Recorded,
     open: BTreeMap<u64, Stats>,
     keep_histograms: bool,
+    /// The client metrics' cumulative counts, when they are on.
+    metrics: Option<ClientMetrics>,
 }
 
 impl Recorder {
@@ -79,7 +84,19 @@ impl Recorder {
             },
             open: BTreeMap::new(),
             keep_histograms,
+            metrics: None,
         }
+    }
+
+    /// A recorder that also keeps the client metrics' counts in `m`.
+    pub fn with_metrics(mut self, m: Option<ClientMetrics>) -> Self {
+        self.metrics = m;
+        self
+    }
+
+    /// The client metrics so far, when they are on.
+    pub fn metrics(&self) -> Option<&ClientMetrics> {
+        self.metrics.as_ref()
     }
 
     pub fn push(&mut self, s: &Sample) {
@@ -102,6 +119,9 @@ impl Recorder {
     /// Adds a shard's tally (see [`crate::tally`]): the same as pushing its
     /// requests one by one, late ones included.
     pub fn absorb(&mut self, t: &Tally) {
+        if let Some(m) = &mut self.metrics {
+            m.absorb(t.series());
+        }
         for (n, stats) in t.names().iter().zip(&mut self.recorded.per_name) {
             n.merge_into(stats);
         }
@@ -196,6 +216,7 @@ mod tests {
     fn at(secs: f64, name: usize) -> Sample {
         Sample {
             name,
+            series: 0,
             corrected: Duration::from_millis(10),
             actual: Duration::from_millis(10),
             at: Duration::from_secs_f64(secs),

@@ -144,6 +144,9 @@ impl Outcome {
 pub struct Sample {
     /// Index of the request name.
     pub name: usize,
+    /// Index of the request's series of the client metrics (scenario,
+    /// name and method: [`crate::metrics::SeriesMeta`]).
+    pub series: u32,
     /// From the intended start to the end (coordinated-omission corrected).
     pub corrected: Duration,
     /// From the actual send to the end.
@@ -450,6 +453,7 @@ mod tests {
     fn sample(ms: u64, outcome: Outcome) -> Sample {
         Sample {
             name: 0,
+            series: 0,
             corrected: Duration::from_millis(ms),
             actual: Duration::from_millis(ms / 2),
             at: Duration::from_secs(1),

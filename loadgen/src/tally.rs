@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use crate::metrics::{Buckets, SeriesKey, record_series};
 use crate::stats::{
     ERROR_KINDS, MAX_REASON_CHARS, MAX_REASONS, OTHER_REASON, Outcome, SLOWEST, Sample, Stats,
     add_reason, clip_reason, histogram, micros,
@@ -368,6 +369,10 @@ pub struct Tally {
     /// The seconds seen since the last reset.
     seconds: Vec<SecondTally>,
     count: u64,
+    /// Whether the client metrics are on: then `series` counts buckets.
+    metrics: bool,
+    /// The client metrics' bucket counts per series (request and outcome).
+    series: Vec<(SeriesKey, Buckets)>,
 }
 
 impl Tally {
@@ -376,12 +381,33 @@ impl Tally {
             names: (0..names).map(|_| NameTally::default()).collect(),
             seconds: Vec::new(),
             count: 0,
+            metrics: false,
+            series: Vec::new(),
         }
+    }
+
+    /// A tally that also counts the client metrics' buckets.
+    pub fn with_metrics(mut self, on: bool) -> Self {
+        self.metrics = on;
+        self
+    }
+
+    /// The client metrics' counts since the last reset (empty when off).
+    pub fn series(&self) -> &[(SeriesKey, Buckets)] {
+        &self.series
     }
 
     /// Records one finished request (its reason, if any, is taken).
     pub fn record(&mut self, mut s: Sample) {
         self.count = self.count.saturating_add(1);
+        if self.metrics {
+            record_series(
+                &mut self.series,
+                (s.series, s.outcome),
+                s.actual,
+                s.corrected,
+            );
+        }
         // A name outside the plan's still counts in its second.
         if let Some(name) = self.names.get_mut(s.name) {
             name.record(&mut s);
@@ -448,6 +474,7 @@ impl Tally {
             n.reset();
         }
         self.seconds.clear();
+        self.series.clear();
         self.count = 0;
     }
 }
@@ -482,6 +509,7 @@ fn thread_number() -> usize {
 pub struct Shards {
     shards: Box<[Mutex<Tally>]>,
     names: usize,
+    metrics: bool,
 }
 
 impl Shards {
@@ -492,7 +520,18 @@ impl Shards {
                 .map(|_| Mutex::new(Tally::new(names)))
                 .collect(),
             names,
+            metrics: false,
         }
+    }
+
+    /// Shards whose tallies also count the client metrics' buckets.
+    pub fn with_metrics(mut self, on: bool) -> Self {
+        self.metrics = on;
+        for s in &mut self.shards {
+            let t = s.get_mut().unwrap_or_else(|e| e.into_inner());
+            t.metrics = on;
+        }
+        self
     }
 
     /// How many shards a run gets on a runtime of `workers` threads: two per
@@ -511,7 +550,7 @@ impl Shards {
 
     /// An empty tally to hand to [`Shards::drain`].
     pub fn spare(&self) -> Tally {
-        Tally::new(self.names)
+        Tally::new(self.names).with_metrics(self.metrics)
     }
 
     /// Records a finished request into the calling thread's shard.
@@ -553,6 +592,7 @@ mod tests {
     fn sample(name: usize, ms: u64, at_ms: u64, outcome: Outcome, reason: Option<&str>) -> Sample {
         Sample {
             name,
+            series: 0,
             corrected: Duration::from_millis(ms),
             actual: Duration::from_millis(ms / 2),
             at: Duration::from_millis(at_ms),

@@ -399,6 +399,7 @@ mod tests {
         for (i, ms) in latencies_ms.iter().enumerate() {
             s.push(&crate::stats::Sample {
                 name: 0,
+                series: 0,
                 corrected: Duration::from_millis(*ms),
                 actual: Duration::from_millis(*ms),
                 at: Duration::ZERO,

@@ -85,6 +85,7 @@ fn allocs() -> u64 {
 fn sample(i: u64, name: usize) -> Sample {
     Sample {
         name,
+        series: 0,
         corrected: Duration::from_micros(200 + i % 5000),
         actual: Duration::from_micros(150 + i % 4000),
         // Four seconds of requests, as between two ticks with late ones.
@@ -273,6 +274,7 @@ fn client_run(host: &str, requests: u64) -> (u64, u64) {
                 None,
                 false,
                 Arc::new(loadgen::engine::Control::default()),
+                None,
                 None,
                 None,
             ),

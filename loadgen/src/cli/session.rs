@@ -125,6 +125,7 @@ pub(super) async fn execute(
         control.clone(),
         spans.clone(),
         live,
+        None,
     )
     .await;
     let hurry = control.hurry.load(Ordering::SeqCst);

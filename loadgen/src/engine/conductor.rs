@@ -339,6 +339,9 @@ mod tests {
             started_requests: AtomicU64::new(0),
             spent: tokio::sync::Notify::new(),
             checks: crate::checks::CheckCounts::new(0, 1),
+            series: Vec::new(),
+            metrics: None,
+            run_id: None,
         };
         (Arc::new(ctx), ticket_tx, profile, duration)
     }

@@ -60,9 +60,24 @@ pub(super) struct RunCtx {
     pub(super) spent: tokio::sync::Notify,
     /// The checks' passes and failures, and the requests skipped.
     pub(super) checks: crate::checks::CheckCounts,
+    /// Per scenario and request: its series of the client metrics.
+    pub(super) series: Vec<Vec<u32>>,
+    /// Where the client metrics go, when they are on.
+    pub(super) metrics: Option<crate::metrics::Sink>,
+    /// Its run id (the `loadgen_run` label), when they are on.
+    pub(super) run_id: Option<String>,
 }
 
 impl RunCtx {
+    /// The client-metrics series of request `request` of scenario `scenario`.
+    pub(super) fn series_of(&self, scenario: usize, request: usize) -> u32 {
+        self.series
+            .get(scenario)
+            .and_then(|s| s.get(request))
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Counts `n` dropped iterations (saturating: a count never wraps).
     pub(super) fn drop_many(&self, n: u64) {
         let _ = self

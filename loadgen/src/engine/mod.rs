@@ -110,6 +110,7 @@ pub async fn run(
     control: Arc<Control>,
     spans: Option<Arc<ClientSpans>>,
     live: Option<Arc<Live>>,
+    metrics: Option<crate::metrics::Sink>,
 ) -> Result<RunResult, EngineError> {
     let plan = Arc::new(plan);
     let base = host
@@ -196,7 +197,8 @@ pub async fn run(
         shards: Shards::new(
             Shards::count_for(tokio::runtime::Handle::current().metrics().num_workers()),
             plan.names.len(),
-        ),
+        )
+        .with_metrics(metrics.is_some()),
         ended: watch::Sender::new(false),
         finished: OnceLock::new(),
         timeout_reason: format!("timeout after {}", humantime::format_duration(plan.timeout)),
@@ -210,6 +212,9 @@ pub async fn run(
         started_requests: AtomicU64::new(0),
         spent: tokio::sync::Notify::new(),
         checks: crate::checks::CheckCounts::new(plan.checks.len(), plan.names.len()),
+        series: recorder_task::series_table(&plan).1,
+        run_id: metrics.as_ref().map(|m| m.run_id.clone()),
+        metrics,
     });
     let aborted: Arc<OnceLock<String>> = Arc::default();
     let recorder = recorder_task::spawn(
@@ -306,6 +311,7 @@ pub async fn run(
         aborted_by: aborted.get().cloned(),
         http_version: ctx.target.http_versions(),
         checks: ctx.checks.snapshot(),
+        run_id: ctx.run_id.clone(),
     })
 }
 

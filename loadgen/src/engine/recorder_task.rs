@@ -14,9 +14,11 @@ use tokio::sync::oneshot;
 use super::ctx::RunCtx;
 use crate::checks::CheckData;
 use crate::live::{Clock, Snapshot};
+use crate::metrics::{ClientMetrics, Gauges, SeriesMeta, now_ms};
 use crate::pacer::Pacer;
 use crate::recorder::{Recorded, Recorder};
 use crate::scenario::Load;
+use crate::scenario::Plan;
 use crate::threshold::failing_abort;
 
 /// Starts the recorder task of the run `ctx`; `aborted` receives the
@@ -34,7 +36,16 @@ pub(super) fn spawn(
     let target = ctx.base.clone();
     let clock = ctx;
     tokio::spawn(async move {
-        let mut rec = Recorder::new(plan.names.len(), keep_interval_histograms);
+        let mut rec = Recorder::new(plan.names.len(), keep_interval_histograms).with_metrics(
+            clock.metrics.as_ref().map(|sink| {
+                ClientMetrics::new(
+                    &sink.run_id,
+                    &sink.labels,
+                    &server_address(&target),
+                    metas(&plan),
+                )
+            }),
+        );
         // A live view gets four snapshots a second; otherwise once a second is enough.
         let every = if clock.live.is_some() {
             Duration::from_millis(250)
@@ -52,6 +63,7 @@ pub(super) fn spawn(
                     let now = clock.start.get().map_or(Duration::ZERO, |s| s.elapsed());
                     rec.close_before(now);
                     let dropped = clock.dropped.load(Ordering::Relaxed);
+                    publish(&clock, &rec, &profile, duration, false);
                     let checks = clock.checks.snapshot();
                     if aborted.get().is_none()
                         && !goose::is_killswitch_triggered()
@@ -87,6 +99,108 @@ pub(super) fn spawn(
             }
         }
         clock.shards.drain(&mut spare, &mut rec);
+        publish(&clock, &rec, &profile, duration, true);
         rec.finish()
     })
+}
+
+/// Publishes a reading of the client metrics, when they are on; `last`
+/// marks the final one (the run's totals).
+fn publish(ctx: &RunCtx, rec: &Recorder, profile: &Pacer, duration: Duration, last: bool) {
+    let (Some(sink), Some(m)) = (&ctx.metrics, rec.metrics()) else {
+        return;
+    };
+    let t = ctx.schedule_time().min(duration);
+    let open = matches!(ctx.plan.load, Load::Open { .. });
+    let scale = ctx.live.as_ref().map_or(1.0, |l| l.scale());
+    let running = !last;
+    let g = Gauges {
+        iterations: ctx.iterations.load(Ordering::Relaxed),
+        dropped: ctx.dropped.load(Ordering::Relaxed),
+        active_users: if running {
+            ctx.in_flight.load(Ordering::Relaxed) as u64
+        } else {
+            0
+        },
+        target_rate: (open).then(|| {
+            if running {
+                profile.rate_at(t) * scale
+            } else {
+                0.0
+            }
+        }),
+        target_users: (!open).then(|| {
+            if running {
+                profile.rate_at(t).floor()
+            } else {
+                0.0
+            }
+        }),
+    };
+    sink.readings
+        .send_replace(Some(Arc::new(m.exposition(now_ms(), &g))));
+    if last {
+        sink.finished.send_replace(true);
+    }
+}
+
+/// The `server_address` label: the target's host and port as the base URL
+/// gives them (`127.0.0.1:8080`, `shop.example`).
+fn server_address(base: &str) -> String {
+    let rest = base.split_once("://").map_or(base, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    // Credentials in the URL are never a label.
+    authority.rsplit('@').next().unwrap_or(authority).to_owned()
+}
+
+/// The series of the request histograms: one per scenario, request name
+/// and method, in the order [`series_table`] numbers them.
+fn metas(plan: &Plan) -> Vec<SeriesMeta> {
+    series_table(plan).0
+}
+
+/// Numbers each (scenario, request name, method) once: the metas by
+/// number, and per scenario and request its number.
+pub(super) fn series_table(plan: &Plan) -> (Vec<SeriesMeta>, Vec<Vec<u32>>) {
+    let mut metas: Vec<SeriesMeta> = Vec::new();
+    let per = plan
+        .scenarios
+        .iter()
+        .map(|s| {
+            s.requests
+                .iter()
+                .map(|r| {
+                    let meta = SeriesMeta {
+                        scenario: s.name.clone(),
+                        request: r.name.clone(),
+                        method: r.method.as_str().to_owned(),
+                    };
+                    let at = match metas.iter().position(|m| *m == meta) {
+                        Some(i) => i,
+                        None => {
+                            metas.push(meta);
+                            metas.len() - 1
+                        }
+                    };
+                    u32::try_from(at).unwrap_or(u32::MAX)
+                })
+                .collect()
+        })
+        .collect();
+    (metas, per)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::server_address;
+
+    #[test]
+    fn the_server_address_is_the_authority_without_credentials() {
+        assert_eq!(
+            server_address("http://127.0.0.1:8080/api"),
+            "127.0.0.1:8080"
+        );
+        assert_eq!(server_address("https://u:p@shop.example"), "shop.example");
+        assert_eq!(server_address("http://[::1]:9/x?y"), "[::1]:9");
+    }
 }

@@ -27,6 +27,8 @@ use crate::stats::{Outcome, Sample};
 /// A finished request, for [`record`].
 struct Done {
     name: usize,
+    /// The request's series of the client metrics.
+    series: u32,
     intended_start: Instant,
     sent: Instant,
     end: Instant,
@@ -40,6 +42,7 @@ struct Done {
 fn record(ctx: &RunCtx, d: Done) {
     let Done {
         name,
+        series,
         intended_start,
         sent,
         end,
@@ -54,6 +57,7 @@ fn record(ctx: &RunCtx, d: Done) {
     }
     ctx.shards.record(Sample {
         name,
+        series,
         corrected: end.saturating_duration_since(intended_start),
         actual: end.saturating_duration_since(sent),
         at: end.saturating_duration_since(ctx.start.get().copied().unwrap_or(sent)),
@@ -339,6 +343,7 @@ async fn iteration(
                     ctx,
                     Done {
                         name: req.name_id,
+                        series: ctx.series_of(index, i),
                         intended_start: now,
                         sent: now,
                         end: now,
@@ -451,6 +456,7 @@ async fn iteration(
             ctx,
             Done {
                 name: req.name_id,
+                series: ctx.series_of(index, i),
                 intended_start,
                 sent,
                 end,

@@ -171,6 +171,9 @@ pub fn build(plan: &Plan, target: &str, run: &RunResult) -> Report {
         intervals: run.recorded.intervals.clone(),
         thresholds: Vec::new(),
         checks: crate::checks::results(&plan.checks, &run.checks),
+        run_id: run.run_id.clone(),
+        // Filled in by the session once the metrics are flushed.
+        metrics: None,
     };
     let checks = CheckData::new(&plan.checks, &run.checks);
     report.thresholds = plan
@@ -348,6 +351,13 @@ pub fn merge(reports: &[(String, Report)]) -> Result<Report, ReportError> {
     merged.dropped_iterations = dropped;
     merged.interrupted = reports.iter().any(|(_, r)| r.interrupted);
     merged.aborted_by = reports.iter().find_map(|(_, r)| r.aborted_by.clone());
+    // Shards of one run share its id (and label their series apart); parts
+    // of different runs have none in common.
+    merged.run_id = first
+        .run_id
+        .clone()
+        .filter(|id| reports.iter().all(|(_, r)| r.run_id.as_ref() == Some(id)));
+    merged.metrics = None;
     // The versions of all parts, each once.
     let mut versions: Vec<&str> = Vec::new();
     for v in reports
@@ -435,6 +445,7 @@ mod tests {
         for i in 0..200u64 {
             let s = Sample {
                 name: (i % 2) as usize,
+                series: 0,
                 corrected: Duration::from_millis(10 + i),
                 actual: Duration::from_millis(10),
                 at: Duration::from_millis(i * 10),
@@ -483,6 +494,8 @@ mod tests {
                 limit: Some(1000.0),
             }],
             checks: vec![],
+            run_id: None,
+            metrics: None,
         }
     }
 
@@ -546,6 +559,7 @@ mod tests {
         for _ in 0..7 {
             refused.push(&Sample {
                 name: 0,
+                series: 0,
                 corrected: Duration::from_millis(1),
                 actual: Duration::from_millis(1),
                 at: Duration::ZERO,
@@ -574,6 +588,7 @@ mod tests {
         for _ in 0..3 {
             s.push(&Sample {
                 name: 0,
+                series: 0,
                 corrected: Duration::from_millis(1),
                 actual: Duration::from_millis(1),
                 at: Duration::ZERO,
@@ -668,6 +683,7 @@ mod tests {
             interrupted: false,
             aborted_by: None,
             http_version: None,
+            run_id: None,
             checks: ChecksSnapshot {
                 checks: vec![
                     CheckTally {

@@ -312,6 +312,7 @@ async fn engine_run(
             std::sync::Arc::new(loadgen::engine::Control::default()),
             None,
             None,
+            None,
         ),
     )
     .await

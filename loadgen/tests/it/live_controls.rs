@@ -29,6 +29,7 @@ async fn run_live(
         Arc::new(Control::default()),
         None,
         Some(live.clone()),
+        None,
     )
     .await
     .unwrap()

@@ -1,0 +1,2 @@
+//! `--metrics-listen`: an HTTP endpoint serving the latest reading as
+//! OpenMetrics text.
