@@ -34,7 +34,10 @@ pub async fn prometheus(dir: &Path, config: &str, extra: &[&str]) -> (Guard, Str
             .port();
         let child = std::process::Command::new("prometheus")
             .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .args(extra)
             .stdout(Stdio::null())
@@ -168,7 +171,10 @@ pub async fn agrees_with_report(prom: &str, run: &str, report: &serde_json::Valu
         prom,
         &format!(
             "sum({})",
-            sel("http_client_request_duration_seconds_count", ",error_type!=\"\"")
+            sel(
+                "http_client_request_duration_seconds_count",
+                ",error_type!=\"\""
+            )
         ),
     )
     .await;
@@ -190,8 +196,8 @@ pub async fn agrees_with_report(prom: &str, run: &str, report: &serde_json::Valu
         .copied()
         .min_by(|a, b| (a - p50).abs().total_cmp(&(b - p50).abs()))
         .unwrap();
-    let h = loadgen::stats::decode_histogram(report["total"]["histogram"].as_str().unwrap())
-        .unwrap();
+    let h =
+        loadgen::stats::decode_histogram(report["total"]["histogram"].as_str().unwrap()).unwrap();
     let us = (bound * 1e6).round() as u64;
     let over_report = h
         .iter_recorded()
@@ -334,7 +340,12 @@ async fn bad_metrics_flags_are_invalid_input() {
         (&["--run-id", ""], "--run-id"),
         (&["--remote-write", "ftp://127.0.0.1:1/x"], "--remote-write"),
         (
-            &["--remote-write", "http://127.0.0.1:1/w", "--remote-write-interval", "1ms"],
+            &[
+                "--remote-write",
+                "http://127.0.0.1:1/w",
+                "--remote-write-interval",
+                "1ms",
+            ],
             "--remote-write-interval",
         ),
         (&["--metrics-listen", &busy], "--metrics-listen"),
