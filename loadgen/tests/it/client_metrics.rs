@@ -359,3 +359,145 @@ async fn bad_metrics_flags_are_invalid_input() {
         assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     }
 }
+
+/// `loadgen run` of the spread scenario against `app` with `extra`
+/// flags; (exit code, report, seconds the process took).
+async fn spread_run(
+    app: &target_app::Running,
+    dir: &Dir,
+    name: &str,
+    extra: &[&str],
+) -> (Option<i32>, serde_json::Value, f64, String) {
+    let file = dir.write(&format!("{name}.yaml"), &spread_scenario());
+    let report = dir.path(&format!("{name}.json"));
+    let host = format!("http://{}", app.addr);
+    let mut args = vec![
+        "run",
+        util::arg(&file),
+        "--host",
+        &host,
+        "--report",
+        util::arg(&report),
+    ];
+    args.extend_from_slice(extra);
+    let t = Instant::now();
+    let out = util::run(&args, Duration::from_secs(60)).await;
+    let took = t.elapsed().as_secs_f64();
+    (out.code, util::report(&report), took, out.stderr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_write_into_a_real_prometheus_gets_what_the_report_counts() {
+    let app = util::target(1.0).await;
+    let dir = Dir::new();
+    let (_prom, prom) = prometheus(
+        dir.dir.path(),
+        "global:\n  scrape_interval: 15s\n",
+        &["--web.enable-remote-write-receiver"],
+    )
+    .await;
+    let write = format!("{prom}/api/v1/write");
+    let (code, r, _, stderr) = spread_run(
+        &app,
+        &dir,
+        "rw",
+        &[
+            "--remote-write",
+            &write,
+            "--remote-write-interval",
+            "1s",
+            "--run-id",
+            "rw-1",
+        ],
+    )
+    .await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    let w = &r["metrics"]["remote_write"];
+    assert_eq!(w["final_sent"], true, "{w}");
+    assert_eq!(w["failed"], 0, "{w}");
+    assert!(
+        w["sent"].as_u64().unwrap() >= 3,
+        "readings during the run: {w}"
+    );
+    assert_eq!(w["url"], write);
+    agrees_with_report(&prom, "rw-1", &r).await;
+    // Readings arrived while the run ran, not only at its end.
+    let samples = value(
+        &prom,
+        "max(count_over_time(http_client_request_duration_seconds_count{loadgen_run=\"rw-1\"}[10m]))",
+    )
+    .await
+    .unwrap();
+    assert!(samples >= 3.0, "{samples} readings of a series");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_or_silent_remote_write_url_changes_nothing_but_its_failures() {
+    let app = util::target(1.0).await;
+    let dir = Dir::new();
+    let (code, plain, plain_took, _) = spread_run(&app, &dir, "plain", &[]).await;
+    assert_eq!(code, Some(0));
+    // Nothing listens on a port just freed: every write is refused.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/api/v1/write", l.local_addr().unwrap())
+    };
+    // A receiver that accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}/api/v1/write", silent.local_addr().unwrap());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = stop.clone();
+    let held = std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        silent.set_nonblocking(true).unwrap();
+        let until = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < until
+            && kept.len() < 64
+            && !stopped.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            match silent.accept() {
+                Ok((s, _)) => kept.push(s),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        kept.len()
+    });
+    for (name, url) in [("dead", dead.as_str()), ("silent", silent_url.as_str())] {
+        let (code, r, took, stderr) = spread_run(
+            &app,
+            &dir,
+            name,
+            &[
+                "--remote-write",
+                url,
+                "--remote-write-interval",
+                "500ms",
+                "--remote-write-timeout",
+                "1s",
+            ],
+        )
+        .await;
+        assert_eq!(code, Some(0), "{name}: {stderr}");
+        // The same schedule, every arrival sent, none dropped.
+        assert_eq!(r["total"]["count"], plain["total"]["count"], "{name}");
+        assert_eq!(r["dropped_iterations"], 0, "{name}");
+        assert_eq!(r["total"]["errors"], plain["total"]["errors"], "{name}");
+        // Not slower than the plain run by more than the final flush's timeout.
+        assert!(
+            took <= plain_took + 1.0 + 1.5,
+            "{name}: {took:.1}s against {plain_took:.1}s without remote write"
+        );
+        let w = &r["metrics"]["remote_write"];
+        assert_eq!(w["final_sent"], false, "{name}: {w}");
+        assert_eq!(w["sent"], 0, "{name}: {w}");
+        assert!(
+            w["failed"].as_u64().unwrap() + w["retries"].as_u64().unwrap() > 0,
+            "{name}: {w}"
+        );
+        assert!(w["last_error"].is_string(), "{name}: {w}");
+        assert!(stderr.contains("NOT delivered"), "{name}: {stderr}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(held.join().unwrap() > 0, "the silent receiver was reached");
+}
