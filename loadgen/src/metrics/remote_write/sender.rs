@@ -177,6 +177,8 @@ pub(crate) struct State {
     last: Option<Last>,
     /// The id of the last reading accepted.
     accepted: Option<u64>,
+    /// The id of the last reading refused (4xx).
+    rejected: Option<u64>,
     /// The final reading is known (queued, or already accepted).
     final_known: bool,
     /// Nothing more to do: the final reading was accepted or given up on.
@@ -192,6 +194,7 @@ impl State {
             next_id: 0,
             last: None,
             accepted: None,
+            rejected: None,
             final_known: false,
             done: false,
             in_flight: None,
@@ -253,6 +256,11 @@ impl State {
             let id = last.id;
             if self.accepted == Some(id) {
                 self.report.final_sent = true;
+                self.done = true;
+                return;
+            }
+            if self.rejected == Some(id) {
+                // The same reading again would be refused again.
                 self.done = true;
                 return;
             }
@@ -335,6 +343,7 @@ impl State {
             Answer::Reject(why) => {
                 self.report.failed = self.report.failed.saturating_add(1);
                 self.report.last_error = Some(why);
+                self.rejected = Some(f.item.id);
                 if f.item.is_final {
                     self.done = true;
                 }
@@ -710,5 +719,24 @@ mod tests {
         assert_eq!(s.answer(Answer::Reject("HTTP 400".into()), 0.0), None);
         assert!(s.done && !s.report().final_sent);
         assert_eq!((s.report().failed, s.report().retries), (2, 0));
+        // The reading refused is the final one: not sent again.
+        let mut s = state(8);
+        let r = reading(3);
+        s.tick(Some(r.clone()));
+        assert!(s.next(None, Duration::ZERO).is_some());
+        assert_eq!(s.answer(Answer::Reject("HTTP 400".into()), 0.0), None);
+        s.finish(Some(r));
+        assert!(s.done && !s.report().final_sent);
+        assert!(s.next(None, Duration::ZERO).is_none());
+        assert_eq!(s.report().failed, 1);
+        let mut s = state(8);
+        s.tick(Some(reading(3)));
+        s.finish(Some(reading(4)));
+        assert_eq!(next_ts(&mut s, None, Duration::ZERO), Some((3, false)));
+        assert_eq!(s.answer(Answer::Accepted, 0.0), None);
+        assert_eq!(next_ts(&mut s, None, Duration::ZERO), Some((4, true)));
+        assert_eq!(s.answer(Answer::Accepted, 0.0), None);
+        assert!(s.done && s.report().final_sent);
+        assert_eq!((s.report().sent, s.report().failed), (2, 0));
     }
 }
