@@ -276,7 +276,11 @@ fn client_run(host: &str, requests: u64, metrics: bool) -> (u64, u64) {
                 Arc::new(loadgen::engine::Control::default()),
                 None,
                 None,
-                metrics.then(|| loadgen::metrics::Sink::new("alloc".into(), Vec::new())),
+                loadgen::engine::Outlets {
+                    metrics: metrics
+                        .then(|| loadgen::metrics::Sink::new("alloc".into(), Vec::new())),
+                    ..Default::default()
+                },
             ),
         )
         .await

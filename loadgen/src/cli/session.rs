@@ -128,7 +128,10 @@ pub(super) async fn execute(
         control.clone(),
         spans.clone(),
         live,
-        exporting.as_ref().map(|e| e.sink()),
+        engine::Outlets {
+            metrics: exporting.as_ref().map(|e| e.sink()),
+            ..Default::default()
+        },
     )
     .await;
     let hurry = control.hurry.load(Ordering::SeqCst);
