@@ -18,6 +18,7 @@ mod import;
 mod k8s;
 mod le_live;
 mod live;
+mod loadtest_dashboard;
 mod manual;
 mod mutate;
 mod pipe;
