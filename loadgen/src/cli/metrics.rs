@@ -239,12 +239,7 @@ impl Export {
                     sink.readings.subscribe(),
                     sink.finished.subscribe(),
                 )
-                .map_err(|e| {
-                    CliError::invalid(anyhow::anyhow!(
-                        "invalid --remote-write {}: {e} (e.g. --remote-write http://127.0.0.1:9090/api/v1/write)",
-                        remote_write::redact(&r.url)
-                    ))
-                })?;
+                .map_err(|e| CliError::invalid(anyhow::anyhow!("invalid --remote-write: {e}")))?;
                 (Some(w), r.timeout)
             }
             None => (None, Duration::ZERO),

@@ -366,9 +366,10 @@ async fn spread_run(
     app: &target_app::Running,
     dir: &Dir,
     name: &str,
+    scenario: &str,
     extra: &[&str],
 ) -> (Option<i32>, serde_json::Value, f64, String) {
-    let file = dir.write(&format!("{name}.yaml"), &spread_scenario());
+    let file = dir.write(&format!("{name}.yaml"), scenario);
     let report = dir.path(&format!("{name}.json"));
     let host = format!("http://{}", app.addr);
     let mut args = vec![
@@ -401,6 +402,7 @@ async fn remote_write_into_a_real_prometheus_gets_what_the_report_counts() {
         &app,
         &dir,
         "rw",
+        &spread_scenario(),
         &[
             "--remote-write",
             &write,
@@ -434,9 +436,12 @@ async fn remote_write_into_a_real_prometheus_gets_what_the_report_counts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_or_silent_remote_write_url_changes_nothing_but_its_failures() {
-    let app = util::target(1.0).await;
+    // Users enough for every arrival: the run's counts are its schedule's.
+    let app = util::target(0.0).await;
     let dir = Dir::new();
-    let (code, plain, plain_took, _) = spread_run(&app, &dir, "plain", &[]).await;
+    let scenario = spread_scenario().replace("max_users: 3", "max_users: 40");
+    let (code, plain, plain_took, _) = spread_run(&app, &dir, "plain", &scenario, &[]).await;
+    assert_eq!(plain["dropped_iterations"], 0);
     assert_eq!(code, Some(0));
     // Nothing listens on a port just freed: every write is refused.
     let dead = {
@@ -468,6 +473,7 @@ async fn a_dead_or_silent_remote_write_url_changes_nothing_but_its_failures() {
             &app,
             &dir,
             name,
+            &scenario,
             &[
                 "--remote-write",
                 url,

@@ -17,6 +17,7 @@ mod mutants;
 mod otlp;
 mod outputs;
 mod pipes;
+mod remote_write;
 mod reports;
 mod runs;
 mod tls_http2;
