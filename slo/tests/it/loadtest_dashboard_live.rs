@@ -1,10 +1,12 @@
 //! Every query of the checked-in load test dashboard runs against a real
 //! Prometheus and returns data, while two real loadgen runs (in this
 //! process) drive the real target app: an open-model run that drops
-//! iterations and meets errors (a 404 route, 500s injected), and a
-//! closed-model run that is shard 1 of 2. Prometheus scrapes the app and
-//! both runs' `--metrics-listen`; the dashboard's variables are set to one
-//! run (and shard) at a time, as Grafana would send them.
+//! iterations and meets errors (a 404 route, 500s injected) and writes its
+//! metrics with `--remote-write` into Prometheus's receiver, and a
+//! closed-model run that is shard 1 of 2 and serves them on
+//! `--metrics-listen` for Prometheus to scrape (both ways a run reaches the
+//! dashboard). Prometheus also scrapes the app. The dashboard's variables
+//! are set to one run (and shard) at a time, as Grafana would send them.
 
 use crate::util::{self, query, root};
 
@@ -143,27 +145,31 @@ async fn every_loadtest_query_returns_data_from_a_real_prometheus() {
     .await;
 
     let dir = tempfile::tempdir().unwrap();
-    let open_listen = format!("127.0.0.1:{}", free_port());
     let closed_listen = format!("127.0.0.1:{}", free_port());
     let config = format!(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: target-app\n    static_configs:\n      - targets: ['{}']\n  - job_name: loadgen\n    static_configs:\n      - targets: ['{open_listen}', '{closed_listen}']\n",
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: target-app\n    static_configs:\n      - targets: ['{}']\n  - job_name: loadgen\n    static_configs:\n      - targets: ['{closed_listen}']\n",
         app.addr
     );
-    let (_prom_guard, prom) = util::start_prometheus(dir.path(), &config, &[], 200).await;
+    let (_prom_guard, prom) = util::start_prometheus(
+        dir.path(),
+        &config,
+        &["--web.enable-remote-write-receiver".to_owned()],
+        200,
+    )
+    .await;
+    let remote_write = format!("{prom}/api/v1/write");
 
     let open_file = dir.path().join("open.yaml");
     std::fs::write(&open_file, open_scenario(&base)).unwrap();
     let closed_file = dir.path().join("closed.yaml");
     std::fs::write(&closed_file, closed_scenario(&base)).unwrap();
-    let run_args = |file: &std::path::Path, run: &str, listen: &str, extra: &[&str]| {
+    let run_args = |file: &std::path::Path, run: &str, extra: &[&str]| {
         let mut a: Vec<String> = [
             "run",
             file.to_str().unwrap(),
             "--quiet",
             "--run-id",
             run,
-            "--metrics-listen",
-            listen,
             "--report",
             dir.path().join(format!("{run}.json")).to_str().unwrap(),
         ]
@@ -173,12 +179,27 @@ async fn every_loadtest_query_returns_data_from_a_real_prometheus() {
         a.extend(extra.iter().map(|s| s.to_string()));
         a
     };
-    let open = loadgen(run_args(&open_file, OPEN_RUN, &open_listen, &[]));
+    let open = loadgen(run_args(
+        &open_file,
+        OPEN_RUN,
+        &[
+            "--remote-write",
+            &remote_write,
+            "--remote-write-interval",
+            "1s",
+        ],
+    ));
     let closed = loadgen(run_args(
         &closed_file,
         CLOSED_RUN,
-        &closed_listen,
-        &["--shard-count", "2", "--shard-index", "1"],
+        &[
+            "--metrics-listen",
+            &closed_listen,
+            "--shard-count",
+            "2",
+            "--shard-index",
+            "1",
+        ],
     ));
 
     let open_vars = [("loadgen_run", OPEN_RUN), ("loadgen_shard", ".*")];
@@ -293,5 +314,38 @@ async fn every_loadtest_query_returns_data_from_a_real_prometheus() {
             .unwrap_or_else(|_| panic!("the {name} run did not end"))
             .unwrap();
         assert_eq!(code, Ok(0), "the {name} run");
+    }
+    // After the final remote write, the run row's totals are the report's.
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join(format!("{OPEN_RUN}.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["run_id"], OPEN_RUN);
+    assert_eq!(
+        report["metrics"]["remote_write"]["final_sent"], true,
+        "{}",
+        report["metrics"]
+    );
+    let total = report["total"]["count"].as_f64().unwrap();
+    let errors: f64 = report["total"]["errors"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
+    assert_eq!(value(&ask(panel_query("Requests", "A"), OPEN).await), total);
+    assert_eq!(
+        value(&ask(panel_query("Failed requests", "A"), OPEN).await),
+        errors
+    );
+    for (title, field) in [
+        ("Iterations", "iterations"),
+        ("Dropped iterations", "dropped_iterations"),
+    ] {
+        assert_eq!(
+            value(&ask(panel_query(title, "A"), OPEN).await),
+            report[field].as_f64().unwrap(),
+            "{title}"
+        );
     }
 }
