@@ -85,6 +85,70 @@ pub struct Report {
     /// `--metrics-listen`) and how that went. Absent when neither was on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<MetricsExport>,
+    /// Where the time goes: per request name, the server spans of its
+    /// slow requests against typical ones (`--trace-sink`). Absent when no
+    /// traces were asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bottlenecks: Option<Bottlenecks>,
+}
+
+/// The "where the time goes" analysis of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Bottlenecks {
+    /// Where the spans came from: `trace-sink`, `tempo` or `jaeger`.
+    pub source: String,
+    /// Spans received for the run's traces.
+    pub spans: u64,
+    /// Per request name, in the scenario's order.
+    pub requests: Vec<RequestBottleneck>,
+}
+
+/// What made one request name's slow requests slow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RequestBottleneck {
+    pub request: String,
+    /// Slow requests analysed (at or above the name's p99 as sent, the
+    /// slowest kept), and how many of them had no trace.
+    pub slow: u64,
+    pub slow_without_trace: u64,
+    /// Typical requests analysed (between the name's p40 and p60), and how
+    /// many of them had no trace.
+    pub typical: u64,
+    pub typical_without_trace: u64,
+    /// The span whose self time grows most from typical to slow; the
+    /// client-side line when the time is outside every server span.
+    pub bottleneck: Option<String>,
+    /// Per span name, the largest share of the slow requests' time first.
+    pub spans: Vec<SpanTime>,
+    /// Span attributes common in slow requests and rarer in all.
+    pub separators: Vec<SpanAttribute>,
+}
+
+/// One span name's part of the time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SpanTime {
+    pub span: String,
+    /// Median self time (its duration minus its children's) in typical
+    /// requests, ms.
+    pub typical_ms: f64,
+    /// Median self time in slow requests, ms.
+    pub slow_ms: f64,
+    /// 99th percentile of its self time in slow requests, ms.
+    pub slow_p99_ms: f64,
+    /// Its share (0..=1) of the slow requests' whole time.
+    pub share: f64,
+}
+
+/// A span attribute that tells slow requests apart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SpanAttribute {
+    pub span: String,
+    pub key: String,
+    pub value: String,
+    /// Share of the slow requests with a trace that have it.
+    pub slow: f64,
+    /// Share of a uniform sample of all requests with a trace that have it.
+    pub all: f64,
 }
 
 /// Where a run's client metrics went.

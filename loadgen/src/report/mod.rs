@@ -174,6 +174,7 @@ pub fn build(plan: &Plan, target: &str, run: &RunResult) -> Report {
         run_id: run.run_id.clone(),
         // Filled in by the session once the metrics are flushed.
         metrics: None,
+        bottlenecks: None,
     };
     let checks = CheckData::new(&plan.checks, &run.checks);
     report.thresholds = plan
@@ -358,6 +359,7 @@ pub fn merge(reports: &[(String, Report)]) -> Result<Report, ReportError> {
         .clone()
         .filter(|id| reports.iter().all(|(_, r)| r.run_id.as_ref() == Some(id)));
     merged.metrics = None;
+    merged.bottlenecks = None;
     // The versions of all parts, each once.
     let mut versions: Vec<&str> = Vec::new();
     for v in reports
@@ -496,6 +498,7 @@ mod tests {
             checks: vec![],
             run_id: None,
             metrics: None,
+            bottlenecks: None,
         }
     }
 
