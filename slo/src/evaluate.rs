@@ -383,6 +383,7 @@ mod tests {
             description: None,
             objective: 0.99,
             period: Duration::from_secs(30 * 86_400),
+            client: crate::client::derive(&sli, ""),
             sli,
             min_events: 10.0,
             labels: Default::default(),

@@ -16,6 +16,9 @@
 //! per-pod target from a stress run); [`yaml`] writes generated YAML and the
 //! header every generated file starts with.
 //!
+//! [`client`] gives each SLO its client-side SLI over the metrics loadgen
+//! exports during a run, every query restricted to the run.
+//!
 //! At the edge: [`prom`] queries Prometheus, [`answer`] decides which
 //! answers can be trusted (only finite, non-negative, single-series
 //! numbers), [`evaluate`] turns them into reports and gates, [`livecheck`]
@@ -29,6 +32,7 @@ pub mod alertmanager;
 pub mod answer;
 pub mod budget;
 pub mod cli;
+pub mod client;
 pub mod dashboard;
 pub mod evaluate;
 pub mod hpa;
