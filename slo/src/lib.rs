@@ -21,7 +21,8 @@
 //!
 //! At the edge: [`prom`] queries Prometheus, [`answer`] decides which
 //! answers can be trusted (only finite, non-negative, single-series
-//! numbers), [`evaluate`] turns them into reports and gates, [`livecheck`]
+//! numbers), [`evaluate`] turns them into reports and gates, [`compare`]
+//! sets each SLO's server side beside its client side over a run, [`livecheck`]
 //! checks a spec against the metrics Prometheus has, and [`run_window`]
 //! reads a load test's window from its loadgen report.
 //!
@@ -33,6 +34,7 @@ pub mod answer;
 pub mod budget;
 pub mod cli;
 pub mod client;
+pub mod compare;
 pub mod dashboard;
 pub mod evaluate;
 pub mod hpa;
