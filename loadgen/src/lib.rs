@@ -3,7 +3,7 @@
 //! (HdrHistogram, corrected for coordinated omission), thresholds that gate
 //! CI, and reports that merge.
 //!
-//! The pure core ([`scenario`], [`threshold`], [`pacer`], [`stats`],
+//! The pure core ([`scenario`], [`threshold`], [`pacer`], [`stats`], [`bottleneck`],
 //! [`recorder`], [`report`]) is unit-tested without a network; [`engine`]
 //! does the I/O and is integration-tested against the real target app.
 //! [`live`] and [`tui`] are the live view, [`progress`] the progress line,
@@ -18,6 +18,7 @@
 //! `live`/`recorder`/`threshold` → `scenario`/`stats`; no module imports
 //! one that imports it back.
 
+pub mod bottleneck;
 pub mod checks;
 pub mod cli;
 pub mod client;
@@ -36,6 +37,7 @@ pub mod scenario;
 pub mod stats;
 pub mod tally;
 pub mod threshold;
+pub mod traced;
 pub mod tui;
 
 /// The bundled scenarios, by name, for `loadgen demo` and the docs.

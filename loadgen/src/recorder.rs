@@ -37,6 +37,8 @@ pub struct Recorded {
     pub intervals: Vec<IntervalSummary>,
     /// (second, encoded corrected histogram) per interval, for the HdrHistogram log.
     pub interval_histograms: Vec<(u64, String)>,
+    /// Per name, the requests kept with their trace ids, when asked for.
+    pub traced: Vec<crate::traced::TracedSample>,
 }
 
 /// What the run produced.
@@ -88,6 +90,18 @@ impl Recorder {
         }
     }
 
+    /// A recorder that also keeps requests with their trace ids.
+    pub fn with_traced(mut self, on: bool) -> Self {
+        self.recorded.traced = if on {
+            (0..self.recorded.per_name.len())
+                .map(|_| crate::traced::TracedSample::default())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self
+    }
+
     /// A recorder that also keeps the client metrics' counts in `m`.
     pub fn with_metrics(mut self, m: Option<ClientMetrics>) -> Self {
         self.metrics = m;
@@ -121,6 +135,9 @@ impl Recorder {
     pub fn absorb(&mut self, t: &Tally) {
         if let Some(m) = &mut self.metrics {
             m.absorb(t.series());
+        }
+        for (into, from) in self.recorded.traced.iter_mut().zip(t.traced()) {
+            into.merge(from);
         }
         for (n, stats) in t.names().iter().zip(&mut self.recorded.per_name) {
             n.merge_into(stats);

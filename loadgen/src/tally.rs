@@ -23,6 +23,7 @@ use crate::stats::{
     ERROR_KINDS, MAX_REASON_CHARS, MAX_REASONS, OTHER_REASON, Outcome, SLOWEST, Sample, Stats,
     add_reason, clip_reason, histogram, micros,
 };
+use crate::traced::TracedSample;
 
 const KINDS: usize = ERROR_KINDS.len();
 
@@ -373,6 +374,8 @@ pub struct Tally {
     metrics: bool,
     /// The client metrics' bucket counts per series (request and outcome).
     series: Vec<(SeriesKey, Buckets)>,
+    /// Per name, the requests kept with their trace ids (empty when off).
+    traced: Vec<TracedSample>,
 }
 
 impl Tally {
@@ -383,7 +386,27 @@ impl Tally {
             count: 0,
             metrics: false,
             series: Vec::new(),
+            traced: Vec::new(),
         }
+    }
+
+    /// A tally that also keeps requests with their trace ids (see
+    /// [`crate::traced`]).
+    pub fn with_traced(mut self, on: bool) -> Self {
+        self.traced = if on {
+            (0..self.names.len())
+                .map(|_| TracedSample::default())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self
+    }
+
+    /// Per name, the requests kept with their trace ids since the last
+    /// reset (empty when off).
+    pub fn traced(&self) -> &[TracedSample] {
+        &self.traced
     }
 
     /// A tally that also counts the client metrics' buckets.
@@ -407,6 +430,9 @@ impl Tally {
                 s.actual,
                 s.corrected,
             );
+        }
+        if let Some(t) = self.traced.get_mut(s.name) {
+            t.record(s.trace_id, s.actual);
         }
         // A name outside the plan's still counts in its second.
         if let Some(name) = self.names.get_mut(s.name) {
@@ -475,6 +501,9 @@ impl Tally {
         }
         self.seconds.clear();
         self.series.clear();
+        for t in &mut self.traced {
+            t.clear();
+        }
         self.count = 0;
     }
 }
@@ -510,6 +539,7 @@ pub struct Shards {
     shards: Box<[Mutex<Tally>]>,
     names: usize,
     metrics: bool,
+    traced: bool,
 }
 
 impl Shards {
@@ -521,7 +551,18 @@ impl Shards {
                 .collect(),
             names,
             metrics: false,
+            traced: false,
         }
+    }
+
+    /// Shards whose tallies also keep requests with their trace ids.
+    pub fn with_traced(mut self, on: bool) -> Self {
+        self.traced = on;
+        for s in &mut self.shards {
+            let t = s.get_mut().unwrap_or_else(|e| e.into_inner());
+            *t = std::mem::take(t).with_traced(on);
+        }
+        self
     }
 
     /// Shards whose tallies also count the client metrics' buckets.
@@ -550,7 +591,9 @@ impl Shards {
 
     /// An empty tally to hand to [`Shards::drain`].
     pub fn spare(&self) -> Tally {
-        Tally::new(self.names).with_metrics(self.metrics)
+        Tally::new(self.names)
+            .with_metrics(self.metrics)
+            .with_traced(self.traced)
     }
 
     /// Records a finished request into the calling thread's shard.

@@ -177,6 +177,25 @@ struct RawPlan {
     rules: Option<Spanned<Vec<RawRule>>>,
     #[serde(default)]
     stall: Option<Spanned<String>>,
+    #[serde(default)]
+    steps: Option<Spanned<Vec<RawStep>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    step: Spanned<String>,
+    #[serde(default)]
+    share: Option<Spanned<f64>>,
+    latency: Spanned<String>,
+}
+
+fn check_share(value: f64) -> Result<(), String> {
+    if value.is_finite() && (0.0..=1.0).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!("share must be between 0 and 1, got {value}"))
+    }
 }
 
 #[derive(Deserialize)]
@@ -231,9 +250,27 @@ impl RawPlan {
                 });
             }
         }
+        let mut steps = Vec::new();
+        if let Some(raw) = self.steps {
+            check_rules(raw.value.len()).map_err(|m| fail(place(&raw), m))?;
+            for st in raw.value {
+                let step = Step::parse(&st.step.value).map_err(|m| fail(place(&st.step), m))?;
+                if let Some(share) = &st.share {
+                    check_share(share.value).map_err(|m| fail(place(share), m))?;
+                }
+                let latency = parse_duration("latency", &st.latency.value)
+                    .map_err(|m| fail(place(&st.latency), m))?;
+                steps.push(StepFault {
+                    step,
+                    share: st.share.map_or(1.0, |s| s.value),
+                    latency,
+                });
+            }
+        }
         Ok(FaultPlan {
             rules,
             stall: duration("stall", self.stall)?,
+            steps,
         })
     }
 }
@@ -267,6 +304,62 @@ pub struct FaultRule {
     pub jitter: Option<Duration>,
 }
 
+/// A step of the simulated work (each runs in a child span of its own)
+/// that a [`StepFault`] can slow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// The products query (`SELECT products`).
+    Select,
+    /// `validate_order`.
+    Validate,
+    /// `process_payment`.
+    Payment,
+    /// `reserve_inventory`.
+    Inventory,
+}
+
+impl Step {
+    /// Every step, by the name a plan gives it.
+    pub const ALL: [(&'static str, Step); 4] = [
+        ("select", Step::Select),
+        ("validate", Step::Validate),
+        ("payment", Step::Payment),
+        ("inventory", Step::Inventory),
+    ];
+
+    fn parse(name: &str) -> Result<Step, String> {
+        Self::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| *s)
+            .ok_or_else(|| {
+                format!(
+                    "step must be one of select, validate, payment, inventory, got {:?}",
+                    cut(name, EXCERPT_CHARS)
+                )
+            })
+    }
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// Extra latency inside one step's span, for a share of the requests that
+/// run the step: a slow dependency, seen in the traces where it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepFault {
+    pub step: Step,
+    /// Share of the step's runs (0..=1) that get the latency; all when absent.
+    #[serde(default = "one")]
+    pub share: f64,
+    /// Added inside the step's span.
+    #[serde(with = "humantime_serde")]
+    pub latency: Duration,
+}
+
 /// The whole fault configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -281,6 +374,9 @@ pub struct FaultPlan {
         skip_serializing_if = "Option::is_none"
     )]
     pub stall: Option<Duration>,
+    /// Latency inside steps of the work (see [`StepFault`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepFault>,
 }
 
 /// What to do with one request.
@@ -316,6 +412,14 @@ impl FaultPlan {
                 check_duration("jitter", jitter).map_err(range)?;
             }
         }
+        check_rules(self.steps.len()).map_err(|message| FaultError::Plan { message })?;
+        for (index, st) in self.steps.iter().enumerate() {
+            let range = |message: String| FaultError::Plan {
+                message: format!("{message} (step fault {index})"),
+            };
+            check_share(st.share).map_err(range)?;
+            check_duration("latency", st.latency).map_err(range)?;
+        }
         Ok(self)
     }
 
@@ -349,7 +453,19 @@ impl FaultPlan {
 
     /// True when the plan changes nothing.
     pub fn is_empty(&self) -> bool {
-        self.stall.is_none() && self.rules.is_empty()
+        self.stall.is_none() && self.rules.is_empty() && self.steps.is_empty()
+    }
+
+    /// The extra latency of one run of `step`: the sum of the step faults
+    /// on it that this run draws (each with its share); `None` when none.
+    pub fn step_delay(&self, step: Step, rng: &mut impl Rng) -> Option<Duration> {
+        let mut delay: Option<Duration> = None;
+        for f in self.steps.iter().filter(|f| f.step == step) {
+            if f.share >= 1.0 || (f.share > 0.0 && rng.random::<f64>() < f.share) {
+                delay = Some(delay.unwrap_or_default().saturating_add(f.latency));
+            }
+        }
+        delay
     }
 
     /// Decides the fate of one request to `route` (its template).
@@ -445,6 +561,7 @@ mod tests {
         let plan = FaultPlan {
             rules: vec![rule(None, 0.25)],
             stall: None,
+            steps: Vec::new(),
         };
         let errors = (0..20_000)
             .filter(|_| plan.decide("/api/orders", &mut rng).error_status.is_some())
@@ -462,6 +579,7 @@ mod tests {
                 ..rule(Some("/api/orders"), 1.0)
             }],
             stall: None,
+            steps: Vec::new(),
         };
         assert_eq!(plan.decide("/api/orders", &mut rng).error_status, Some(503));
         assert_eq!(plan.decide("/api/products", &mut rng).error_status, None);
@@ -477,6 +595,7 @@ mod tests {
                 ..FaultRule::default()
             }],
             stall: Some(Duration::from_secs(2)),
+            steps: Vec::new(),
         };
         for _ in 0..1000 {
             let d = plan.decide("/api/products", &mut rng).delay;
@@ -494,8 +613,32 @@ mod tests {
         let plan = FaultPlan {
             rules: vec![huge.clone(), huge],
             stall: Some(Duration::MAX),
+            steps: Vec::new(),
         };
         assert_eq!(plan.decide("/api/orders", &mut rng).delay, Duration::MAX);
+    }
+
+    #[test]
+    fn step_faults_parse_and_draw_their_share() {
+        let text = "steps:\n  - step: payment\n    share: 0.2\n    latency: 200ms\n  - step: inventory\n    latency: 50ms\n";
+        let plan = FaultPlan::from_yaml(text, "f.yaml").unwrap();
+        assert!(!plan.is_empty());
+        assert_eq!(plan.steps[1].share, 1.0, "all runs when no share is given");
+        let mut rng = StdRng::seed_from_u64(9);
+        let hits = (0..10_000)
+            .filter(|_| plan.step_delay(Step::Payment, &mut rng).is_some())
+            .count();
+        assert!((1800..2200).contains(&hits), "{hits}");
+        assert_eq!(
+            plan.step_delay(Step::Inventory, &mut rng),
+            Some(Duration::from_millis(50))
+        );
+        assert_eq!(plan.step_delay(Step::Select, &mut rng), None);
+        let json = serde_json::to_string(&plan).unwrap();
+        assert!(json.contains("\"step\":\"payment\""), "{json}");
+        let back: FaultPlan = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, plan);
+        assert!(back.validated().is_ok());
     }
 
     #[test]
@@ -536,6 +679,19 @@ mod tests {
                 "rules:\n  - route: /api/orders\n    eror_rate: 0.1\n",
                 "f.yaml:3:",
             ),
+            (
+                "steps:\n  - step: paymnet\n    latency: 200ms\n",
+                "f.yaml:2:11: step must be one of select, validate, payment, inventory",
+            ),
+            (
+                "steps:\n  - step: payment\n    share: 1.5\n    latency: 1s\n",
+                "f.yaml:3:12: share must be between 0 and 1",
+            ),
+            (
+                "steps:\n  - step: payment\n    latency: 25h\n",
+                "f.yaml:3:14: latency must be at most 24h",
+            ),
+            ("steps:\n  - step: payment\n", "f.yaml:2:"),
         ];
         for (text, expected) in cases {
             let err = FaultPlan::from_yaml(text, "f.yaml")
@@ -629,6 +785,7 @@ mod tests {
                 ..FaultRule::default()
             }],
             stall: None,
+            steps: Vec::new(),
         };
         let err = flags.validated().unwrap_err().to_string();
         assert!(err.contains("latency must be at most 24h"), "{err}");

@@ -160,11 +160,12 @@ pub struct Running {
 pub async fn start(config: Config) -> Result<Running, ServerError> {
     let tls = config.tls.as_ref().map(server_config).transpose()?;
     let spans = Spans::new(config.tracing.then(crate::telemetry::tracer).flatten());
+    let faults = Faults::new(config.faults.clone());
     let state = AppState::new(Shared {
         lifecycle: Lifecycle::default(),
         metrics: Arc::new(Metrics::new()),
-        faults: Faults::new(config.faults.clone()),
-        work: Work::new(config.work.clone(), spans.clone()),
+        faults: faults.clone(),
+        work: Work::new(config.work.clone(), spans.clone(), faults),
         orders: OrderStore::new(config.order_store_size),
         in_flight: Arc::new(Semaphore::new(config.limits.max_in_flight)),
         limits: config.limits.clone(),

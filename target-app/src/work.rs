@@ -12,6 +12,7 @@ use opentelemetry::KeyValue;
 use rand::Rng;
 use serde::Serialize;
 
+use crate::faults::{Faults, Step};
 use crate::spans::Spans;
 
 /// Settings of the simulated work.
@@ -98,16 +99,62 @@ pub struct Work {
     config: WorkConfig,
     products: Arc<[Product]>,
     spans: Spans,
+    /// The live fault plan: its step faults slow a step inside its span.
+    faults: Faults,
 }
+
+/// The attribute a step's span carries when a step fault slowed it: the
+/// injected latency in milliseconds.
+pub const FAULT_ATTRIBUTE: &str = "app.fault.latency_ms";
 
 impl Work {
     /// The back end; each step runs in a child span from `spans`.
-    pub fn new(config: WorkConfig, spans: Spans) -> Self {
+    pub fn new(config: WorkConfig, spans: Spans, faults: Faults) -> Self {
         Self {
             config,
             products: catalogue().into(),
             spans,
+            faults,
         }
+    }
+
+    /// The step fault latency this run of `step` draws, if any.
+    fn fault(&self, step: Step) -> Option<Duration> {
+        let plan = self.faults.current();
+        if plan.steps.is_empty() {
+            return None;
+        }
+        plan.step_delay(step, &mut rand::rng())
+    }
+
+    /// Runs one step in a child span named `name` with `attributes`: the
+    /// simulated wait `base` (scaled) and a step fault's latency (not
+    /// scaled: it is the fault's), marked on the span.
+    async fn step<A>(
+        &self,
+        name: &'static str,
+        step: Step,
+        attributes: impl FnOnce() -> A,
+        base: Duration,
+    ) where
+        A: IntoIterator<Item = KeyValue>,
+    {
+        let extra = self.fault(step);
+        let attributes = move || {
+            attributes().into_iter().chain(extra.map(|d| {
+                KeyValue::new(
+                    FAULT_ATTRIBUTE,
+                    i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+                )
+            }))
+        };
+        let work = async {
+            self.wait(base).await;
+            if let Some(d) = extra {
+                tokio::time::sleep(d).await;
+            }
+        };
+        self.spans.child(name, attributes, work).await;
     }
 
     async fn wait(&self, base: Duration) {
@@ -123,13 +170,13 @@ impl Work {
 
     /// Lists the catalogue (a query of 10-30 ms).
     pub async fn list_products(&self) -> Vec<Product> {
-        self.spans
-            .child(
-                "SELECT products",
-                db_select,
-                self.wait(Self::between(10, 30)),
-            )
-            .await;
+        self.step(
+            "SELECT products",
+            Step::Select,
+            db_select,
+            Self::between(10, 30),
+        )
+        .await;
         self.products.to_vec()
     }
 
@@ -144,22 +191,26 @@ impl Work {
                 KeyValue::new("db.query.summary", "SELECT products WHERE id = ?"),
             ]
         };
-        self.spans
-            .child(
-                "SELECT products",
-                attributes,
-                self.wait(Self::between(10, 30)),
-            )
-            .await;
+        self.step(
+            "SELECT products",
+            Step::Select,
+            attributes,
+            Self::between(10, 30),
+        )
+        .await;
         self.products.iter().find(|p| p.id == id).cloned()
     }
 
     /// Validates an order against the catalogue (1-5 ms).
     pub async fn validate(&self, product_id: u32) -> Option<Product> {
         let attributes = || [KeyValue::new("app.product.id", i64::from(product_id))];
-        self.spans
-            .child("validate_order", attributes, self.wait(Self::between(1, 5)))
-            .await;
+        self.step(
+            "validate_order",
+            Step::Validate,
+            attributes,
+            Self::between(1, 5),
+        )
+        .await;
         self.products.iter().find(|p| p.id == product_id).cloned()
     }
 
@@ -187,8 +238,7 @@ impl Work {
         } else {
             Self::between(20, 50)
         };
-        self.spans
-            .child("process_payment", attributes, self.wait(wait))
+        self.step("process_payment", Step::Payment, attributes, wait)
             .await;
         if declined {
             Payment::Declined
@@ -205,13 +255,13 @@ impl Work {
                 KeyValue::new("app.order.quantity", i64::from(quantity)),
             ]
         };
-        self.spans
-            .child(
-                "reserve_inventory",
-                attributes,
-                self.wait(Self::between(5, 15)),
-            )
-            .await;
+        self.step(
+            "reserve_inventory",
+            Step::Inventory,
+            attributes,
+            Self::between(5, 15),
+        )
+        .await;
     }
 }
 
@@ -229,7 +279,11 @@ mod tests {
     // With the clock paused, any sleep advances tokio's clock by exactly its length.
     #[tokio::test(start_paused = true)]
     async fn scale_multiplies_every_wait() {
-        let zero = Work::new(WorkConfig::default_zero(), Spans::default());
+        let zero = Work::new(
+            WorkConfig::default_zero(),
+            Spans::default(),
+            Faults::default(),
+        );
         let start = tokio::time::Instant::now();
         for _ in 0..50 {
             zero.pay(100).await;
@@ -238,7 +292,7 @@ mod tests {
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
 
-        let real = Work::new(WorkConfig::default(), Spans::default());
+        let real = Work::new(WorkConfig::default(), Spans::default(), Faults::default());
         let start = tokio::time::Instant::now();
         real.list_products().await;
         let waited = start.elapsed();
@@ -253,10 +307,57 @@ mod tests {
                 payment_failure_rate: 1.0,
             },
             Spans::default(),
+            Faults::default(),
         );
         assert_eq!(w.pay(100).await, Payment::Declined);
-        let w = Work::new(WorkConfig::default_zero(), Spans::default());
+        let w = Work::new(
+            WorkConfig::default_zero(),
+            Spans::default(),
+            Faults::default(),
+        );
         assert_eq!(w.pay(100).await, Payment::Approved);
+    }
+
+    // A step fault slows its step only, by its latency (not scaled), for
+    // its share of the runs.
+    #[tokio::test(start_paused = true)]
+    async fn a_step_fault_slows_its_step_for_its_share() {
+        let faults = Faults::default();
+        let w = Work::new(WorkConfig::default_zero(), Spans::default(), faults.clone());
+        faults.set(crate::faults::FaultPlan {
+            steps: vec![crate::faults::StepFault {
+                step: Step::Payment,
+                share: 1.0,
+                latency: Duration::from_millis(200),
+            }],
+            ..Default::default()
+        });
+        let start = tokio::time::Instant::now();
+        w.pay(100).await;
+        assert_eq!(start.elapsed(), Duration::from_millis(200));
+        let start = tokio::time::Instant::now();
+        w.reserve(1, 1).await;
+        w.validate(1).await;
+        w.list_products().await;
+        assert_eq!(
+            start.elapsed(),
+            Duration::ZERO,
+            "other steps are not slowed"
+        );
+        faults.set(crate::faults::FaultPlan {
+            steps: vec![crate::faults::StepFault {
+                step: Step::Inventory,
+                share: 0.25,
+                latency: Duration::from_millis(100),
+            }],
+            ..Default::default()
+        });
+        let start = tokio::time::Instant::now();
+        for _ in 0..2000 {
+            w.reserve(1, 1).await;
+        }
+        let hit = start.elapsed().as_millis() / 100;
+        assert!((400..600).contains(&hit), "{hit} of 2000 runs slowed");
     }
 
     impl WorkConfig {

@@ -16,6 +16,7 @@ mod completions;
 mod demo;
 mod error;
 mod merge;
+mod metrics;
 mod run;
 mod session;
 mod shared;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::error::{CliError, Exit};
+use super::metrics::MetricsArgs;
 use super::session::{self, View};
 use super::shared::{ClientArgs, OutputArgs, ThresholdArgs, check_host, load_plan};
 use crate::client_spans::ClientSpans;
@@ -51,6 +52,8 @@ pub(super) struct RunArgs {
     client: ClientArgs,
     #[command(flatten)]
     outputs: OutputArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
 }
 
 pub(super) async fn run(args: RunArgs) -> Result<Exit, CliError> {
@@ -87,5 +90,16 @@ pub(super) async fn run(args: RunArgs) -> Result<Exit, CliError> {
         prometheus: args.prometheus,
         hint: None,
     };
-    session::execute(plan, args.host, &Outputs::from(args.outputs), spans, view).await
+    let export = args
+        .metrics
+        .into_export((args.shard_index, args.shard_count))?;
+    session::execute(
+        plan,
+        args.host,
+        &Outputs::from(args.outputs),
+        spans,
+        view,
+        export,
+    )
+    .await
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::error::{CliError, Exit};
+use super::metrics::Export;
 use super::shared::{check_outputs, summary};
 use super::signal;
 use crate::client_spans::ClientSpans;
@@ -49,8 +50,10 @@ pub(super) async fn execute(
     outputs: &Outputs,
     spans: Option<ClientSpans>,
     view: View,
+    export: Export,
 ) -> Result<Exit, CliError> {
     check_outputs(outputs)?;
+    let exporting = export.start(outputs.quiet).await?;
     let control = Arc::new(Control::default());
     signal::install(&control);
     let target = host.clone().unwrap_or_else(|| plan.target_shown.clone());
@@ -125,7 +128,10 @@ pub(super) async fn execute(
         control.clone(),
         spans.clone(),
         live,
-        None,
+        engine::Outlets {
+            metrics: exporting.as_ref().map(|e| e.sink()),
+            ..Default::default()
+        },
     )
     .await;
     let hurry = control.hurry.load(Ordering::SeqCst);
@@ -154,8 +160,17 @@ pub(super) async fn execute(
         p.abort();
         crate::progress::clear();
     }
+    let exported = match exporting {
+        Some(e) => Some(
+            e.finish(control.interrupted.load(Ordering::SeqCst) || hurry)
+                .await,
+        ),
+        None => None,
+    };
     let run = run.context("the run failed")?;
-    let report = report::build(&plan, &target, &run);
+    let mut report = report::build(&plan, &target, &run);
+    report.run_id = export.run_id.clone().or(report.run_id);
+    report.metrics = exported;
     // A closed stdout (`| head`) does not stop the reports from being written.
     summary(outputs, &report::table::render(&report))?;
     output::write(

@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::error::{CliError, Exit};
+use super::metrics::MetricsArgs;
 use super::session::{self, View};
 use super::shared::{ClientArgs, OutputArgs, ThresholdArgs, check_duration, stdout};
 use crate::output::Outputs;
@@ -79,6 +80,8 @@ pub(super) struct UrlArgs {
     client: ClientArgs,
     #[command(flatten)]
     outputs: OutputArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
 }
 
 fn rate(s: &str) -> Result<f64, String> {
@@ -195,5 +198,6 @@ pub(super) async fn run(mut args: UrlArgs) -> Result<Exit, CliError> {
         ..View::default()
     };
     let outputs = Outputs::from(std::mem::take(&mut args.outputs));
-    session::execute(plan, None, &outputs, None, view).await
+    let export = std::mem::take(&mut args.metrics).into_export((0, 1))?;
+    session::execute(plan, None, &outputs, None, view, export).await
 }

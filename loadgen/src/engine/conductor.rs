@@ -342,6 +342,8 @@ mod tests {
             series: Vec::new(),
             metrics: None,
             run_id: None,
+            trace_prefix: None,
+            traced: false,
         };
         (Arc::new(ctx), ticket_tx, profile, duration)
     }

@@ -66,6 +66,10 @@ pub(super) struct RunCtx {
     pub(super) metrics: Option<crate::metrics::Sink>,
     /// Its run id (the `loadgen_run` label), when they are on.
     pub(super) run_id: Option<String>,
+    /// The top 32 bits of every trace id, when set.
+    pub(super) trace_prefix: Option<u32>,
+    /// Whether the recorder keeps requests with their trace ids.
+    pub(super) traced: bool,
 }
 
 impl RunCtx {

@@ -56,6 +56,19 @@ use crate::scenario::template::RenderCtx;
 use crate::scenario::{Load, Plan};
 use crate::tally::Shards;
 
+/// What a run sends out besides its requests, and what it keeps for after.
+#[derive(Debug, Default)]
+pub struct Outlets {
+    /// Where the client metrics go, when they are on.
+    pub metrics: Option<crate::metrics::Sink>,
+    /// Keep requests with their trace ids ([`crate::traced`]), for the
+    /// analysis of where the time goes.
+    pub traced: bool,
+    /// The top 32 bits of every trace id the run sends, so that a trace
+    /// receiver can tell the run's traces from others'.
+    pub trace_prefix: Option<u32>,
+}
+
 /// Errors that stop a run from starting or finishing.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -110,8 +123,13 @@ pub async fn run(
     control: Arc<Control>,
     spans: Option<Arc<ClientSpans>>,
     live: Option<Arc<Live>>,
-    metrics: Option<crate::metrics::Sink>,
+    outlets: Outlets,
 ) -> Result<RunResult, EngineError> {
+    let Outlets {
+        metrics,
+        traced,
+        trace_prefix,
+    } = outlets;
     let plan = Arc::new(plan);
     let base = host
         .map(|h| h.trim_end_matches('/').to_owned())
@@ -198,7 +216,8 @@ pub async fn run(
             Shards::count_for(tokio::runtime::Handle::current().metrics().num_workers()),
             plan.names.len(),
         )
-        .with_metrics(metrics.is_some()),
+        .with_metrics(metrics.is_some())
+        .with_traced(traced),
         ended: watch::Sender::new(false),
         finished: OnceLock::new(),
         timeout_reason: format!("timeout after {}", humantime::format_duration(plan.timeout)),
@@ -214,6 +233,8 @@ pub async fn run(
         checks: crate::checks::CheckCounts::new(plan.checks.len(), plan.names.len()),
         series: recorder_task::series_table(&plan).1,
         run_id: metrics.as_ref().map(|m| m.run_id.clone()),
+        trace_prefix,
+        traced,
         metrics,
     });
     let aborted: Arc<OnceLock<String>> = Arc::default();

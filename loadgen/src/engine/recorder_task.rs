@@ -36,16 +36,16 @@ pub(super) fn spawn(
     let target = ctx.base.clone();
     let clock = ctx;
     tokio::spawn(async move {
-        let mut rec = Recorder::new(plan.names.len(), keep_interval_histograms).with_metrics(
-            clock.metrics.as_ref().map(|sink| {
+        let mut rec = Recorder::new(plan.names.len(), keep_interval_histograms)
+            .with_traced(clock.traced)
+            .with_metrics(clock.metrics.as_ref().map(|sink| {
                 ClientMetrics::new(
                     &sink.run_id,
                     &sink.labels,
                     &server_address(&target),
                     metas(&plan),
                 )
-            }),
-        );
+            }));
         // A live view gets four snapshots a second; otherwise once a second is enough.
         let every = if clock.live.is_some() {
             Duration::from_millis(250)

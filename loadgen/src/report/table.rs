@@ -30,6 +30,35 @@ pub fn human_bytes(n: f64) -> String {
 
 /// The bytes line: `received 1234567 bytes (1.2 MiB, 61.7 KiB/s)`; `None`
 /// when the report does not say (a merge with an older report).
+/// Where the client metrics went, when they were on: `client metrics
+/// (loadgen_run="x"): remote write 12 sent, 0 failed; scraped 10 times at ADDR`.
+pub fn metrics_line(r: &Report) -> Option<String> {
+    let m = r.metrics.as_ref()?;
+    let mut parts = Vec::new();
+    if let Some(w) = &m.remote_write {
+        let mut p = format!("remote write {} sent, {} failed", w.sent, w.failed);
+        if w.dropped > 0 {
+            p.push_str(&format!(", {} dropped", w.dropped));
+        }
+        if !w.final_sent {
+            p.push_str(", final totals NOT sent");
+        }
+        parts.push(p);
+    }
+    if let Some(l) = &m.listen {
+        let mut p = format!("scraped {} times at {}", l.scrapes, l.address);
+        if !l.final_scraped {
+            p.push_str(" (the final totals were not scraped: --metrics-linger)");
+        }
+        parts.push(p);
+    }
+    let id = r.run_id.as_deref().unwrap_or("");
+    Some(format!(
+        "client metrics (loadgen_run=\"{id}\"): {}",
+        parts.join("; ")
+    ))
+}
+
 pub fn bytes_line(r: &Report) -> Option<String> {
     let total = r.total.bytes_received?;
     let rate = if r.elapsed_s > 0.0 {
@@ -252,6 +281,9 @@ pub fn render(r: &Report) -> String {
         }
     }
     checks(&mut out, r);
+    if let Some(line) = metrics_line(r) {
+        let _ = writeln!(out, "{line}");
+    }
     if let Some(a) = &r.aborted_by {
         let _ = writeln!(out, "aborted: threshold {a} failed");
     }
@@ -274,6 +306,36 @@ pub fn render(r: &Report) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_metrics_line_says_where_they_went_and_what_failed() {
+        let mut r = super::super::tests::sample_report();
+        assert!(super::metrics_line(&r).is_none());
+        r.run_id = Some("r1".into());
+        r.metrics = Some(common::report::MetricsExport {
+            labels: Default::default(),
+            remote_write: Some(common::report::RemoteWriteReport {
+                url: "http://p/api/v1/write".into(),
+                sent: 3,
+                samples: 300,
+                failed: 1,
+                retries: 2,
+                dropped: 0,
+                final_sent: false,
+                last_error: Some("HTTP 500".into()),
+            }),
+            listen: Some(common::report::ListenReport {
+                address: "127.0.0.1:9464".into(),
+                scrapes: 4,
+                final_scraped: true,
+            }),
+        });
+        let text = super::render(&r);
+        assert!(
+            text.contains("\nclient metrics (loadgen_run=\"r1\"): remote write 3 sent, 1 failed, final totals NOT sent; scraped 4 times at 127.0.0.1:9464\n"),
+            "{text}"
+        );
+    }
+
     #[test]
     fn summary_mentions_every_name_and_threshold() {
         let r = super::super::tests::sample_report();

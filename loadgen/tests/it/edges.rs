@@ -312,7 +312,7 @@ async fn engine_run(
             std::sync::Arc::new(loadgen::engine::Control::default()),
             None,
             None,
-            None,
+            Default::default(),
         ),
     )
     .await

@@ -29,7 +29,7 @@ async fn run_live(
         Arc::new(Control::default()),
         None,
         Some(live.clone()),
-        None,
+        Default::default(),
     )
     .await
     .unwrap()

@@ -3,6 +3,7 @@
 //! engine in-process under the live view's switches, and the TUI's views
 //! rendered into insta snapshots (`snapshots/`).
 
+mod client_metrics;
 mod edges;
 mod flows;
 mod http1_wire;
@@ -16,6 +17,7 @@ mod mutants;
 mod otlp;
 mod outputs;
 mod pipes;
+mod remote_write;
 mod reports;
 mod runs;
 mod tls_http2;

@@ -113,6 +113,7 @@ async fn gate_and_report_against_real_prometheus() {
             ..FaultRule::default()
         }],
         stall: None,
+        steps: Vec::new(),
     });
     traffic(&base, 1).await;
     app.state.faults.set(FaultPlan::default());
@@ -128,6 +129,7 @@ async fn gate_and_report_against_real_prometheus() {
             ..FaultRule::default()
         }],
         stall: None,
+        steps: Vec::new(),
     });
     let (total, errors) = traffic(&base, 3000).await;
     app.state.faults.set(FaultPlan::default());
@@ -234,6 +236,7 @@ async fn gate_and_report_against_real_prometheus() {
             ..FaultRule::default()
         }],
         stall: None,
+        steps: Vec::new(),
     });
     let (total, _, slow) = traffic_with(&base, 600, 32, Duration::from_millis(100)).await;
     app.state.faults.set(FaultPlan::default());

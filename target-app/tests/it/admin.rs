@@ -159,6 +159,7 @@ async fn stall_longer_than_the_timeout_gives_504() {
         faults: target_app::faults::FaultPlan {
             rules: vec![],
             stall: Some(Duration::from_secs(60)),
+            steps: Vec::new(),
         },
         limits: target_app::Limits {
             request_timeout: Duration::from_millis(300),

@@ -174,6 +174,7 @@ async fn a_slow_request_is_not_cut_by_the_idle_or_header_timeout() {
         faults: target_app::faults::FaultPlan {
             rules: vec![],
             stall: Some(Duration::from_millis(800)),
+            steps: Vec::new(),
         },
         ..test_config()
     })

@@ -172,6 +172,7 @@ async fn faults_can_target_the_order_read_route_alone() {
                 jitter: None,
             }],
             stall: None,
+            steps: Vec::new(),
         },
         ..test_config()
     })

@@ -18,6 +18,7 @@ async fn requests_past_the_limit_are_shed() {
         faults: target_app::faults::FaultPlan {
             rules: vec![],
             stall: Some(Duration::from_millis(1500)),
+            steps: Vec::new(),
         },
         ..test_config()
     })

@@ -1,0 +1,502 @@
+//! Where the time goes: the join of the requests loadgen sent with the
+//! server spans of their traces, and the analysis of what made the slow
+//! ones slow. Pure: it takes the requests (trace id and client-side
+//! latency) and the spans, and returns a [`Breakdown`] per request name.
+//!
+//! For one request name it compares the slow requests (the caller picks
+//! them: those at or above the name's p99) with typical ones (around its
+//! p50):
+//! - per span name, its *self time* (its duration minus the time covered
+//!   by its children) in typical and in slow requests, and its share of the
+//!   slow requests' whole time;
+//! - the client-side time no server span covers (network, connection
+//!   set-up, queueing in the client or in front of the server) as a line
+//!   of its own;
+//! - the span attributes that tell slow from typical: present in most slow
+//!   requests and far fewer of a uniform sample of all;
+//! - how many slow and typical requests had no trace at all (sampling, or
+//!   spans lost in export);
+//! - the bottleneck: the span whose self time grows most from typical to
+//!   slow.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// A span of a trace, as the analysis needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Span {
+    pub trace_id: u128,
+    pub span_id: u64,
+    /// The parent's span id; 0 for none.
+    pub parent: u64,
+    pub name: String,
+    pub start_ns: u64,
+    pub end_ns: u64,
+    /// Attributes as `key` and the value's text.
+    pub attributes: Vec<(String, String)>,
+}
+
+impl Span {
+    fn duration_ns(&self) -> u64 {
+        self.end_ns.saturating_sub(self.start_ns)
+    }
+}
+
+/// A request loadgen sent: its trace id and its latency as the client saw
+/// it (from the send to the end).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Traced {
+    pub trace_id: u128,
+    pub latency: Duration,
+}
+
+/// The line of the time no server span covers.
+pub const CLIENT_SIDE: &str = "(not in any server span: network, queueing)";
+
+/// One span name's part of a request name's time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    pub span: String,
+    /// Median self time over the typical requests (0 where absent), ms.
+    pub typical_ms: f64,
+    /// Median self time over the slow requests, ms.
+    pub slow_ms: f64,
+    /// Its 99th percentile over the slow requests, ms.
+    pub slow_p99_ms: f64,
+    /// Its share of the slow requests' whole (client-side) time.
+    pub share: f64,
+}
+
+/// An attribute that tells slow requests from the others.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Separator {
+    /// The span it is on.
+    pub span: String,
+    pub key: String,
+    pub value: String,
+    /// Share of the slow requests (with a trace) that have it.
+    pub slow: f64,
+    /// Share of the sample of all requests (with a trace) that have it.
+    pub all: f64,
+}
+
+/// What made one request name's slow requests slow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Breakdown {
+    pub request: String,
+    /// Slow requests, and those of them with no trace.
+    pub slow: usize,
+    pub slow_missing: usize,
+    /// Typical requests, and those of them with no trace.
+    pub typical: usize,
+    pub typical_missing: usize,
+    /// Per span name, the largest share of the slow time first; the
+    /// client-side line ([`CLIENT_SIDE`]) among them.
+    pub lines: Vec<Line>,
+    /// Attributes on spans of most slow requests and fewer of all.
+    pub separators: Vec<Separator>,
+    /// The span name whose self time grows most from typical to slow (the
+    /// client-side line may be it).
+    pub bottleneck: Option<String>,
+}
+
+/// How separators are chosen.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// An attribute separates when its share in slow requests exceeds its
+    /// share in all by at least this much.
+    pub min_gap: f64,
+    /// At most this many separators, the largest gaps first.
+    pub max_separators: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            min_gap: 0.3,
+            max_separators: 5,
+        }
+    }
+}
+
+/// The self time of each span of one trace, summed per span name, and the
+/// time its root spans cover (their union), in ns.
+struct TraceTimes {
+    self_ns: BTreeMap<String, u64>,
+    covered_ns: u64,
+}
+
+/// Length of the union of intervals, each clipped to `[lo, hi]`.
+fn union_len(mut iv: Vec<(u64, u64)>, lo: u64, hi: u64) -> u64 {
+    iv.retain_mut(|(s, e)| {
+        *s = (*s).max(lo);
+        *e = (*e).min(hi);
+        s < e
+    });
+    iv.sort_unstable();
+    let mut total = 0u64;
+    let mut cur: Option<(u64, u64)> = None;
+    for (s, e) in iv {
+        cur = match cur {
+            Some((cs, ce)) if s <= ce => Some((cs, ce.max(e))),
+            Some((cs, ce)) => {
+                total = total.saturating_add(ce - cs);
+                Some((s, e))
+            }
+            None => Some((s, e)),
+        };
+    }
+    if let Some((cs, ce)) = cur {
+        total = total.saturating_add(ce - cs);
+    }
+    total
+}
+
+fn trace_times(spans: &[Span]) -> TraceTimes {
+    let ids: std::collections::HashSet<u64> = spans.iter().map(|s| s.span_id).collect();
+    let mut children: HashMap<u64, Vec<(u64, u64)>> = HashMap::new();
+    let mut roots = Vec::new();
+    for s in spans {
+        if s.parent != 0 && ids.contains(&s.parent) && s.parent != s.span_id {
+            children
+                .entry(s.parent)
+                .or_default()
+                .push((s.start_ns, s.end_ns));
+        } else {
+            roots.push((s.start_ns, s.end_ns));
+        }
+    }
+    let mut self_ns: BTreeMap<String, u64> = BTreeMap::new();
+    for s in spans {
+        let covered = children
+            .get(&s.span_id)
+            .map_or(0, |c| union_len(c.clone(), s.start_ns, s.end_ns));
+        let own = s.duration_ns().saturating_sub(covered);
+        let e = self_ns.entry(s.name.clone()).or_default();
+        *e = e.saturating_add(own);
+    }
+    let lo = roots.iter().map(|r| r.0).min().unwrap_or(0);
+    let hi = roots.iter().map(|r| r.1).max().unwrap_or(0);
+    TraceTimes {
+        self_ns,
+        covered_ns: union_len(roots, lo, hi),
+    }
+}
+
+/// The `q` quantile (0..=1) of `v` (sorted here), nearest rank; 0 when empty.
+fn quantile(v: &mut [f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_unstable_by(f64::total_cmp);
+    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    v[rank - 1]
+}
+
+/// Per-request times: self ms per span name, with the client-side line.
+fn request_times(r: &Traced, spans: &[Span]) -> BTreeMap<String, f64> {
+    let t = trace_times(spans);
+    let latency_ns = u64::try_from(r.latency.as_nanos()).unwrap_or(u64::MAX);
+    let mut out: BTreeMap<String, f64> = t
+        .self_ns
+        .into_iter()
+        .map(|(k, v)| (k, v as f64 / 1e6))
+        .collect();
+    out.insert(
+        CLIENT_SIDE.to_owned(),
+        latency_ns.saturating_sub(t.covered_ns) as f64 / 1e6,
+    );
+    out
+}
+
+/// The (span, key, value) attributes present in a trace, each once.
+fn attributes(spans: &[Span]) -> std::collections::BTreeSet<(String, String, String)> {
+    spans
+        .iter()
+        .flat_map(|s| {
+            s.attributes
+                .iter()
+                .map(|(k, v)| (s.name.clone(), k.clone(), v.clone()))
+        })
+        .collect()
+}
+
+/// The breakdown of request name `request`: `slow` and `typical` are its
+/// slow and typical requests, `sample` a uniform sample of all of them
+/// (for how common an attribute is), `spans` the spans by trace id.
+pub fn analyse(
+    request: &str,
+    slow: &[Traced],
+    typical: &[Traced],
+    sample: &[Traced],
+    spans: &HashMap<u128, Vec<Span>>,
+    opts: Options,
+) -> Breakdown {
+    let with_trace = |rs: &[Traced]| -> Vec<(Traced, BTreeMap<String, f64>)> {
+        rs.iter()
+            .filter_map(|r| {
+                let s = spans.get(&r.trace_id).filter(|s| !s.is_empty())?;
+                Some((*r, request_times(r, s)))
+            })
+            .collect()
+    };
+    let slow_t = with_trace(slow);
+    let typical_t = with_trace(typical);
+    let mut names: Vec<String> = slow_t
+        .iter()
+        .chain(&typical_t)
+        .flat_map(|(_, m)| m.keys().cloned())
+        .collect();
+    names.sort();
+    names.dedup();
+    let slow_total_ms: f64 = slow_t
+        .iter()
+        .map(|(r, _)| r.latency.as_secs_f64() * 1e3)
+        .sum();
+    let mut lines: Vec<Line> = names
+        .iter()
+        .map(|n| {
+            let of = |set: &[(Traced, BTreeMap<String, f64>)]| -> Vec<f64> {
+                set.iter()
+                    .map(|(_, m)| m.get(n).copied().unwrap_or(0.0))
+                    .collect()
+            };
+            let mut s = of(&slow_t);
+            let mut t = of(&typical_t);
+            let sum: f64 = s.iter().sum();
+            Line {
+                span: n.clone(),
+                typical_ms: quantile(&mut t, 0.5),
+                slow_ms: quantile(&mut s, 0.5),
+                slow_p99_ms: quantile(&mut s, 0.99),
+                share: if slow_total_ms > 0.0 {
+                    sum / slow_total_ms
+                } else {
+                    0.0
+                },
+            }
+        })
+        .collect();
+    lines.sort_by(|a, b| b.share.total_cmp(&a.share).then(a.span.cmp(&b.span)));
+    let bottleneck = (!slow_t.is_empty())
+        .then(|| {
+            lines
+                .iter()
+                .max_by(|a, b| {
+                    (a.slow_ms - a.typical_ms)
+                        .total_cmp(&(b.slow_ms - b.typical_ms))
+                        .then(b.span.cmp(&a.span))
+                })
+                .filter(|l| l.slow_ms > l.typical_ms)
+                .map(|l| l.span.clone())
+        })
+        .flatten();
+    // Attributes: share of slow requests with a trace that have each,
+    // against the share of the sample's requests with a trace.
+    let count = |rs: &[Traced]| {
+        let mut n = 0usize;
+        let mut seen: BTreeMap<(String, String, String), usize> = BTreeMap::new();
+        for r in rs {
+            if let Some(s) = spans.get(&r.trace_id).filter(|s| !s.is_empty()) {
+                n += 1;
+                for a in attributes(s) {
+                    *seen.entry(a).or_default() += 1;
+                }
+            }
+        }
+        (n, seen)
+    };
+    let (n_slow, in_slow) = count(slow);
+    let (n_all, in_all) = count(sample);
+    let mut separators: Vec<Separator> = if n_slow == 0 || n_all == 0 {
+        Vec::new()
+    } else {
+        in_slow
+            .into_iter()
+            .filter_map(|((span, key, value), c)| {
+                let slow = c as f64 / n_slow as f64;
+                let all = in_all
+                    .get(&(span.clone(), key.clone(), value.clone()))
+                    .map_or(0.0, |&a| a as f64 / n_all as f64);
+                (slow - all >= opts.min_gap).then_some(Separator {
+                    span,
+                    key,
+                    value,
+                    slow,
+                    all,
+                })
+            })
+            .collect()
+    };
+    separators.sort_by(|a, b| {
+        (b.slow - b.all)
+            .total_cmp(&(a.slow - a.all))
+            .then(a.key.cmp(&b.key))
+    });
+    separators.truncate(opts.max_separators);
+    Breakdown {
+        request: request.to_owned(),
+        slow: slow.len(),
+        slow_missing: slow.len() - slow_t.len(),
+        typical: typical.len(),
+        typical_missing: typical.len() - typical_t.len(),
+        lines,
+        separators,
+        bottleneck,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    fn span(trace: u128, id: u64, parent: u64, name: &str, start: u64, end: u64) -> Span {
+        Span {
+            trace_id: trace,
+            span_id: id,
+            parent,
+            name: name.into(),
+            start_ns: start * MS,
+            end_ns: end * MS,
+            attributes: Vec::new(),
+        }
+    }
+
+    /// An order: a server span 0..total with validate, payment, inventory
+    /// children in sequence; the client saw `client` ms.
+    fn order(trace: u128, pay: u64, inv: u64, client: u64, slow_path: bool) -> (Traced, Vec<Span>) {
+        let v_end = 1 + 3;
+        let p_end = v_end + pay;
+        let i_end = p_end + inv;
+        let total = i_end + 2;
+        let mut p = span(trace, 3, 1, "process_payment", v_end, p_end);
+        p.attributes
+            .push(("app.payment.slow_path".into(), slow_path.to_string()));
+        (
+            Traced {
+                trace_id: trace,
+                latency: Duration::from_millis(client.max(total)),
+            },
+            vec![
+                span(trace, 1, 99, "POST /api/orders", 0, total),
+                span(trace, 2, 1, "validate_order", 1, v_end),
+                p,
+                span(trace, 4, 1, "reserve_inventory", p_end, i_end),
+            ],
+        )
+    }
+
+    #[test]
+    fn self_time_subtracts_children_once_even_when_they_overlap() {
+        let spans = vec![
+            span(1, 1, 0, "root", 0, 100),
+            span(1, 2, 1, "a", 10, 40),
+            span(1, 3, 1, "b", 30, 60),
+            span(1, 4, 2, "a.child", 15, 25),
+            // A child past its parent's end only counts inside it.
+            span(1, 5, 1, "late", 90, 120),
+        ];
+        let t = trace_times(&spans);
+        assert_eq!(t.self_ns["root"], (100 - 50 - 10) * MS);
+        assert_eq!(t.self_ns["a"], 20 * MS);
+        assert_eq!(t.self_ns["late"], 30 * MS);
+        assert_eq!(t.covered_ns, 100 * MS);
+        assert_eq!(union_len(vec![(0, 10), (5, 20), (30, 40)], 0, 35), 25);
+        assert_eq!(union_len(vec![], 0, 10), 0);
+    }
+
+    #[test]
+    fn the_slow_payment_is_the_bottleneck_and_its_attribute_separates() {
+        let mut spans = HashMap::new();
+        let (mut slow, mut typical, mut sample) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..100u128 {
+            // One in ten pays slowly; the slow requests are those.
+            let slow_path = i % 10 == 0;
+            let pay = if slow_path { 230 } else { 30 };
+            let (r, s) = order(i + 1, pay, 10, 0, slow_path);
+            spans.insert(r.trace_id, s);
+            sample.push(r);
+            if slow_path {
+                slow.push(r);
+            } else if i % 10 == 5 {
+                typical.push(r);
+            }
+        }
+        // A slow request whose trace never arrived.
+        slow.push(Traced {
+            trace_id: 10_000,
+            latency: Duration::from_millis(300),
+        });
+        let b = analyse(
+            "create order",
+            &slow,
+            &typical,
+            &sample,
+            &spans,
+            Options::default(),
+        );
+        assert_eq!(b.bottleneck.as_deref(), Some("process_payment"));
+        assert_eq!((b.slow, b.slow_missing), (11, 1));
+        assert_eq!((b.typical, b.typical_missing), (10, 0));
+        let pay = &b.lines[0];
+        assert_eq!(pay.span, "process_payment");
+        assert!((pay.slow_ms - 230.0).abs() < 1e-9, "{pay:?}");
+        assert!((pay.typical_ms - 30.0).abs() < 1e-9);
+        // 230 of 246 ms of each slow order.
+        assert!((pay.share - 230.0 / 246.0).abs() < 1e-9, "{pay:?}");
+        let sep = &b.separators[0];
+        assert_eq!(
+            (sep.key.as_str(), sep.value.as_str()),
+            ("app.payment.slow_path", "true")
+        );
+        assert_eq!((sep.slow, sep.all), (1.0, 0.1));
+        assert_eq!(b.separators.len(), 1, "{:?}", b.separators);
+        // No client-side time: the client saw what the server span covers.
+        let client = b.lines.iter().find(|l| l.span == CLIENT_SIDE).unwrap();
+        assert_eq!(client.slow_ms, 0.0);
+    }
+
+    #[test]
+    fn time_outside_the_server_is_its_own_line_and_can_be_the_bottleneck() {
+        let mut spans = HashMap::new();
+        let (mut slow, mut typical) = (Vec::new(), Vec::new());
+        for i in 0..20u128 {
+            // The slow half waited 400 ms before the server saw them.
+            let client = if i < 10 { 0 } else { 446 };
+            let (r, s) = order(i + 1, 30, 10, client, false);
+            spans.insert(r.trace_id, s);
+            if i < 10 {
+                typical.push(r);
+            } else {
+                slow.push(r);
+            }
+        }
+        let all: Vec<Traced> = slow.iter().chain(&typical).copied().collect();
+        let b = analyse(
+            "create order",
+            &slow,
+            &typical,
+            &all,
+            &spans,
+            Options::default(),
+        );
+        assert_eq!(b.bottleneck.as_deref(), Some(CLIENT_SIDE));
+        let c = &b.lines[0];
+        assert_eq!(c.span, CLIENT_SIDE);
+        assert!((c.slow_ms - 400.0).abs() < 1e-9, "{c:?}");
+        assert!(b.separators.is_empty());
+    }
+
+    #[test]
+    fn no_traces_at_all_gives_counts_and_no_bottleneck() {
+        let slow = [Traced {
+            trace_id: 5,
+            latency: Duration::from_millis(9),
+        }];
+        let b = analyse("x", &slow, &[], &[], &HashMap::new(), Options::default());
+        assert_eq!((b.slow, b.slow_missing), (1, 1));
+        assert!(b.lines.is_empty() && b.separators.is_empty() && b.bottleneck.is_none());
+    }
+}
