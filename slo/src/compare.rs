@@ -74,7 +74,7 @@ fn percent(x: Option<f64>) -> String {
 fn explanation(sli: &ClientSli) -> &'static str {
     match sli {
         ClientSli::Latency { .. } | ClientSli::Explicit(Sli::Latency { .. }) => {
-            "were slow or failed on the client but not on the server: time the server does not measure (client-side queueing, connection set-up, the network) and requests that never got an answer"
+            "were slow or failed on the client but not on the server: time the server does not measure (client-side queueing, connection set-up, the network), and failed requests, never fast on the client side"
         }
         _ => {
             "failed on the client but not on the server: requests that never reached it (refused connections, timeouts before it answered) or that it answered without counting an error (a 404 of an unrouted path)"

@@ -141,9 +141,12 @@ fn junit(service: &str, results: &[GateResult]) -> String {
 pub async fn run(args: GateArgs) -> Result<Exit, CliError> {
     let service = crate::spec::load(&args.spec)?;
     let client = args.prom.client()?;
-    if args.compare_client
-        && let Some(r) = &args.run
-    {
+    if args.compare_client {
+        let Some(r) = &args.run else {
+            return Err(CliError::Invalid(
+                "--compare-client compares a run's two sides: give --run REPORT.json (not --from and --to)".into(),
+            ));
+        };
         return compare_client(&args, r, &service, &client).await;
     }
     let (from, to) = match (&args.run, &args.from, &args.to) {
