@@ -1,7 +1,7 @@
 //! The client side of an SLO: its SLI as loadgen measured it during a run,
 //! from the metrics the run exported (`slo gate --compare-client`).
 //!
-//! [`derive`] gives the client-side SLI of an SLO whose spec names none;
+//! [`derive()`] gives the client-side SLI of an SLO whose spec names none;
 //! [`queries`] builds its event-count queries over a run, each selector
 //! restricted to the run's `loadgen_run` label by [`inject`], which adds
 //! the matcher in promql-parser's syntax tree (never by pasting text), so

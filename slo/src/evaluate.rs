@@ -394,7 +394,9 @@ mod tests {
             description: None,
             objective: 0.99,
             period: Duration::from_secs(30 * 86_400),
-            client: crate::client::derive(&sli, ""),
+            client: crate::model::ClientSli::Availability {
+                selector: String::new(),
+            },
             sli,
             min_events: 10.0,
             labels: Default::default(),

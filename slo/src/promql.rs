@@ -192,7 +192,9 @@ mod tests {
             description: None,
             objective: 0.999,
             period: Duration::from_secs(30 * 86_400),
-            client: crate::client::derive(&sli, ""),
+            client: crate::model::ClientSli::Availability {
+                selector: String::new(),
+            },
             sli,
             min_events: 0.0,
             labels: Default::default(),
