@@ -59,7 +59,7 @@ pub enum DashboardError {
 }
 
 /// The datasource reference every panel and query uses.
-fn ds() -> Value {
+pub(crate) fn ds() -> Value {
     json!({"type": "prometheus", "uid": "${datasource}"})
 }
 
@@ -71,14 +71,23 @@ pub fn uid(service: &str) -> String {
 }
 
 /// Places panels on Grafana's 24-column grid.
-struct Grid {
+pub(crate) struct Grid {
     next_id: u64,
     y: u64,
-    panels: Vec<Value>,
+    pub(crate) panels: Vec<Value>,
 }
 
 impl Grid {
-    fn row(&mut self, title: &str) {
+    /// An empty grid; the first panel gets id 1.
+    pub(crate) fn new() -> Self {
+        Self {
+            next_id: 0,
+            y: 0,
+            panels: Vec::new(),
+        }
+    }
+
+    pub(crate) fn row(&mut self, title: &str) {
         let id = self.id();
         self.panels.push(json!({
             "type": "row",
@@ -97,19 +106,19 @@ impl Grid {
     }
 
     /// Adds a panel at (x, y + dy); rows advance with [`Grid::advance`].
-    fn put(&mut self, mut panel: Value, x: u64, dy: u64, w: u64, h: u64) {
+    pub(crate) fn put(&mut self, mut panel: Value, x: u64, dy: u64, w: u64, h: u64) {
         panel["id"] = json!(self.id());
         panel["gridPos"] = json!({"x": x, "y": self.y + dy, "w": w, "h": h});
         self.panels.push(panel);
     }
 
-    fn advance(&mut self, h: u64) {
+    pub(crate) fn advance(&mut self, h: u64) {
         self.y += h;
     }
 }
 
 /// A Prometheus query target.
-fn target(ref_id: &str, expr: &str, legend: &str) -> Value {
+pub(crate) fn target(ref_id: &str, expr: &str, legend: &str) -> Value {
     json!({
         "datasource": ds(),
         "editorMode": "code",
@@ -124,14 +133,14 @@ fn ref_id(i: usize) -> String {
     char::from(b'A' + (i % 26) as u8).to_string()
 }
 
-fn targets(list: &[(&str, String)]) -> Vec<Value> {
+pub(crate) fn targets(list: &[(&str, String)]) -> Vec<Value> {
     list.iter()
         .enumerate()
         .map(|(i, (legend, expr))| target(&ref_id(i), expr, legend))
         .collect()
 }
 
-fn steps(list: &[(Option<f64>, &str)]) -> Value {
+pub(crate) fn steps(list: &[(Option<f64>, &str)]) -> Value {
     json!({
         "mode": "absolute",
         "steps": list.iter().map(|(v, c)| json!({"value": v, "color": c})).collect::<Vec<_>>(),
@@ -139,7 +148,7 @@ fn steps(list: &[(Option<f64>, &str)]) -> Value {
 }
 
 /// A time series panel.
-fn timeseries(title: &str, description: &str, unit: &str, targets: Vec<Value>) -> Value {
+pub(crate) fn timeseries(title: &str, description: &str, unit: &str, targets: Vec<Value>) -> Value {
     json!({
         "type": "timeseries",
         "title": title,
@@ -170,7 +179,13 @@ fn timeseries(title: &str, description: &str, unit: &str, targets: Vec<Value>) -
 }
 
 /// A single-value panel of the last value.
-fn stat(title: &str, description: &str, unit: &str, expr: String, thresholds: Value) -> Value {
+pub(crate) fn stat(
+    title: &str,
+    description: &str,
+    unit: &str,
+    expr: String,
+    thresholds: Value,
+) -> Value {
     json!({
         "type": "stat",
         "title": title,
@@ -201,7 +216,7 @@ fn stat(title: &str, description: &str, unit: &str, expr: String, thresholds: Va
     })
 }
 
-fn check_options(opts: &Options) -> Result<(), DashboardError> {
+pub(crate) fn check_options(opts: &Options) -> Result<(), DashboardError> {
     let name_ok = !opts.metric.is_empty()
         && opts
             .metric
@@ -221,12 +236,14 @@ fn check_options(opts: &Options) -> Result<(), DashboardError> {
     })
 }
 
-/// The traffic row: rate, errors, latency.
-fn traffic(grid: &mut Grid, opts: &Options) {
+/// The traffic row of the server's HTTP histogram, titled `title`: rate,
+/// errors and duration (RED), over the routes of the `route` variable
+/// ([`route_variable`]).
+pub(crate) fn traffic(grid: &mut Grid, opts: &Options, title: &str) {
     let m = &opts.metric;
     let sel = with_matcher(&opts.selector, "http_route=~\"$route\"");
     let errors = with_matcher(&sel, "http_response_status_code=~\"5..\"");
-    grid.row("Traffic");
+    grid.row(title);
     let rate = |s: &str, by: &str| format!("sum by ({by}) (rate({m}_count{s}[$__rate_interval]))");
     grid.put(
         timeseries(
@@ -495,15 +512,45 @@ fn slo_row(grid: &mut Grid, service: &Service, slo: &Slo) -> Result<(), Dashboar
     Ok(())
 }
 
+/// The `datasource` variable every panel and query reads through.
+pub(crate) fn datasource_variable(description: &str) -> Value {
+    json!({
+        "type": "datasource",
+        "name": "datasource",
+        "label": "Data source",
+        "description": description,
+        "query": "prometheus",
+        "refresh": 1,
+        "hide": 0,
+        "current": {"text": "default", "value": "default"},
+    })
+}
+
+/// The `route` variable of [`traffic`]: the server's route templates
+/// (multi, All matching every route).
+pub(crate) fn route_variable(opts: &Options, description: &str) -> Value {
+    let route_selector = format!("{}_count{}", opts.metric, braces(&opts.selector));
+    json!({
+        "type": "query",
+        "name": "route",
+        "label": "Route",
+        "description": description,
+        "datasource": ds(),
+        "query": format!("label_values({route_selector}, http_route)"),
+        "refresh": 2,
+        "sort": 1,
+        "multi": true,
+        "includeAll": true,
+        "allValue": ".*",
+        "current": {"text": ["All"], "value": ["$__all"]},
+    })
+}
+
 /// The dashboard of a service.
 pub fn dashboard(service: &Service, opts: &Options) -> Result<Value, DashboardError> {
     check_options(opts)?;
-    let mut grid = Grid {
-        next_id: 0,
-        y: 0,
-        panels: Vec::new(),
-    };
-    traffic(&mut grid, opts);
+    let mut grid = Grid::new();
+    traffic(&mut grid, opts, "Traffic");
     for slo in &service.slos {
         slo_row(&mut grid, service, slo)?;
     }
@@ -524,7 +571,6 @@ pub fn dashboard(service: &Service, opts: &Options) -> Result<Value, DashboardEr
             }));
         }
     }
-    let route_selector = format!("{}_count{}", opts.metric, braces(&opts.selector));
     let mut d = json!({
         "uid": uid(&service.name),
         "title": format!("{} SLOs", service.name),
@@ -543,30 +589,8 @@ pub fn dashboard(service: &Service, opts: &Options) -> Result<Value, DashboardEr
         "timepicker": {},
         "links": links,
         "templating": {"list": [
-            {
-                "type": "datasource",
-                "name": "datasource",
-                "label": "Data source",
-                "description": "The Prometheus that scrapes the service and evaluates its SLO rules.",
-                "query": "prometheus",
-                "refresh": 1,
-                "hide": 0,
-                "current": {"text": "default", "value": "default"},
-            },
-            {
-                "type": "query",
-                "name": "route",
-                "label": "Route",
-                "description": "Route templates of the traffic row.",
-                "datasource": ds(),
-                "query": format!("label_values({route_selector}, http_route)"),
-                "refresh": 2,
-                "sort": 1,
-                "multi": true,
-                "includeAll": true,
-                "allValue": ".*",
-                "current": {"text": ["All"], "value": ["$__all"]},
-            },
+            datasource_variable("The Prometheus that scrapes the service and evaluates its SLO rules."),
+            route_variable(opts, "Route templates of the traffic row."),
         ]},
         "annotations": {"list": [
             {
@@ -609,15 +633,27 @@ pub fn dashboard(service: &Service, opts: &Options) -> Result<Value, DashboardEr
 /// The dashboard as a ConfigMap for Grafana's dashboard sidecar (label
 /// `grafana_dashboard: "1"`), in the folder named by the annotation.
 pub fn configmap(service: &Service, dashboard: &Value) -> Value {
-    let file = format!("{}.json", service.name);
+    sidecar_configmap(service, "dashboard", &service.name, "SLOs", dashboard)
+}
+
+/// A dashboard in ConfigMap `SERVICE-NAME` under the key `FILE.json`, in
+/// Grafana folder `folder`.
+pub(crate) fn sidecar_configmap(
+    service: &Service,
+    name: &str,
+    file: &str,
+    folder: &str,
+    dashboard: &Value,
+) -> Value {
+    let file = format!("{file}.json");
     let text = serde_json::to_string_pretty(dashboard).unwrap_or_default();
     json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
-            "name": format!("{}-dashboard", service.name),
+            "name": format!("{}-{name}", service.name),
             "labels": {"grafana_dashboard": "1", "app.kubernetes.io/name": service.name},
-            "annotations": {"grafana_folder": "SLOs"},
+            "annotations": {"grafana_folder": folder},
         },
         "data": {file: text + "\n"},
     })
@@ -634,7 +670,7 @@ pub struct Query {
     pub label_values: Option<String>,
 }
 
-fn all_panels(d: &Value) -> Vec<&Value> {
+pub(crate) fn all_panels(d: &Value) -> Vec<&Value> {
     let mut out = Vec::new();
     for p in d["panels"].as_array().into_iter().flatten() {
         out.push(p);
@@ -704,12 +740,49 @@ pub fn queries(d: &Value) -> Vec<Query> {
 /// A query with Grafana's macros replaced, as Prometheus would receive it
 /// (`$__rate_interval` as `rate_interval`, variables at their "All" value).
 pub fn expand(expr: &str, rate_interval: &str) -> String {
-    expr.replace("$__rate_interval", rate_interval)
+    expand_vars(expr, rate_interval, &[])
+}
+
+/// [`expand`] with the variables of `values` (name, value) at those values
+/// and every other variable at `.*`, the "All" value of the generated
+/// dashboards' multi-value variables.
+pub fn expand_vars(expr: &str, rate_interval: &str, values: &[(&str, &str)]) -> String {
+    let expr = expr
+        .replace("$__rate_interval", rate_interval)
         .replace("${__rate_interval}", rate_interval)
         .replace("$__interval", rate_interval)
-        .replace("$__range", rate_interval)
-        .replace("$route", ".*")
-        .replace("${route}", ".*")
+        .replace("$__range", rate_interval);
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(expr.len());
+    let mut rest = expr.as_str();
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let (name, tail) = match after.strip_prefix('{') {
+            Some(inner) => match inner.find('}') {
+                Some(end) if end > 0 && inner[..end].chars().all(ident) => {
+                    (&inner[..end], &inner[end + 1..])
+                }
+                _ => ("", after),
+            },
+            None => {
+                let end = after.find(|c: char| !ident(c)).unwrap_or(after.len());
+                (&after[..end], &after[end..])
+            }
+        };
+        if name.is_empty() {
+            out.push('$');
+        } else {
+            let value = values
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or(".*", |(_, v)| *v);
+            out.push_str(value);
+        }
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
 }
 
 fn unit_free(panel: &Value) -> bool {

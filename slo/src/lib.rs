@@ -12,7 +12,7 @@
 //! Generators, each returning typed values: [`rules`] (recording and alert
 //! rules), [`lint`] (warnings about alerts that cannot work as meant),
 //! [`ruletest`] (promtool unit tests), [`alertmanager`] (routes),
-//! [`dashboard`] (Grafana), [`hpa`] (HPA, prometheus-adapter, KEDA, and the
+//! [`dashboard`] (Grafana; [`loadtest_dashboard`] the load test's), [`hpa`] (HPA, prometheus-adapter, KEDA, and the
 //! per-pod target from a stress run); [`yaml`] writes generated YAML and the
 //! header every generated file starts with.
 //!
@@ -41,6 +41,7 @@ pub mod hpa;
 pub mod import;
 pub mod lint;
 pub mod livecheck;
+pub mod loadtest_dashboard;
 pub mod model;
 pub mod prom;
 pub mod promql;

@@ -1,5 +1,6 @@
-//! `slo dashboard`: a Grafana dashboard for a spec's service, as dashboard
-//! JSON or as a ConfigMap for Grafana's dashboard sidecar.
+//! `slo dashboard`: a Grafana dashboard for a spec's service (its SLOs, or
+//! with `--loadtest` a load test run against it), as dashboard JSON or as a
+//! ConfigMap for Grafana's dashboard sidecar.
 
 use std::path::PathBuf;
 
@@ -28,6 +29,10 @@ pub struct DashboardArgs {
     pub metric: String,
     #[arg(long, value_enum, default_value = "grafana")]
     pub format: DashboardFormat,
+    /// The load test dashboard instead: loadgen's client metrics of one run
+    /// (variables loadgen_run, loadgen_shard) beside the service's traffic.
+    #[arg(long)]
+    pub loadtest: bool,
     /// Write to this file (atomically) instead of standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -41,22 +46,36 @@ pub fn run(args: DashboardArgs) -> Result<Exit, CliError> {
         opts.selector = s;
     }
     opts.metric = args.metric;
-    let d = crate::dashboard::dashboard(&service, &opts)
-        .map_err(|e| CliError::Invalid(e.to_string()))?;
+    let d = if args.loadtest {
+        crate::loadtest_dashboard::dashboard(&service, &opts)
+    } else {
+        crate::dashboard::dashboard(&service, &opts)
+    }
+    .map_err(|e| CliError::Invalid(e.to_string()))?;
     let text = match args.format {
         DashboardFormat::Grafana => serde_json::to_string_pretty(&d).unwrap_or_default() + "\n",
-        DashboardFormat::Configmap => crate::yaml::document(
-            &crate::yaml::header(
-                &format!(
-                    "Grafana dashboard of {} for the dashboard sidecar",
-                    service.name
+        DashboardFormat::Configmap => {
+            let (what, cm) = if args.loadtest {
+                (
+                    "Grafana load test dashboard",
+                    crate::loadtest_dashboard::configmap(&service, &d),
+                )
+            } else {
+                (
+                    "Grafana dashboard",
+                    crate::dashboard::configmap(&service, &d),
+                )
+            };
+            crate::yaml::document(
+                &crate::yaml::header(
+                    &format!("{what} of {} for the dashboard sidecar", service.name),
+                    "dashboard",
+                    &[],
+                    &command_line(),
                 ),
-                "dashboard",
-                &[],
-                &command_line(),
-            ),
-            &crate::dashboard::configmap(&service, &d),
-        ),
+                &cm,
+            )
+        }
     };
     emit(&text, args.out.as_deref())?;
     Ok(Exit::Ok)

@@ -38,9 +38,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// A Grafana dashboard for a spec's service: traffic, latency with
-    /// exemplars, and per SLO its SLI, budget, burn rates and firing alerts.
+    /// exemplars, and per SLO its SLI, budget, burn rates and firing alerts;
+    /// with --loadtest, a load test run's client metrics beside the traffic.
     #[command(
-        after_help = "Examples:\n  slo dashboard alerts/target-app.slo.yaml > dashboards/target-app.json\n  slo dashboard alerts/target-app.slo.yaml --format configmap --out k8s/base/target-app/grafana-dashboard.yaml\n\nThe traffic row reads METRIC_count and METRIC_bucket{SELECTOR} (OpenTelemetry\nHTTP server metrics); the SLO rows read the recording rules of `slo alerts`."
+        after_help = "Examples:\n  slo dashboard alerts/target-app.slo.yaml > dashboards/target-app.json\n  slo dashboard alerts/target-app.slo.yaml --format configmap --out k8s/base/target-app/grafana-dashboard.yaml\n  slo dashboard alerts/target-app.slo.yaml --loadtest > dashboards/loadtest.json\n\nThe traffic row reads METRIC_count and METRIC_bucket{SELECTOR} (OpenTelemetry\nHTTP server metrics); the SLO rows read the recording rules of `slo alerts`.\nThe load test dashboard reads loadgen's client metrics (--remote-write or\n--metrics-listen) of the run picked by its loadgen_run variable."
     )]
     Dashboard(dashboard::DashboardArgs),
     /// Autoscaling on requests per second per pod: an HPA with a Pods metric,

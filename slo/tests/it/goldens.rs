@@ -136,6 +136,16 @@ const GOLDENS: &[Golden] = &[
         "k8s/base/target-app/grafana-dashboard.yaml",
         &["dashboard", SPEC, "--format", "configmap"],
     ),
+    // The load test dashboard (loadgen's client metrics of one run beside
+    // the server's traffic), as a file and as a ConfigMap.
+    stdout(
+        "dashboards/loadtest.json",
+        &["dashboard", SPEC, "--loadtest"],
+    ),
+    stdout(
+        "k8s/base/loadgen/grafana-dashboard.yaml",
+        &["dashboard", SPEC, "--loadtest", "--format", "configmap"],
+    ),
     stdout(
         "k8s/base/target-app/prometheusrule.yaml",
         &["alerts", SPEC, "--format", "operator"],

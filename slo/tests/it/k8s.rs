@@ -161,6 +161,135 @@ fn split_run_validates_next_to_dev() {
     );
 }
 
+/// The Prometheus remote-write URL the loadgen Jobs send their client
+/// metrics to (Prometheus Operator's Service in `monitoring`).
+const REMOTE_WRITE: &str = "http://prometheus-operated.monitoring.svc:9090/api/v1/write";
+
+/// Checks that a loadgen Job writes its client metrics to Prometheus under
+/// a run id the downward API gives every pod of the Job alike, and that the
+/// network policies of its namespace let it.
+fn check_metrics_job(docs: &[Value], job: &Value) {
+    let name = job["metadata"]["name"].as_str().unwrap();
+    let c = &job["spec"]["template"]["spec"]["containers"][0];
+    let args: Vec<&str> = c["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let flag = |f: &str| {
+        args.iter()
+            .find_map(|a| a.strip_prefix(&format!("--{f}=")[..]))
+            .unwrap_or_else(|| panic!("Job {name}: no --{f} in {args:?}"))
+    };
+    let url = flag("remote-write");
+    assert_eq!(url, REMOTE_WRITE, "Job {name}");
+    // --run-id from variables of the Job's pod labels, same in every pod.
+    let run_id = flag("run-id");
+    let env = c["env"].as_array().unwrap();
+    let vars: Vec<&str> = run_id
+        .split("$(")
+        .skip(1)
+        .map(|v| v.split(')').next().unwrap())
+        .collect();
+    assert_eq!(vars.len(), 2, "Job {name}: --run-id={run_id}");
+    let paths: Vec<&str> = vars
+        .iter()
+        .map(|v| {
+            let e = env
+                .iter()
+                .find(|e| e["name"] == *v)
+                .unwrap_or_else(|| panic!("Job {name}: no env {v}"));
+            e["valueFrom"]["fieldRef"]["fieldPath"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "metadata.labels['batch.kubernetes.io/job-name']",
+            "metadata.labels['batch.kubernetes.io/controller-uid']"
+        ],
+        "Job {name}"
+    );
+    // The URL's namespace and port are open to the Job's pods.
+    let (host, port) = url
+        .strip_prefix("http://")
+        .and_then(|r| r.split('/').next())
+        .and_then(|h| h.rsplit_once(':'))
+        .unwrap();
+    let namespace = host.split('.').nth(1).unwrap();
+    let port: u64 = port.parse().unwrap();
+    assert!(
+        egress_allowed(docs, job, namespace, port),
+        "Job {name}: no NetworkPolicy lets its pods reach {namespace}:{port}"
+    );
+}
+
+/// Whether a NetworkPolicy of the Job's namespace that selects its pods
+/// lets them reach any pod of `namespace` on TCP `port`.
+fn egress_allowed(docs: &[Value], job: &Value, namespace: &str, port: u64) -> bool {
+    let ns = &job["metadata"]["namespace"];
+    let labels = &job["spec"]["template"]["metadata"]["labels"];
+    docs.iter().any(|p| {
+        p["kind"] == "NetworkPolicy"
+            && p["metadata"]["namespace"] == *ns
+            && p["spec"]["podSelector"]["matchLabels"]
+                .as_object()
+                .is_some_and(|m| m.iter().all(|(k, v)| labels[k] == *v))
+            && p["spec"]["egress"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|rule| {
+                    rule["to"].as_array().into_iter().flatten().any(|peer| {
+                        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                            == namespace
+                            && peer.get("podSelector").is_none()
+                    }) && rule["ports"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|p| p["port"] == port && p["protocol"] == "TCP")
+                })
+    })
+}
+
+#[test]
+fn loadgen_jobs_write_client_metrics_to_prometheus() {
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("dashboards/loadtest.json")).unwrap(),
+    )
+    .unwrap();
+    for overlay in ["dev", "prod"] {
+        let d = docs(&render(&format!("overlays/{overlay}")));
+        check_metrics_job(&d, find(&d, "Job", "loadgen").expect("the Job"));
+        // The load test dashboard ships with them.
+        let cm = find(&d, "ConfigMap", "target-app-loadtest-dashboard")
+            .expect("the load test dashboard");
+        assert_eq!(cm["metadata"]["labels"]["grafana_dashboard"], "1");
+        let inner: Value =
+            serde_json::from_str(cm["data"]["target-app-loadtest.json"].as_str().unwrap()).unwrap();
+        assert_eq!(inner, dashboard, "{overlay}");
+    }
+    // The split run's shards share the run id; --shard-index labels each.
+    let mut d = docs(&render("overlays/dev"));
+    d.extend(docs(&render("loadtests/dev-split")));
+    let split = find(&d, "Job", "loadgen-split").expect("the Indexed Job");
+    check_metrics_job(&d, split);
+    let args = &split["spec"]["template"]["spec"]["containers"][0]["args"];
+    for want in ["--shard-count=4", "--shard-index=$(JOB_COMPLETION_INDEX)"] {
+        assert!(args.as_array().unwrap().contains(&json!(want)), "{args}");
+    }
+    // Without the egress rule, the check above fails.
+    for p in d.iter_mut().filter(|p| p["kind"] == "NetworkPolicy") {
+        if let Some(egress) = p["spec"]["egress"].as_array_mut() {
+            egress.retain(|r| !r.to_string().contains("\"monitoring\""));
+        }
+    }
+    let job = find(&d, "Job", "loadgen-split").unwrap();
+    assert!(!egress_allowed(&d, job, "monitoring", 9090));
+}
+
 #[test]
 fn overlays_pick_their_autoscaler_and_carry_the_generated_files() {
     for (overlay, ns, scaler, not) in [
@@ -479,6 +608,26 @@ fn validator_rejects_broken_manifests() {
                     json!("{\"title\": \"x\"}")
             },
             "key target-app.json: does not match its schema",
+        ),
+        (
+            "run id from a variable env does not define",
+            "overlays/prod",
+            |d| {
+                find_mut(d, "Job", "loadgen")["spec"]["template"]["spec"]["containers"][0]["env"]
+                    .as_array_mut()
+                    .unwrap()
+                    .retain(|e| e["name"] != "LOADGEN_JOB_UID")
+            },
+            "args refer to $(LOADGEN_JOB_UID), which env does not define",
+        ),
+        (
+            "load test dashboard against the Grafana schema",
+            "overlays/prod",
+            |d| {
+                find_mut(d, "ConfigMap", "target-app-loadtest-dashboard")["data"]["target-app-loadtest.json"] =
+                    json!("{\"panels\": 3}")
+            },
+            "key target-app-loadtest.json: does not match its schema",
         ),
         (
             "Application against its schema",

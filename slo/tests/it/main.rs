@@ -19,6 +19,8 @@ mod import;
 mod k8s;
 mod le_live;
 mod live;
+mod loadtest_dashboard;
+mod loadtest_dashboard_live;
 mod manual;
 mod mutate;
 mod pipe;
