@@ -96,6 +96,9 @@ mod tests {
             sli: Sli::Availability {
                 selector: String::new(),
             },
+            client: crate::model::ClientSli::Availability {
+                selector: String::new(),
+            },
             min_events: 10.0,
             labels: Default::default(),
             alerting: Alerting::default(),

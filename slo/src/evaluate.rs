@@ -60,6 +60,17 @@ const ERRORS_ABOVE_TOTAL: f64 = 1e-9;
 
 /// One window's reading from the answers to its two queries (pure).
 pub fn reading(slo: &Slo, q: &EventQueries, total: &Answer, errors: &Answer) -> Reading {
+    reading_of(empty_errors_mean_zero(&slo.sli), q, total, errors)
+}
+
+/// [`reading`] for queries whose empty errors answer means zero errors
+/// exactly when `empty_means_zero` (pure).
+pub fn reading_of(
+    empty_means_zero: bool,
+    q: &EventQueries,
+    total: &Answer,
+    errors: &Answer,
+) -> Reading {
     let total = match answer::single(&q.total, total) {
         Ok(Some(t)) => t,
         Ok(None) => {
@@ -71,7 +82,7 @@ pub fn reading(slo: &Slo, q: &EventQueries, total: &Answer, errors: &Answer) -> 
     };
     let errors = match answer::single(&q.errors, errors) {
         Ok(Some(e)) => e,
-        Ok(None) if empty_errors_mean_zero(&slo.sli) => 0.0,
+        Ok(None) if empty_means_zero => 0.0,
         Ok(None) => {
             return Reading::Inconclusive(format!(
                 "Prometheus answered no series to {} while {} counted {total}: an empty errors answer means no errors only where the query says so (end an events SLI's error_query with `or vector(0)`)",
@@ -97,7 +108,7 @@ pub fn reading(slo: &Slo, q: &EventQueries, total: &Answer, errors: &Answer) -> 
 /// The evaluation time of "now": the current second. Every query of a
 /// reading (and of a report) is asked at one time, so that a scrape that
 /// lands between two of them cannot shift one and not the other.
-fn pinned(at: Option<i64>) -> Option<i64> {
+pub(crate) fn pinned(at: Option<i64>) -> Option<i64> {
     at.or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -383,6 +394,9 @@ mod tests {
             description: None,
             objective: 0.99,
             period: Duration::from_secs(30 * 86_400),
+            client: crate::model::ClientSli::Availability {
+                selector: String::new(),
+            },
             sli,
             min_events: 10.0,
             labels: Default::default(),

@@ -16,9 +16,13 @@
 //! per-pod target from a stress run); [`yaml`] writes generated YAML and the
 //! header every generated file starts with.
 //!
+//! [`client`] gives each SLO its client-side SLI over the metrics loadgen
+//! exports during a run, every query restricted to the run.
+//!
 //! At the edge: [`prom`] queries Prometheus, [`answer`] decides which
 //! answers can be trusted (only finite, non-negative, single-series
-//! numbers), [`evaluate`] turns them into reports and gates, [`livecheck`]
+//! numbers), [`evaluate`] turns them into reports and gates, [`compare`]
+//! sets each SLO's server side beside its client side over a run, [`livecheck`]
 //! checks a spec against the metrics Prometheus has, and [`run_window`]
 //! reads a load test's window from its loadgen report.
 //!
@@ -29,6 +33,8 @@ pub mod alertmanager;
 pub mod answer;
 pub mod budget;
 pub mod cli;
+pub mod client;
+pub mod compare;
 pub mod dashboard;
 pub mod evaluate;
 pub mod hpa;

@@ -20,6 +20,9 @@ pub struct Slo {
     pub objective: f64,
     pub period: Duration,
     pub sli: Sli,
+    /// The same SLI as the load generator measured it (`slo gate
+    /// --compare-client`): written in the spec, or derived from `sli`.
+    pub client: ClientSli,
     /// Windows with fewer events are reported as "no traffic".
     pub min_events: f64,
     pub labels: BTreeMap<String, String>,
@@ -52,6 +55,24 @@ pub enum Sli {
     },
     /// OpenTelemetry HTTP server metrics; 5xx responses are errors.
     Availability { selector: String },
+}
+
+/// The client side of an SLO: its SLI over the metrics loadgen exports
+/// during a run (`http_client_request_duration_seconds`), every query
+/// restricted to the run's `loadgen_run` label (see [`crate::client`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientSli {
+    /// Written in the spec (`client:`): a ratio, latency or events SLI.
+    Explicit(Sli),
+    /// Derived from an availability, ratio or events SLI: the requests that
+    /// failed as the run report counts them (a status outside the
+    /// request's `expect`, or no response) over all requests. `selector`
+    /// narrows the requests (`client_selector`); empty is all of the run's.
+    Availability { selector: String },
+    /// Derived from a latency SLI: requests that succeeded within
+    /// `threshold` seconds over all requests (a failed request is never
+    /// fast), from the time each was actually sent.
+    Latency { selector: String, threshold: f64 },
 }
 
 /// Page or ticket alert settings.

@@ -72,8 +72,13 @@ impl EventQueries {
 
 /// The event-count queries of an SLO over a window.
 pub fn events(slo: &Slo, window: Duration) -> EventQueries {
+    sli_events(&slo.sli, window)
+}
+
+/// The event-count queries of an SLI over a window.
+pub fn sli_events(sli: &Sli, window: Duration) -> EventQueries {
     let w = promql_duration(window);
-    match &slo.sli {
+    match sli {
         Sli::Events {
             error_query,
             total_query,
@@ -187,6 +192,9 @@ mod tests {
             description: None,
             objective: 0.999,
             period: Duration::from_secs(30 * 86_400),
+            client: crate::model::ClientSli::Availability {
+                selector: String::new(),
+            },
             sli,
             min_events: 0.0,
             labels: Default::default(),

@@ -37,6 +37,25 @@ pub fn run_window(
     file: &str,
     allow_interrupted: bool,
 ) -> Result<(i64, i64), RunWindowError> {
+    run(text, file, allow_interrupted).map(|r| (r.from, r.to))
+}
+
+/// What a gate needs of a run: its window and its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    /// Unix seconds, rounded down.
+    pub from: i64,
+    /// Unix seconds, rounded up.
+    pub to: i64,
+    /// The `loadgen_run` label of the metrics the run exported; `None` in
+    /// reports written before it existed.
+    pub run_id: Option<String>,
+    /// Whether the run exported its client metrics (the report's `metrics`).
+    pub exported: bool,
+}
+
+/// The window and id of the run in the report `text` (see [`run_window`]).
+pub fn run(text: &str, file: &str, allow_interrupted: bool) -> Result<Run, RunWindowError> {
     let field = |message: String| RunWindowError::Field {
         file: file.to_owned(),
         message,
@@ -107,7 +126,12 @@ pub fn run_window(
             to,
         });
     }
-    Ok((from, to))
+    Ok(Run {
+        from,
+        to,
+        run_id: report.run_id.filter(|id| !id.is_empty()),
+        exported: report.metrics.is_some(),
+    })
 }
 
 /// An RFC 3339 time as whole Unix seconds, rounded down and up.
@@ -150,6 +174,20 @@ mod tests {
             base.insert(k.clone(), v.clone());
         }
         serde_json::Value::Object(base.clone()).to_string()
+    }
+
+    #[test]
+    fn the_run_id_comes_with_the_window() {
+        let text = with_window(
+            r#""started_at": "2023-11-14T22:13:20Z", "ended_at": "2023-11-14T22:14:00Z", "elapsed_s": 40.0, "run_id": "0a1b2c3d4e5f""#,
+        );
+        let r = run(&text, "run.json", false).unwrap();
+        assert_eq!(r.run_id.as_deref(), Some("0a1b2c3d4e5f"));
+        assert_eq!((r.from, r.to), (1_700_000_000, 1_700_000_040));
+        let text = with_window(
+            r#""started_at": "2023-11-14T22:13:20Z", "ended_at": "2023-11-14T22:14:00Z", "elapsed_s": 40.0, "run_id": """#,
+        );
+        assert_eq!(run(&text, "run.json", false).unwrap().run_id, None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use common::diagnostic::Diagnostic;
 use common::input::InputError;
 
 use crate::import::native::{AlertSpecFile, SliSpec, SpecFile};
-use crate::model::{AlertSpec, Alerting, Service, Sli, Slo};
+use crate::model::{AlertSpec, Alerting, ClientSli, Service, Sli, Slo};
 use crate::promql;
 
 /// Errors in a spec.
@@ -135,6 +135,16 @@ impl Ctx<'_> {
         self.at(line, column, message, hint)
     }
 
+    /// The first line from `from` mentioning `needle`, or `from`.
+    fn line_of(&self, from: u64, needle: &str) -> u64 {
+        self.text
+            .lines()
+            .enumerate()
+            .skip(from.saturating_sub(1) as usize)
+            .find(|(_, l)| l.contains(needle))
+            .map_or(from, |(i, _)| i as u64 + 1)
+    }
+
     /// The line where `- name: NAME` starts, to anchor errors in one SLO.
     fn slo_line(&self, name: &str) -> u64 {
         self.text
@@ -243,6 +253,169 @@ fn alert_spec(a: Option<&AlertSpecFile>) -> AlertSpec {
             ..AlertSpec::default()
         },
     }
+}
+
+/// One SLI as written, validated into the model; errors are located from
+/// line `line` (the SLO's, or its `client:`'s).
+fn to_sli(ctx: &Ctx, line: u64, slo_name: &str, sli: &SliSpec) -> Result<Sli, SpecError> {
+    let name = slo_name;
+    Ok(match sli {
+        SliSpec::Events {
+            error_query,
+            total_query,
+        } => {
+            for (what, q) in [("error_query", error_query), ("total_query", total_query)] {
+                if !q.contains("{{.window}}") {
+                    return Err(ctx.near(
+                        line,
+                        what,
+                        format!(
+                            "{what} of slo {:?} has no {{{{.window}}}} placeholder",
+                            name
+                        ),
+                        "write the range as [{{.window}}], as in Sloth",
+                    ));
+                }
+                promql::check(&q.replace("{{.window}}", "5m")).map_err(|e| {
+                    ctx.near(
+                        line,
+                        what,
+                        format!("{what} of slo {:?} is not valid PromQL: {e}", name),
+                        "test the query in Prometheus with [5m] in place of [{{.window}}]",
+                    )
+                })?;
+            }
+            Sli::Events {
+                error_query: error_query.clone(),
+                total_query: total_query.clone(),
+            }
+        }
+        SliSpec::Ratio { good, total } => {
+            for (what, q) in [("good", good), ("total", total)] {
+                promql::check_selector(q).map_err(|e| {
+                    ctx.near(
+                        line,
+                        what,
+                        format!("{what} of slo {:?} must be a metric selector: {e}", name),
+                        "e.g. good: 'http_requests_total{code!~\"5..\"}'",
+                    )
+                })?;
+            }
+            Sli::Ratio {
+                good: good.clone(),
+                total: total.clone(),
+            }
+        }
+        SliSpec::Latency {
+            metric,
+            selector,
+            threshold,
+        } => {
+            let (lo, hi) = ranges::THRESHOLD;
+            if !(*threshold >= lo && *threshold <= hi) {
+                return Err(ctx.value_at(
+                    line,
+                    &["threshold"],
+                    format!(
+                        "latency threshold must be between 1e-9 and 86400 seconds, got {} (slo {:?})",
+                        shown_number(*threshold),
+                        name
+                    ),
+                    "use a bucket bound of the histogram, e.g. threshold: 0.3",
+                ));
+            }
+            let metric = metric.strip_suffix("_bucket").unwrap_or(metric).to_owned();
+            promql::check_selector(&format!("{metric}_bucket{}", promql::braces(selector)))
+                .map_err(|e| {
+                    ctx.near(
+                        line,
+                        "metric",
+                        format!("latency SLI of slo {:?}: {e}", name),
+                        "metric: a histogram name; selector: label matchers like {job=\"api\"}",
+                    )
+                })?;
+            Sli::Latency {
+                metric,
+                selector: selector.clone(),
+                threshold: *threshold,
+            }
+        }
+        SliSpec::Availability { selector } => {
+            promql::check_selector(&format!(
+                "http_server_request_duration_seconds_count{}",
+                promql::braces(selector)
+            ))
+            .map_err(|e| {
+                ctx.near(
+                    line,
+                    "selector",
+                    format!("availability SLI of slo {:?}: {e}", name),
+                    "label matchers like {job=\"target-app\"}",
+                )
+            })?;
+            Sli::Availability {
+                selector: selector.clone(),
+            }
+        }
+    })
+}
+
+/// The client-side SLI of an SLO: `client:` as written (a ratio, latency or
+/// events SLI), or derived from `sli`, narrowed by `client_selector`.
+fn client_sli(
+    ctx: &Ctx,
+    line: u64,
+    name: &str,
+    sli: &Sli,
+    client: Option<&SliSpec>,
+    selector: Option<&str>,
+) -> Result<ClientSli, SpecError> {
+    let at = ctx.line_of(line, "client");
+    let c = match (client, selector) {
+        (Some(_), Some(_)) => {
+            return Err(ctx.near(
+                line,
+                "client_selector",
+                format!("slo {name:?} has both client: and client_selector: (client_selector narrows the derived client-side SLI)"),
+                "write the matchers in client:'s own selectors, or leave client: out to use the derived SLI",
+            ));
+        }
+        (Some(SliSpec::Availability { .. }), None) => {
+            return Err(ctx.near(
+                at,
+                "availability",
+                format!("client: of slo {name:?} cannot be availability (that kind reads the server's metrics)"),
+                "leave client: out for the derived client availability (narrow it with client_selector), or write a ratio of http_client_request_duration_seconds_count",
+            ));
+        }
+        (Some(spec), None) => ClientSli::Explicit(to_sli(ctx, at, name, spec)?),
+        (None, selector) => {
+            let selector = selector.unwrap_or_default();
+            promql::check_selector(&format!(
+                "{}_count{}",
+                crate::client::DURATION,
+                promql::braces(selector)
+            ))
+            .map_err(|e| {
+                ctx.near(
+                    line,
+                    "client_selector",
+                    format!("client_selector of slo {name:?}: {e}"),
+                    "label matchers of loadgen's request series, e.g. {loadgen_request=\"checkout\"}",
+                )
+            })?;
+            crate::client::derive(sli, selector)
+        }
+    };
+    crate::client::queries(&c, std::time::Duration::from_secs(300), "run").map_err(|e| {
+        ctx.near(
+            at,
+            "client",
+            format!("client-side SLI of slo {name:?}: {e}"),
+            "leave loadgen_run out of the client-side SLI: slo adds the report's run_id to every selector",
+        )
+    })?;
+    Ok(c)
 }
 
 fn validate(file: SpecFile, ctx: &Ctx) -> Result<Service, SpecError> {
@@ -393,105 +566,15 @@ fn validate(file: SpecFile, ctx: &Ctx) -> Result<Service, SpecError> {
                 "e.g. min_events: 10",
             ));
         }
-        let sli = match &s.sli {
-            SliSpec::Events {
-                error_query,
-                total_query,
-            } => {
-                for (what, q) in [("error_query", error_query), ("total_query", total_query)] {
-                    if !q.contains("{{.window}}") {
-                        return Err(ctx.near(
-                            line,
-                            what,
-                            format!(
-                                "{what} of slo {:?} has no {{{{.window}}}} placeholder",
-                                s.name
-                            ),
-                            "write the range as [{{.window}}], as in Sloth",
-                        ));
-                    }
-                    promql::check(&q.replace("{{.window}}", "5m")).map_err(|e| {
-                        ctx.near(
-                            line,
-                            what,
-                            format!("{what} of slo {:?} is not valid PromQL: {e}", s.name),
-                            "test the query in Prometheus with [5m] in place of [{{.window}}]",
-                        )
-                    })?;
-                }
-                Sli::Events {
-                    error_query: error_query.clone(),
-                    total_query: total_query.clone(),
-                }
-            }
-            SliSpec::Ratio { good, total } => {
-                for (what, q) in [("good", good), ("total", total)] {
-                    promql::check_selector(q).map_err(|e| {
-                        ctx.near(
-                            line,
-                            what,
-                            format!("{what} of slo {:?} must be a metric selector: {e}", s.name),
-                            "e.g. good: 'http_requests_total{code!~\"5..\"}'",
-                        )
-                    })?;
-                }
-                Sli::Ratio {
-                    good: good.clone(),
-                    total: total.clone(),
-                }
-            }
-            SliSpec::Latency {
-                metric,
-                selector,
-                threshold,
-            } => {
-                let (lo, hi) = ranges::THRESHOLD;
-                if !(*threshold >= lo && *threshold <= hi) {
-                    return Err(ctx.value_at(
-                        line,
-                        &["threshold"],
-                        format!(
-                            "latency threshold must be between 1e-9 and 86400 seconds, got {} (slo {:?})",
-                            shown_number(*threshold),
-                            s.name
-                        ),
-                        "use a bucket bound of the histogram, e.g. threshold: 0.3",
-                    ));
-                }
-                let metric = metric.strip_suffix("_bucket").unwrap_or(metric).to_owned();
-                promql::check_selector(&format!("{metric}_bucket{}", promql::braces(selector)))
-                    .map_err(|e| {
-                        ctx.near(
-                            line,
-                            "metric",
-                            format!("latency SLI of slo {:?}: {e}", s.name),
-                            "metric: a histogram name; selector: label matchers like {job=\"api\"}",
-                        )
-                    })?;
-                Sli::Latency {
-                    metric,
-                    selector: selector.clone(),
-                    threshold: *threshold,
-                }
-            }
-            SliSpec::Availability { selector } => {
-                promql::check_selector(&format!(
-                    "http_server_request_duration_seconds_count{}",
-                    promql::braces(selector)
-                ))
-                .map_err(|e| {
-                    ctx.near(
-                        line,
-                        "selector",
-                        format!("availability SLI of slo {:?}: {e}", s.name),
-                        "label matchers like {job=\"target-app\"}",
-                    )
-                })?;
-                Sli::Availability {
-                    selector: selector.clone(),
-                }
-            }
-        };
+        let sli = to_sli(ctx, line, &s.name, &s.sli)?;
+        let client = client_sli(
+            ctx,
+            line,
+            &s.name,
+            &sli,
+            s.client.as_ref(),
+            s.client_selector.as_deref(),
+        )?;
         let alerting = s.alerting.clone().unwrap_or_default();
         slos.push(Slo {
             name: s.name.clone(),
@@ -499,6 +582,7 @@ fn validate(file: SpecFile, ctx: &Ctx) -> Result<Service, SpecError> {
             objective: s.objective / 100.0,
             period: s.period,
             sli,
+            client,
             min_events: s.min_events.unwrap_or(0.0),
             labels: s.labels.clone(),
             alerting: Alerting {

@@ -48,6 +48,14 @@ fn check(path: &Path) -> Result<Service, CliError> {
             kind(&s.sli),
             queries
         );
+        println!(
+            "    client side ({}): {}",
+            match s.client {
+                crate::model::ClientSli::Explicit(_) => "client:",
+                _ => "derived",
+            },
+            crate::client::describe(&s.client)
+        );
         for a in burn_alerts(s.period) {
             println!(
                 "    {:<6} burn > {:>4} over {} and {} ({:.0}% of the budget)",

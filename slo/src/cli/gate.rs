@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use super::output::{out_verdict, write_atomic};
 use super::report::pct;
 use super::{CliError, Exit, PromArgs};
+use crate::compare::{Comparison, Side};
 use crate::evaluate::{GateResult, GateVerdict};
-use crate::run_window::RunWindowError;
+use crate::run_window::{Run, RunWindowError};
 
 /// Arguments of `slo gate`.
 #[derive(Debug, clap::Args)]
@@ -29,6 +30,12 @@ pub struct GateArgs {
     /// Window end (RFC 3339 or Unix seconds).
     #[arg(long, requires = "from")]
     pub to: Option<String>,
+    /// With --run: beside each SLO's SLI, its client-side SLI from the
+    /// run's own metrics (loadgen_run = the report's run_id, exported with
+    /// `loadgen run --remote-write` or `--metrics-listen`); fails when
+    /// either side misses, naming it.
+    #[arg(long, requires = "run")]
+    pub compare_client: bool,
     /// Also fail when the window's burn rate is above this.
     #[arg(long)]
     pub max_burn: Option<f64>,
@@ -57,12 +64,12 @@ fn unix(t: &str) -> Result<i64, CliError> {
         .map_err(CliError::Invalid)
 }
 
-/// The window of a loadgen report (see [`crate::run_window`]).
-fn run_window(path: &Path, allow_interrupted: bool) -> Result<(i64, i64), CliError> {
+/// The window and id of a loadgen report's run (see [`crate::run_window`]).
+fn run_window(path: &Path, allow_interrupted: bool) -> Result<Run, CliError> {
     let common::input::Text { text, shown } =
         common::input::read_text(path, common::report::MAX_REPORT_BYTES)
             .map_err(|e| CliError::Invalid(e.to_string()))?;
-    crate::run_window::run_window(&text, &shown, allow_interrupted).map_err(|e| match e {
+    crate::run_window::run(&text, &shown, allow_interrupted).map_err(|e| match e {
         RunWindowError::Interrupted { .. } => {
             CliError::Invalid(format!("{e}; judge it anyway with --allow-interrupted"))
         }
@@ -134,8 +141,19 @@ fn junit(service: &str, results: &[GateResult]) -> String {
 pub async fn run(args: GateArgs) -> Result<Exit, CliError> {
     let service = crate::spec::load(&args.spec)?;
     let client = args.prom.client()?;
+    if args.compare_client {
+        let Some(r) = &args.run else {
+            return Err(CliError::Invalid(
+                "--compare-client compares a run's two sides: give --run REPORT.json (not --from and --to)".into(),
+            ));
+        };
+        return compare_client(&args, r, &service, &client).await;
+    }
     let (from, to) = match (&args.run, &args.from, &args.to) {
-        (Some(r), _, _) => run_window(r, args.allow_interrupted)?,
+        (Some(r), _, _) => {
+            let run = run_window(r, args.allow_interrupted)?;
+            (run.from, run.to)
+        }
         (None, Some(f), Some(t)) => (unix(f)?, unix(t)?),
         _ => {
             return Err(CliError::Invalid(
@@ -160,16 +178,141 @@ pub async fn run(args: GateArgs) -> Result<Exit, CliError> {
         let xml = junit(&service.name, &results);
         write_atomic(p, &xml)?;
     }
-    Ok(if results.iter().any(|r| r.verdict == GateVerdict::Fail) {
+    Ok(exit(results.iter().map(|r| r.verdict)))
+}
+
+/// 99 when a verdict failed, else 3 when one is inconclusive, else 0.
+fn exit(verdicts: impl Iterator<Item = GateVerdict> + Clone) -> Exit {
+    if verdicts.clone().any(|v| v == GateVerdict::Fail) {
         Exit::Failed
-    } else if results
-        .iter()
-        .any(|r| r.verdict == GateVerdict::Inconclusive)
-    {
+    } else if verdicts.into_iter().any(|v| v == GateVerdict::Inconclusive) {
         Exit::Inconclusive
     } else {
         Exit::Ok
+    }
+}
+
+fn verdict_word(v: GateVerdict) -> &'static str {
+    match v {
+        GateVerdict::Pass => "PASS",
+        GateVerdict::Fail => "FAIL",
+        GateVerdict::Inconclusive => "INCONCLUSIVE",
+    }
+}
+
+/// `slo gate --run REPORT --compare-client`.
+async fn compare_client(
+    args: &GateArgs,
+    report: &Path,
+    service: &crate::model::Service,
+    client: &crate::prom::Prom,
+) -> Result<Exit, CliError> {
+    let run = run_window(report, args.allow_interrupted)?;
+    let run_id = match (&run.run_id, run.exported) {
+        (Some(id), true) => id.clone(),
+        (id, _) => {
+            return Err(CliError::Invalid(format!(
+                "{}: {}, so Prometheus holds no client metrics of it to compare; rerun with `loadgen run --remote-write URL` (Prometheus's /api/v1/write, with --web.enable-remote-write-receiver) or `--metrics-listen ADDR` scraped by Prometheus",
+                report.display(),
+                if id.is_none() {
+                    "the report has no run_id"
+                } else {
+                    "the run exported no client metrics (the report has no metrics)"
+                }
+            )));
+        }
+    };
+    let results = crate::compare::gate(client, service, &run_id, run.from, run.to, args.max_burn)
+        .await
+        .map_err(|e| match e {
+            crate::compare::CompareError::Prom(e) => CliError::Inconclusive(e.to_string()),
+            e => CliError::Invalid(e.to_string()),
+        })?;
+    out_verdict(&comparison_text(&results))?;
+    if let Some(p) = &args.json {
+        let text = serde_json::to_string_pretty(&results).unwrap_or_default();
+        write_atomic(p, &text)?;
+    }
+    if let Some(p) = &args.junit {
+        write_atomic(p, &comparison_junit(&service.name, &results))?;
+    }
+    Ok(exit(results.iter().map(|r| r.verdict)))
+}
+
+/// The comparison as a table (a row per SLO and side), then a verdict line
+/// per SLO and what its client side counted.
+fn comparison_text(results: &[Comparison]) -> String {
+    let width = results
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(3);
+    let mut text = format!(
+        "{:<width$}  {:<6}  {:>10}  {:>9}  {:>10}  {:>10}  verdict\n",
+        "SLO", "side", "SLI", "objective", "requests", "bad"
+    );
+    let count = |x: Option<f64>| x.map_or("-".to_owned(), |x| format!("{x:.0}"));
+    for r in results {
+        for (side, g) in [(Side::Server, &r.server), (Side::Client, &r.client)] {
+            text += &format!(
+                "{:<width$}  {:<6}  {:>10}  {:>9}  {:>10}  {:>10}  {}\n",
+                r.name,
+                side.as_str(),
+                match g.verdict {
+                    GateVerdict::Inconclusive => "unknown".to_owned(),
+                    _ => pct(g.sli),
+                },
+                format!("{}%", r.objective * 100.0),
+                count(g.total),
+                count(g.errors),
+                verdict_word(g.verdict)
+            );
+        }
+    }
+    for r in results {
+        text += &format!("{} {}: {}\n", verdict_word(r.verdict), r.name, r.reason);
+        text += &format!(
+            "  client side: {} ({}), over the run's {}s\n",
+            r.client_sli,
+            crate::compare::run_matcher(&r.run_id),
+            r.window_seconds
+        );
+    }
+    text
+}
+
+/// The comparison as JUnit XML: a test case per SLO and side, named
+/// `SLO (server)` and `SLO (client)`.
+fn comparison_junit(service: &str, results: &[Comparison]) -> String {
+    use common::junit::{Case, Document, Outcome, Suite};
+    let mut cases = Vec::new();
+    for r in results {
+        for (side, g) in [(Side::Server, &r.server), (Side::Client, &r.client)] {
+            let outcome = match g.verdict {
+                GateVerdict::Pass => Outcome::Passed,
+                GateVerdict::Fail => Outcome::Failure {
+                    message: r.reason.clone(),
+                    text: None,
+                },
+                GateVerdict::Inconclusive => Outcome::Error {
+                    message: g.reason.clone(),
+                    text: None,
+                },
+            };
+            cases.push(Case::new(
+                "slo.gate",
+                format!("{} ({})", r.name, side.as_str()),
+                outcome,
+            ));
+        }
+    }
+    Document::Suite(Suite {
+        name: format!("slo gate {service} --compare-client"),
+        cases,
+        ..Suite::default()
     })
+    .render()
 }
 
 #[cfg(test)]
@@ -189,6 +332,51 @@ mod tests {
             verdict,
             reason: "SLI <99% & more".into(),
         }
+    }
+
+    #[test]
+    fn compare_client_has_a_case_per_side_and_a_row_per_side() {
+        let slo = crate::spec::parse(
+            "version: slo/v1\nservice: s\nslos:\n  - name: avail\n    objective: 99\n    sli:\n      availability: {}\n",
+            Path::new("s.yaml"),
+        )
+        .unwrap()
+        .slos
+        .remove(0);
+        let counted = |total, errors| {
+            crate::evaluate::Reading::Events(crate::budget::Events { total, errors })
+        };
+        let c = crate::compare::compare(
+            &slo,
+            std::time::Duration::from_secs(30),
+            "run7",
+            &counted(100.0, 0.0),
+            &counted(100.0, 10.0),
+            None,
+        );
+        let xml = comparison_junit("s", std::slice::from_ref(&c));
+        assert!(xml.contains("name=\"avail (server)\""), "{xml}");
+        assert!(xml.contains("name=\"avail (client)\""), "{xml}");
+        assert!(
+            xml.contains("tests=\"2\" failures=\"1\" errors=\"0\""),
+            "{xml}"
+        );
+        let text = comparison_text(&[c]);
+        let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("avail ")).collect();
+        assert_eq!(rows.len(), 2, "{text}");
+        assert!(
+            rows[0].contains("server") && rows[0].ends_with("PASS"),
+            "{text}"
+        );
+        assert!(
+            rows[1].contains("client") && rows[1].contains("90.0000%") && rows[1].ends_with("FAIL"),
+            "{text}"
+        );
+        assert!(
+            text.contains("FAIL avail: client-side SLI 90.00% misses"),
+            "{text}"
+        );
+        assert!(text.contains("loadgen_run=\"run7\""), "{text}");
     }
 
     #[test]

@@ -69,7 +69,7 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Did a load test meet the SLOs? Exit 99 if not, 3 when it cannot tell.
     #[command(
-        after_help = "Examples:\n  slo gate spec.yaml --prometheus http://127.0.0.1:9090 --run report.json\n  slo gate spec.yaml --prometheus http://127.0.0.1:9090 --from 2026-11-21T10:00:00Z --to 2026-11-21T10:05:00Z"
+        after_help = "Examples:\n  slo gate spec.yaml --prometheus http://127.0.0.1:9090 --run report.json\n  slo gate spec.yaml --prometheus http://127.0.0.1:9090 --from 2026-11-21T10:00:00Z --to 2026-11-21T10:05:00Z\n  slo gate spec.yaml --prometheus http://127.0.0.1:9090 --run report.json --compare-client\n\nWith --compare-client, each SLO's SLI over the service's metrics is shown beside\nits client-side SLI over the metrics the run exported (loadgen run --remote-write\nor --metrics-listen), and the gate fails when either misses, naming which."
     )]
     Gate(gate::GateArgs),
     /// Validate a spec: structure, objectives, periods, and every PromQL query it implies.

@@ -35,6 +35,16 @@ pub struct SloSpec {
     #[schemars(with = "String")]
     pub period: Duration,
     pub sli: SliSpec,
+    /// The client-side SLI, over the metrics loadgen exports during a run
+    /// (`slo gate --compare-client`): a ratio, latency or events SLI. Without
+    /// it, one is derived from `sli` (see slo/README.md, "Client-side SLIs").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<SliSpec>,
+    /// Label matchers narrowing the derived client-side SLI to some of the
+    /// run's requests, e.g. `{loadgen_request="checkout"}`; without it, all
+    /// requests of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_selector: Option<String>,
     /// Windows with fewer events than this are "no traffic", not a verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_events: Option<f64>,

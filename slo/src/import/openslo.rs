@@ -238,6 +238,8 @@ pub fn from_openslo(docs: Vec<OpenSloDoc>) -> Result<SpecFile, Refusal> {
                 objective: target,
                 period,
                 sli: sli.clone(),
+                client: None,
+                client_selector: None,
                 min_events: None,
                 alerting: None,
                 labels: BTreeMap::new(),

@@ -141,6 +141,8 @@ fn sloth_slos(slos: Vec<SlothSlo>) -> Result<Vec<SloSpec>, Refusal> {
                 // Sloth's default period.
                 period: Duration::from_secs(30 * 86_400),
                 sli,
+                client: None,
+                client_selector: None,
                 min_events: None,
                 alerting,
                 labels: s.labels,

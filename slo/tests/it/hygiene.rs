@@ -29,7 +29,7 @@ fn typos_in_every_spec_format_exit_2_at_the_field_with_a_suggestion() {
             format!("{NATIVE}    objectve: 99\n    sli:\n      availability: {{}}\n"),
             "objectve",
             "did you mean \"objective\"?",
-            "valid fields here: name, description, objective, period, sli, min_events, alerting, labels",
+            "valid fields here: name, description, objective, period, sli, client, client_selector, min_events, alerting, labels",
         ),
         (
             "native alerting field",

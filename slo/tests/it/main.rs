@@ -8,6 +8,7 @@ mod alerts_live;
 mod answers;
 mod auth;
 mod check;
+mod client_gate;
 mod dashboard;
 mod dashboard_live;
 mod fake_prom;
