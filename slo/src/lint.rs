@@ -43,7 +43,10 @@ pub struct Offline {
 /// query (over each alert window and the period) with promql-parser.
 pub fn offline(service: &Service) -> Result<Offline, OfflineError> {
     let rules = crate::rules::service_rules(service)?;
-    crate::dashboard::dashboard(service, &crate::dashboard::Options::for_service(service))?;
+    let opts = crate::dashboard::Options::for_service(service);
+    crate::dashboard::dashboard(service, &opts)?;
+    // And the load test dashboard (`slo dashboard --loadtest`).
+    crate::loadtest_dashboard::dashboard(service, &opts)?;
     let mut queries = Vec::with_capacity(service.slos.len());
     for s in &service.slos {
         let mut parsed = 0;
