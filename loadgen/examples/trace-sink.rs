@@ -64,10 +64,7 @@ fn batch(seq: u64) -> Vec<u8> {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {
-                attributes: vec![kv(
-                    "service.name",
-                    Value::StringValue("target-app".into()),
-                )],
+                attributes: vec![kv("service.name", Value::StringValue("target-app".into()))],
                 ..Default::default()
             }),
             scope_spans: vec![ScopeSpans {
