@@ -10,7 +10,8 @@
 //! [`output`] writes the report files, [`prometheus`] starts the demo's
 //! Prometheus, and [`cli`] is the command line (clap stops there); the
 //! binary only wires it up. [`client`] and [`client_spans`] are the HTTP
-//! client and its OTLP spans, [`input`] the size caps of the user files it
+//! client and its OTLP spans, [`trace_sink`] the OTLP receiver the
+//! analysis reads server spans from, [`input`] the size caps of the user files it
 //! reads (reading, diagnostics, atomic writes, JUnit and exit codes are
 //! `common`'s).
 //!
@@ -38,6 +39,7 @@ pub mod stats;
 pub mod tally;
 pub mod threshold;
 pub mod traced;
+pub mod trace_sink;
 pub mod tui;
 
 /// The bundled scenarios, by name, for `loadgen demo` and the docs.

@@ -21,6 +21,7 @@ mod remote_write;
 mod reports;
 mod runs;
 mod tls_http2;
+mod trace_sink;
 mod tui;
 mod tui_views;
 mod url_mode;
