@@ -38,8 +38,8 @@ pub mod scenario;
 pub mod stats;
 pub mod tally;
 pub mod threshold;
-pub mod traced;
 pub mod trace_sink;
+pub mod traced;
 pub mod tui;
 
 /// The bundled scenarios, by name, for `loadgen demo` and the docs.

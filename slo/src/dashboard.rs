@@ -751,7 +751,8 @@ pub fn expand_vars(expr: &str, rate_interval: &str, values: &[(&str, &str)]) -> 
         .replace("$__rate_interval", rate_interval)
         .replace("${__rate_interval}", rate_interval)
         .replace("$__interval", rate_interval)
-        .replace("$__range", rate_interval);
+        // The dashboards' time range (the default, an hour).
+        .replace("$__range", "1h");
     let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
     let mut out = String::with_capacity(expr.len());
     let mut rest = expr.as_str();

@@ -54,15 +54,24 @@ pub fn uid(service: &str) -> String {
     u
 }
 
-/// The run row: totals of the whole run from the cumulative counters.
+/// A counter's total over the dashboard's range: the largest value of each
+/// series in it (a counter's last), summed. Every series counts, also one
+/// that ended early (a shard done first, or a scraped run gone stale once
+/// loadgen exited), which a plain `sum(counter)` at the range's end misses.
+fn total(series: &str) -> String {
+    format!("sum(max_over_time({series}[$__range]))")
+}
+
+/// The run row: totals of the whole run from the cumulative counters, as
+/// instant queries over the dashboard's range.
 fn run_row(grid: &mut Grid) {
-    let all = format!("{CLIENT_DURATION}_count{CLIENT}");
-    let failed = format!(
+    let all = total(&format!("{CLIENT_DURATION}_count{CLIENT}"));
+    let failed = total(&format!(
         "{CLIENT_DURATION}_count{}",
         with_matcher(CLIENT, "error_type!=\"\"")
-    );
+    ));
     // No failed series yet is 0 failed, as long as there is traffic.
-    let failed_or_zero = format!("(sum({failed}) or sum({all}) * 0)");
+    let failed_or_zero = format!("({failed} or {all} * 0)");
     grid.row("Run $loadgen_run");
     let count = steps(&[(None, "blue")]);
     let cells = [
@@ -72,7 +81,7 @@ fn run_row(grid: &mut Grid) {
                 "Requests the selected shards of the run have finished so far, answered or not (sum of {CLIENT_DURATION}_count). After the run it equals the report's request count."
             ),
             "short",
-            format!("sum({all})"),
+            all.clone(),
             count.clone(),
         ),
         (
@@ -86,14 +95,14 @@ fn run_row(grid: &mut Grid) {
             "Error ratio",
             "Failed requests over all requests of the run so far, as the run report counts them.".to_owned(),
             "percentunit",
-            format!("{failed_or_zero}\n/\nsum({all})"),
+            format!("{failed_or_zero}\n/\n{all}"),
             steps(&[(None, "green"), (Some(0.01), "red")]),
         ),
         (
             "Iterations",
             format!("Iterations started so far ({ITERATIONS})."),
             "short",
-            format!("sum({ITERATIONS}{CLIENT})"),
+            total(&format!("{ITERATIONS}{CLIENT}")),
             count,
         ),
         (
@@ -102,7 +111,7 @@ fn run_row(grid: &mut Grid) {
                 "Iterations of the open model that were due but could not start because every user was busy ({DROPPED}). Above 0 the run sent less than its target: raise max_users, or the target is slower than planned."
             ),
             "short",
-            format!("sum({DROPPED}{CLIENT})"),
+            total(&format!("{DROPPED}{CLIENT}")),
             steps(&[(None, "green"), (Some(1.0), "orange")]),
         ),
     ];
@@ -111,6 +120,9 @@ fn run_row(grid: &mut Grid) {
         let mut p = stat(title, &description, unit, expr, thresholds);
         p["fieldConfig"]["defaults"]["decimals"] = json!(if unit == "percentunit" { 2 } else { 0 });
         p["fieldConfig"]["defaults"]["noValue"] = json!("no run data");
+        // One number over the whole range, not a series of sums.
+        p["targets"][0]["instant"] = json!(true);
+        p["targets"][0]["range"] = json!(false);
         // 24 columns: four cells of 5 and the last of 4.
         let w = if x < 20 { 5 } else { 4 };
         grid.put(p, x, 0, w, 4);

@@ -10,7 +10,10 @@ use std::time::Duration;
 use clap::Args;
 use common::report::{MetricsExport, RemoteWriteReport};
 
+use std::sync::atomic::Ordering;
+
 use super::error::CliError;
+use crate::engine::Control;
 use crate::metrics::listen::Listener;
 use crate::metrics::remote_write::{self, Writer};
 use crate::metrics::{RUN_LABEL, Sink, check_label_name, fresh_run_id};
@@ -18,8 +21,21 @@ use crate::metrics::{RUN_LABEL, Sink, check_label_name, fresh_run_id};
 /// The label a shard of a split run adds with its index.
 pub const SHARD_LABEL: &str = "loadgen_shard";
 
+/// The environment variable of the basic-auth password (never a flag: a
+/// command line is visible to every user of the machine).
+pub const PASSWORD_ENV: &str = "LOADGEN_REMOTE_WRITE_PASSWORD";
+
+/// `--metrics-listen`'s address, with an example when it is not one.
+fn listen_addr(s: &str) -> Result<SocketAddr, String> {
+    s.parse().map_err(|_| {
+        format!(
+            "{s:?} is not an IP address and port (e.g. 127.0.0.1:9464, 0.0.0.0:9464, or [::]:9464; port 0 picks a free one)"
+        )
+    })
+}
+
 // The flags (no doc comment: clap would take it for help text).
-#[derive(Debug, Args, Default)]
+#[derive(Args, Default)]
 pub(super) struct MetricsArgs {
     /// Send the client metrics to this Prometheus remote-write receiver while the run
     /// runs (remote write 1.0, protobuf + snappy), e.g. http://127.0.0.1:9090/api/v1/write;
@@ -37,33 +53,27 @@ pub(super) struct MetricsArgs {
     /// LOADGEN_REMOTE_WRITE_PASSWORD.
     #[arg(long, value_name = "USER", requires = "remote_write")]
     remote_write_user: Option<String>,
-    #[arg(
-        long,
-        env = "LOADGEN_REMOTE_WRITE_PASSWORD",
-        hide = true,
-        hide_env_values = true
-    )]
-    remote_write_password: Option<String>,
-    /// Bearer token for --remote-write (better from the environment).
+    /// Bearer token for --remote-write (better from the environment); a
+    /// --remote-write-user given too wins.
     #[arg(
         long,
         value_name = "TOKEN",
         env = "LOADGEN_REMOTE_WRITE_TOKEN",
-        hide_env_values = true,
-        conflicts_with = "remote_write_user"
+        hide_env_values = true
     )]
     remote_write_token: Option<String>,
     /// Serve the client metrics as OpenMetrics text at http://ADDR/metrics while the
     /// run runs, for a Prometheus that scrapes (e.g. 127.0.0.1:9464; port 0 picks one
     /// and prints it).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = listen_addr)]
     metrics_listen: Option<SocketAddr>,
     /// After the run, keep serving --metrics-listen until a scrape has read the final
     /// totals, at most this long (set it to the scrape interval to lose nothing).
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration, requires = "metrics_listen")]
     metrics_linger: Duration,
     /// The run's id: the loadgen_run label on every series (default: a fresh id); in the
-    /// report as run_id, which `slo gate --compare-client` selects by.
+    /// report as run_id, which `slo gate --compare-client` selects by. Letters, digits
+    /// and . _ : - only.
     #[arg(long, value_name = "ID", env = "LOADGEN_RUN_ID")]
     run_id: Option<String>,
     /// A label on every series of the client metrics (repeatable), e.g. --metrics-label team=shop.
@@ -71,8 +81,29 @@ pub(super) struct MetricsArgs {
     metrics_labels: Vec<String>,
 }
 
-/// Remote write as the flags ask for it.
-#[derive(Debug, Clone)]
+impl std::fmt::Debug for MetricsArgs {
+    // Never prints the URL (it may hold credentials) or the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsArgs")
+            .field("remote_write", &self.remote_write.as_deref().map(|_| "***"))
+            .field("remote_write_interval", &self.remote_write_interval)
+            .field("remote_write_timeout", &self.remote_write_timeout)
+            .field("remote_write_user", &self.remote_write_user)
+            .field(
+                "remote_write_token",
+                &self.remote_write_token.as_deref().map(|_| "***"),
+            )
+            .field("metrics_listen", &self.metrics_listen)
+            .field("metrics_linger", &self.metrics_linger)
+            .field("run_id", &self.run_id)
+            .field("metrics_labels", &self.metrics_labels)
+            .finish()
+    }
+}
+
+/// Remote write as the flags ask for it (no `Debug`: the URL may hold
+/// credentials).
+#[derive(Clone)]
 pub(super) struct RemoteSpec {
     pub url: String,
     pub auth: remote_write::Auth,
@@ -81,7 +112,7 @@ pub(super) struct RemoteSpec {
 }
 
 /// The checked flags.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(super) struct Export {
     /// Given by --run-id, or made when the metrics are on.
     pub run_id: Option<String>,
@@ -103,11 +134,17 @@ impl MetricsArgs {
     /// Checks the flags; `shard` is (index, count) of a split run, whose
     /// series get `loadgen_shard`.
     pub(super) fn into_export(self, shard: (u32, u32)) -> Result<Export, CliError> {
+        // An id that PromQL, a dashboard variable and a file name all take as is.
         if let Some(id) = &self.run_id
-            && (id.is_empty() || id.len() > MAX_RUN_ID || id.chars().any(char::is_control))
+            && (id.is_empty()
+                || id.len() > MAX_RUN_ID
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')))
         {
             return Err(invalid(format!(
-                "invalid --run-id {id:?}: 1 to {MAX_RUN_ID} characters, no control characters (e.g. --run-id checkout-2026-12-02)"
+                "invalid --run-id {:?}: 1 to {MAX_RUN_ID} letters, digits, '.', '_', ':' or '-' (e.g. --run-id checkout-2026-12-02)",
+                common::input::cut(id, 80)
             )));
         }
         if self.metrics_labels.len() > MAX_LABELS {
@@ -163,7 +200,7 @@ impl MetricsArgs {
                 let auth = match (self.remote_write_user, self.remote_write_token) {
                     (Some(user), _) => remote_write::Auth::Basic {
                         user,
-                        password: self.remote_write_password.unwrap_or_default(),
+                        password: std::env::var(PASSWORD_ENV).unwrap_or_default(),
                     },
                     (None, Some(token)) => remote_write::Auth::Bearer(token),
                     (None, None) => remote_write::Auth::None,
@@ -211,11 +248,12 @@ impl Export {
                 let l = Listener::bind(addr, sink.readings.subscribe(), sink.finished.subscribe())
                     .await
                     .map_err(|e| {
-                        CliError::invalid(anyhow::Error::new(e).context(format!(
+                        CliError::failure(anyhow::Error::new(e).context(format!(
                             "--metrics-listen {addr}: is another process on that port? (port 0 picks a free one)"
                         )))
                     })?;
-                if !quiet {
+                // A port loadgen chose is said even with --quiet: it is how to reach it.
+                if !quiet || addr.port() == 0 {
                     eprintln!(
                         "loadgen: serving the client metrics at http://{}/metrics ({RUN_LABEL}=\"{}\")",
                         l.local_addr(),
@@ -265,7 +303,9 @@ impl Running {
     /// (at most its timeout; half a second when `interrupted`), waits for
     /// the final scrape (at most the linger; not at all when interrupted),
     /// and says how it went, warning on stderr about remote-write failures.
-    pub(super) async fn finish(self, interrupted: bool) -> MetricsExport {
+    /// A Ctrl-C while it waits cuts the waits short the same way.
+    pub(super) async fn finish(self, control: &Control) -> MetricsExport {
+        let interrupted = control.interrupted.load(Ordering::SeqCst);
         let hurry = Duration::from_millis(500);
         let flush = if interrupted {
             hurry.min(self.timeout)
@@ -279,13 +319,13 @@ impl Running {
         };
         let remote = async {
             match self.writer {
-                Some(w) => Some(w.finish(flush).await),
+                Some(w) => Some(w.finish_or(flush, control.until_interrupted()).await),
                 None => None,
             }
         };
         let listen = async {
             match self.listener {
-                Some(l) => Some(l.finish(linger).await),
+                Some(l) => Some(l.finish_or(linger, control.until_interrupted()).await),
                 None => None,
             }
         };

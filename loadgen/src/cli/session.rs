@@ -161,10 +161,7 @@ pub(super) async fn execute(
         crate::progress::clear();
     }
     let exported = match exporting {
-        Some(e) => Some(
-            e.finish(control.interrupted.load(Ordering::SeqCst) || hurry)
-                .await,
-        ),
+        Some(e) => Some(e.finish(&control).await),
         None => None,
     };
     let run = run.context("the run failed")?;

@@ -17,6 +17,9 @@ pub struct Control {
     halt: watch::Sender<bool>,
     /// A second interruption: skip whatever waiting is left.
     pub hurry: AtomicBool,
+    /// Set by [`Control::interrupt`] (not by an ordinary halt): what waits
+    /// after the run (a metrics flush, a last scrape) is cut short.
+    interrupts: watch::Sender<bool>,
 }
 
 impl Default for Control {
@@ -27,6 +30,7 @@ impl Default for Control {
             errors: AtomicU64::new(0),
             halt: watch::Sender::new(false),
             hurry: AtomicBool::new(false),
+            interrupts: watch::Sender::new(false),
         }
     }
 }
@@ -35,6 +39,7 @@ impl Control {
     /// Stops the run at once; reports are still written.
     pub fn interrupt(&self) {
         self.interrupted.store(true, Ordering::SeqCst);
+        self.interrupts.send_replace(true);
         self.halt();
         goose::trigger_killswitch("interrupted");
     }
@@ -46,6 +51,13 @@ impl Control {
 
     pub fn halted(&self) -> bool {
         *self.halt.borrow()
+    }
+
+    /// Returns once the run is interrupted (Ctrl-C, SIGTERM), also when
+    /// that happened before the call.
+    pub async fn until_interrupted(&self) {
+        let mut rx = self.interrupts.subscribe();
+        let _ = rx.wait_for(|i| *i).await;
     }
 
     /// Returns once the run is halted.

@@ -39,12 +39,9 @@ pub(super) fn spawn(
         let mut rec = Recorder::new(plan.names.len(), keep_interval_histograms)
             .with_traced(clock.traced)
             .with_metrics(clock.metrics.as_ref().map(|sink| {
-                ClientMetrics::new(
-                    &sink.run_id,
-                    &sink.labels,
-                    &server_address(&target),
-                    metas(&plan),
-                )
+                let (host, port) = server_address(&target);
+                ClientMetrics::new(&sink.run_id, &sink.labels, &host, metas(&plan))
+                    .with_server_port(port)
             }));
         // A live view gets four snapshots a second; otherwise once a second is enough.
         let every = if clock.live.is_some() {
@@ -144,13 +141,31 @@ fn publish(ctx: &RunCtx, rec: &Recorder, profile: &Pacer, duration: Duration, la
     }
 }
 
-/// The `server_address` label: the target's host and port as the base URL
-/// gives them (`127.0.0.1:8080`, `shop.example`).
-fn server_address(base: &str) -> String {
-    let rest = base.split_once("://").map_or(base, |(_, r)| r);
+/// The `server_address` and `server_port` labels: the target's host (no
+/// port, no credentials) and its port, the scheme's default when the base
+/// URL gives none (`127.0.0.1`, 8080; `shop.example`, 443).
+fn server_address(base: &str) -> (String, Option<u16>) {
+    let (scheme, rest) = base.split_once("://").unwrap_or(("http", base));
     let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
     // Credentials in the URL are never a label.
-    authority.rsplit('@').next().unwrap_or(authority).to_owned()
+    let hostport = authority.rsplit('@').next().unwrap_or(authority);
+    let default = match scheme {
+        "https" => Some(443),
+        "http" => Some(80),
+        _ => None,
+    };
+    // `[::1]:9`: the port is after the bracket.
+    let split_at = match hostport.rfind(']') {
+        Some(b) => hostport[b..].find(':').map(|i| b + i),
+        None => hostport.rfind(':'),
+    };
+    match split_at {
+        Some(i) => {
+            let port = hostport[i + 1..].parse::<u16>().ok().or(default);
+            (hostport[..i].to_owned(), port)
+        }
+        None => (hostport.to_owned(), default),
+    }
 }
 
 /// The series of the request histograms: one per scenario, request name
@@ -195,12 +210,17 @@ mod tests {
     use super::server_address;
 
     #[test]
-    fn the_server_address_is_the_authority_without_credentials() {
+    fn the_server_address_is_the_host_without_credentials_and_the_port_apart() {
+        let s = |h: &str, p: u16| (h.to_owned(), Some(p));
         assert_eq!(
             server_address("http://127.0.0.1:8080/api"),
-            "127.0.0.1:8080"
+            s("127.0.0.1", 8080)
         );
-        assert_eq!(server_address("https://u:p@shop.example"), "shop.example");
-        assert_eq!(server_address("http://[::1]:9/x?y"), "[::1]:9");
+        assert_eq!(
+            server_address("https://u:p@shop.example"),
+            s("shop.example", 443)
+        );
+        assert_eq!(server_address("http://[::1]:9/x?y"), s("[::1]", 9));
+        assert_eq!(server_address("http://[::1]/"), s("[::1]", 80));
     }
 }

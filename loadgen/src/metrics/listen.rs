@@ -120,11 +120,20 @@ impl Listener {
 
     /// Once the run's final reading is published: waits until a scrape has
     /// read it, at most `linger`, then stops serving.
-    pub async fn finish(mut self, linger: Duration) -> ListenReport {
+    pub async fn finish(self, linger: Duration) -> ListenReport {
+        self.finish_or(linger, std::future::pending()).await
+    }
+
+    /// [`Listener::finish`], not lingering past `cut` (a Ctrl-C).
+    pub async fn finish_or(
+        mut self,
+        linger: Duration,
+        cut: impl std::future::Future<Output = ()>,
+    ) -> ListenReport {
         if !linger.is_zero() {
             let told = self.shared.told.clone();
             let scraped = self.shared.final_scraped.clone();
-            let _ = tokio::time::timeout(linger, async move {
+            let scrape = tokio::time::timeout(linger, async move {
                 loop {
                     let wake = told.notified();
                     if scraped.load(Ordering::SeqCst) {
@@ -132,8 +141,11 @@ impl Listener {
                     }
                     wake.await;
                 }
-            })
-            .await;
+            });
+            tokio::select! {
+                _ = scrape => {}
+                _ = cut => {}
+            }
         }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

@@ -3,7 +3,7 @@
 //!
 //! The names follow OpenTelemetry's HTTP client semantic conventions as
 //! Prometheus spells them (`http_client_request_duration_seconds`, labels
-//! `http_request_method`, `server_address`, `http_response_status_code`,
+//! `http_request_method`, `server_address`, `server_port`, `http_response_status_code`,
 //! `error_type`), plus loadgen's own (`loadgen_request_latency_seconds`,
 //! the corrected latency, and the iteration counters and gauges). Every
 //! series carries `loadgen_run` and the run's extra labels.
@@ -70,15 +70,15 @@ pub const RUN_LABEL: &str = "loadgen_run";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Histo {
     pub buckets: [u64; BUCKETS],
-    /// Sum of the recorded latencies, microseconds.
-    pub sum_us: u64,
+    /// Sum of the recorded latencies, nanoseconds.
+    pub sum_ns: u64,
 }
 
 impl Default for Histo {
     fn default() -> Self {
         Self {
             buckets: [0; BUCKETS],
-            sum_us: 0,
+            sum_ns: 0,
         }
     }
 }
@@ -88,24 +88,28 @@ pub fn bucket_of(us: u64) -> usize {
     BOUNDS_US.partition_point(|&b| b < us)
 }
 
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+/// Whole microseconds, rounded up: a latency a nanosecond over a bound is
+/// over it (`le` is "at most").
+fn micros_up(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos().div_ceil(1000)).unwrap_or(u64::MAX)
 }
 
 impl Histo {
     pub fn record(&mut self, d: Duration) {
-        let us = micros(d);
+        let us = micros_up(d);
         if let Some(b) = self.buckets.get_mut(bucket_of(us)) {
             *b = b.saturating_add(1);
         }
-        self.sum_us = self.sum_us.saturating_add(us);
+        self.sum_ns = self
+            .sum_ns
+            .saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
     }
 
     pub fn add(&mut self, other: &Histo) {
         for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
             *a = a.saturating_add(*b);
         }
-        self.sum_us = self.sum_us.saturating_add(other.sum_us);
+        self.sum_ns = self.sum_ns.saturating_add(other.sum_ns);
     }
 
     pub fn count(&self) -> u64 {
@@ -215,6 +219,7 @@ pub struct ClientMetrics {
     /// Labels on every series: `loadgen_run` first, then the extra ones.
     common: Vec<(String, String)>,
     server_address: String,
+    server_port: Option<u16>,
     metas: Vec<SeriesMeta>,
     /// Sorted by key: a reading lists series in a stable order.
     series: std::collections::BTreeMap<SeriesKey, Buckets>,
@@ -344,9 +349,16 @@ impl ClientMetrics {
         Self {
             common,
             server_address: server_address.to_owned(),
+            server_port: None,
             metas,
             series: Default::default(),
         }
+    }
+
+    /// The `server_port` label of the request series.
+    pub fn with_server_port(mut self, port: Option<u16>) -> Self {
+        self.server_port = port;
+        self
     }
 
     /// Adds a shard's counts.
@@ -372,6 +384,9 @@ impl ClientMetrics {
             labels.push(("http_request_method".to_owned(), m.method.clone()));
         }
         labels.push(("server_address".to_owned(), self.server_address.clone()));
+        if let Some(p) = self.server_port {
+            labels.push(("server_port".to_owned(), p.to_string()));
+        }
         if let Some(s) = status {
             labels.push(("http_response_status_code".to_owned(), s.to_string()));
         }
@@ -392,7 +407,7 @@ impl ClientMetrics {
                         labels: self.request_labels(k),
                         value: Value::Histogram {
                             cumulative: h.cumulative(),
-                            sum: h.sum_us as f64 / 1e6,
+                            sum: h.sum_ns as f64 / 1e9,
                         },
                     }
                 })
@@ -513,12 +528,13 @@ pub fn check_label_name(name: &str) -> Result<(), String> {
     if name.starts_with("__") {
         return Err(format!("{name:?}: names starting with __ are reserved"));
     }
-    const OWN: [&str; 8] = [
+    const OWN: [&str; 9] = [
         RUN_LABEL,
         "loadgen_scenario",
         "loadgen_request",
         "http_request_method",
         "server_address",
+        "server_port",
         "http_response_status_code",
         "error_type",
         "le",
@@ -542,6 +558,13 @@ mod tests {
         assert_eq!(BOUNDS[11], 0.3);
         assert_eq!(bucket_of(10_000_000), 19);
         assert_eq!(bucket_of(10_000_001), 20);
+        // A nanosecond over a bound is over it.
+        let mut h = Histo::default();
+        h.record(Duration::from_nanos(5_000_001));
+        h.record(Duration::from_micros(5_000));
+        assert_eq!(h.buckets[2], 1, "5 ms is in le=0.005");
+        assert_eq!(h.buckets[3], 1, "5.000001 ms is not");
+        assert_eq!(h.sum_ns, 10_000_001);
         assert_eq!(bucket_of(u64::MAX), BUCKETS - 1);
         assert!(BOUNDS_US.windows(2).all(|w| w[0] < w[1]));
         for (b, us) in BOUNDS.iter().zip(BOUNDS_US) {

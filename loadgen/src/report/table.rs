@@ -28,8 +28,6 @@ pub fn human_bytes(n: f64) -> String {
     }
 }
 
-/// The bytes line: `received 1234567 bytes (1.2 MiB, 61.7 KiB/s)`; `None`
-/// when the report does not say (a merge with an older report).
 /// Where the client metrics went, when they were on: `client metrics
 /// (loadgen_run="x"): remote write 12 sent, 0 failed; scraped 10 times at ADDR`.
 pub fn metrics_line(r: &Report) -> Option<String> {
@@ -59,6 +57,8 @@ pub fn metrics_line(r: &Report) -> Option<String> {
     ))
 }
 
+/// The bytes line: `received 1234567 bytes (1.2 MiB, 61.7 KiB/s)`; `None`
+/// when the report does not say (a merge with an older report).
 pub fn bytes_line(r: &Report) -> Option<String> {
     let total = r.total.bytes_received?;
     let rate = if r.elapsed_s > 0.0 {

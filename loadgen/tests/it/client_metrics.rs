@@ -333,8 +333,13 @@ async fn a_scrape_of_metrics_listen_gets_what_the_report_counts() {
 async fn bad_metrics_flags_are_invalid_input() {
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let busy = busy.local_addr().unwrap().to_string();
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 8] = [
         (&["--metrics-label", "team"], "NAME=VALUE"),
+        (&["--run-id", "a\"b"], "letters, digits"),
+        (
+            &["--metrics-listen", "localhost:9464"],
+            "e.g. 127.0.0.1:9464",
+        ),
         (&["--metrics-label", "9x=1"], "not a Prometheus label name"),
         (&["--metrics-label", "loadgen_run=x"], "sets itself"),
         (&["--run-id", ""], "--run-id"),
@@ -348,7 +353,6 @@ async fn bad_metrics_flags_are_invalid_input() {
             ],
             "--remote-write-interval",
         ),
-        (&["--metrics-listen", &busy], "--metrics-listen"),
     ];
     for (flags, says) in cases {
         let mut args = vec!["http://127.0.0.1:1/", "-n", "1"];
@@ -358,6 +362,64 @@ async fn bad_metrics_flags_are_invalid_input() {
         assert!(out.stderr.contains(says), "{flags:?}: {}", out.stderr);
         assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     }
+    // A port another process holds is the machine's state, not bad input: exit 1.
+    let out = util::run(
+        &["http://127.0.0.1:1/", "-n", "1", "--metrics-listen", &busy],
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stderr.contains("--metrics-listen"), "{}", out.stderr);
+    // A token in the environment does not stop a basic-auth user on the command line.
+    let out = util::run_env(
+        &[
+            "http://127.0.0.1:1/",
+            "-n",
+            "1",
+            "--remote-write",
+            "http://127.0.0.1:1/api/v1/write",
+            "--remote-write-timeout",
+            "200ms",
+            "--remote-write-user",
+            "u",
+        ],
+        &[("LOADGEN_REMOTE_WRITE_TOKEN", "t")],
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_ne!(out.code, Some(2), "{}", out.stderr);
+}
+
+#[tokio::test]
+async fn ctrl_c_while_lingering_for_the_last_scrape_still_writes_the_report() {
+    let app = util::target(0.0).await;
+    let dir = Dir::new();
+    let report = dir.path("r.json");
+    let url = format!("http://{}/api/products", app.addr);
+    let child = util::spawn(&[
+        &url,
+        "-n",
+        "20",
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "--metrics-linger",
+        "60s",
+        "--report",
+        util::arg(&report),
+    ]);
+    // The 20 requests are done long before; loadgen waits for a scrape.
+    let t = Instant::now();
+    let out = util::interrupt_after(child, Duration::from_secs(3)).await;
+    assert!(
+        t.elapsed() < Duration::from_secs(8),
+        "stopped {:?} after the start",
+        t.elapsed()
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let r = util::report(&report);
+    assert_eq!(r["total"]["count"], 20);
+    assert_eq!(r["metrics"]["listen"]["final_scraped"], false);
 }
 
 /// `loadgen run` of the spread scenario against `app` with `extra`

@@ -27,6 +27,8 @@ use crate::metrics::Exposition;
 /// How long [`Writer::finish`] waits past its deadline for the task to
 /// stop before it aborts it.
 const SLACK: Duration = Duration::from_millis(500);
+/// What an interruption leaves the final write.
+const CUT: Duration = Duration::from_millis(500);
 /// The most of a failed answer's body read (for its message).
 const BODY_LIMIT: usize = 4096;
 
@@ -104,7 +106,17 @@ impl Writer {
     ///
     /// A run that ended without setting `finished` (interrupted) has its
     /// latest reading sent as the final one.
-    pub async fn finish(mut self, deadline: Duration) -> RemoteWriteReport {
+    pub async fn finish(self, deadline: Duration) -> RemoteWriteReport {
+        self.finish_or(deadline, std::future::pending()).await
+    }
+
+    /// [`Writer::finish`], cut short to half a second once `cut` completes
+    /// (a Ctrl-C while the final reading is being sent).
+    pub async fn finish_or(
+        mut self,
+        deadline: Duration,
+        cut: impl std::future::Future<Output = ()>,
+    ) -> RemoteWriteReport {
         let now = Instant::now();
         let by = now
             .checked_add(deadline)
@@ -113,7 +125,11 @@ impl Writer {
         let _ = self.stop.send(Some((by, deadline)));
         if let Some(mut handle) = self.handle.take() {
             let wait = deadline.saturating_add(SLACK);
-            if tokio::time::timeout(wait, &mut handle).await.is_err() {
+            let done = tokio::select! {
+                r = tokio::time::timeout(wait, &mut handle) => r.is_ok(),
+                _ = cut => tokio::time::timeout(CUT, &mut handle).await.is_ok(),
+            };
+            if !done {
                 handle.abort();
                 let _ = handle.await;
             }
@@ -277,14 +293,15 @@ impl State {
             None => e.timestamp_ms,
         };
         self.enqueue(e, ts, true);
-        // A reading that is already retrying is given up on: the final
-        // one carries its counts.
-        if self
-            .in_flight
-            .as_ref()
-            .is_some_and(|f| !f.item.is_final && f.failures > 0)
-        {
-            self.give_up_in_flight();
+        // A reading in flight is given up on: the final one carries its
+        // counts, and must not wait behind a slow answer. One that already
+        // failed counts as failed; a first attempt as dropped.
+        if let Some(f) = self.in_flight.as_ref().filter(|f| !f.item.is_final) {
+            if f.failures > 0 {
+                self.give_up_in_flight();
+            } else if self.in_flight.take().is_some() {
+                self.report.dropped = self.report.dropped.saturating_add(1);
+            }
         }
     }
 
