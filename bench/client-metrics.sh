@@ -11,6 +11,18 @@
 # CPU-second (user+system, from rusage) and each variant's ratio to `off`;
 # the goal is remote >= 0.97 (at most 3% cost).
 #
+# With CALLGRIND=N (e.g. 20000) it also counts instructions under callgrind,
+# which a busy or noisy machine does not change:
+#   - per request: runs of N and N/5 requests (closed model, a request
+#     budget), the difference over the difference, for off, listen (never
+#     scraped) and remote with a 1h interval (only the final reading goes
+#     out): the hot path's cost of counting the buckets;
+#   - per reading: a remote run of N requests with a 100ms interval against
+#     the 1h one, over the readings it sent more (the report's
+#     metrics.remote_write.sent): building, encoding and sending one.
+# The cost per request of remote write at a rate R and interval I is then
+# the first plus the second / (R * I).
+#
 # Usage: bench/client-metrics.sh [ROUNDS] [SECONDS] [CONNECTIONS]
 # Needs: nginx and prometheus (apt), a release build (cargo build --release -p loadgen).
 set -euo pipefail
@@ -23,6 +35,8 @@ CONNS=${3:-32}
 LOADGEN=${LOADGEN:-target/release/loadgen}
 need nginx "apt-get install nginx"
 need prometheus "apt-get install prometheus"
+CALLGRIND=${CALLGRIND:-0}
+[ "$CALLGRIND" -gt 0 ] && need valgrind "apt-get install valgrind"
 [ -x "$LOADGEN" ] || { echo "build loadgen first: cargo build --release -p loadgen" >&2; exit 2; }
 
 WORK=$(mktemp -d)
@@ -98,4 +112,40 @@ if [ "$ROUNDS" -gt 0 ]; then
     m=$(median ${CPS[$v]})
     printf '%-8s %20s %8s   %s\n' "$v" "$m" "$(awk -v a="$m" -v b="$base" 'BEGIN {printf "%.3f", a/b}')" "${CPS[$v]}"
   done
+fi
+
+if [ "$CALLGRIND" -gt 0 ]; then
+  small=$((CALLGRIND / 5))
+  budget() {
+    printf 'base_url: %s\nscenarios:\n  - requests:\n      - name: root\n        path: /\nload:\n  model: closed\n  users: %s\n  duration: 10m\n  requests: %s\n' \
+      "$URL" "$CONNS" "$1" >"$2"
+  }
+  budget "$small" "$WORK/small.yaml"
+  budget "$CALLGRIND" "$WORK/large.yaml"
+  cgflags() {
+    case $1 in
+      off) ;;
+      listen) echo "--metrics-listen 127.0.0.1:0" ;;
+      remote) echo "--remote-write http://127.0.0.1:$PROM_PORT/api/v1/write --remote-write-interval 1h --run-id cg-remote" ;;
+      often) echo "--remote-write http://127.0.0.1:$PROM_PORT/api/v1/write --remote-write-interval 100ms --run-id cg-often" ;;
+    esac
+  }
+  instructions() { awk '/^summary:/ {print $2}' "$1"; }
+  # shellcheck disable=SC2046
+  cg() { taskset -c 1 valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.$1.$2" \
+    "$LOADGEN" run "$WORK/$2.yaml" --quiet --report "$WORK/r.$1.$2.json" $(cgflags "$1") >/dev/null 2>&1 || true; }
+  for v in off listen remote; do
+    cg "$v" small
+    cg "$v" large
+    per=$(awk -v a="$(instructions "$WORK/cg.$v.large")" -v b="$(instructions "$WORK/cg.$v.small")" \
+      -v n="$((CALLGRIND - small))" 'BEGIN {printf "%.0f", (a - b) / n}')
+    echo "callgrind: $v $per instructions per request (runs of $small and $CALLGRIND requests)"
+  done
+  cg often large
+  sent() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["metrics"]["remote_write"]["sent"])' "$1"; }
+  s_often=$(sent "$WORK/r.often.large.json")
+  s_rare=$(sent "$WORK/r.remote.large.json")
+  per_reading=$(awk -v a="$(instructions "$WORK/cg.often.large")" -v b="$(instructions "$WORK/cg.remote.large")" \
+    -v n="$((s_often - s_rare))" 'BEGIN {printf "%.0f", (n > 0 ? (a - b) / n : 0)}')
+  echo "callgrind: $per_reading instructions per remote-write reading ($s_often readings sent against $s_rare)"
 fi

@@ -77,15 +77,7 @@ pub(super) async fn run(args: DemoArgs) -> Result<Exit, CliError> {
     let mut plan =
         crate::scenario::parse(crate::bundled::STEADY, Path::new("scenarios/steady.yaml"))?;
     plan.load = plan.load.with_duration(duration);
-    let code = session::execute(
-        plan,
-        Some(host),
-        &outputs,
-        None,
-        view,
-        super::metrics::Export::default(),
-    )
-    .await;
+    let code = session::execute(plan, Some(host), &outputs, None, view, Default::default()).await;
     drop(prometheus);
     app.shutdown().await;
     code

@@ -21,6 +21,7 @@ mod run;
 mod session;
 mod shared;
 mod signal;
+mod traces;
 mod url;
 mod validate;
 

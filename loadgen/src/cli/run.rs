@@ -10,6 +10,7 @@ use super::error::{CliError, Exit};
 use super::metrics::MetricsArgs;
 use super::session::{self, View};
 use super::shared::{ClientArgs, OutputArgs, ThresholdArgs, check_host, load_plan};
+use super::traces::TraceArgs;
 use crate::client_spans::ClientSpans;
 use crate::output::Outputs;
 
@@ -54,6 +55,8 @@ pub(super) struct RunArgs {
     outputs: OutputArgs,
     #[command(flatten)]
     metrics: MetricsArgs,
+    #[command(flatten)]
+    traces: TraceArgs,
 }
 
 pub(super) async fn run(args: RunArgs) -> Result<Exit, CliError> {
@@ -93,13 +96,14 @@ pub(super) async fn run(args: RunArgs) -> Result<Exit, CliError> {
     let export = args
         .metrics
         .into_export((args.shard_index, args.shard_count))?;
+    let traces = args.traces.into_traces()?;
     session::execute(
         plan,
         args.host,
         &Outputs::from(args.outputs),
         spans,
         view,
-        export,
+        (export, traces),
     )
     .await
 }

@@ -15,6 +15,7 @@ use super::error::{CliError, Exit};
 use super::metrics::Export;
 use super::shared::{check_outputs, summary};
 use super::signal;
+use super::traces::Traces;
 use crate::client_spans::ClientSpans;
 use crate::engine::{self, Control};
 use crate::live::Live;
@@ -50,10 +51,11 @@ pub(super) async fn execute(
     outputs: &Outputs,
     spans: Option<ClientSpans>,
     view: View,
-    export: Export,
+    (export, traces): (Export, Traces),
 ) -> Result<Exit, CliError> {
     check_outputs(outputs)?;
     let exporting = export.start(outputs.quiet).await?;
+    let receiving = traces.start(outputs.quiet).await?;
     let control = Arc::new(Control::default());
     signal::install(&control);
     let target = host.clone().unwrap_or_else(|| plan.target_shown.clone());
@@ -130,7 +132,8 @@ pub(super) async fn execute(
         live,
         engine::Outlets {
             metrics: exporting.as_ref().map(|e| e.sink()),
-            ..Default::default()
+            traced: receiving.is_some(),
+            trace_prefix: receiving.as_ref().map(|r| r.prefix()),
         },
     )
     .await;
@@ -165,7 +168,15 @@ pub(super) async fn execute(
         None => None,
     };
     let run = run.context("the run failed")?;
+    let bottlenecks = match receiving {
+        Some(r) => Some(
+            r.finish(&plan, &run, control.interrupted.load(Ordering::SeqCst))
+                .await,
+        ),
+        None => None,
+    };
     let mut report = report::build(&plan, &target, &run);
+    report.bottlenecks = bottlenecks;
     report.run_id = export.run_id.clone().or(report.run_id);
     report.metrics = exported;
     // A closed stdout (`| head`) does not stop the reports from being written.

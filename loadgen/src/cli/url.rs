@@ -199,5 +199,13 @@ pub(super) async fn run(mut args: UrlArgs) -> Result<Exit, CliError> {
     };
     let outputs = Outputs::from(std::mem::take(&mut args.outputs));
     let export = std::mem::take(&mut args.metrics).into_export((0, 1))?;
-    session::execute(plan, None, &outputs, None, view, export).await
+    session::execute(
+        plan,
+        None,
+        &outputs,
+        None,
+        view,
+        (export, Default::default()),
+    )
+    .await
 }

@@ -28,6 +28,72 @@ pub fn human_bytes(n: f64) -> String {
     }
 }
 
+/// Span lines shown per request in the summary (the JSON has them all).
+const SPAN_LINES: usize = 6;
+
+/// The "where the time goes" table: per request name with slow requests,
+/// its bottleneck, the span lines with the largest share of the slow
+/// requests' time, and the attributes that separate them.
+pub fn bottlenecks(out: &mut String, r: &Report) {
+    let Some(b) = &r.bottlenecks else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "where the time goes ({} spans received; slow = p99 and up as sent, typical = p40-p60; self time in ms):",
+        b.spans
+    );
+    for q in &b.requests {
+        let missing = if q.slow_without_trace > 0 {
+            format!(", {} without a trace", q.slow_without_trace)
+        } else {
+            String::new()
+        };
+        let verdict = match &q.bottleneck {
+            Some(s) => format!("bottleneck {s}"),
+            None if q.slow == q.slow_without_trace => {
+                "no trace of a slow request arrived".to_owned()
+            }
+            None => "no span grows from typical to slow".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "  {}: {verdict} ({} slow{missing}; {} typical)",
+            q.request, q.slow, q.typical
+        );
+        if q.spans.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "    {:<44} {:>9} {:>9} {:>9} {:>7}",
+            "span", "typical", "slow", "slow p99", "share"
+        );
+        for s in q.spans.iter().take(SPAN_LINES) {
+            let _ = writeln!(
+                out,
+                "    {:<44} {:>9.1} {:>9.1} {:>9.1} {:>6.0}%",
+                common::input::cut(&s.span, 44),
+                s.typical_ms,
+                s.slow_ms,
+                s.slow_p99_ms,
+                s.share * 100.0
+            );
+        }
+        for a in &q.separators {
+            let _ = writeln!(
+                out,
+                "    {}: {}={} in {:.0}% of slow, {:.0}% of all",
+                a.span,
+                a.key,
+                common::input::cut(&a.value, 40),
+                a.slow * 100.0,
+                a.all * 100.0
+            );
+        }
+    }
+}
+
 /// Where the client metrics went, when they were on: `client metrics
 /// (loadgen_run="x"): remote write 12 sent, 0 failed; scraped 10 times at ADDR`.
 pub fn metrics_line(r: &Report) -> Option<String> {
@@ -281,6 +347,7 @@ pub fn render(r: &Report) -> String {
         }
     }
     checks(&mut out, r);
+    bottlenecks(&mut out, r);
     if let Some(line) = metrics_line(r) {
         let _ = writeln!(out, "{line}");
     }

@@ -3,6 +3,7 @@
 //! engine in-process under the live view's switches, and the TUI's views
 //! rendered into insta snapshots (`snapshots/`).
 
+mod bottlenecks;
 mod client_metrics;
 mod edges;
 mod flows;

@@ -70,14 +70,20 @@ async fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Optio
 /// In the child (`APP_ROLE` set): serves the target app with OTLP export
 /// until stdin closes (or two minutes pass), flushes, and returns true. In
 /// the parent: false at once.
-async fn serve_as_app() -> bool {
+pub(crate) async fn serve_as_app() -> bool {
     if std::env::var_os(APP_ROLE).is_none() {
         return false;
     }
     let telemetry =
         target_app::Telemetry::init(target_app::TelemetryMode::Otlp).expect("telemetry starts");
+    // A fault plan for the child, as JSON (the admin API's format).
+    let faults = std::env::var(APP_FAULTS)
+        .ok()
+        .map(|f| target_app::faults::FaultPlan::from_yaml(&f, APP_FAULTS).expect("the fault plan"))
+        .unwrap_or_default();
     let app = target_app::start(target_app::Config {
         listen: "127.0.0.1:0".parse().unwrap(),
+        faults,
         work: target_app::WorkConfig {
             scale: 0.05,
             payment_failure_rate: 0.0,
@@ -104,13 +110,27 @@ async fn serve_as_app() -> bool {
 }
 
 /// The target app in a child process exporting to `sink` over `protocol`.
-struct App {
+pub(crate) struct App {
     child: tokio::process::Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 }
+
+/// The child's fault plan (JSON or YAML), when set.
+pub(crate) const APP_FAULTS: &str = "LOADGEN_IT_TRACE_SINK_FAULTS";
 
 impl App {
     async fn start(test: &str, sink: SocketAddr, protocol: &str) -> App {
+        Self::start_with(test, sink, protocol, &[]).await
+    }
+
+    /// [`App::start`] with more environment for the child (a fault plan in
+    /// [`APP_FAULTS`], a sampler).
+    pub(crate) async fn start_with(
+        test: &str,
+        sink: SocketAddr,
+        protocol: &str,
+        env: &[(&str, &str)],
+    ) -> App {
         let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
             .args([test, "--exact", "--nocapture", "--test-threads", "1"])
             .env(APP_ROLE, protocol)
@@ -123,6 +143,7 @@ impl App {
             .env_remove("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
             .env_remove("OTEL_TRACES_SAMPLER")
             .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -146,7 +167,7 @@ impl App {
     }
 
     /// Closes stdin: the child flushes its spans and exits (bounded).
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         drop(self.child.stdin.take());
         let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
             .await
