@@ -23,6 +23,13 @@
 # The cost per request of remote write at a rate R and interval I is then
 # the first plus the second / (R * I).
 #
+# With MICRO=1 it counts, under callgrind, the two costs apart with
+# loadgen's example `metrics-cost` (cargo build --release -p loadgen
+# --example metrics-cost): instructions per request recorded into a shard
+# with the metrics on and off, and instructions per reading (built, and
+# encoded both as OpenMetrics and as a remote-write body) of 8 request
+# series. That is what settles a few percent on a noisy machine.
+#
 # Usage: bench/client-metrics.sh [ROUNDS] [SECONDS] [CONNECTIONS]
 # Needs: nginx and prometheus (apt), a release build (cargo build --release -p loadgen).
 set -euo pipefail
@@ -36,6 +43,20 @@ LOADGEN=${LOADGEN:-target/release/loadgen}
 need nginx "apt-get install nginx"
 need prometheus "apt-get install prometheus"
 CALLGRIND=${CALLGRIND:-0}
+MICRO=${MICRO:-0}
+if [ "$MICRO" = 1 ]; then
+  need valgrind "apt-get install valgrind"
+  E=target/release/examples/metrics-cost
+  [ -x "$E" ] || { echo "build it first: cargo build --release -p loadgen --example metrics-cost" >&2; exit 2; }
+  cgc() { valgrind --tool=callgrind --callgrind-out-file="$(mktemp)" "$E" "$@" 2>&1 >/dev/null | awk '/Collected :/ {print $4}'; }
+  per() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN {printf "%.0f", (b - a) / n}'; }
+  off=$(per "$(cgc record 100000 off)" "$(cgc record 500000 off)" 400000)
+  on=$(per "$(cgc record 100000 on)" "$(cgc record 500000 on)" 400000)
+  reading=$(per "$(cgc reading 10 8)" "$(cgc reading 50 8)" 40)
+  echo "recording a request into its shard: $off instructions with the metrics off, $on on (+$((on - off)))"
+  echo "one reading of 8 request series (16 with their 503s), built and encoded both ways: $reading instructions"
+  exit 0
+fi
 [ "$CALLGRIND" -gt 0 ] && need valgrind "apt-get install valgrind"
 [ -x "$LOADGEN" ] || { echo "build loadgen first: cargo build --release -p loadgen" >&2; exit 2; }
 
