@@ -4,86 +4,11 @@
 //! bound within a point; a dead remote-write URL changes nothing but its
 //! counted failures; bad flags are invalid input.
 
-use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::util::{self, Dir};
-
-/// A child process stopped by its PID when dropped.
-pub struct Guard(pub std::process::Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A real Prometheus on an ephemeral loopback port with `config`, and
-/// `extra` flags; stopped when the guard drops.
-pub async fn prometheus(dir: &Path, config: &str, extra: &[&str]) -> (Guard, String) {
-    let config_path = dir.join("prometheus.yml");
-    std::fs::write(&config_path, config).unwrap();
-    for _ in 0..5 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .unwrap()
-            .port();
-        let child = std::process::Command::new("prometheus")
-            .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus is installed by scripts/test.sh");
-        let mut guard = Guard(child);
-        let url = format!("http://127.0.0.1:{port}");
-        for _ in 0..100 {
-            if matches!(guard.0.try_wait(), Ok(Some(_))) {
-                break;
-            }
-            if reqwest::get(format!("{url}/-/ready"))
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return (guard, url);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-    panic!("prometheus did not start");
-}
-
-/// An instant query's vector: (labels, value) per series.
-pub async fn query(prom: &str, q: &str) -> Vec<(serde_json::Value, f64)> {
-    let body: serde_json::Value = reqwest::Client::new()
-        .get(format!("{prom}/api/v1/query"))
-        .query(&[("query", q)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(body["status"], "success", "{q}: {body}");
-    body["data"]["result"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let v: f64 = r["value"][1].as_str().unwrap().parse().unwrap();
-            (r["metric"].clone(), v)
-        })
-        .collect()
-}
+use crate::util::{self, Dir, prometheus, query};
 
 /// The one value of `q`, or None when it has no series.
 pub async fn value(prom: &str, q: &str) -> Option<f64> {

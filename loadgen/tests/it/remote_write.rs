@@ -4,7 +4,6 @@
 //! answer 500, 400 or slowly, or check the Authorization header.
 
 use std::collections::VecDeque;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,78 +16,7 @@ use loadgen::metrics::{
 use loadgen::stats::Outcome;
 use prost::Message;
 
-/// A child process stopped by its PID when dropped, also when a test fails.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Prometheus on 127.0.0.1 (ephemeral port, data in `dir`, no scrape
-/// jobs) with the remote-write receiver; returns its guard and base URL.
-async fn start_prometheus(dir: &std::path::Path) -> (Guard, String) {
-    let config = dir.join("prometheus.yml");
-    std::fs::write(&config, "global:\n  scrape_interval: 1m\n").unwrap();
-    for _ in 0..5 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--web.enable-remote-write-receiver")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus is installed by scripts/test.sh");
-        let mut guard = Guard(child);
-        let url = format!("http://127.0.0.1:{port}");
-        for _ in 0..100 {
-            if matches!(guard.0.try_wait(), Ok(Some(_))) {
-                break;
-            }
-            if reqwest::get(format!("{url}/-/ready"))
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return (guard, url);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-    panic!("prometheus did not start");
-}
-
-/// An instant query's vector as (labels, value) pairs.
-async fn query(prom: &str, q: &str) -> Vec<(serde_json::Value, f64)> {
-    let body: serde_json::Value = reqwest::Client::new()
-        .get(format!("{prom}/api/v1/query"))
-        .query(&[("query", q)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(body["status"], "success", "{q}: {body}");
-    body["data"]["result"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let v: f64 = r["value"][1].as_str().unwrap().parse().unwrap();
-            (r["metric"].clone(), v)
-        })
-        .collect()
-}
+use crate::util::{prometheus, query};
 
 async fn one(prom: &str, q: &str) -> f64 {
     let r = query(prom, q).await;
@@ -161,7 +89,12 @@ fn publish(sink: &Sink, e: Exposition) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readings_reach_a_real_prometheus() {
     let dir = tempfile::tempdir().unwrap();
-    let (_prom, prom) = start_prometheus(dir.path()).await;
+    let (_prom, prom) = prometheus(
+        dir.path(),
+        "global:\n  scrape_interval: 1m\n",
+        &["--web.enable-remote-write-receiver"],
+    )
+    .await;
     let run_id = "rw0123456789";
     let sink = Sink::new(run_id.into(), vec![("team".into(), "web".into())]);
     let mut m = ClientMetrics::new(run_id, &sink.labels, "127.0.0.1:8080", metas());
