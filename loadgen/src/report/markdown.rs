@@ -92,6 +92,51 @@ pub fn render(r: &Report) -> String {
             let _ = writeln!(out, "\nSkipped (not sent): {}.", cell(&line));
         }
     }
+    if let Some(b) = &r.bottlenecks {
+        let _ = writeln!(
+            out,
+            "\nWhere the time goes ({} spans; slow = p99 and up, typical = p40-p60; self time in ms):\n",
+            b.spans
+        );
+        out.push_str("| request | bottleneck | span | typical | slow | share of slow time |\n|---|---|---|---:|---:|---:|\n");
+        for q in &b.requests {
+            let verdict = q.bottleneck.as_deref().unwrap_or("–");
+            let top = q.spans.first();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                cell(&q.request),
+                cell(verdict),
+                top.map_or("–".to_owned(), |s| cell(&s.span)),
+                top.map_or("–".to_owned(), |s| format!("{:.1}", s.typical_ms)),
+                top.map_or("–".to_owned(), |s| format!("{:.1}", s.slow_ms)),
+                top.map_or("–".to_owned(), |s| format!("{:.0}%", s.share * 100.0)),
+            );
+        }
+        for q in &b.requests {
+            for a in &q.separators {
+                let _ = writeln!(
+                    out,
+                    "- {}: `{}={}` on {} in {:.0}% of slow requests, {:.0}% of all",
+                    cell(&q.request),
+                    a.key.replace('`', "'"),
+                    a.value.replace('`', "'"),
+                    cell(&a.span),
+                    a.slow * 100.0,
+                    a.all * 100.0
+                );
+            }
+            if q.slow_without_trace > 0 {
+                let _ = writeln!(
+                    out,
+                    "- {}: {} of {} slow requests had no trace",
+                    cell(&q.request),
+                    q.slow_without_trace,
+                    q.slow
+                );
+            }
+        }
+    }
     if !r.thresholds.is_empty() {
         out.push_str("\n| threshold | observed | result |\n|---|---:|---|\n");
         for t in &r.thresholds {
@@ -116,6 +161,52 @@ fn cell(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn where_the_time_goes_has_a_row_per_request() {
+        use common::report::{Bottlenecks, RequestBottleneck, SpanAttribute, SpanTime};
+        let mut r = super::super::tests::sample_report();
+        r.bottlenecks = Some(Bottlenecks {
+            source: "trace-sink".into(),
+            spans: 40,
+            requests: vec![RequestBottleneck {
+                request: "create | order".into(),
+                slow: 3,
+                slow_without_trace: 1,
+                typical: 20,
+                typical_without_trace: 0,
+                bottleneck: Some("process_payment".into()),
+                spans: vec![SpanTime {
+                    span: "process_payment".into(),
+                    typical_ms: 3.25,
+                    slow_ms: 223.9,
+                    slow_p99_ms: 224.0,
+                    share: 0.98,
+                }],
+                separators: vec![SpanAttribute {
+                    span: "process_payment".into(),
+                    key: "app.fault.latency_ms".into(),
+                    value: "200".into(),
+                    slow: 1.0,
+                    all: 0.18,
+                }],
+            }],
+        });
+        let md = super::render(&r);
+        assert!(
+            md.contains(
+                "| create \\| order | process_payment | process_payment | 3.2 | 223.9 | 98% |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "`app.fault.latency_ms=200` on process_payment in 100% of slow requests, 18% of all"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("1 of 3 slow requests had no trace"), "{md}");
+    }
+
     #[test]
     fn table_rows_and_verdict() {
         let r = super::super::tests::sample_report();
