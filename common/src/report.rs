@@ -461,6 +461,9 @@ pub const FIELDS: &[&str] = &[
     "intervals",
     "thresholds",
     "checks",
+    "run_id",
+    "metrics",
+    "bottlenecks",
 ];
 
 /// Why a text is not a report this release can read.
