@@ -831,9 +831,12 @@ mod tests {
         assert_eq!(Kind::JaegerOtlp.source(), "jaeger");
     }
 
+    /// A body and what its error must be.
+    type Case = (&'static [u8], fn(&ParseError) -> bool);
+
     #[test]
     fn malformed_bodies_are_errors() {
-        let cases: &[(&[u8], fn(&ParseError) -> bool)] = &[
+        let cases: &[Case] = &[
             (b"", |e| matches!(e, ParseError::Json(_))),
             (b"<html>502</html>", |e| matches!(e, ParseError::Json(_))),
             (b"[1,2]", |e| matches!(e, ParseError::Shape(_))),
@@ -859,7 +862,7 @@ mod tests {
             let e = parse_otlp(body).unwrap_err();
             assert!(ok(&e), "{}: {e:?}", String::from_utf8_lossy(body));
         }
-        let jaeger: &[(&[u8], fn(&ParseError) -> bool)] = &[
+        let jaeger: &[Case] = &[
             (b"{", |e| matches!(e, ParseError::Json(_))),
             (br#"{"data":{}}"#, |e| matches!(e, ParseError::Shape(_))),
             (br#"{"data":null,"errors":[{"code":404,"msg":"trace not found"}]}"#, |e| {
