@@ -38,6 +38,7 @@ pub mod scenario;
 pub mod stats;
 pub mod tally;
 pub mod threshold;
+pub mod trace_fetch;
 pub mod trace_sink;
 pub mod traced;
 pub mod tui;

@@ -133,7 +133,7 @@ pub(super) async fn execute(
         engine::Outlets {
             metrics: exporting.as_ref().map(|e| e.sink()),
             traced: receiving.is_some(),
-            trace_prefix: receiving.as_ref().map(|r| r.prefix()),
+            trace_prefix: receiving.as_ref().and_then(|r| r.prefix()),
         },
     )
     .await;

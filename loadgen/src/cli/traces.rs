@@ -1,8 +1,9 @@
 //! The trace flags of `loadgen run` (`--trace-sink`, `--trace-forward`,
-//! `--trace-wait`): the embedded OTLP receiver started before the run,
-//! the run told to keep its requests with their trace ids (all with one
-//! prefix the receiver keeps), and after the run the join of both into the
-//! report's `bottlenecks` ([`crate::bottleneck`]).
+//! `--trace-wait`; `--traces-from`, `--traces-delay`): the embedded OTLP
+//! receiver started before the run, or a trace store asked after it; the
+//! run told to keep its requests with their trace ids (for the receiver,
+//! all with one prefix it keeps), and after the run the join of both into
+//! the report's `bottlenecks` ([`crate::bottleneck`]).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -11,10 +12,30 @@ use clap::Args;
 use common::report::{Bottlenecks, RequestBottleneck, SpanAttribute, SpanTime};
 
 use super::error::CliError;
-use crate::bottleneck::{self, Options};
+use crate::bottleneck::{self, Options, Traced};
 use crate::recorder::RunResult;
 use crate::scenario::Plan;
+use crate::trace_fetch::{self, FetchConfig, Kind};
 use crate::trace_sink::{Keep, SinkConfig, TraceSink};
+
+/// Most traces fetched from a store after a run.
+pub(super) const MAX_FETCHES: usize = 1000;
+
+fn store(s: &str) -> Result<(Kind, String), String> {
+    let hint = || {
+        format!(
+            "{s:?}: expected KIND=URL, KIND one of {}, e.g. tempo=http://tempo:3200",
+            Kind::NAMES
+        )
+    };
+    let (kind, url) = s.split_once('=').ok_or_else(hint)?;
+    let kind = Kind::parse(kind).ok_or_else(hint)?;
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?}: {e} ({})", hint()))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        return Err(format!("{url:?}: not an http(s) URL ({})", hint()));
+    }
+    Ok((kind, url.trim_end_matches('/').to_owned()))
+}
 
 fn listen_addr(s: &str) -> Result<SocketAddr, String> {
     s.parse().map_err(|_| {
@@ -40,6 +61,14 @@ pub(super) struct TraceArgs {
     /// batches, every 5 s by default); stops early once a second passes with none.
     #[arg(long, value_name = "DURATION", default_value = "6s", value_parser = humantime::parse_duration, requires = "trace_sink")]
     trace_wait: Duration,
+    /// After the run, fetch the slow and typical requests' traces from a trace store
+    /// instead: tempo=URL (Grafana Tempo), jaeger=URL (Jaeger's query service) or
+    /// jaeger-v3=URL (its OTLP API); a bearer token is read from LOADGEN_TRACES_TOKEN.
+    #[arg(long, value_name = "KIND=URL", value_parser = store, conflicts_with = "trace_sink")]
+    traces_from: Option<(Kind, String)>,
+    /// Wait this long after the run before fetching (stores ingest with a delay).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration, requires = "traces_from")]
+    traces_delay: Duration,
 }
 
 /// The checked flags.
@@ -48,6 +77,9 @@ pub(super) struct Traces {
     pub sink: Option<SocketAddr>,
     pub forward: Option<String>,
     pub wait: Duration,
+    /// The trace store to fetch from after the run, and its base URL.
+    pub from: Option<(Kind, String)>,
+    pub delay: Duration,
 }
 
 impl TraceArgs {
@@ -58,25 +90,50 @@ impl TraceArgs {
                 humantime::format_duration(self.trace_wait)
             )));
         }
+        if self.traces_delay > Duration::from_secs(3600) {
+            return Err(CliError::invalid(anyhow::anyhow!(
+                "--traces-delay {}: at most 1h (e.g. 10s)",
+                humantime::format_duration(self.traces_delay)
+            )));
+        }
         Ok(Traces {
             sink: self.trace_sink,
             forward: self.trace_forward,
             wait: self.trace_wait,
+            from: self.traces_from,
+            delay: self.traces_delay,
         })
     }
 }
 
-/// A running receiver and the prefix of the run's trace ids.
-pub(super) struct Receiving {
-    sink: TraceSink,
-    prefix: u32,
-    wait: Duration,
+/// Where the run's spans come from: a running receiver and the prefix of
+/// the run's trace ids, or a trace store asked after the run.
+pub(super) enum Receiving {
+    Sink {
+        sink: TraceSink,
+        prefix: u32,
+        wait: Duration,
+    },
+    Store {
+        kind: Kind,
+        url: String,
+        delay: Duration,
+        quiet: bool,
+    },
 }
 
 impl Traces {
     /// Starts the receiver, if asked for; says where it listens unless
     /// `quiet` (a port loadgen chose is always said).
     pub(super) async fn start(&self, quiet: bool) -> Result<Option<Receiving>, CliError> {
+        if let Some((kind, url)) = &self.from {
+            return Ok(Some(Receiving::Store {
+                kind: *kind,
+                url: url.clone(),
+                delay: self.delay,
+                quiet,
+            }));
+        }
         let Some(addr) = self.sink else {
             return Ok(None);
         };
@@ -98,7 +155,7 @@ impl Traces {
                 sink.local_addr()
             );
         }
-        Ok(Some(Receiving {
+        Ok(Some(Receiving::Sink {
             sink,
             prefix,
             wait: self.wait,
@@ -107,50 +164,143 @@ impl Traces {
 }
 
 impl Receiving {
-    /// The top 32 bits of every trace id the run sends.
-    pub(super) fn prefix(&self) -> u32 {
-        self.prefix
+    /// The top 32 bits of every trace id the run sends, for a receiver.
+    pub(super) fn prefix(&self) -> Option<u32> {
+        match self {
+            Receiving::Sink { prefix, .. } => Some(*prefix),
+            Receiving::Store { .. } => None,
+        }
     }
 
-    /// After the run: waits for the last spans (at most the wait; a quiet
-    /// second ends it, and so does `interrupted`), stops the receiver and
-    /// analyses the run.
+    /// After the run: the spans of its traces, and the analysis.
     pub(super) async fn finish(
         self,
         plan: &Plan,
         run: &RunResult,
         interrupted: bool,
     ) -> Bottlenecks {
-        if !interrupted {
-            let until = Instant::now() + self.wait;
-            let mut last = self.sink.stats().received_spans;
-            let mut quiet_since = Instant::now();
-            while Instant::now() < until {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                let now = self.sink.stats().received_spans;
-                if now != last {
-                    last = now;
-                    quiet_since = Instant::now();
-                } else if quiet_since.elapsed() >= Duration::from_secs(1) && last > 0 {
-                    break;
-                }
+        match self {
+            Receiving::Sink { sink, wait, .. } => {
+                finish_sink(sink, wait, plan, run, interrupted).await
             }
+            Receiving::Store {
+                kind,
+                url,
+                delay,
+                quiet,
+            } => finish_store(kind, &url, delay, quiet, plan, run, interrupted).await,
         }
-        self.sink.shutdown().await;
-        let spans = self.sink.take_all();
-        let kept = self.sink.stats().kept_spans;
-        analyse(plan, run, &spans, kept)
     }
 }
 
-/// The analysis of every request name of `run` against `spans`.
-pub(super) fn analyse(
+/// Waits for the last spans (at most `wait`; a quiet second ends it, and
+/// so does `interrupted`), stops the receiver and analyses the run.
+async fn finish_sink(
+    sink: TraceSink,
+    wait: Duration,
     plan: &Plan,
     run: &RunResult,
-    spans: &std::collections::HashMap<u128, Vec<bottleneck::Span>>,
-    kept: u64,
+    interrupted: bool,
 ) -> Bottlenecks {
-    let requests = plan
+    if !interrupted {
+        let until = Instant::now() + wait;
+        let mut last = sink.stats().received_spans;
+        let mut quiet_since = Instant::now();
+        while Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = sink.stats().received_spans;
+            if now != last {
+                last = now;
+                quiet_since = Instant::now();
+            } else if quiet_since.elapsed() >= Duration::from_secs(1) && last > 0 {
+                break;
+            }
+        }
+    }
+    sink.shutdown().await;
+    let spans = sink.take_all();
+    let kept = sink.stats().kept_spans;
+    analysed(&chosen(plan, run, usize::MAX), &spans, kept, "trace-sink")
+}
+
+/// Waits `delay` (not when `interrupted`), fetches the chosen requests'
+/// traces from the store and analyses the run.
+async fn finish_store(
+    kind: Kind,
+    url: &str,
+    delay: Duration,
+    quiet: bool,
+    plan: &Plan,
+    run: &RunResult,
+    interrupted: bool,
+) -> Bottlenecks {
+    let chosen = chosen(plan, run, MAX_FETCHES);
+    let mut ids: Vec<u128> = chosen
+        .iter()
+        .flat_map(|c| c.slow.iter().chain(&c.typical).chain(&c.sample))
+        .map(|t| t.trace_id)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if !quiet {
+        eprintln!(
+            "loadgen: fetching {} traces from {} at {url}{}",
+            ids.len(),
+            kind.source(),
+            if interrupted || delay.is_zero() {
+                String::new()
+            } else {
+                format!(" in {}", humantime::format_duration(delay))
+            }
+        );
+    }
+    if !interrupted {
+        tokio::time::sleep(delay).await;
+    }
+    let cfg = FetchConfig {
+        token: std::env::var(trace_fetch::TOKEN_ENV)
+            .ok()
+            .filter(|t| !t.is_empty()),
+        deadline: if interrupted {
+            Duration::from_secs(10)
+        } else {
+            FetchConfig::default().deadline
+        },
+        ..FetchConfig::default()
+    };
+    let (spans, stats) = trace_fetch::fetch(kind, url, &ids, &cfg).await;
+    if !quiet || stats.failed > 0 {
+        eprintln!(
+            "loadgen: {} traces fetched from {}, {} not found, {} failed{}",
+            stats.fetched,
+            kind.source(),
+            stats.not_found,
+            stats.failed,
+            stats
+                .last_error
+                .as_deref()
+                .map(|e| format!(" (last: {e})"))
+                .unwrap_or_default()
+        );
+    }
+    let kept = spans.values().map(|s| s.len() as u64).sum();
+    analysed(&chosen, &spans, kept, kind.source())
+}
+
+/// One request name's requests to analyse.
+struct Chosen<'a> {
+    name: &'a str,
+    slow: Vec<Traced>,
+    typical: Vec<Traced>,
+    sample: Vec<Traced>,
+}
+
+/// Per request name with requests, its slow and typical requests (the
+/// name's p99 and up, and p40 to p60) and the sample of all, at most `max`
+/// requests in all: the slow ones first, then the typical, then the
+/// sample, the names taking turns.
+fn chosen<'a>(plan: &'a Plan, run: &RunResult, max: usize) -> Vec<Chosen<'a>> {
+    let mut out: Vec<Chosen<'a>> = plan
         .names
         .iter()
         .zip(&run.recorded.per_name)
@@ -159,11 +309,61 @@ pub(super) fn analyse(
         .map(|((name, stats), traced)| {
             let at = |q: f64| Duration::from_secs_f64(stats.percentile_ms(q, false).max(0.0) / 1e3);
             let (slow, typical) = traced.split(at(99.0), at(40.0), at(60.0));
+            Chosen {
+                name: name.as_str(),
+                slow,
+                typical,
+                sample: traced.sample(),
+            }
+        })
+        .collect();
+    let total: usize = out
+        .iter()
+        .map(|c| c.slow.len() + c.typical.len() + c.sample.len())
+        .sum();
+    if total <= max {
+        return out;
+    }
+    // Over the budget: take turns over the names, a request at a time.
+    let mut left = max;
+    let mut kept: Vec<[usize; 3]> = vec![[0; 3]; out.len()];
+    for part in 0..3 {
+        let mut progress = true;
+        while left > 0 && progress {
+            progress = false;
+            for (c, k) in out.iter().zip(kept.iter_mut()) {
+                let len = [c.slow.len(), c.typical.len(), c.sample.len()][part];
+                if left > 0 && k[part] < len {
+                    k[part] += 1;
+                    left -= 1;
+                    progress = true;
+                }
+            }
+        }
+    }
+    for (c, k) in out.iter_mut().zip(kept) {
+        c.slow.truncate(k[0]);
+        c.typical.truncate(k[1]);
+        c.sample.truncate(k[2]);
+    }
+    out
+}
+
+/// The analysis of the chosen requests against `spans`.
+fn analysed(
+    chosen: &[Chosen<'_>],
+    spans: &std::collections::HashMap<u128, Vec<bottleneck::Span>>,
+    kept: u64,
+    source: &str,
+) -> Bottlenecks {
+    let requests = chosen
+        .iter()
+        .map(|c| {
             let b = bottleneck::analyse(
-                name,
-                &slow,
-                &typical,
-                &traced.sample(),
+                c.name,
+                &c.slow,
+                &c.typical,
+                &c.sample,
                 spans,
                 Options::default(),
             );
@@ -200,7 +400,7 @@ pub(super) fn analyse(
         })
         .collect();
     Bottlenecks {
-        source: "trace-sink".into(),
+        source: source.into(),
         spans: kept,
         requests,
     }

@@ -23,6 +23,7 @@ mod reports;
 mod runs;
 mod tls_http2;
 mod trace_sink;
+mod traces_from;
 mod tui;
 mod tui_views;
 mod url_mode;
