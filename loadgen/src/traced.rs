@@ -53,14 +53,18 @@ impl TracedSample {
         }
     }
 
-    fn offer(&mut self, trace_id: u128, latency_ns: u64) {
-        let key = trace_id as u64;
+    /// Keeps a request in the sample if its key is among the `k` smallest.
+    fn offer_sample(&mut self, key: u64, trace_id: u128, latency_ns: u64) {
         if self.sample.len() < self.k_sample {
             self.sample.push((key, trace_id, latency_ns));
         } else if self.sample.peek().is_some_and(|top| key < top.0) {
             self.sample.pop();
             self.sample.push((key, trace_id, latency_ns));
         }
+    }
+
+    /// Keeps a request among the slowest if it is among the `k` slowest.
+    fn offer_slowest(&mut self, latency_ns: u64, trace_id: u128) {
         if self.slowest.len() < self.k_slowest {
             self.slowest.push(Reverse((latency_ns, trace_id)));
         } else if self
@@ -77,27 +81,19 @@ impl TracedSample {
     /// slowest (nothing allocated: the heaps hold their capacity).
     pub fn record(&mut self, trace_id: u128, latency: Duration) {
         if trace_id != 0 {
-            self.offer(trace_id, nanos(latency));
+            let ns = nanos(latency);
+            self.offer_sample(trace_id as u64, trace_id, ns);
+            self.offer_slowest(ns, trace_id);
         }
     }
 
     /// Adds another's kept requests: the same as recording its stream too.
     pub fn merge(&mut self, other: &TracedSample) {
         for &(key, id, lat) in &other.sample {
-            if self.sample.len() < self.k_sample {
-                self.sample.push((key, id, lat));
-            } else if self.sample.peek().is_some_and(|top| key < top.0) {
-                self.sample.pop();
-                self.sample.push((key, id, lat));
-            }
+            self.offer_sample(key, id, lat);
         }
         for &Reverse((lat, id)) in &other.slowest {
-            if self.slowest.len() < self.k_slowest {
-                self.slowest.push(Reverse((lat, id)));
-            } else if self.slowest.peek().is_some_and(|Reverse(top)| lat > top.0) {
-                self.slowest.pop();
-                self.slowest.push(Reverse((lat, id)));
-            }
+            self.offer_slowest(lat, id);
         }
     }
 

@@ -247,8 +247,7 @@ pub async fn gate(
     to: i64,
     max_burn: Option<f64>,
 ) -> Result<Vec<Comparison>, CompareError> {
-    let secs = u64::try_from(to.saturating_sub(from)).unwrap_or(0).max(1);
-    let window = Duration::from_secs(secs);
+    let window = evaluate::window_of(from, to);
     let mut out = Vec::new();
     for slo in &service.slos {
         let server = evaluate::events(prom, slo, window, Some(to)).await?;

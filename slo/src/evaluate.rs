@@ -364,6 +364,11 @@ pub fn judge(slo: &Slo, window: Duration, r: &Reading, max_burn: Option<f64>) ->
     }
 }
 
+/// The window `[from, to]` (Unix seconds) as a duration, at least a second.
+pub fn window_of(from: i64, to: i64) -> Duration {
+    Duration::from_secs(u64::try_from(to.saturating_sub(from)).unwrap_or(0).max(1))
+}
+
 /// Evaluates every SLO over `[from, to]` (Unix seconds).
 pub async fn gate(
     prom: &Prom,
@@ -372,8 +377,7 @@ pub async fn gate(
     to: i64,
     max_burn: Option<f64>,
 ) -> Result<Vec<GateResult>, PromError> {
-    let secs = u64::try_from(to.saturating_sub(from)).unwrap_or(0).max(1);
-    let window = Duration::from_secs(secs);
+    let window = window_of(from, to);
     let mut out = Vec::new();
     for slo in &service.slos {
         let r = events(prom, slo, window, Some(to)).await?;

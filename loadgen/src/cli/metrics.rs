@@ -27,11 +27,7 @@ pub const PASSWORD_ENV: &str = "LOADGEN_REMOTE_WRITE_PASSWORD";
 
 /// `--metrics-listen`'s address, with an example when it is not one.
 fn listen_addr(s: &str) -> Result<SocketAddr, String> {
-    s.parse().map_err(|_| {
-        format!(
-            "{s:?} is not an IP address and port (e.g. 127.0.0.1:9464, 0.0.0.0:9464, or [::]:9464; port 0 picks a free one)"
-        )
-    })
+    super::shared::socket_addr(s, "127.0.0.1:9464, 0.0.0.0:9464, or [::]:9464")
 }
 
 // The flags (no doc comment: clap would take it for help text).

@@ -250,6 +250,14 @@ pub(super) fn check_duration(d: Duration) -> Result<Duration, CliError> {
     })
 }
 
+/// A listen address flag's value (`127.0.0.1:9464`); when it is not one,
+/// the message gives `example` and says port 0 picks a free port.
+pub(super) fn socket_addr(s: &str, example: &str) -> Result<std::net::SocketAddr, String> {
+    s.parse().map_err(|_| {
+        format!("{s:?} is not an IP address and port (e.g. {example}; port 0 picks a free one)")
+    })
+}
+
 /// Checks a `--host` URL.
 pub(super) fn check_host(host: Option<&str>) -> Result<(), CliError> {
     if let Some(host) = host {

@@ -38,11 +38,7 @@ fn store(s: &str) -> Result<(Kind, String), String> {
 }
 
 fn listen_addr(s: &str) -> Result<SocketAddr, String> {
-    s.parse().map_err(|_| {
-        format!(
-            "{s:?} is not an IP address and port (e.g. 127.0.0.1:4318; port 0 picks a free one)"
-        )
-    })
+    super::shared::socket_addr(s, "127.0.0.1:4318")
 }
 
 // The flags (no doc comment: clap would take it for help text).

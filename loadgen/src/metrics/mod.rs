@@ -153,14 +153,6 @@ impl Buckets {
 /// by index) and how it ended.
 pub type SeriesKey = (u32, Outcome);
 
-/// Adds `b` to the counts of `key` in a short list of series.
-pub fn add_series(into: &mut Vec<(SeriesKey, Buckets)>, key: SeriesKey, b: &Buckets) {
-    match into.iter_mut().find(|(k, _)| *k == key) {
-        Some((_, have)) => have.add(b),
-        None => into.push((key, *b)),
-    }
-}
-
 /// Records one request into a short list of series.
 pub fn record_series(
     into: &mut Vec<(SeriesKey, Buckets)>,
