@@ -13,7 +13,10 @@
 //!   set-up, queueing in the client or in front of the server) as a line
 //!   of its own;
 //! - the span attributes that tell slow from typical: present in most slow
-//!   requests and far fewer of a uniform sample of all;
+//!   requests and far fewer of a uniform sample of all, by a margin that
+//!   chance does not explain: at least two slow requests have it, and a
+//!   binomial test against its rate in the sample puts the chance of so
+//!   many under 1% (so one slow order's amount is never a separator);
 //! - how many slow and typical requests had no trace at all (sampling, or
 //!   spans lost in export);
 //! - the bottleneck: the span whose self time grows most from typical to
@@ -108,6 +111,12 @@ pub struct Options {
     pub min_gap: f64,
     /// At most this many separators, the largest gaps first.
     pub max_separators: usize,
+    /// An attribute separates only when at least this many slow requests
+    /// have it,
+    pub min_count: usize,
+    /// and so many having it would happen by chance (at its rate in the
+    /// sample) with a probability under this.
+    pub alpha: f64,
 }
 
 impl Default for Options {
@@ -115,6 +124,8 @@ impl Default for Options {
         Self {
             min_gap: 0.3,
             max_separators: 5,
+            min_count: 2,
+            alpha: 0.01,
         }
     }
 }
@@ -221,6 +232,33 @@ fn attributes(spans: &[Span]) -> std::collections::BTreeSet<(String, String, Str
         .collect()
 }
 
+/// P(X >= k) for X binomial with `n` trials of probability `p` (0 < p <
+/// 1), summed in log space so that no term underflows before it matters.
+fn binomial_tail(n: usize, k: usize, p: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if k > n {
+        return 0.0;
+    }
+    let (lp, lq) = (p.ln(), (1.0 - p).ln());
+    // ln C(n, j) for j = k, built up from ln C(n, 0) = 0.
+    let mut ln_c = 0.0;
+    for j in 0..k {
+        ln_c += ((n - j) as f64).ln() - ((j + 1) as f64).ln();
+    }
+    let mut terms = Vec::with_capacity(n - k + 1);
+    for j in k..=n {
+        terms.push(ln_c + j as f64 * lp + (n - j) as f64 * lq);
+        if j < n {
+            ln_c += ((n - j) as f64).ln() - ((j + 1) as f64).ln();
+        }
+    }
+    let top = terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let sum: f64 = terms.iter().map(|t| (t - top).exp()).sum();
+    (top + sum.ln()).exp().min(1.0)
+}
+
 /// The breakdown of request name `request`: `slow` and `typical` are its
 /// slow and typical requests, `sample` a uniform sample of all of them
 /// (for how common an attribute is), `spans` the spans by trace id.
@@ -315,16 +353,23 @@ pub fn analyse(
             .into_iter()
             .filter_map(|((span, key, value), c)| {
                 let slow = c as f64 / n_slow as f64;
-                let all = in_all
+                let seen = in_all
                     .get(&(span.clone(), key.clone(), value.clone()))
-                    .map_or(0.0, |&a| a as f64 / n_all as f64);
-                (slow - all >= opts.min_gap).then_some(Separator {
-                    span,
-                    key,
-                    value,
-                    slow,
-                    all,
-                })
+                    .copied()
+                    .unwrap_or(0);
+                let all = seen as f64 / n_all as f64;
+                // The rate in all requests, with one pseudo-count either
+                // way: an attribute the sample missed is rare, not impossible.
+                let rate = (seen as f64 + 1.0) / (n_all as f64 + 2.0);
+                let chance = binomial_tail(n_slow, c, rate);
+                (slow - all >= opts.min_gap && c >= opts.min_count && chance < opts.alpha)
+                    .then_some(Separator {
+                        span,
+                        key,
+                        value,
+                        slow,
+                        all,
+                    })
             })
             .collect()
     };
@@ -344,6 +389,79 @@ pub fn analyse(
         separators,
         bottleneck,
     }
+}
+
+/// One line of a trace's span tree ([`span_tree`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TreeLine {
+    /// 0 for a root span, 1 for its children, and so on.
+    pub depth: usize,
+    pub name: String,
+    /// From the start of the trace's first span, ms.
+    pub offset_ms: f64,
+    pub duration_ms: f64,
+    /// Its duration less the time its children cover, ms.
+    pub self_ms: f64,
+    pub attributes: Vec<(String, String)>,
+}
+
+/// Deepest level [`span_tree`] descends to; deeper spans are left out.
+pub const MAX_DEPTH: usize = 32;
+
+/// The spans of one trace as a tree: each root (a span whose parent is not
+/// in the trace) and below it its children, depth first, siblings in start
+/// order. A span is listed once, whatever its parent links say (a cycle
+/// ends where it would repeat).
+pub fn span_tree(spans: &[Span]) -> Vec<TreeLine> {
+    let ids: std::collections::HashSet<u64> = spans.iter().map(|s| s.span_id).collect();
+    let mut children: HashMap<u64, Vec<&Span>> = HashMap::new();
+    let mut roots: Vec<&Span> = Vec::new();
+    for s in spans {
+        if s.parent != 0 && s.parent != s.span_id && ids.contains(&s.parent) {
+            children.entry(s.parent).or_default().push(s);
+        } else {
+            roots.push(s);
+        }
+    }
+    let by_start = |v: &mut Vec<&Span>| {
+        v.sort_by(|a, b| {
+            a.start_ns
+                .cmp(&b.start_ns)
+                .then(a.name.cmp(&b.name))
+                .then(a.span_id.cmp(&b.span_id))
+        })
+    };
+    by_start(&mut roots);
+    for v in children.values_mut() {
+        by_start(v);
+    }
+    let t0 = spans.iter().map(|s| s.start_ns).min().unwrap_or(0);
+    let ms = |ns: u64| ns as f64 / 1e6;
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    // Depth first with an explicit stack: input depth never grows the call stack.
+    let mut stack: Vec<(&Span, usize)> = roots.iter().rev().map(|s| (*s, 0)).collect();
+    while let Some((s, depth)) = stack.pop() {
+        if !seen.insert(s.span_id) || depth >= MAX_DEPTH {
+            continue;
+        }
+        let kids = children.get(&s.span_id).map(Vec::as_slice).unwrap_or(&[]);
+        let covered = union_len(
+            kids.iter().map(|c| (c.start_ns, c.end_ns)).collect(),
+            s.start_ns,
+            s.end_ns,
+        );
+        out.push(TreeLine {
+            depth,
+            name: s.name.clone(),
+            offset_ms: ms(s.start_ns.saturating_sub(t0)),
+            duration_ms: ms(s.duration_ns()),
+            self_ms: ms(s.duration_ns().saturating_sub(covered)),
+            attributes: s.attributes.clone(),
+        });
+        stack.extend(kids.iter().rev().map(|c| (*c, depth + 1)));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -386,6 +504,92 @@ mod tests {
                 span(trace, 4, 1, "reserve_inventory", p_end, i_end),
             ],
         )
+    }
+
+    #[test]
+    fn binomial_tail_matches_the_closed_forms() {
+        // P(X >= 1) = 1 - (1-p)^n; P(X >= n) = p^n.
+        assert!((binomial_tail(10, 1, 0.1) - (1.0 - 0.9f64.powi(10))).abs() < 1e-12);
+        assert!((binomial_tail(10, 10, 0.1) - 1e-10).abs() < 1e-20);
+        assert!((binomial_tail(4, 2, 0.5) - 11.0 / 16.0).abs() < 1e-12);
+        assert_eq!(binomial_tail(5, 0, 0.3), 1.0);
+        assert_eq!(binomial_tail(5, 6, 0.3), 0.0);
+        // Large n neither underflows to 0 nor overflows.
+        let t = binomial_tail(10_000, 9_000, 0.9);
+        assert!((0.4..0.6).contains(&t), "{t}");
+    }
+
+    #[test]
+    fn two_slow_requests_sharing_an_order_amount_separate_nothing() {
+        let mut spans = HashMap::new();
+        let (mut slow, mut sample) = (Vec::new(), Vec::new());
+        for i in 0..100u128 {
+            let slow_path = i < 2;
+            let (r, mut s) = order(i + 1, if slow_path { 400 } else { 30 }, 10, 0, false);
+            // Every order has its own amount; the two slow ones too.
+            s[2].attributes
+                .push(("app.payment.amount_cents".into(), (1000 + i).to_string()));
+            spans.insert(r.trace_id, s);
+            sample.push(r);
+            if slow_path {
+                slow.push(r);
+            }
+        }
+        let b = analyse(
+            "create order",
+            &slow,
+            &sample[50..60],
+            &sample,
+            &spans,
+            Options::default(),
+        );
+        assert_eq!(b.bottleneck.as_deref(), Some("process_payment"));
+        assert!(b.separators.is_empty(), "{:?}", b.separators);
+    }
+
+    #[test]
+    fn span_tree_is_depth_first_in_start_order_with_self_times() {
+        let (_, spans) = order(7, 30, 10, 0, true);
+        // Shuffled input gives the same tree.
+        let mut shuffled = spans.clone();
+        shuffled.reverse();
+        let tree = span_tree(&shuffled);
+        let names: Vec<(usize, &str)> = tree.iter().map(|l| (l.depth, l.name.as_str())).collect();
+        assert_eq!(
+            names,
+            [
+                (0, "POST /api/orders"),
+                (1, "validate_order"),
+                (1, "process_payment"),
+                (1, "reserve_inventory"),
+            ]
+        );
+        // The server span: 0..46 ms, children cover 1..44.
+        assert_eq!(tree[0].duration_ms, 46.0);
+        assert_eq!(tree[0].self_ms, 3.0);
+        assert_eq!(tree[2].offset_ms, 4.0);
+        assert_eq!(tree[2].self_ms, 30.0);
+        assert_eq!(
+            tree[2].attributes,
+            [("app.payment.slow_path".to_owned(), "true".to_owned())]
+        );
+    }
+
+    #[test]
+    fn span_tree_survives_cycles_and_depth() {
+        // a -> b -> a: neither is a root; nothing is listed twice.
+        let cycle = vec![span(1, 1, 2, "a", 0, 10), span(1, 2, 1, "b", 1, 5)];
+        assert!(span_tree(&cycle).is_empty());
+        // A self-parented span is a root.
+        assert_eq!(span_tree(&[span(1, 5, 5, "self", 0, 1)]).len(), 1);
+        // A chain deeper than the cap stops at it.
+        let chain: Vec<Span> = (1..=100u64)
+            .map(|i| span(1, i, i - 1, "s", i, 200 - i))
+            .collect();
+        let tree = span_tree(&chain);
+        assert_eq!(tree.len(), MAX_DEPTH);
+        assert_eq!(tree.last().map(|l| l.depth), Some(MAX_DEPTH - 1));
+        assert!(span_tree(&[]).is_empty());
     }
 
     #[test]

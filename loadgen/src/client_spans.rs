@@ -7,9 +7,14 @@
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{Span as _, SpanKind, Status, Tracer, TracerProvider as _};
+use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_otlp::{SpanExporter, WithExportConfig};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::{
+    IdGenerator, RandomIdGenerator, Sampler, SdkTracer, SdkTracerProvider,
+};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use target_app::telemetry::{OtlpProtocol, otlp_protocol};
 
 use crate::stats::Outcome;
@@ -25,11 +30,35 @@ pub enum TracingError {
     Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
 }
 
+/// The SDK's random ids, but trace ids carry the run's prefix once one is
+/// set (a trace sink keeps only those: [`ClientSpans::set_trace_prefix`]).
+#[derive(Debug, Default)]
+struct PrefixedIds {
+    random: RandomIdGenerator,
+    /// 0 for none (a prefix is never 0).
+    prefix: Arc<AtomicU32>,
+}
+
+impl IdGenerator for PrefixedIds {
+    fn new_trace_id(&self) -> TraceId {
+        let id = u128::from_be_bytes(self.random.new_trace_id().to_bytes());
+        match self.prefix.load(Ordering::Relaxed) {
+            0 => TraceId::from_bytes(id.to_be_bytes()),
+            p => TraceId::from_bytes(crate::traced::with_prefix(id, p).to_be_bytes()),
+        }
+    }
+
+    fn new_span_id(&self) -> SpanId {
+        self.random.new_span_id()
+    }
+}
+
 /// The tracer for client spans.
 #[derive(Debug)]
 pub struct ClientSpans {
     provider: SdkTracerProvider,
     tracer: SdkTracer,
+    prefix: Arc<AtomicU32>,
     /// Share of requests (0..=1) that get a client span.
     pub share: f64,
 }
@@ -67,7 +96,10 @@ impl ClientSpans {
             (OtlpProtocol::HttpProtobuf, None) => SpanExporter::builder().with_http().build()?,
         };
         let service = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| "loadgen".into());
+        let ids = PrefixedIds::default();
+        let prefix = ids.prefix.clone();
         let provider = SdkTracerProvider::builder()
+            .with_id_generator(ids)
             // The share is the sampling decision; every span we start is kept.
             .with_sampler(Sampler::AlwaysOn)
             .with_resource(Resource::builder().with_service_name(service).build())
@@ -77,8 +109,15 @@ impl ClientSpans {
         Ok(Some(Self {
             provider,
             tracer,
+            prefix,
             share,
         }))
+    }
+
+    /// From now on, trace ids start with `prefix` (the run's, for its
+    /// trace sink), as those of requests without a client span do.
+    pub fn set_trace_prefix(&self, prefix: u32) {
+        self.prefix.store(prefix, Ordering::Relaxed);
     }
 
     /// Starts a client span for one request.

@@ -271,7 +271,14 @@ pub struct Snapshot {
     /// The checks so far, one row per (request, check name) as the report
     /// has them; empty when the scenario has none.
     pub checks: Vec<common::report::CheckResult>,
+    /// Per request name, its slow and typical requests so far with their
+    /// trace ids (at most [`LIVE_TRACED`] in all), for the live "where the
+    /// time goes"; empty unless the run keeps them (`--trace-sink`).
+    pub traced: Vec<crate::traced::Chosen>,
 }
+
+/// Most requests a snapshot lists with their trace ids.
+pub const LIVE_TRACED: usize = 2000;
 
 /// Bucket bounds of the latency histogram, in milliseconds.
 const BOUNDS_MS: [f64; 12] = [
@@ -404,6 +411,7 @@ impl Snapshot {
             under,
             clock,
             checks: crate::checks::results(&plan.checks, checks),
+            traced: crate::traced::choose(&plan.names, rec.per_name(), rec.traced(), LIVE_TRACED),
         }
     }
 }

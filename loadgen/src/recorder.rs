@@ -102,6 +102,12 @@ impl Recorder {
         self
     }
 
+    /// The requests kept with their trace ids so far, per name (empty
+    /// unless [`Recorder::with_traced`]).
+    pub fn traced(&self) -> &[crate::traced::TracedSample] {
+        &self.recorded.traced
+    }
+
     /// A recorder that also keeps the client metrics' counts in `m`.
     pub fn with_metrics(mut self, m: Option<ClientMetrics>) -> Self {
         self.metrics = m;

@@ -151,6 +151,96 @@ impl TracedSample {
     }
 }
 
+/// `trace_id` with its top 32 bits set to a run's `prefix` (what a trace
+/// sink keeps, [`crate::trace_sink::Keep::Prefix`]): the low 96 bits stay
+/// random (W3C asks for at least 56), and the id is never all zeros.
+pub fn with_prefix(trace_id: u128, prefix: u32) -> u128 {
+    (u128::from(prefix) << 96) | (trace_id & ((1u128 << 96) - 1)) | 1
+}
+
+/// One request name's requests to analyse ([`choose`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Chosen {
+    pub name: String,
+    /// Its slow requests (p99 and up), slowest first.
+    pub slow: Vec<Traced>,
+    /// Its typical requests (p40 to p60).
+    pub typical: Vec<Traced>,
+    /// The uniform sample of all its requests.
+    pub sample: Vec<Traced>,
+}
+
+/// Per request name with requests, its slow and typical requests (the
+/// name's p99 and up, and p40 to p60, as sent) and the sample of all, at
+/// most `max` requests in all: the slow ones first, then the typical, then
+/// the sample, the names taking turns. `names`, `stats` and `traced` are
+/// indexed alike.
+pub fn choose(
+    names: &[String],
+    stats: &[crate::stats::Stats],
+    traced: &[TracedSample],
+    max: usize,
+) -> Vec<Chosen> {
+    let mut out: Vec<Chosen> = names
+        .iter()
+        .zip(stats)
+        .zip(traced)
+        .filter(|((_, stats), _)| stats.count > 0)
+        .map(|((name, stats), traced)| {
+            let at = |q: f64| Duration::from_secs_f64(stats.percentile_ms(q, false).max(0.0) / 1e3);
+            let (slow, typical) = traced.split(at(99.0), at(40.0), at(60.0));
+            Chosen {
+                name: name.clone(),
+                slow,
+                typical,
+                sample: traced.sample(),
+            }
+        })
+        .collect();
+    let total: usize = out
+        .iter()
+        .map(|c| c.slow.len() + c.typical.len() + c.sample.len())
+        .sum();
+    if total <= max {
+        return out;
+    }
+    // Over the budget: take turns over the names, a request at a time.
+    let mut left = max;
+    let mut kept: Vec<[usize; 3]> = vec![[0; 3]; out.len()];
+    for part in 0..3 {
+        let mut progress = true;
+        while left > 0 && progress {
+            progress = false;
+            for (c, k) in out.iter().zip(kept.iter_mut()) {
+                let len = [c.slow.len(), c.typical.len(), c.sample.len()][part];
+                if left > 0 && k[part] < len {
+                    k[part] += 1;
+                    left -= 1;
+                    progress = true;
+                }
+            }
+        }
+    }
+    for (c, k) in out.iter_mut().zip(kept) {
+        c.slow.truncate(k[0]);
+        c.typical.truncate(k[1]);
+        c.sample.truncate(k[2]);
+    }
+    out
+}
+
+/// The trace ids of `chosen`, each once.
+pub fn trace_ids(chosen: &[Chosen]) -> Vec<u128> {
+    let mut ids: Vec<u128> = chosen
+        .iter()
+        .flat_map(|c| c.slow.iter().chain(&c.typical).chain(&c.sample))
+        .map(|t| t.trace_id)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,5 +308,65 @@ mod tests {
         assert!(s.is_empty());
         s.record(0, ms(5));
         assert!(s.is_empty(), "a request without a trace id is not kept");
+    }
+
+    #[test]
+    fn choose_takes_the_slow_first_and_the_names_take_turns() {
+        use crate::stats::{Outcome, Sample, Stats};
+        let names = vec!["a".to_owned(), "b".to_owned(), "idle".to_owned()];
+        let mut stats = vec![Stats::default(), Stats::default(), Stats::default()];
+        let mut traced = vec![
+            TracedSample::default(),
+            TracedSample::default(),
+            TracedSample::default(),
+        ];
+        for n in 0..2usize {
+            for i in 1..=200u64 {
+                let latency = Duration::from_millis(i);
+                stats[n].push(&Sample {
+                    name: n,
+                    series: 0,
+                    corrected: latency,
+                    actual: latency,
+                    at: Duration::from_millis(i),
+                    outcome: Outcome::Ok(200),
+                    trace_id: id(i + 1000 * n as u64),
+                    reason: None,
+                    body_bytes: 0,
+                });
+                traced[n].record(id(i + 1000 * n as u64), latency);
+            }
+        }
+        let all = choose(&names, &stats, &traced, usize::MAX);
+        // The idle name has no requests and is left out.
+        assert_eq!(
+            all.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        // The slowest 1% of 200: two; p40..p60 is 80..120 ms.
+        let (sa, sb) = (all[0].slow.len(), all[1].slow.len());
+        assert_eq!((sa, sb), (2, 2), "{:?}", all[0].slow);
+        assert!(
+            all[0]
+                .slow
+                .iter()
+                .all(|t| t.latency >= Duration::from_millis(199))
+        );
+        assert!(
+            (39..=43).contains(&all[0].typical.len()),
+            "{}",
+            all[0].typical.len()
+        );
+        assert_eq!(all[0].sample.len(), 200);
+        let ids = trace_ids(&all);
+        assert_eq!(ids.len(), 400, "every request once, though in two lists");
+        // A budget of the slow ones and one more: one typical, of the first name.
+        let few = choose(&names, &stats, &traced, sa + sb + 1);
+        let lens: Vec<[usize; 3]> = few
+            .iter()
+            .map(|c| [c.slow.len(), c.typical.len(), c.sample.len()])
+            .collect();
+        assert_eq!(lens, [[sa, 1, 0], [sb, 0, 0]]);
+        assert_eq!(few[0].slow[0].latency, Duration::from_millis(200));
     }
 }

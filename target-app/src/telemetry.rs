@@ -157,6 +157,43 @@ pub fn tracer() -> Option<SdkTracer> {
     TRACER.get().cloned()
 }
 
+/// For the app embedded in another process (`loadgen demo`): request spans
+/// go over OTLP/HTTP protobuf to `endpoint` (a base URL, `/v1/traces` is
+/// added) in batches every `every`, and nothing else of the process's
+/// telemetry changes (no subscriber, no global provider). `None` when a
+/// tracer is set already ([`Telemetry::init`] or an earlier call). Shut the
+/// provider down to flush its last spans.
+pub fn embedded_tracer(
+    endpoint: &str,
+    every: std::time::Duration,
+) -> Result<Option<SdkTracerProvider>, TelemetryError> {
+    use opentelemetry_otlp::WithExportConfig;
+    if TRACER.get().is_some() {
+        return Ok(None);
+    }
+    let exporter = SpanExporter::builder()
+        .with_http()
+        .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
+        .build()?;
+    let batch = opentelemetry_sdk::trace::BatchSpanProcessor::builder(exporter)
+        .with_batch_config(
+            opentelemetry_sdk::trace::BatchConfigBuilder::default()
+                .with_scheduled_delay(every)
+                .build(),
+        )
+        .build();
+    let provider = SdkTracerProvider::builder()
+        .with_resource(resource())
+        .with_span_processor(batch)
+        .build();
+    if TRACER.set(provider.tracer("target-app")).is_err() {
+        // Set by another thread meanwhile: that one stays.
+        let _ = provider.shutdown();
+        return Ok(None);
+    }
+    Ok(Some(provider))
+}
+
 /// Installed telemetry; call [`Telemetry::shutdown`] to flush before exit.
 #[derive(Debug, Default)]
 pub struct Telemetry {

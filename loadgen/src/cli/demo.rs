@@ -1,7 +1,9 @@
 //! `loadgen demo`: start the target app in-process and run the bundled
 //! steady scenario against it; on a terminal, with the live view and an SLO
 //! panel from the target app's own SLOs (server-side when a Prometheus can
-//! be started, else client-side).
+//! be started, else client-side). The app exports its spans to a trace
+//! sink of the run's own, so the report's `bottlenecks` and the live view's
+//! "where the time goes" work with no set-up.
 
 use std::path::Path;
 use std::time::Duration;
@@ -12,6 +14,7 @@ use clap::Args;
 use super::error::{CliError, Exit};
 use super::session::{self, View};
 use super::shared::{OutputArgs, check_duration};
+use super::traces::{Receiving, Tracing};
 use crate::output::Outputs;
 use crate::prometheus::{DemoPrometheus, on_path};
 
@@ -30,9 +33,25 @@ pub(super) struct DemoArgs {
 pub(super) async fn run(args: DemoArgs) -> Result<Exit, CliError> {
     let outputs = Outputs::from(args.outputs);
     let duration = check_duration(args.duration)?;
+    // The app's spans go to a trace sink of the run's own, so the report and
+    // the live view say where the slow requests spend their time.
+    let receiving = Receiving::sink(
+        "127.0.0.1:0".parse().context("loopback address")?,
+        None,
+        Duration::from_secs(3),
+    )
+    .await?;
+    let tracer = match receiving.sink_addr() {
+        Some(at) => target_app::telemetry::embedded_tracer(
+            &format!("http://{at}"),
+            Duration::from_millis(500),
+        )
+        .context("the target app's span exporter")?,
+        None => None,
+    };
     let app = target_app::start(target_app::Config {
         listen: "127.0.0.1:0".parse().context("loopback address")?,
-        tracing: false,
+        tracing: tracer.is_some(),
         ..target_app::Config::default()
     })
     .await
@@ -70,15 +89,29 @@ pub(super) async fn run(args: DemoArgs) -> Result<Exit, CliError> {
     }
     if !outputs.quiet {
         eprintln!(
-            "loadgen demo: target app on {host}; running the bundled steady scenario for {}",
+            "loadgen demo: target app on {host}, its spans to the trace sink on {}; running the bundled steady scenario for {}",
+            receiving
+                .sink_addr()
+                .map_or("-".to_owned(), |a| a.to_string()),
             humantime::format_duration(duration)
         );
     }
     let mut plan =
         crate::scenario::parse(crate::bundled::STEADY, Path::new("scenarios/steady.yaml"))?;
     plan.load = plan.load.with_duration(duration);
-    let code = session::execute(plan, Some(host), &outputs, None, view, Default::default()).await;
+    let code = session::execute(
+        plan,
+        Some(host),
+        &outputs,
+        None,
+        view,
+        (Default::default(), Tracing::Started(receiving)),
+    )
+    .await;
     drop(prometheus);
     app.shutdown().await;
+    // Not shut down: the sink has stopped, and spans still queued would
+    // only wait on it; the analysis has what the run's wait gathered.
+    drop(tracer);
     code
 }

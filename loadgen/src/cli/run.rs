@@ -103,7 +103,7 @@ pub(super) async fn run(args: RunArgs) -> Result<Exit, CliError> {
         &Outputs::from(args.outputs),
         spans,
         view,
-        (export, traces),
+        (export, traces.into()),
     )
     .await
 }

@@ -15,13 +15,14 @@ use super::error::{CliError, Exit};
 use super::metrics::Export;
 use super::shared::{check_outputs, summary};
 use super::signal;
-use super::traces::Traces;
+use super::traces::Tracing;
 use crate::client_spans::ClientSpans;
 use crate::engine::{self, Control};
 use crate::live::Live;
 use crate::output::{self, Outputs};
 use crate::report::{self, Report};
 use crate::scenario::{Load, Plan};
+use crate::tui::traces::TracesState;
 use crate::tui::{SloState, Tui};
 
 /// What the live view shows.
@@ -51,7 +52,7 @@ pub(super) async fn execute(
     outputs: &Outputs,
     spans: Option<ClientSpans>,
     view: View,
-    (export, traces): (Export, Traces),
+    (export, traces): (Export, Tracing),
 ) -> Result<Exit, CliError> {
     check_outputs(outputs)?;
     let exporting = export.start(outputs.quiet).await?;
@@ -96,7 +97,15 @@ pub(super) async fn execute(
             (None, _) => Arc::new(SloState::default()),
         };
         let open = matches!(plan.load, Load::Open { .. });
-        match Tui::start(live.clone(), control.clone(), state, open) {
+        let spans = match &receiving {
+            Some(r) => r.live_panel(live.clone(), Duration::from_secs(2), stop_refresh.clone()),
+            None => Arc::new(TracesState::hint(
+                "none",
+                "add --trace-sink ADDR and point the service's OTLP traces exporter there \
+                 (or --traces-from) to see which server spans the slow requests spend their time in",
+            )),
+        };
+        match Tui::start(live.clone(), control.clone(), state, spans, open) {
             Ok(tui) => (Some(live), Some(tui)),
             Err(e) => {
                 eprintln!(
@@ -122,6 +131,10 @@ pub(super) async fn execute(
             },
         ))
     });
+    if let (Some(s), Some(prefix)) = (&spans, receiving.as_ref().and_then(|r| r.prefix())) {
+        // Traces that start at a client span are the run's too.
+        s.set_trace_prefix(prefix);
+    }
     let spans = spans.map(Arc::new);
     let run = engine::run(
         plan.clone(),

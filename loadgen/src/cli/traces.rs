@@ -6,17 +6,22 @@
 //! the report's `bottlenecks` ([`crate::bottleneck`]).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use common::report::{Bottlenecks, RequestBottleneck, SpanAttribute, SpanTime};
 
 use super::error::CliError;
-use crate::bottleneck::{self, Options, Traced};
+use crate::bottleneck::{self, Options};
+use crate::live::Live;
 use crate::recorder::RunResult;
 use crate::scenario::Plan;
 use crate::trace_fetch::{self, FetchConfig, Kind};
 use crate::trace_sink::{Keep, SinkConfig, TraceSink};
+use crate::traced::Chosen;
+use crate::tui::traces::{TracesState, build_panel};
 
 /// Most traces fetched from a store after a run.
 pub(super) const MAX_FETCHES: usize = 1000;
@@ -106,7 +111,7 @@ impl TraceArgs {
 /// the run's trace ids, or a trace store asked after the run.
 pub(super) enum Receiving {
     Sink {
-        sink: TraceSink,
+        sink: Arc<TraceSink>,
         prefix: u32,
         wait: Duration,
     },
@@ -133,33 +138,115 @@ impl Traces {
         let Some(addr) = self.sink else {
             return Ok(None);
         };
+        let r = Receiving::sink(addr, self.forward.clone(), self.wait).await?;
+        if let Some(at) = r.sink_addr()
+            && (!quiet || addr.port() == 0)
+        {
+            eprintln!(
+                "loadgen: receiving spans at {at} (OTLP/HTTP: http://{at}/v1/traces, and OTLP/gRPC)"
+            );
+        }
+        Ok(Some(r))
+    }
+}
+
+/// How a run gets its spans: from its flags, or from a receiver the
+/// command started itself (`loadgen demo`, which needs its address first).
+pub(super) enum Tracing {
+    Flags(Traces),
+    Started(Receiving),
+}
+
+impl Default for Tracing {
+    fn default() -> Self {
+        Tracing::Flags(Traces::default())
+    }
+}
+
+impl From<Traces> for Tracing {
+    fn from(t: Traces) -> Self {
+        Tracing::Flags(t)
+    }
+}
+
+impl Tracing {
+    pub(super) async fn start(self, quiet: bool) -> Result<Option<Receiving>, CliError> {
+        match self {
+            Tracing::Flags(t) => t.start(quiet).await,
+            Tracing::Started(r) => Ok(Some(r)),
+        }
+    }
+}
+
+impl Receiving {
+    /// Binds a receiver on `addr` that keeps the spans of this run's
+    /// traces (a fresh prefix of their ids), forwarding everything to
+    /// `forward` if given; `wait` is how long the end of the run waits for
+    /// the last spans.
+    pub(super) async fn sink(
+        addr: SocketAddr,
+        forward: Option<String>,
+        wait: Duration,
+    ) -> Result<Receiving, CliError> {
         // Never 0: a trace id is not all zeros in its top bits either way.
         let prefix = rand::random::<u32>() | 1;
         let mut cfg = SinkConfig::new(addr);
         cfg.keep = Keep::Prefix(prefix);
-        cfg.forward = self.forward.clone();
+        cfg.forward = forward;
         let sink = TraceSink::bind(cfg).await.map_err(|e| match e {
             crate::trace_sink::SinkError::Bind { .. } => {
                 CliError::failure(anyhow::Error::new(e).context(format!("--trace-sink {addr}")))
             }
             other => CliError::invalid(anyhow::anyhow!("invalid --trace-forward: {other}")),
         })?;
-        if !quiet || addr.port() == 0 {
-            eprintln!(
-                "loadgen: receiving spans at {} (OTLP/HTTP: http://{}/v1/traces, and OTLP/gRPC)",
-                sink.local_addr(),
-                sink.local_addr()
-            );
-        }
-        Ok(Some(Receiving::Sink {
-            sink,
+        Ok(Receiving::Sink {
+            sink: Arc::new(sink),
             prefix,
-            wait: self.wait,
-        }))
+            wait,
+        })
     }
-}
 
-impl Receiving {
+    /// Where the receiver listens, if this is one.
+    pub(super) fn sink_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Receiving::Sink { sink, .. } => Some(sink.local_addr()),
+            Receiving::Store { .. } => None,
+        }
+    }
+
+    /// The live view's panel for this way of getting spans: kept fresh
+    /// from the receiver every `every` until `stop`, or a hint saying when
+    /// a trace store is read.
+    pub(super) fn live_panel(
+        &self,
+        live: Arc<Live>,
+        every: Duration,
+        stop: Arc<AtomicBool>,
+    ) -> Arc<TracesState> {
+        match self {
+            Receiving::Sink { sink, .. } => {
+                let source = format!("trace sink {}", sink.local_addr());
+                let state = Arc::new(TracesState::hint(
+                    &source,
+                    "waiting for the first spans (point the service's OTLP traces exporter here)",
+                ));
+                tokio::spawn(refresh_live(
+                    sink.clone(),
+                    live,
+                    state.clone(),
+                    source,
+                    every,
+                    stop,
+                ));
+                state
+            }
+            Receiving::Store { kind, url, .. } => Arc::new(TracesState::hint(
+                &format!("{} {url}", kind.source()),
+                "the slow requests' traces are fetched from the store after the run (see the summary)",
+            )),
+        }
+    }
+
     /// The top 32 bits of every trace id the run sends, for a receiver.
     pub(super) fn prefix(&self) -> Option<u32> {
         match self {
@@ -192,7 +279,7 @@ impl Receiving {
 /// Waits for the last spans (at most `wait`; a quiet second ends it, and
 /// so does `interrupted`), stops the receiver and analyses the run.
 async fn finish_sink(
-    sink: TraceSink,
+    sink: Arc<TraceSink>,
     wait: Duration,
     plan: &Plan,
     run: &RunResult,
@@ -219,6 +306,37 @@ async fn finish_sink(
     analysed(&chosen(plan, run, usize::MAX), &spans, kept, "trace-sink")
 }
 
+/// Rebuilds the live panel from the latest snapshot's kept requests and
+/// the spans the sink holds, every `every` until `stop`.
+async fn refresh_live(
+    sink: Arc<TraceSink>,
+    live: Arc<Live>,
+    state: Arc<TracesState>,
+    source: String,
+    every: Duration,
+    stop: Arc<AtomicBool>,
+) {
+    while !stop.load(Ordering::Relaxed) {
+        let snap = live.snapshot();
+        let stats = sink.stats();
+        if stats.received_spans > 0 {
+            let chosen = &snap.traced;
+            let ids = crate::traced::trace_ids(chosen);
+            let spans = sink.spans_for(&ids);
+            state.set(build_panel(
+                &source,
+                chosen,
+                &spans,
+                (stats.received_spans, stats.kept_spans),
+            ));
+        }
+        let until = Instant::now() + every;
+        while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 /// Waits `delay` (not when `interrupted`), fetches the chosen requests'
 /// traces from the store and analyses the run.
 async fn finish_store(
@@ -231,13 +349,7 @@ async fn finish_store(
     interrupted: bool,
 ) -> Bottlenecks {
     let chosen = chosen(plan, run, MAX_FETCHES);
-    let mut ids: Vec<u128> = chosen
-        .iter()
-        .flat_map(|c| c.slow.iter().chain(&c.typical).chain(&c.sample))
-        .map(|t| t.trace_id)
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
+    let ids = crate::traced::trace_ids(&chosen);
     if !quiet {
         eprintln!(
             "loadgen: fetching {} traces from {} at {url}{}",
@@ -283,71 +395,19 @@ async fn finish_store(
     analysed(&chosen, &spans, kept, kind.source())
 }
 
-/// One request name's requests to analyse.
-struct Chosen<'a> {
-    name: &'a str,
-    slow: Vec<Traced>,
-    typical: Vec<Traced>,
-    sample: Vec<Traced>,
-}
-
-/// Per request name with requests, its slow and typical requests (the
-/// name's p99 and up, and p40 to p60) and the sample of all, at most `max`
-/// requests in all: the slow ones first, then the typical, then the
-/// sample, the names taking turns.
-fn chosen<'a>(plan: &'a Plan, run: &RunResult, max: usize) -> Vec<Chosen<'a>> {
-    let mut out: Vec<Chosen<'a>> = plan
-        .names
-        .iter()
-        .zip(&run.recorded.per_name)
-        .zip(&run.recorded.traced)
-        .filter(|((_, stats), _)| stats.count > 0)
-        .map(|((name, stats), traced)| {
-            let at = |q: f64| Duration::from_secs_f64(stats.percentile_ms(q, false).max(0.0) / 1e3);
-            let (slow, typical) = traced.split(at(99.0), at(40.0), at(60.0));
-            Chosen {
-                name: name.as_str(),
-                slow,
-                typical,
-                sample: traced.sample(),
-            }
-        })
-        .collect();
-    let total: usize = out
-        .iter()
-        .map(|c| c.slow.len() + c.typical.len() + c.sample.len())
-        .sum();
-    if total <= max {
-        return out;
-    }
-    // Over the budget: take turns over the names, a request at a time.
-    let mut left = max;
-    let mut kept: Vec<[usize; 3]> = vec![[0; 3]; out.len()];
-    for part in 0..3 {
-        let mut progress = true;
-        while left > 0 && progress {
-            progress = false;
-            for (c, k) in out.iter().zip(kept.iter_mut()) {
-                let len = [c.slow.len(), c.typical.len(), c.sample.len()][part];
-                if left > 0 && k[part] < len {
-                    k[part] += 1;
-                    left -= 1;
-                    progress = true;
-                }
-            }
-        }
-    }
-    for (c, k) in out.iter_mut().zip(kept) {
-        c.slow.truncate(k[0]);
-        c.typical.truncate(k[1]);
-        c.sample.truncate(k[2]);
-    }
-    out
+/// The chosen requests of a finished run, at most `max`.
+fn chosen(plan: &Plan, run: &RunResult, max: usize) -> Vec<Chosen> {
+    crate::traced::choose(
+        &plan.names,
+        &run.recorded.per_name,
+        &run.recorded.traced,
+        max,
+    )
 }
 
 /// The analysis of the chosen requests against `spans`.
 fn analysed(
-    chosen: &[Chosen<'_>],
+    chosen: &[Chosen],
     spans: &std::collections::HashMap<u128, Vec<bottleneck::Span>>,
     kept: u64,
     source: &str,
@@ -356,7 +416,7 @@ fn analysed(
         .iter()
         .map(|c| {
             let b = bottleneck::analyse(
-                c.name,
+                &c.name,
                 &c.slow,
                 &c.typical,
                 &c.sample,

@@ -329,8 +329,7 @@ async fn iteration(
             };
             let mut trace_id: u128 = rng.random_range(1..=u128::MAX);
             if let Some(prefix) = ctx.trace_prefix {
-                // The low 96 bits stay random (W3C asks for at least 56).
-                trace_id = (u128::from(prefix) << 96) | (trace_id & ((1u128 << 96) - 1)) | 1;
+                trace_id = crate::traced::with_prefix(trace_id, prefix);
             }
             let span_id: u64 = rng.random_range(1..=u64::MAX);
             let traced = ctx

@@ -7,6 +7,7 @@
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 
 use super::Keep;
 use crate::bottleneck::Span;
@@ -37,6 +38,10 @@ pub struct Converted {
     /// Spans with a trace or span id of the wrong length or all zeros, or
     /// a parent id of the wrong length.
     pub invalid: u64,
+    /// Root spans of kind client: a load generator's own spans of its
+    /// requests (`--otlp-endpoint`), which measure what loadgen measures
+    /// itself and are no server span; not kept, not an error either.
+    pub client_roots: u64,
 }
 
 impl Converted {
@@ -169,6 +174,12 @@ pub fn convert(req: ExportTraceServiceRequest, keep: Keep) -> Converted {
                     out.foreign = out.foreign.saturating_add(1);
                     continue;
                 }
+                // A client span inside the service (a call it makes) has
+                // a parent; the request's own client span has none.
+                if parent == 0 && s.kind == SpanKind::Client as i32 {
+                    out.client_roots = out.client_roots.saturating_add(1);
+                    continue;
+                }
                 let room = MAX_ATTRIBUTES - usize::from(service.is_some());
                 let mut attributes: Vec<(String, String)> =
                     s.attributes.iter().take(room).map(attribute).collect();
@@ -231,6 +242,19 @@ mod tests {
                 ..Default::default()
             }],
         }
+    }
+
+    #[test]
+    fn the_requests_own_client_spans_are_not_server_spans() {
+        let mut root_client = otlp(1, 1, &[]);
+        root_client.kind = SpanKind::Client as i32;
+        let server = otlp(1, 2, &1u64.to_be_bytes());
+        // A call the service makes: a client span with a parent, kept.
+        let mut call = otlp(1, 3, &2u64.to_be_bytes());
+        call.kind = SpanKind::Client as i32;
+        let c = convert(request(vec![root_client, server, call], vec![]), Keep::All);
+        assert_eq!(c.kept.iter().map(|s| s.span_id).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!((c.received, c.client_roots, c.rejected()), (3, 1, 0));
     }
 
     #[test]

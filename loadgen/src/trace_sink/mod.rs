@@ -260,6 +260,17 @@ impl TraceSink {
         self.shared.store().spans_of(trace_id)
     }
 
+    /// The spans held now of each of `ids` that has any, by trace id.
+    pub fn spans_for(&self, ids: &[u128]) -> HashMap<u128, Vec<Span>> {
+        let store = self.shared.store();
+        ids.iter()
+            .filter_map(|&id| {
+                let spans = store.spans_of(id);
+                (!spans.is_empty()).then_some((id, spans))
+            })
+            .collect()
+    }
+
     /// Every span held, by trace id (the form [`crate::bottleneck::analyse`]
     /// takes); the store is empty after, the counts stay.
     pub fn take_all(&self) -> HashMap<u128, Vec<Span>> {

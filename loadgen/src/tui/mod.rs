@@ -4,6 +4,7 @@
 //! on exit and on panic (ratatui's init installs the hook).
 
 pub mod checks;
+pub mod traces;
 pub mod view;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,7 +15,8 @@ use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers
 
 use crate::engine::Control;
 use crate::live::{Live, Snapshot};
-use view::{SloPanel, SloRow, UiState};
+use traces::TracesState;
+use view::{SloPanel, SloRow, UiState, View};
 
 /// The SLO panel, kept fresh by a background task.
 #[derive(Debug, Default)]
@@ -164,6 +166,11 @@ pub enum Action {
     Slower,
     NextView,
     Help,
+    /// The row above / below (the slowest requests of the traces view).
+    Up,
+    Down,
+    /// Opens or closes the selected request's span tree.
+    Toggle,
     None,
 }
 
@@ -177,6 +184,9 @@ pub fn action(code: KeyCode, modifiers: KeyModifiers) -> Action {
         KeyCode::Char('-') | KeyCode::Char('_') => Action::Slower,
         KeyCode::Tab => Action::NextView,
         KeyCode::Char('?') | KeyCode::Char('h') => Action::Help,
+        KeyCode::Up | KeyCode::Char('k') => Action::Up,
+        KeyCode::Down | KeyCode::Char('j') => Action::Down,
+        KeyCode::Enter => Action::Toggle,
         _ => Action::None,
     }
 }
@@ -223,6 +233,23 @@ pub fn handle(ui: &mut UiState, action: Action, open_model: bool) -> Effect {
             ui.help = !ui.help;
             Effect::None
         }
+        Action::Up | Action::Down | Action::Toggle if ui.view != View::Traces => Effect::None,
+        Action::Up => {
+            ui.selected = ui.selected.saturating_sub(1);
+            Effect::None
+        }
+        Action::Down => {
+            ui.selected = (ui.selected + 1).min(ui.listed.len().saturating_sub(1));
+            Effect::None
+        }
+        Action::Toggle => {
+            if let Some(id) = ui.listed.get(ui.selected)
+                && !ui.expanded.remove(id)
+            {
+                ui.expanded.insert(*id);
+            }
+            Effect::None
+        }
         Action::None => Effect::None,
     }
 }
@@ -239,6 +266,7 @@ impl Tui {
         live: Arc<Live>,
         control: Arc<Control>,
         slo: Arc<SloState>,
+        traces: Arc<TracesState>,
         open_model: bool,
     ) -> std::io::Result<Tui> {
         let done = Arc::new(AtomicBool::new(false));
@@ -258,7 +286,10 @@ impl Tui {
                 while !flag.load(Ordering::Relaxed) {
                     let snap = live.snapshot();
                     let panel = slo.panel(&snap);
-                    let _ = terminal.draw(|f| view::draw(f, &snap, &panel, &ui));
+                    let spans = traces.panel();
+                    ui.listed = spans.slowest.iter().map(|t| t.trace_id).collect();
+                    ui.selected = ui.selected.min(ui.listed.len().saturating_sub(1));
+                    let _ = terminal.draw(|f| view::draw(f, &snap, &panel, &spans, &ui));
                     // Up to ~5 frames a second; keys are handled as they come.
                     if !event::poll(Duration::from_millis(200)).unwrap_or(false) {
                         continue;
@@ -323,7 +354,11 @@ mod tests {
         assert_eq!(action(KeyCode::Char('-'), none), Action::Slower);
         assert_eq!(action(KeyCode::Tab, none), Action::NextView);
         assert_eq!(action(KeyCode::Char('?'), none), Action::Help);
-        assert_eq!(View::Slo.next(), View::Overview);
+        assert_eq!(View::Slo.next(), View::Traces);
+        assert_eq!(View::Traces.next(), View::Overview);
+        assert_eq!(action(KeyCode::Down, none), Action::Down);
+        assert_eq!(action(KeyCode::Char('k'), none), Action::Up);
+        assert_eq!(action(KeyCode::Enter, none), Action::Toggle);
     }
 
     #[test]
@@ -353,5 +388,42 @@ mod tests {
             ui.note.as_deref(),
             Some("rate control needs the open model")
         );
+    }
+
+    #[test]
+    fn the_traces_view_selects_and_opens_the_slowest() {
+        // Outside the traces view the keys do nothing.
+        let mut ui = UiState {
+            listed: vec![7, 8, 9],
+            ..UiState::default()
+        };
+        handle(&mut ui, Action::Down, true);
+        handle(&mut ui, Action::Toggle, true);
+        assert_eq!((ui.selected, ui.expanded.len()), (0, 0));
+        ui.view = View::Traces;
+        for _ in 0..5 {
+            handle(&mut ui, Action::Down, true);
+        }
+        assert_eq!(ui.selected, 2, "stops at the last row");
+        handle(&mut ui, Action::Toggle, true);
+        assert!(ui.expanded.contains(&9));
+        handle(&mut ui, Action::Up, true);
+        handle(&mut ui, Action::Toggle, true);
+        assert_eq!(ui.expanded.iter().copied().collect::<Vec<_>>(), [8, 9]);
+        handle(&mut ui, Action::Toggle, true);
+        assert_eq!(
+            ui.expanded.iter().copied().collect::<Vec<_>>(),
+            [9],
+            "closes again"
+        );
+        ui.listed.clear();
+        ui.selected = 0;
+        assert_eq!(
+            handle(&mut ui, Action::Toggle, true),
+            Effect::None,
+            "nothing listed"
+        );
+        handle(&mut ui, Action::Down, true);
+        assert_eq!(ui.selected, 0);
     }
 }

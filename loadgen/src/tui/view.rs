@@ -19,16 +19,18 @@ pub enum View {
     Overview,
     Latency,
     Slo,
+    Traces,
 }
 
 impl View {
-    pub const ALL: [View; 3] = [View::Overview, View::Latency, View::Slo];
+    pub const ALL: [View; 4] = [View::Overview, View::Latency, View::Slo, View::Traces];
 
     pub fn title(self) -> &'static str {
         match self {
             View::Overview => "Overview",
             View::Latency => "Latency & errors",
             View::Slo => "SLOs",
+            View::Traces => "Where the time goes",
         }
     }
 
@@ -36,7 +38,8 @@ impl View {
         match self {
             View::Overview => View::Latency,
             View::Latency => View::Slo,
-            View::Slo => View::Overview,
+            View::Slo => View::Traces,
+            View::Traces => View::Overview,
         }
     }
 }
@@ -48,6 +51,12 @@ pub struct UiState {
     pub help: bool,
     /// A short note in the footer (e.g. "rate control needs the open model").
     pub note: Option<String>,
+    /// The selected row of the slowest requests (traces view).
+    pub selected: usize,
+    /// Trace ids of the slowest requests opened into their span trees.
+    pub expanded: std::collections::BTreeSet<u128>,
+    /// Trace ids of the slowest requests as last drawn, in order.
+    pub listed: Vec<u128>,
 }
 
 /// One multi-window alert of an SLO and whether it would fire now.
@@ -83,7 +92,7 @@ pub struct SloPanel {
     pub slos: Vec<SloRow>,
 }
 
-fn ms(v: f64) -> String {
+pub(crate) fn ms(v: f64) -> String {
     if v >= 100_000.0 {
         format!("{:.0}s", v / 1000.0)
     } else if v >= 10_000.0 {
@@ -129,12 +138,18 @@ fn pct(v: f64) -> String {
     format!("{:.3}%", v * 100.0)
 }
 
-fn bold() -> Style {
+pub(crate) fn bold() -> Style {
     Style::new().add_modifier(Modifier::BOLD)
 }
 
 /// Draws the whole screen.
-pub fn draw(frame: &mut Frame, snap: &Snapshot, slo: &SloPanel, ui: &UiState) {
+pub fn draw(
+    frame: &mut Frame,
+    snap: &Snapshot,
+    slo: &SloPanel,
+    traces: &super::traces::TracesPanel,
+    ui: &UiState,
+) {
     let area = frame.area();
     let [header, tabs, body, footer] = Layout::vertical([
         Constraint::Length(3),
@@ -156,9 +171,12 @@ pub fn draw(frame: &mut Frame, snap: &Snapshot, slo: &SloPanel, ui: &UiState) {
         View::Overview => draw_overview(frame, body, snap),
         View::Latency => draw_latency(frame, body, snap),
         View::Slo => draw_slo(frame, body, slo, snap.clock.elapsed),
+        View::Traces => super::traces::draw(frame, body, traces, ui),
     }
     let keys = if ui.help {
         "Esc close  q quit  p pause  +/- rate  Tab view"
+    } else if ui.view == View::Traces {
+        "q quit  p pause  Up/Down pick  Enter open/close  Tab view  ? help"
     } else {
         "q quit  p pause  +/- rate  Tab view  ? help"
     };
@@ -826,7 +844,7 @@ fn draw_slo(frame: &mut Frame, area: Rect, p: &SloPanel, elapsed: std::time::Dur
 
 fn draw_help(frame: &mut Frame, area: Rect) {
     let w = area.width.min(46);
-    let h = area.height.min(13);
+    let h = area.height.min(15);
     let r = Rect::new(
         area.x + (area.width - w) / 2,
         area.y + (area.height - h) / 2,
@@ -840,6 +858,8 @@ fn draw_help(frame: &mut Frame, area: Rect) {
         Line::from("+ / -           arrival rate x1.1 / /1.1"),
         Line::from("                (open model)"),
         Line::from("Tab             next view"),
+        Line::from("Up/Down, Enter  slowest requests: pick,"),
+        Line::from("                open the span tree"),
         Line::from("?               this help"),
         Line::from(""),
         Line::from("Latency is corrected for coordinated"),

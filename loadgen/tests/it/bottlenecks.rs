@@ -1,6 +1,8 @@
 //! Where the time goes, end to end: the real target app (in a child
 //! process, exporting its spans over OTLP to loadgen's `--trace-sink`) with
-//! a latency fault on one step of its order pipeline; loadgen's report
+//! a latency fault on one step of its order pipeline (1 s, so that a
+//! starved machine's queueing, which the analysis rightly calls client-side
+//! time, stays below it); loadgen's report
 //! names that step's span as the bottleneck of `create order`, with the
 //! fault's attribute in the slow requests and in about the injected share
 //! of all; moved to another step, the answer moves.
@@ -30,13 +32,23 @@ scenarios:
 load:
   model: open
   rate: 60
-  duration: 5s
+  duration: 10s
   max_users: 40
 ";
 
 /// A run of [`ORDERS`] against the target app with `faults`; its report's
 /// `bottlenecks` entry for `create order`.
 async fn run_with(test: &str, faults: &str, extra_env: &[(&str, &str)]) -> serde_json::Value {
+    run_with_args(test, faults, extra_env, |_| Vec::new()).await
+}
+
+/// [`run_with`], with more flags for loadgen made from the sink's address.
+async fn run_with_args(
+    test: &str,
+    faults: &str,
+    extra_env: &[(&str, &str)],
+    extra_args: impl Fn(std::net::SocketAddr) -> Vec<String>,
+) -> serde_json::Value {
     let sink = free_port();
     let mut env = vec![(APP_FAULTS, faults)];
     env.extend_from_slice(extra_env);
@@ -46,20 +58,19 @@ async fn run_with(test: &str, faults: &str, extra_env: &[(&str, &str)]) -> serde
     let report = dir.path("r.json");
     let host = format!("http://{}", app.addr);
     let addr = sink.to_string();
-    let out = util::run(
-        &[
-            "run",
-            util::arg(&file),
-            "--host",
-            &host,
-            "--trace-sink",
-            &addr,
-            "--report",
-            util::arg(&report),
-        ],
-        Duration::from_secs(60),
-    )
-    .await;
+    let more = extra_args(sink);
+    let mut args = vec![
+        "run",
+        util::arg(&file),
+        "--host",
+        &host,
+        "--trace-sink",
+        &addr,
+        "--report",
+        util::arg(&report),
+    ];
+    args.extend(more.iter().map(String::as_str));
+    let out = util::run(&args, Duration::from_secs(60)).await;
     app.stop().await;
     assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("where the time goes"), "{}", out.stdout);
@@ -80,7 +91,7 @@ async fn run_with(test: &str, faults: &str, extra_env: &[(&str, &str)]) -> serde
 /// The separating attribute of `q` on `span`, as (slow, all) shares.
 fn separator(q: &serde_json::Value, span: &str) -> Option<(f64, f64)> {
     q["separators"].as_array()?.iter().find_map(|s| {
-        (s["span"] == span && s["key"] == "app.fault.latency_ms" && s["value"] == "200")
+        (s["span"] == span && s["key"] == "app.fault.latency_ms" && s["value"] == "1000")
             .then(|| (s["slow"].as_f64().unwrap(), s["all"].as_f64().unwrap()))
     })
 }
@@ -96,7 +107,7 @@ async fn the_slow_step_is_named_and_moves_with_the_fault() {
         ("inventory", "reserve_inventory"),
     ] {
         let faults = format!(
-            "{{\"steps\": [{{\"step\": \"{step}\", \"share\": 0.2, \"latency\": \"200ms\"}}]}}"
+            "{{\"steps\": [{{\"step\": \"{step}\", \"share\": 0.2, \"latency\": \"1s\"}}]}}"
         );
         let q = run_with(me, &faults, &[]).await;
         assert_eq!(q["bottleneck"], span, "{step}: {q}");
@@ -110,7 +121,7 @@ async fn the_slow_step_is_named_and_moves_with_the_fault() {
         );
         let top = &q["spans"][0];
         assert_eq!(top["span"], span, "{q}");
-        assert!(top["slow_ms"].as_f64().unwrap() >= 200.0, "{q}");
+        assert!(top["slow_ms"].as_f64().unwrap() >= 1000.0, "{q}");
         assert!(top["typical_ms"].as_f64().unwrap() < 50.0, "{q}");
     }
 }
@@ -122,7 +133,7 @@ async fn with_sampling_at_ten_percent_the_slow_requests_without_a_trace_are_coun
     }
     let me =
         "bottlenecks::with_sampling_at_ten_percent_the_slow_requests_without_a_trace_are_counted";
-    let faults = "{\"steps\": [{\"step\": \"payment\", \"share\": 0.2, \"latency\": \"200ms\"}]}";
+    let faults = "{\"steps\": [{\"step\": \"payment\", \"share\": 0.2, \"latency\": \"1s\"}]}";
     let q = run_with(
         me,
         faults,
@@ -144,4 +155,43 @@ async fn with_sampling_at_ten_percent_the_slow_requests_without_a_trace_are_coun
         "{typical_missing} of {typical} typical: {q}"
     );
     assert!(missing <= slow, "{q}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_with_a_client_span_keep_the_runs_trace_ids() {
+    if serve_as_app().await {
+        return;
+    }
+    let me = "bottlenecks::requests_with_a_client_span_keep_the_runs_trace_ids";
+    let faults = "{\"steps\": [{\"step\": \"payment\", \"share\": 0.2, \"latency\": \"1s\"}]}";
+    // Every request gets a client span, exported to the same sink: the
+    // traces start at loadgen, and still carry the run's prefix.
+    let q = run_with_args(me, faults, &[], |sink| {
+        vec![
+            "--otlp-endpoint".into(),
+            format!("http://{sink}"),
+            "--trace-share".into(),
+            "1".into(),
+        ]
+    })
+    .await;
+    assert_eq!(q["slow_without_trace"], 0, "{q}");
+    assert_eq!(q["typical_without_trace"], 0, "{q}");
+    assert_eq!(q["bottleneck"], "process_payment", "{q}");
+    // loadgen's own client span is no server span: the time outside the
+    // server's spans is still its own line, and no span is the client's.
+    let spans: Vec<&str> = q["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["span"].as_str())
+        .collect();
+    assert!(
+        spans.contains(&"(not in any server span: network, queueing)"),
+        "{spans:?}"
+    );
+    assert!(
+        !spans.iter().any(|s| s.starts_with("POST create order")),
+        "{spans:?}"
+    );
 }

@@ -130,6 +130,24 @@ fn demo_in_a_terminal_draws_quits_and_restores() {
     );
     assert!(pane.contains("burn rate"), "{pane}");
 
+    // Where the time goes: the in-process app's spans reach the run's own
+    // trace sink; the slowest request opens into its span tree.
+    tmux.cmd(&["send-keys", "-t", "demo", "Tab"]);
+    // A row in the slowest requests with its spans (both GETs have two).
+    let pane = tmux.wait_for("  2 spans", Duration::from_secs(20));
+    assert!(pane.contains("SELECT products"), "{pane}");
+    assert!(pane.contains("source trace sink 127.0.0.1:"), "{pane}");
+    assert!(pane.contains("list products:"), "{pane}");
+    assert!(pane.contains("(not in any server span"), "{pane}");
+    assert!(pane.contains("Slowest requests"), "{pane}");
+    tmux.cmd(&["send-keys", "-t", "demo", "Enter"]);
+    let pane = tmux.wait_for(") at +", Duration::from_secs(10));
+    assert!(pane.contains("v "), "the first row opened:\n{pane}");
+    assert!(
+        pane.contains("GET /api/products") || pane.contains("POST /api/orders"),
+        "its server span:\n{pane}"
+    );
+
     // Esc closes the help overlay and the run goes on.
     tmux.cmd(&["send-keys", "-t", "demo", "?"]);
     let pane = tmux.wait_for("close this help", Duration::from_secs(5));
@@ -167,6 +185,20 @@ fn demo_in_a_terminal_draws_quits_and_restores() {
         serde_json::from_str(&std::fs::read_to_string(&report).expect("report written")).unwrap();
     assert_eq!(r["interrupted"], true);
     assert!(r["total"]["count"].as_u64().unwrap() > 0);
+    // The report joins the spans too (an interrupted run does not wait for more).
+    assert_eq!(
+        r["bottlenecks"]["source"], "trace-sink",
+        "{}",
+        r["bottlenecks"]
+    );
+    assert!(r["bottlenecks"]["spans"].as_u64().unwrap() > 0);
+    let names: Vec<&str> = r["bottlenecks"]["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["request"].as_str())
+        .collect();
+    assert!(names.contains(&"list products"), "{names:?}");
     // The terminal is back: main screen, the summary printed on it.
     assert_eq!(
         tmux.cmd(&["display-message", "-p", "-t", "demo", "#{alternate_on}"])

@@ -3,8 +3,11 @@
 
 use std::time::Duration;
 
+use loadgen::bottleneck::{Span, Traced};
 use loadgen::live::{Clock, NameRow, Point, SlowRow, Snapshot, ThresholdRow};
 use loadgen::threshold::Threshold;
+use loadgen::traced::Chosen;
+use loadgen::tui::traces::{TracesPanel, build_panel};
 use loadgen::tui::view::{self, AlertRow, SloPanel, SloRow, UiState, View};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -124,7 +127,68 @@ fn snapshot() -> Snapshot {
         ],
         under: vec![],
         checks: vec![],
+        traced: vec![],
     }
+}
+
+/// Orders whose payment is slow one time in ten, and their spans; one
+/// slow order's spans have not arrived.
+fn traces_panel() -> TracesPanel {
+    let ms = 1_000_000u64;
+    let mut spans = std::collections::HashMap::new();
+    let mut sample = Vec::new();
+    let mut slow = Vec::new();
+    let mut typical = Vec::new();
+    for i in 1..=100u64 {
+        let trace_id = u128::from(i) << 64 | 0xabc;
+        let slow_path = i % 10 == 0;
+        let pay = if slow_path { 230 } else { 30 };
+        let total = 4 + pay + 10 + 2;
+        let span = |id: u64, parent: u64, name: &str, a: u64, b: u64| Span {
+            trace_id,
+            span_id: id,
+            parent,
+            name: name.into(),
+            start_ns: a * ms,
+            end_ns: b * ms,
+            attributes: vec![],
+        };
+        let mut payment = span(3, 1, "process_payment", 4, 4 + pay);
+        payment
+            .attributes
+            .push(("app.payment.slow_path".into(), slow_path.to_string()));
+        let r = Traced {
+            trace_id,
+            latency: Duration::from_millis(total + 3),
+        };
+        if i != 50 {
+            spans.insert(
+                trace_id,
+                vec![
+                    span(1, 0, "POST /api/orders", 0, total),
+                    span(2, 1, "validate_order", 1, 4),
+                    payment,
+                    span(4, 1, "reserve_inventory", 4 + pay, 14 + pay),
+                ],
+            );
+        }
+        sample.push(r);
+        if slow_path {
+            slow.push(r);
+        } else if i % 3 == 0 {
+            typical.push(r);
+        }
+    }
+    slow.sort_by(|a, b| b.latency.cmp(&a.latency).then(a.trace_id.cmp(&b.trace_id)));
+    let chosen = vec![Chosen {
+        name: "create order".into(),
+        slow,
+        typical,
+        sample,
+    }];
+    let mut p = build_panel("trace sink 127.0.0.1:4318", &chosen, &spans, (412, 400));
+    p.age_s = Some(1);
+    p
 }
 
 fn slo_panel() -> SloPanel {
@@ -170,7 +234,8 @@ fn slo_panel() -> SloPanel {
 
 fn render(w: u16, h: u16, snap: &Snapshot, slo: &SloPanel, ui: &UiState) -> String {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| view::draw(f, snap, slo, ui)).unwrap();
+    t.draw(|f| view::draw(f, snap, slo, &traces_panel(), ui))
+        .unwrap();
     format!("{}", t.backend())
 }
 
@@ -198,6 +263,7 @@ fn help_paused_and_errors() {
         view: View::Overview,
         help: true,
         note: Some("rate control needs the open model".into()),
+        ..UiState::default()
     };
     insta::assert_snapshot!("help_80x24", render(80, 24, &snap, &slo_panel(), &ui));
     let failing = SloPanel {
@@ -296,7 +362,8 @@ fn histogram_labels_in_ms_and_counts_never_on_bars() {
     };
     for (w, h) in [(80, 24), (60, 20), (120, 40), (40, 16)] {
         let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-        t.draw(|f| view::draw(f, &snap, &slo_panel(), &ui)).unwrap();
+        t.draw(|f| view::draw(f, &snap, &slo_panel(), &traces_panel(), &ui))
+            .unwrap();
         let buf = t.backend().buffer().clone();
         let (x0, y0, x1, y1) = block_inside(&buf, "┌Latency");
         let label_y = y1 - 1;
@@ -332,10 +399,12 @@ fn histogram_labels_in_ms_and_counts_never_on_bars() {
         }
     }
     let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
-    t.draw(|f| view::draw(f, &snap, &slo_panel(), &ui)).unwrap();
+    t.draw(|f| view::draw(f, &snap, &slo_panel(), &traces_panel(), &ui))
+        .unwrap();
     insta::assert_snapshot!("histogram_wide_range_80x24", format!("{}", t.backend()));
     let mut t = Terminal::new(TestBackend::new(60, 20)).unwrap();
-    t.draw(|f| view::draw(f, &snap, &slo_panel(), &ui)).unwrap();
+    t.draw(|f| view::draw(f, &snap, &slo_panel(), &traces_panel(), &ui))
+        .unwrap();
     insta::assert_snapshot!("histogram_wide_range_60x20", format!("{}", t.backend()));
 }
 
@@ -511,7 +580,7 @@ fn overview_shows_the_checks_beside_the_thresholds_failing_ones_in_red() {
     let ui = UiState::default();
     for (w, h) in [(80, 24), (160, 48)] {
         let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-        term.draw(|f| view::draw(f, &snap, &slo_panel(), &ui))
+        term.draw(|f| view::draw(f, &snap, &slo_panel(), &traces_panel(), &ui))
             .unwrap();
         let out = format!("{}", term.backend());
         assert!(out.contains("Checks 3980/4012 passed"), "{out}");
@@ -538,4 +607,61 @@ fn overview_shows_the_checks_beside_the_thresholds_failing_ones_in_red() {
     // No checks: no block.
     let out = render(80, 24, &snapshot(), &slo_panel(), &ui);
     assert!(!out.contains("Checks"), "{out}");
+}
+
+#[test]
+fn traces_view_names_the_bottleneck_and_opens_a_span_tree() {
+    let snap = snapshot();
+    let mut panel = traces_panel();
+    let render_traces = |panel: &TracesPanel, ui: &UiState, w: u16, h: u16| {
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| view::draw(f, &snap, &slo_panel(), panel, ui))
+            .unwrap();
+        format!("{}", t.backend())
+    };
+    let mut ui = UiState {
+        view: View::Traces,
+        ..UiState::default()
+    };
+    let out = render_traces(&panel, &ui, 120, 40);
+    assert!(out.contains("> process_payment"), "{out}");
+    assert!(
+        out.contains("app.payment.slow_path=true on process_payment: 100% of slow, 9% of all"),
+        "{out}"
+    );
+    assert!(out.contains("1 without a trace"), "{out}");
+    assert!(
+        out.contains("no spans yet"),
+        "the order whose spans never came\n{out}"
+    );
+    // The second slowest opened: its tree under it, the rest below.
+    ui.listed = panel.slowest.iter().map(|t| t.trace_id).collect();
+    ui.selected = 1;
+    ui.expanded.insert(ui.listed[1]);
+    let out = render_traces(&panel, &ui, 120, 40);
+    assert!(
+        out.contains(
+            "    process_payment  230ms (self 230ms) at +4.0ms  app.payment.slow_path=true"
+        ),
+        "{out}"
+    );
+    insta::assert_snapshot!("traces_open_120x40", out);
+    // In a small terminal the selected row stays on screen.
+    ui.selected = 9;
+    let out = render_traces(&panel, &ui, 80, 24);
+    let last = format!("{:032x}", ui.listed[9]);
+    assert!(out.contains(&last), "{out}");
+    panel.breakdowns.clear();
+    panel.slowest.clear();
+    panel.hint = Some("add --trace-sink ADDR".into());
+    let out = render_traces(
+        &panel,
+        &UiState {
+            view: View::Traces,
+            ..UiState::default()
+        },
+        80,
+        24,
+    );
+    assert!(out.contains("add --trace-sink ADDR"), "{out}");
 }
