@@ -18,7 +18,7 @@ use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::view::{UiState, bold, fit, ms};
+use super::view::{UiState, bold, fit, ms, source_line};
 use crate::bottleneck::{self, Breakdown, TreeLine};
 use crate::traced::Chosen;
 
@@ -147,20 +147,11 @@ fn dim() -> Style {
 /// The breakdown lines: per request name, its spans by share of the slow
 /// requests' time, the bottleneck marked, then the separating attributes.
 pub fn breakdown_lines(p: &TracesPanel, width: usize) -> Vec<Line<'static>> {
-    let mut lines = Vec::new();
-    let age = p
-        .age_s
-        .map_or("not yet".to_owned(), |a| format!("{a}s ago"));
-    lines.push(Line::from(vec![
-        Span::styled("source ", bold()),
-        Span::raw(fit(
-            &format!(
-                "{}  {} spans received, {} of this run's traces  (refreshed {age})",
-                p.source, p.received_spans, p.kept_spans
-            ),
-            width.saturating_sub(7),
-        )),
-    ]));
+    let source = format!(
+        "{}  {} spans received, {} of this run's traces",
+        p.source, p.received_spans, p.kept_spans
+    );
+    let mut lines = vec![source_line(&source, p.age_s, width)];
     if let Some(h) = &p.hint {
         lines.push(Line::styled(fit(h, width), Style::new().fg(Color::Yellow)));
         return lines;

@@ -714,16 +714,21 @@ fn of_window(elapsed: std::time::Duration, window: &str) -> String {
     format!("{} of {window}", span(elapsed))
 }
 
+/// A panel's first line: where its numbers come from and how old they are.
+pub(crate) fn source_line(source: &str, age_s: Option<u64>, width: usize) -> Line<'static> {
+    let age = age_s.map_or("not yet".to_owned(), |a| format!("{a}s ago"));
+    Line::from(vec![
+        Span::styled("source ", bold()),
+        Span::raw(fit(
+            &format!("{source}  (refreshed {age})"),
+            width.saturating_sub(7),
+        )),
+    ])
+}
+
 fn draw_slo(frame: &mut Frame, area: Rect, p: &SloPanel, elapsed: std::time::Duration) {
     let width = usize::from(area.width.saturating_sub(2));
-    let mut lines = Vec::new();
-    let age = p
-        .age_s
-        .map_or("not yet".to_owned(), |a| format!("{a}s ago"));
-    lines.push(Line::from(vec![
-        Span::styled("source ", bold()),
-        Span::raw(format!("{}  (refreshed {age})", p.source)),
-    ]));
+    let mut lines = vec![source_line(&p.source, p.age_s, width)];
     if let Some(e) = &p.error {
         lines.push(Line::styled(
             format!("error: {e}"),
