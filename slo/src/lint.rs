@@ -92,9 +92,9 @@ pub enum AlertWarning {
     },
     /// The shortest alert window is under a minute.
     #[error(
-        "slo {slo:?}: the shortest alert window is {}; Prometheus must scrape at least every {}s for it to hold two samples",
+        "slo {slo:?}: the shortest alert window is {}; Prometheus must scrape at least every {} for it to hold two samples",
         promql_duration(*window),
-        (window.as_secs() / 2).max(1)
+        promql_duration(Duration::from_secs((window.as_secs() / 2).max(1)))
     )]
     ShortWindow { slo: String, window: Duration },
 }

@@ -44,7 +44,7 @@ fn check(path: &Path) -> Result<Service, CliError> {
             "  {}: {}% over {}, {} ({} queries parsed)",
             s.name,
             s.objective * 100.0,
-            humantime::format_duration(s.period),
+            crate::duration::format(s.period),
             kind(&s.sli),
             queries
         );
@@ -83,7 +83,7 @@ pub async fn run(args: CheckArgs) -> Result<Exit, CliError> {
     if !(Duration::from_secs(1)..=crate::spec::ranges::PERIOD.1).contains(&lookback) {
         return Err(CliError::Invalid(format!(
             "--lookback {}: between 1s and 366d (e.g. --lookback 1d)",
-            humantime::format_duration(lookback)
+            crate::duration::format(lookback)
         )));
     }
     let client = crate::prom::Prom::new(crate::prom::PromConfig::new(&url))

@@ -152,7 +152,7 @@ fn generated_tests_catch_broken_rules() {
     mutated("> 14.4", "> 13.5", "target-app-orders-latency.test.yml");
     // No short window: the alert keeps firing after the errors stopped.
     mutated(
-        "\n      and\n      slo:sli_error:ratio_rate280s{slo=\"orders-latency\", slo_service=\"target-app\"} / 0.01 > 14.4",
+        "\n      and\n      slo:sli_error:ratio_rate4m40s{slo=\"orders-latency\", slo_service=\"target-app\"} / 0.01 > 14.4",
         "",
         "target-app-orders-latency.test.yml",
     );
