@@ -37,6 +37,9 @@ pub struct Offline {
     pub queries: Vec<usize>,
     /// The warnings about the generated alerts.
     pub warnings: Vec<AlertWarning>,
+    /// The rules `slo alerts` would write, per SLO in order (only the
+    /// alerts the spec enables).
+    pub rules: Vec<SloRules>,
 }
 
 /// Builds the rules and the dashboard of `service` and parses every SLI
@@ -69,6 +72,7 @@ pub fn offline(service: &Service) -> Result<Offline, OfflineError> {
     Ok(Offline {
         queries,
         warnings: alert_warnings(&rules),
+        rules,
     })
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{CliError, Exit};
 use crate::model::{Service, Sli};
-use crate::windows::{burn_alerts, promql_duration};
+use crate::windows::promql_duration;
 
 /// Arguments of `slo check`.
 #[derive(Debug, clap::Args)]
@@ -39,7 +39,7 @@ fn check(path: &Path) -> Result<Service, CliError> {
     let found = crate::lint::offline(&service)
         .map_err(|e| CliError::Invalid(format!("{}: {e}", path.display())))?;
     println!("{}: ok, service {}", path.display(), service.name);
-    for (s, queries) in service.slos.iter().zip(&found.queries) {
+    for ((s, queries), rules) in service.slos.iter().zip(&found.queries).zip(&found.rules) {
         println!(
             "  {}: {}% over {}, {} ({} queries parsed)",
             s.name,
@@ -56,7 +56,8 @@ fn check(path: &Path) -> Result<Service, CliError> {
             },
             crate::client::describe(&s.client)
         );
-        for a in burn_alerts(s.period) {
+        // The alerts `slo alerts` writes: a spec may disable page or ticket.
+        for a in rules.burns.iter().map(|b| &b.condition) {
             println!(
                 "    {:<6} burn > {:>4} over {} and {} ({:.0}% of the budget)",
                 a.severity.as_str(),
@@ -64,6 +65,16 @@ fn check(path: &Path) -> Result<Service, CliError> {
                 promql_duration(a.long),
                 promql_duration(a.short),
                 a.budget_share * 100.0
+            );
+        }
+        if rules.burns.is_empty() {
+            println!("    no burn-rate alerts (page and ticket are disabled)");
+        }
+        if let Some(a) = &rules.absent {
+            println!(
+                "    {:<6} no SLI data for {}",
+                "absent",
+                promql_duration(a.for_)
             );
         }
     }
