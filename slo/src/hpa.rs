@@ -134,7 +134,7 @@ impl SettingError {
             SettingError::ScaleDownWindow(w) => format!(
                 "{} {}: Kubernetes allows at most 1h",
                 name(Setting::ScaleDownWindow),
-                humantime::format_duration(*w)
+                crate::duration::format(*w)
             ),
             SettingError::RateWindow => {
                 format!("{} must be at least 1s", name(Setting::RateWindow))
@@ -599,12 +599,24 @@ pub fn given_derivation(target_rps: f64) -> String {
     format!("{} (given)", fmt_num(target_rps))
 }
 
+/// Seconds from a run's start, as slo writes durations (`20s`, `1m30s`).
+fn offset(secs: u64) -> String {
+    crate::duration::format(Duration::from_secs(secs))
+}
+
+impl Capacity {
+    /// The window, as offsets from the run's start: `10s-15s`, `1m30s-1m35s`.
+    pub fn window_text(&self) -> String {
+        format!("{}-{}", offset(self.window.0), offset(self.window.1))
+    }
+}
+
 /// `headroom` (0 < H <= 1) of the capacity `c` of the stress run `scenario`.
 /// Whole requests per second (rounded down) read better and err on the safe
 /// side; below 10 the target keeps three decimals.
 pub fn capacity_target(c: &Capacity, scenario: &str, headroom: f64) -> CapacityTarget {
     let knee = match &c.breach {
-        Some((t, name)) => format!("{name} broke at {t}s"),
+        Some((t, name)) => format!("{name} broke at {}", offset(*t)),
         None => "thresholds held throughout (a lower bound)".to_owned(),
     };
     let raw = c.rps_per_replica * headroom;
@@ -614,12 +626,11 @@ pub fn capacity_target(c: &Capacity, scenario: &str, headroom: f64) -> CapacityT
         (raw * 1000.0).floor() / 1000.0
     };
     let derivation = format!(
-        "{} = {} x {} req/s per replica sustained in {}s-{}s of stress run {:?} ({}; checked {})",
+        "{} = {} x {} req/s per replica sustained in {} of stress run {:?} ({}; checked {})",
         fmt_num(target),
         fmt_num(headroom),
         fmt_num((c.rps_per_replica * 1000.0).round() / 1000.0),
-        c.window.0,
-        c.window.1,
+        c.window_text(),
         scenario,
         knee,
         c.checked.join(", ")
@@ -720,6 +731,17 @@ mod tests {
         assert_eq!(t.target, 1.666);
         assert_eq!(t.knee, "thresholds held throughout (a lower bound)");
         assert_eq!(given_derivation(150.0), "150 (given)");
+        // Offsets past a minute read as durations do everywhere.
+        let late = Capacity {
+            window: (90, 95),
+            breach: Some((120, "p(99)<300ms".into())),
+            ..low
+        };
+        assert_eq!(late.window_text(), "1m30s-1m35s");
+        assert_eq!(
+            capacity_target(&late, "stress", 0.5).knee,
+            "p(99)<300ms broke at 2m"
+        );
     }
 
     fn settings() -> Settings {

@@ -4,7 +4,8 @@
 //! Input: [`import`] reads a spec in any format (native, Sloth, OpenSLO) as
 //! the native file, and [`spec`] validates it into the [`model`].
 //!
-//! The pure core: [`windows`] scales the SRE Workbook's multi-window
+//! The pure core: [`duration`] writes every duration slo prints or
+//! generates (`30d`, `1h30m`); [`windows`] scales the SRE Workbook's multi-window
 //! burn-rate alerts to the SLO's period; [`promql`] builds exact SLI queries
 //! (ratios of increases) and checks every one with promql-parser; [`budget`]
 //! does the arithmetic (no traffic is "no traffic", never NaN).
@@ -36,6 +37,7 @@ pub mod cli;
 pub mod client;
 pub mod compare;
 pub mod dashboard;
+pub mod duration;
 pub mod evaluate;
 pub mod hpa;
 pub mod import;

@@ -37,6 +37,9 @@ pub struct Offline {
     pub queries: Vec<usize>,
     /// The warnings about the generated alerts.
     pub warnings: Vec<AlertWarning>,
+    /// The rules `slo alerts` would write, per SLO in order (only the
+    /// alerts the spec enables).
+    pub rules: Vec<SloRules>,
 }
 
 /// Builds the rules and the dashboard of `service` and parses every SLI
@@ -69,6 +72,7 @@ pub fn offline(service: &Service) -> Result<Offline, OfflineError> {
     Ok(Offline {
         queries,
         warnings: alert_warnings(&rules),
+        rules,
     })
 }
 
@@ -92,9 +96,9 @@ pub enum AlertWarning {
     },
     /// The shortest alert window is under a minute.
     #[error(
-        "slo {slo:?}: the shortest alert window is {}; Prometheus must scrape at least every {}s for it to hold two samples",
+        "slo {slo:?}: the shortest alert window is {}; Prometheus must scrape at least every {} for it to hold two samples",
         promql_duration(*window),
-        (window.as_secs() / 2).max(1)
+        promql_duration(Duration::from_secs((window.as_secs() / 2).max(1)))
     )]
     ShortWindow { slo: String, window: Duration },
 }

@@ -3,12 +3,11 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use slo::cli::{self, Cli, Exit};
+use slo::cli::{self, Exit};
 
 fn main() -> ExitCode {
     common::fs::exit_quietly_on_closed_stdout();
-    let args = Cli::parse();
+    let args = cli::parse();
     let result = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

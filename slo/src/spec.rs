@@ -545,7 +545,7 @@ fn validate(file: SpecFile, ctx: &Ctx) -> Result<Service, SpecError> {
                 &["period", "duration"],
                 format!(
                     "period must be between 1h and 366d, got {} (slo {:?})",
-                    humantime::format_duration(s.period),
+                    crate::duration::format(s.period),
                     s.name
                 ),
                 "e.g. period: 30d",

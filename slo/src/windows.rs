@@ -80,16 +80,9 @@ pub fn alert_windows(period: Duration) -> Vec<Duration> {
     w
 }
 
-/// A duration as PromQL writes it (`5m`, `1h`, `3d`, `90s`).
-pub fn promql_duration(d: Duration) -> String {
-    let s = d.as_secs().max(1);
-    for (unit, n) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
-        if s % n == 0 {
-            return format!("{}{unit}", s / n);
-        }
-    }
-    format!("{s}s")
-}
+/// A duration as PromQL writes it (`5m`, `1h`, `3d`, `22h24m`): the one
+/// rule slo writes every duration by, [`crate::duration::format`].
+pub use crate::duration::format as promql_duration;
 
 #[cfg(test)]
 mod tests {
@@ -151,7 +144,15 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec!["5m", "30m", "1h", "2h", "6h", "1d", "3d"]
         );
-        assert_eq!(promql_duration(d(90)), "90s");
-        assert_eq!(promql_duration(d(0)), "1s");
+        // A 28-day period: the 1h and 1d windows scale to 56m and 22h24m.
+        assert_eq!(
+            alert_windows(d(28 * 86_400))
+                .iter()
+                .map(|w| promql_duration(*w))
+                .collect::<Vec<_>>(),
+            vec![
+                "4m40s", "28m", "56m", "1h52m", "5h36m", "22h24m", "2d19h12m"
+            ]
+        );
     }
 }

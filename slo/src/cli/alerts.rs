@@ -1,6 +1,7 @@
 //! `slo alerts`: the Prometheus rules of a spec's SLOs printed (plain or as a
 //! PrometheusRule), or with `--out` every alerting artifact written into a
-//! directory: rules, PrometheusRule, promtool tests, Alertmanager routes.
+//! directory: rules, PrometheusRule, promtool tests, and Alertmanager routes
+//! when both receivers' webhook URLs are given.
 
 use std::path::{Path, PathBuf};
 
@@ -25,13 +26,17 @@ pub struct AlertsArgs {
     /// What to print when there is no --out.
     #[arg(long, value_enum, default_value = "rules")]
     pub format: Format,
-    /// Write every artifact into this directory instead of printing rules.
-    #[arg(long, requires_all = ["pager_url", "ticket_url"])]
+    /// Write every artifact into this directory instead of printing rules:
+    /// the rules, the PrometheusRule, the promtool tests and, with both
+    /// --pager-url and --ticket-url, alertmanager.yml.
+    #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Webhook URL of the pager receiver (page alerts).
+    /// Webhook URL of the pager receiver (page alerts) in alertmanager.yml;
+    /// needs --out and --ticket-url.
     #[arg(long, requires = "out")]
     pub pager_url: Option<String>,
-    /// Webhook URL of the ticket receiver (ticket alerts).
+    /// Webhook URL of the ticket receiver (ticket alerts) in
+    /// alertmanager.yml; needs --out and --pager-url.
     #[arg(long, requires = "out")]
     pub ticket_url: Option<String>,
 }
@@ -48,15 +53,30 @@ fn webhook(url: &str, flag: &str) -> Result<String, CliError> {
     }
 }
 
+/// The Alertmanager receivers: both URLs, or neither (no alertmanager.yml).
+fn receivers(
+    pager_url: Option<&str>,
+    ticket_url: Option<&str>,
+) -> Result<Option<crate::alertmanager::Receivers>, CliError> {
+    let (given, missing) = match (pager_url, ticket_url) {
+        (Some(p), Some(t)) => {
+            return Ok(Some(crate::alertmanager::Receivers {
+                pager_url: webhook(p, "--pager-url")?,
+                ticket_url: webhook(t, "--ticket-url")?,
+            }));
+        }
+        (None, None) => return Ok(None),
+        (Some(_), None) => ("--pager-url", "--ticket-url"),
+        (None, Some(_)) => ("--ticket-url", "--pager-url"),
+    };
+    Err(CliError::Invalid(format!(
+        "{given} without {missing}: alertmanager.yml routes both page and ticket alerts, so it needs both URLs (give {missing} too, or neither to write only the rules and tests)"
+    )))
+}
+
 /// Runs `slo alerts`.
 pub fn run(args: AlertsArgs) -> Result<Exit, CliError> {
-    let receivers = match (&args.pager_url, &args.ticket_url) {
-        (Some(p), Some(t)) => Some(crate::alertmanager::Receivers {
-            pager_url: webhook(p, "--pager-url")?,
-            ticket_url: webhook(t, "--ticket-url")?,
-        }),
-        _ => None,
-    };
+    let receivers = receivers(args.pager_url.as_deref(), args.ticket_url.as_deref())?;
     alerts(&args.spec, args.format, args.out.as_deref(), receivers)?;
     Ok(Exit::Ok)
 }
@@ -105,6 +125,7 @@ fn alerts(
             Err(e) => eprintln!("slo: warning: no promtool tests: {e}"),
         }
     }
+    let skipped = receivers.is_none();
     if let Some(to) = receivers {
         let routes_header = header(
             &format!("Alertmanager routes for the SLO alerts of {}", service.name),
@@ -121,6 +142,11 @@ fn alerts(
         let path = dir.join(name);
         write_atomic(&path, text)?;
         print_out(&format!("wrote {}\n", path.display()))?;
+    }
+    if skipped {
+        eprintln!(
+            "slo: note: no --pager-url/--ticket-url: alertmanager.yml not written; add both to write it"
+        );
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{CliError, Exit};
 use crate::model::{Service, Sli};
-use crate::windows::{burn_alerts, promql_duration};
+use crate::windows::promql_duration;
 
 /// Arguments of `slo check`.
 #[derive(Debug, clap::Args)]
@@ -39,12 +39,12 @@ fn check(path: &Path) -> Result<Service, CliError> {
     let found = crate::lint::offline(&service)
         .map_err(|e| CliError::Invalid(format!("{}: {e}", path.display())))?;
     println!("{}: ok, service {}", path.display(), service.name);
-    for (s, queries) in service.slos.iter().zip(&found.queries) {
+    for ((s, queries), rules) in service.slos.iter().zip(&found.queries).zip(&found.rules) {
         println!(
             "  {}: {}% over {}, {} ({} queries parsed)",
             s.name,
             s.objective * 100.0,
-            humantime::format_duration(s.period),
+            crate::duration::format(s.period),
             kind(&s.sli),
             queries
         );
@@ -56,7 +56,8 @@ fn check(path: &Path) -> Result<Service, CliError> {
             },
             crate::client::describe(&s.client)
         );
-        for a in burn_alerts(s.period) {
+        // The alerts `slo alerts` writes: a spec may disable page or ticket.
+        for a in rules.burns.iter().map(|b| &b.condition) {
             println!(
                 "    {:<6} burn > {:>4} over {} and {} ({:.0}% of the budget)",
                 a.severity.as_str(),
@@ -64,6 +65,16 @@ fn check(path: &Path) -> Result<Service, CliError> {
                 promql_duration(a.long),
                 promql_duration(a.short),
                 a.budget_share * 100.0
+            );
+        }
+        if rules.burns.is_empty() {
+            println!("    no burn-rate alerts (page and ticket are disabled)");
+        }
+        if let Some(a) = &rules.absent {
+            println!(
+                "    {:<6} no SLI data for {}",
+                "absent",
+                promql_duration(a.for_)
             );
         }
     }
@@ -83,7 +94,7 @@ pub async fn run(args: CheckArgs) -> Result<Exit, CliError> {
     if !(Duration::from_secs(1)..=crate::spec::ranges::PERIOD.1).contains(&lookback) {
         return Err(CliError::Invalid(format!(
             "--lookback {}: between 1s and 366d (e.g. --lookback 1d)",
-            humantime::format_duration(lookback)
+            crate::duration::format(lookback)
         )));
     }
     let client = crate::prom::Prom::new(crate::prom::PromConfig::new(&url))

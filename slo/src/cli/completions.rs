@@ -1,11 +1,10 @@
 //! `slo completions SHELL`: the shell completion script, made from the
 //! command line itself (so it knows every flag of every command).
 
-use clap::CommandFactory;
 use common::manual::Shell;
 
 use super::output::print_out;
-use super::{Cli, CliError, Exit};
+use super::{CliError, Exit, command};
 
 /// Arguments of `slo completions`.
 #[derive(Debug, clap::Args)]
@@ -16,16 +15,12 @@ pub struct CompletionsArgs {
 
 /// Runs `slo completions`.
 pub fn run(args: CompletionsArgs) -> Result<Exit, CliError> {
-    print_out(&common::manual::completions(
-        Cli::command(),
-        args.shell,
-        "slo",
-    ))?;
+    print_out(&common::manual::completions(command(), args.shell, "slo"))?;
     Ok(Exit::Ok)
 }
 
 /// slo's man pages, one per command, as (file name, text) (`slo/man/`,
 /// kept current by the goldens table).
 pub fn man_pages() -> Vec<(String, String)> {
-    common::manual::man_pages(Cli::command())
+    common::manual::man_pages(command())
 }

@@ -47,6 +47,11 @@ pub struct GateArgs {
     pub junit: Option<PathBuf>,
 }
 
+/// A window of whole seconds, as slo writes durations (`5m`, `1h30m`).
+fn seconds(s: u64) -> String {
+    crate::duration::format(std::time::Duration::from_secs(s))
+}
+
 /// A time as Unix seconds: RFC 3339 or Unix seconds.
 fn unix(t: &str) -> Result<i64, CliError> {
     if let Ok(n) = t.parse::<i64>() {
@@ -87,13 +92,13 @@ fn verdict_text(results: &[GateResult]) -> String {
             GateVerdict::Inconclusive => "INCONCLUSIVE",
         };
         text += &format!(
-            "{verdict} {}: SLI {} over {}s (objective {}%), burn rate {}; {}\n",
+            "{verdict} {}: SLI {} over {} (objective {}%), burn rate {}; {}\n",
             r.name,
             match r.verdict {
                 GateVerdict::Inconclusive => "unknown".to_owned(),
                 _ => pct(r.sli),
             },
-            r.window_seconds,
+            seconds(r.window_seconds),
             r.objective * 100.0,
             r.burn_rate.map_or("-".into(), |b| format!("{b:.2}")),
             r.reason
@@ -273,10 +278,10 @@ fn comparison_text(results: &[Comparison]) -> String {
     for r in results {
         text += &format!("{} {}: {}\n", verdict_word(r.verdict), r.name, r.reason);
         text += &format!(
-            "  client side: {} ({}), over the run's {}s\n",
+            "  client side: {} ({}), over the run's {}\n",
             r.client_sli,
             crate::compare::run_matcher(&r.run_id),
-            r.window_seconds
+            seconds(r.window_seconds)
         );
     }
     text
@@ -377,6 +382,16 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("loadgen_run=\"run7\""), "{text}");
+        assert!(text.contains("over the run's 30s"), "{text}");
+    }
+
+    #[test]
+    fn verdicts_write_the_window_as_a_duration() {
+        let mut r = result("a", GateVerdict::Pass);
+        r.window_seconds = 5_400;
+        let text = verdict_text(&[r]);
+        assert!(text.starts_with("PASS a: SLI 99"), "{text}");
+        assert!(text.contains(" over 1h30m (objective 99%)"), "{text}");
     }
 
     #[test]

@@ -107,8 +107,11 @@ fn target(args: &HpaArgs) -> Result<(f64, String), CliError> {
             }
             let t = crate::hpa::capacity_target(&c, &report.scenario, headroom);
             eprintln!(
-                "capacity: {:.1} req/s per replica over {}s-{}s ({}); target {headroom} x that = {} req/s per pod",
-                c.rps_per_replica, c.window.0, c.window.1, t.knee, t.target
+                "capacity: {:.1} req/s per replica over {} ({}); target {headroom} x that = {} req/s per pod",
+                c.rps_per_replica,
+                c.window_text(),
+                t.knee,
+                t.target
             );
             Ok((t.target, t.derivation))
         }

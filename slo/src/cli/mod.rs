@@ -6,12 +6,13 @@
 
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 pub mod alerts;
 pub mod check;
 pub mod completions;
 pub mod dashboard;
+pub mod exit_codes;
 pub mod gate;
 pub mod hpa;
 pub mod import;
@@ -24,14 +25,24 @@ use common::exit::ExitStatus;
 
 /// SLO specs, SLIs, error budgets and burn rates.
 #[derive(Debug, Parser)]
-#[command(
-    name = "slo",
-    version,
-    after_help = "Exit codes: 0 ok, 1 runtime failure, 2 invalid input, 3 inconclusive (gate and\nreport: no traffic, Prometheus unreachable, or an answer that is not a finite,\nnon-negative, single-series number), 99 the gate failed."
-)]
+#[command(name = "slo", version)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// slo's command line as `--help`, the man pages and the completions show
+/// it: the derived one with the exit codes of [`exit_codes`] appended.
+pub fn command() -> clap::Command {
+    exit_codes::with_exit_codes(Cli::command())
+}
+
+/// Parses the process's arguments with [`command`]; on a usage error or
+/// `--help` prints and exits as clap does (2 for invalid usage).
+pub fn parse() -> Cli {
+    let mut cmd = command();
+    let matches = cmd.get_matches_mut();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut cmd).exit())
 }
 
 /// One subcommand and its arguments.
@@ -53,7 +64,7 @@ pub enum Command {
     /// Prometheus rules (SLI recordings, multi-window burn-rate alerts), promtool
     /// tests and Alertmanager routes for a spec's SLOs.
     #[command(
-        after_help = "Examples:\n  slo alerts spec.yaml > rules.yml\n  slo alerts spec.yaml --format operator | kubectl apply -f -\n  slo alerts spec.yaml --out alerts --pager-url https://pager.example.com/hook --ticket-url https://tickets.example.com/hook\n\nWith --out, DIR gets SERVICE.rules.yml, SERVICE.prometheusrule.yaml, one\nSERVICE-SLO.test.yml per SLO (run: promtool test rules DIR/*.test.yml) and\nalertmanager.yml."
+        after_help = "Examples:\n  slo alerts spec.yaml > rules.yml\n  slo alerts spec.yaml --format operator | kubectl apply -f -\n  slo alerts spec.yaml --out alerts\n  slo alerts spec.yaml --out alerts --pager-url https://pager.example.com/hook --ticket-url https://tickets.example.com/hook\n\nWith --out, DIR gets SERVICE.rules.yml, SERVICE.prometheusrule.yaml and one\nSERVICE-SLO.test.yml per SLO (run: promtool test rules DIR/*.test.yml); with\n--pager-url and --ticket-url (both or neither) also alertmanager.yml."
     )]
     Alerts(alerts::AlertsArgs),
     /// Print the JSON Schema of the native spec (for editors).
@@ -192,11 +203,10 @@ pub fn finish(result: Result<Exit, CliError>) -> Exit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_is_consistent() {
-        Cli::command().debug_assert();
+        command().debug_assert();
     }
 
     #[test]

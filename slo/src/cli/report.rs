@@ -126,7 +126,7 @@ fn report_text(r: &crate::evaluate::SloReport) -> String {
         }
         Some(s) => format!(
             "  budget exhausted in {} at the 1h burn rate",
-            humantime::format_duration(std::time::Duration::from_secs(s as u64))
+            crate::duration::format(std::time::Duration::from_secs(s as u64))
         ),
         None => "  budget not being spent at the 1h burn rate".to_owned(),
     });
@@ -134,4 +134,34 @@ fn report_text(r: &crate::evaluate::SloReport) -> String {
         lines.push(format!("  INCONCLUSIVE: {m}"));
     }
     lines.join("\n") + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_to_exhaustion_is_written_as_a_duration() {
+        let r = crate::evaluate::SloReport {
+            name: "a".into(),
+            objective: 0.999,
+            period: "28d".into(),
+            sli: Some(0.9995),
+            period_inconclusive: false,
+            budget_total_errors: Some(10.0),
+            budget_consumed_ratio: Some(0.5),
+            budget_remaining_ratio: Some(0.5),
+            budget_remaining_errors: Some(5.0),
+            windows: vec![],
+            alerts: vec![],
+            exhaustion_seconds: Some((7 * 86_400 + 12 * 3_600) as f64 + 0.4),
+            inconclusive: vec![],
+        };
+        let text = report_text(&r);
+        assert!(text.starts_with("a: objective 99.9% over 28d\n"), "{text}");
+        assert!(
+            text.contains("\n  budget exhausted in 7d12h at the 1h burn rate\n"),
+            "{text}"
+        );
+    }
 }

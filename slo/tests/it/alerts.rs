@@ -152,7 +152,7 @@ fn generated_tests_catch_broken_rules() {
     mutated("> 14.4", "> 13.5", "target-app-orders-latency.test.yml");
     // No short window: the alert keeps firing after the errors stopped.
     mutated(
-        "\n      and\n      slo:sli_error:ratio_rate280s{slo=\"orders-latency\", slo_service=\"target-app\"} / 0.01 > 14.4",
+        "\n      and\n      slo:sli_error:ratio_rate4m40s{slo=\"orders-latency\", slo_service=\"target-app\"} / 0.01 > 14.4",
         "",
         "target-app-orders-latency.test.yml",
     );
@@ -302,6 +302,7 @@ slos:
     .unwrap();
     let out = tmp.path().join("out");
     let stderr = util::alerts_out(&spec, &out);
+    assert!(!stderr.contains("alertmanager.yml not written"), "{stderr}");
     // Events SLIs are arbitrary queries: rules, but no generated tests.
     assert!(stderr.contains("slo \"raw\": events SLIs"), "{stderr}");
     assert_eq!(
@@ -386,8 +387,8 @@ fn stdout_forms_and_bad_input() {
     )
     .unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["alerts", spec, "--out", out], "--pager-url"),
         (vec!["alerts", spec, "--pager-url", "http://x/p"], "--out"),
+        (vec!["alerts", spec, "--ticket-url", "http://x/t"], "--out"),
         (
             vec![
                 "alerts",
@@ -433,6 +434,81 @@ fn stdout_forms_and_bad_input() {
     }
     let (_, _, stderr) = slo(&["alerts", bad_spec.to_str().unwrap()]);
     assert!(stderr.contains("bad.yaml:"), "file:line:column: {stderr}");
+}
+
+/// The file's lines without its comments (the header records the command line).
+fn without_comments(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `--out` without webhook URLs writes the rules, the PrometheusRule and the
+/// promtool tests, skips alertmanager.yml and says so; one URL alone is
+/// invalid input and writes nothing.
+#[test]
+fn out_without_webhooks_skips_only_alertmanager_yml() {
+    let spec = alerts_dir().join("target-app.slo.yaml");
+    let spec = spec.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let (code, stdout, stderr) = slo(&["alerts", spec, "--out", out.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let written = [
+        "target-app-availability.test.yml",
+        "target-app-orders-latency.test.yml",
+        "target-app.prometheusrule.yaml",
+        "target-app.rules.yml",
+    ];
+    assert_eq!(files(&out), written);
+    for name in written {
+        assert!(
+            stdout.contains(&format!("wrote {}", out.join(name).display())),
+            "{stdout}"
+        );
+    }
+    assert!(!stdout.contains("alertmanager.yml"), "{stdout}");
+    assert!(
+        stderr.contains(
+            "no --pager-url/--ticket-url: alertmanager.yml not written; add both to write it"
+        ),
+        "{stderr}"
+    );
+    // The same rules and tests as with the URLs, and promtool reads them.
+    for name in written {
+        let here = std::fs::read_to_string(out.join(name)).unwrap();
+        let checked_in = std::fs::read_to_string(alerts_dir().join(name)).unwrap();
+        assert_eq!(
+            without_comments(&here),
+            without_comments(&checked_in),
+            "{name}"
+        );
+    }
+    let (ok, lint) = tool(
+        "promtool",
+        &["check", "rules", "target-app.rules.yml"],
+        &out,
+    );
+    assert!(ok, "{lint}");
+
+    for (args, given, missing) in [
+        (["--pager-url", PAGER], "--pager-url", "--ticket-url"),
+        (["--ticket-url", TICKET], "--ticket-url", "--pager-url"),
+    ] {
+        let dir = tmp.path().join(given.trim_start_matches('-'));
+        let mut cmd = vec!["alerts", spec, "--out", dir.to_str().unwrap()];
+        cmd.extend(args);
+        let (code, stdout, stderr) = slo(&cmd);
+        assert_eq!(code, Some(2), "{cmd:?}: {stdout}{stderr}");
+        assert!(
+            stderr.contains(&format!("{given} without {missing}")),
+            "{cmd:?}: {stderr}"
+        );
+        assert!(stderr.contains(&format!("give {missing} too")), "{stderr}");
+        assert!(!dir.exists(), "{cmd:?} wrote {}", dir.display());
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
 }
 
 /// A latency SLI at an integer threshold: the generated promtool tests feed

@@ -41,7 +41,7 @@ fn assert_inconclusive(errors: String, found: &str) {
     let (code, stdout, stderr) = gate(vector(&["1000"]), errors);
     assert_eq!(code, Some(3), "{stdout}{stderr}");
     assert!(
-        stdout.contains("INCONCLUSIVE availability: SLI unknown over 300s"),
+        stdout.contains("INCONCLUSIVE availability: SLI unknown over 5m"),
         "{stdout}"
     );
     assert!(!stdout.contains("PASS"), "{stdout}");

@@ -8,15 +8,86 @@ fn example_spec_checks() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../alerts/target-app.slo.yaml");
     let (code, stdout, stderr) = slo(&["check", path]);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(
-        stdout.contains("availability: 99.9% over 30days"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("availability: 99.9% over 30d"), "{stdout}");
     assert!(
         stdout.contains("page   burn > 14.4 over 1h and 5m (2% of the budget)"),
         "{stdout}"
     );
     assert!(!stderr.contains("warning"), "{stderr}");
+}
+
+/// `slo check` lists the alerts `slo alerts` writes: only the enabled ones.
+#[test]
+fn check_lists_only_enabled_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.yaml");
+    std::fs::write(
+        &spec,
+        "version: slo/v1\nservice: shop\nslos:\n  - name: both\n    objective: 99.9\n    period: 28d\n    sli: {availability: {}}\n    alerting: {absent: true}\n  - name: no-page\n    objective: 99\n    sli: {availability: {}}\n    alerting: {page: {enabled: false}}\n  - name: no-ticket\n    objective: 99\n    sli: {availability: {}}\n    alerting: {ticket: {enabled: false}}\n  - name: none\n    objective: 99\n    sli: {availability: {}}\n    alerting: {page: {enabled: false}, ticket: {enabled: false}}\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = slo(&["check", spec.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    // Each SLO's lines, from its name to the next SLO's.
+    let block = |name: &str| -> Vec<String> {
+        let mut lines = stdout
+            .lines()
+            .skip_while(|l| !l.starts_with(&format!("  {name}: ")));
+        let head = lines
+            .next()
+            .unwrap_or_else(|| panic!("no {name} in:\n{stdout}"));
+        std::iter::once(head)
+            .chain(lines.take_while(|l| l.starts_with("    ")))
+            .map(str::to_owned)
+            .collect()
+    };
+    let alerts = |name: &str| -> Vec<String> {
+        block(name)
+            .into_iter()
+            .filter(|l| l.starts_with("    page") || l.starts_with("    ticket"))
+            .map(|l| l.trim().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        alerts("both"),
+        [
+            "page   burn > 14.4 over 56m and 4m40s (2% of the budget)",
+            "page   burn >    6 over 5h36m and 28m (5% of the budget)",
+            "ticket burn >    3 over 22h24m and 1h52m (10% of the budget)",
+            "ticket burn >    1 over 2d19h12m and 5h36m (10% of the budget)",
+        ],
+        "{stdout}"
+    );
+    assert!(
+        block("both").contains(&"    absent no SLI data for 9m20s".to_owned()),
+        "{stdout}"
+    );
+    assert_eq!(
+        alerts("no-page"),
+        [
+            "ticket burn >    3 over 1d and 2h (10% of the budget)",
+            "ticket burn >    1 over 3d and 6h (10% of the budget)",
+        ],
+        "{stdout}"
+    );
+    assert_eq!(
+        alerts("no-ticket"),
+        [
+            "page   burn > 14.4 over 1h and 5m (2% of the budget)",
+            "page   burn >    6 over 6h and 30m (5% of the budget)",
+        ],
+        "{stdout}"
+    );
+    assert!(alerts("none").is_empty(), "{stdout}");
+    assert!(
+        block("none")
+            .contains(&"    no burn-rate alerts (page and ticket are disabled)".to_owned()),
+        "{stdout}"
+    );
+    assert!(
+        !block("no-page").iter().any(|l| l.contains("absent")),
+        "{stdout}"
+    );
 }
 
 const HEAD: &str = "version: slo/v1\nservice: shop\nslos:\n";
@@ -280,7 +351,7 @@ fn spec_numbers_out_of_range_are_refused_at_the_value() {
             "period over a year",
             one("    objective: 99\n    period: 367d\n", GOOD_SLI),
             "spec.yaml:6:13:",
-            "between 1h and 366d",
+            "between 1h and 366d, got 367d (slo \"a\")",
         ),
         (
             "infinite objective",
@@ -454,7 +525,7 @@ fn check_lookback_out_of_range_is_invalid_input() {
         ]);
         assert_eq!(code, Some(2), "{lookback}: {stderr}");
         assert!(
-            stderr.contains("between 1s and 366d"),
+            stderr.contains(&format!("--lookback {lookback}: between 1s and 366d")),
             "{lookback}: {stderr}"
         );
     }

@@ -301,7 +301,7 @@ fn the_client_side_example_spec_checks_clean() {
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(!stderr.contains("warning"), "{stderr}");
     assert!(
-        stdout.contains("client-latency-corrected: 95% over 30days, latency < 0.3s"),
+        stdout.contains("client-latency-corrected: 95% over 30d, latency < 0.3s"),
         "{stdout}"
     );
     assert!(

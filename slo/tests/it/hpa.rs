@@ -171,8 +171,8 @@ fn bad_input_exits_2_with_a_hint() {
             "--selector",
         ),
         (
-            vec!["--target-rps", "10", "--scale-down-window", "2h"],
-            "at most 1h",
+            vec!["--target-rps", "10", "--scale-down-window", "90m"],
+            "--scale-down-window 1h30m: Kubernetes allows at most 1h",
         ),
         (
             vec!["--target-rps", "10", "--format", "vpa"],
