@@ -4,6 +4,8 @@
 //! on exit and on panic (ratatui's init installs the hook).
 
 pub mod checks;
+pub mod state;
+pub mod text;
 pub mod traces;
 pub mod view;
 

@@ -18,7 +18,8 @@ use ratatui::style::{Color, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph};
 
-use super::view::{UiState, bold, fit, ms, source_line};
+use super::state::UiState;
+use super::text::{bold, fit, ms, source_line};
 use crate::bottleneck::{self, Breakdown, TreeLine};
 use crate::traced::Chosen;
 

@@ -3,61 +3,17 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Color, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
     Axis, Block, Cell, Chart, Clear, Dataset, GraphType, Paragraph, Row, Table, Tabs, Wrap,
 };
 
+pub use super::state::{UiState, View};
+pub use super::text::fit;
+use super::text::{bold, ms, source_line};
 use crate::live::Snapshot;
-
-/// Which view is on screen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum View {
-    #[default]
-    Overview,
-    Latency,
-    Slo,
-    Traces,
-}
-
-impl View {
-    pub const ALL: [View; 4] = [View::Overview, View::Latency, View::Slo, View::Traces];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            View::Overview => "Overview",
-            View::Latency => "Latency & errors",
-            View::Slo => "SLOs",
-            View::Traces => "Where the time goes",
-        }
-    }
-
-    pub fn next(self) -> View {
-        match self {
-            View::Overview => View::Latency,
-            View::Latency => View::Slo,
-            View::Slo => View::Traces,
-            View::Traces => View::Overview,
-        }
-    }
-}
-
-/// The view's own state.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct UiState {
-    pub view: View,
-    pub help: bool,
-    /// A short note in the footer (e.g. "rate control needs the open model").
-    pub note: Option<String>,
-    /// The selected row of the slowest requests (traces view).
-    pub selected: usize,
-    /// Trace ids of the slowest requests opened into their span trees.
-    pub expanded: std::collections::BTreeSet<u128>,
-    /// Trace ids of the slowest requests as last drawn, in order.
-    pub listed: Vec<u128>,
-}
 
 /// One multi-window alert of an SLO and whether it would fire now.
 pub use slo::evaluate::AlertState as AlertRow;
@@ -92,20 +48,6 @@ pub struct SloPanel {
     pub slos: Vec<SloRow>,
 }
 
-pub(crate) fn ms(v: f64) -> String {
-    if v >= 100_000.0 {
-        format!("{:.0}s", v / 1000.0)
-    } else if v >= 10_000.0 {
-        format!("{:.1}s", v / 1000.0)
-    } else if v >= 1000.0 {
-        format!("{:.2}s", v / 1000.0)
-    } else if v >= 10.0 {
-        format!("{v:.0}ms")
-    } else {
-        format!("{v:.1}ms")
-    }
-}
-
 fn secs(d: std::time::Duration) -> String {
     let s = d.as_secs();
     if s >= 3600 {
@@ -117,18 +59,6 @@ fn secs(d: std::time::Duration) -> String {
     }
 }
 
-/// `text` in at most `width` characters: cut with an ellipsis (the shared
-/// shortening rule, `common::input::cut`) when it is longer.
-pub fn fit(text: &str, width: usize) -> String {
-    if text.chars().nth(width).is_none() {
-        text.to_owned()
-    } else if width == 0 {
-        String::new()
-    } else {
-        common::input::cut(text, width - 1)
-    }
-}
-
 /// Characters of `text`, for laying out lines.
 fn chars(text: &str) -> usize {
     text.chars().count()
@@ -136,10 +66,6 @@ fn chars(text: &str) -> usize {
 
 fn pct(v: f64) -> String {
     format!("{:.3}%", v * 100.0)
-}
-
-pub(crate) fn bold() -> Style {
-    Style::new().add_modifier(Modifier::BOLD)
 }
 
 /// Draws the whole screen.
@@ -712,18 +638,6 @@ fn span(d: std::time::Duration) -> String {
 /// `8s of 1h` for a window that holds less than its length.
 fn of_window(elapsed: std::time::Duration, window: &str) -> String {
     format!("{} of {window}", span(elapsed))
-}
-
-/// A panel's first line: where its numbers come from and how old they are.
-pub(crate) fn source_line(source: &str, age_s: Option<u64>, width: usize) -> Line<'static> {
-    let age = age_s.map_or("not yet".to_owned(), |a| format!("{a}s ago"));
-    Line::from(vec![
-        Span::styled("source ", bold()),
-        Span::raw(fit(
-            &format!("{source}  (refreshed {age})"),
-            width.saturating_sub(7),
-        )),
-    ])
 }
 
 fn draw_slo(frame: &mut Frame, area: Rect, p: &SloPanel, elapsed: std::time::Duration) {
