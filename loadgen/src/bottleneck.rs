@@ -520,13 +520,51 @@ mod tests {
     }
 
     #[test]
+    fn two_slow_requests_with_a_common_value_separate_only_when_it_is_rare() {
+        // Two slow orders both paid by card: 2 of 2 by chance is likely at
+        // a 40% rate (0.16), unlikely at 3% (about 0.002).
+        for (card_share, separates) in [(40u128, false), (3, true)] {
+            let mut spans = HashMap::new();
+            let (mut slow, mut sample) = (Vec::new(), Vec::new());
+            for i in 0..100u128 {
+                let is_slow = i < 2;
+                let card = is_slow || (2..2 + card_share.saturating_sub(2)).contains(&i);
+                let (r, mut s) = order(i + 1, if is_slow { 400 } else { 30 }, 10, 0, false);
+                s[2].attributes.push((
+                    "app.payment.method".into(),
+                    if card { "card" } else { "cash" }.into(),
+                ));
+                spans.insert(r.trace_id, s);
+                sample.push(r);
+                if is_slow {
+                    slow.push(r);
+                }
+            }
+            let b = analyse(
+                "create order",
+                &slow,
+                &sample[50..60],
+                &sample,
+                &spans,
+                Options::default(),
+            );
+            let found = b
+                .separators
+                .iter()
+                .any(|s| s.key == "app.payment.method" && s.value == "card");
+            assert_eq!(found, separates, "{card_share}%: {:?}", b.separators);
+        }
+    }
+
+    #[test]
     fn two_slow_requests_sharing_an_order_amount_separate_nothing() {
         let mut spans = HashMap::new();
         let (mut slow, mut sample) = (Vec::new(), Vec::new());
         for i in 0..100u128 {
             let slow_path = i < 2;
             let (r, mut s) = order(i + 1, if slow_path { 400 } else { 30 }, 10, 0, false);
-            // Every order has its own amount; the two slow ones too.
+            // Every order has its own amount, the two slow ones too: one slow
+            // request with a value is not enough.
             s[2].attributes
                 .push(("app.payment.amount_cents".into(), (1000 + i).to_string()));
             spans.insert(r.trace_id, s);

@@ -261,8 +261,45 @@ fn otlp_span(s: &Value, index: usize) -> Result<OtlpSpan, ParseError> {
         start_time_unix_nano: start,
         end_time_unix_nano: end,
         attributes: attributes(s, index)?,
+        kind: otlp_kind(s.get("kind")),
         ..Default::default()
     })
+}
+
+/// An OTLP JSON span's `kind`: the enum's name (`SPAN_KIND_CLIENT`) or its
+/// number; anything else is unspecified.
+fn otlp_kind(v: Option<&Value>) -> i32 {
+    use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+    match v {
+        Some(Value::String(name)) => SpanKind::from_str_name(name).map_or(0, |k| k as i32),
+        Some(n) => n
+            .as_i64()
+            .and_then(|n| i32::try_from(n).ok())
+            .filter(|n| SpanKind::try_from(*n).is_ok())
+            .unwrap_or(0),
+        None => 0,
+    }
+}
+
+/// A Jaeger span's kind, from its `span.kind` tag (`client`, `server`...).
+fn jaeger_kind(tags: &[KeyValue]) -> i32 {
+    use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+    let kind = tags.iter().find(|t| t.key == "span.kind").and_then(|t| {
+        match t.value.as_ref().and_then(|v| v.value.as_ref()) {
+            Some(opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s)) => {
+                Some(s.as_str())
+            }
+            _ => None,
+        }
+    });
+    match kind {
+        Some("client") => SpanKind::Client as i32,
+        Some("server") => SpanKind::Server as i32,
+        Some("producer") => SpanKind::Producer as i32,
+        Some("consumer") => SpanKind::Consumer as i32,
+        Some("internal") => SpanKind::Internal as i32,
+        _ => 0,
+    }
 }
 
 /// The spans of an OTLP JSON trace as Tempo or Jaeger v2 answer it.
@@ -453,6 +490,8 @@ pub fn parse_jaeger(body: &[u8]) -> Result<Vec<Span>, ParseError> {
             let start = micros("startTime")?.saturating_mul(1000);
             let duration = micros("duration")?.saturating_mul(1000);
             let pid = text("processID").to_owned();
+            let tags = jaeger_tags(s.get("tags"), index)?;
+            let kind = jaeger_kind(&tags);
             let span = OtlpSpan {
                 trace_id,
                 span_id,
@@ -460,7 +499,8 @@ pub fn parse_jaeger(body: &[u8]) -> Result<Vec<Span>, ParseError> {
                 name: text("operationName").to_owned(),
                 start_time_unix_nano: start,
                 end_time_unix_nano: start.saturating_add(duration),
-                attributes: jaeger_tags(s.get("tags"), index)?,
+                attributes: tags,
+                kind,
                 ..Default::default()
             };
             match by_process.iter_mut().find(|(p, _)| *p == pid) {
@@ -767,6 +807,36 @@ mod tests {
         let pay = by_name(&spans, "process_payment");
         assert_eq!(attr(pay, "app.payment.tags"), Some(r#"["card",3]"#));
         assert_eq!(attr(pay, "service.name"), Some("shop"));
+    }
+
+    // A load generator's own client span, the root of the trace, is left
+    // out, in OTLP JSON (kind by name or number) and in Jaeger (its tag); a
+    // client span with a parent (a call the service makes) stays.
+    #[test]
+    fn root_client_spans_are_left_out() {
+        let otlp = |kind: &str| {
+            format!(
+                r#"{{"batches":[{{"scopeSpans":[{{"spans":[
+                {{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0000000000000001","name":"POST create order","kind":{kind},"startTimeUnixNano":"1","endTimeUnixNano":"9"}},
+                {{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0000000000000002","parentSpanId":"0000000000000001","name":"POST /api/orders","kind":"SPAN_KIND_SERVER","startTimeUnixNano":"2","endTimeUnixNano":"8"}},
+                {{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0000000000000003","parentSpanId":"0000000000000002","name":"GET payments","kind":3,"startTimeUnixNano":"3","endTimeUnixNano":"4"}}
+                ]}}]}}]}}"#
+            )
+        };
+        for kind in [r#""SPAN_KIND_CLIENT""#, "3"] {
+            let spans = parse_otlp(otlp(kind).as_bytes()).unwrap();
+            let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+            assert_eq!(names, ["POST /api/orders", "GET payments"], "{kind}");
+        }
+        let spans = parse_otlp(otlp(r#""SPAN_KIND_INTERNAL""#).as_bytes()).unwrap();
+        assert_eq!(spans.len(), 3, "an internal root is kept");
+        let jaeger = br#"{"data":[{"processes":{"p1":{"serviceName":"loadgen"}},"spans":[
+            {"traceID":"0102030405060708090a0b0c0d0e0f10","spanID":"0000000000000001","operationName":"POST create order","references":[],"startTime":1,"duration":9,"tags":[{"key":"span.kind","type":"string","value":"client"}],"processID":"p1"},
+            {"traceID":"0102030405060708090a0b0c0d0e0f10","spanID":"0000000000000002","operationName":"POST /api/orders","references":[{"refType":"CHILD_OF","spanID":"0000000000000001"}],"startTime":2,"duration":6,"tags":[{"key":"span.kind","type":"string","value":"server"}],"processID":"p1"}
+        ]}]}"#;
+        let spans = parse_jaeger(jaeger).unwrap();
+        let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["POST /api/orders"]);
     }
 
     // Format: https://grafana.com/docs/tempo/latest/api_docs/#query (older

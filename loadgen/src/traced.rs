@@ -134,14 +134,12 @@ impl TracedSample {
         v
     }
 
-    /// The slow requests (at least `p99`) and the typical ones (from `lo`
-    /// to `hi`) of these kept requests.
-    pub fn split(&self, p99: Duration, lo: Duration, hi: Duration) -> (Vec<Traced>, Vec<Traced>) {
-        let slow = self
-            .slowest()
-            .into_iter()
-            .filter(|t| t.latency >= p99)
-            .collect();
+    /// The slow requests (the `slow` slowest kept) and the typical ones
+    /// (from `lo` to `hi`) of these kept requests.
+    pub fn split(&self, slow: usize, lo: Duration, hi: Duration) -> (Vec<Traced>, Vec<Traced>) {
+        let mut slowest = self.slowest();
+        slowest.truncate(slow);
+        let slow = slowest;
         let typical = self
             .sample()
             .into_iter()
@@ -188,7 +186,11 @@ pub fn choose(
         .filter(|((_, stats), _)| stats.count > 0)
         .map(|((name, stats), traced)| {
             let at = |q: f64| Duration::from_secs_f64(stats.percentile_ms(q, false).max(0.0) / 1e3);
-            let (slow, typical) = traced.split(at(99.0), at(40.0), at(60.0));
+            // p99 and up by rank: the slowest 1% (at least one). The
+            // histogram's p99 is the top of its bucket, which can be above
+            // every request when there are few.
+            let slow = usize::try_from(stats.count.div_ceil(100)).unwrap_or(usize::MAX);
+            let (slow, typical) = traced.split(slow, at(40.0), at(60.0));
             Chosen {
                 name: name.clone(),
                 slow,
@@ -300,7 +302,12 @@ mod tests {
             s.record(id(i), Duration::from_millis(i));
         }
         let ms = Duration::from_millis;
-        let (slow, typical) = s.split(ms(990), ms(400), ms(600));
+        let (slow, typical) = s.split(11, ms(400), ms(600));
+        assert_eq!(
+            s.split(500, ms(0), ms(0)).0.len(),
+            20,
+            "at most the kept slowest"
+        );
         assert_eq!(slow.len(), 11);
         assert!(slow.iter().all(|t| t.latency >= ms(990)));
         assert_eq!(typical.len(), 201);
@@ -308,6 +315,36 @@ mod tests {
         assert!(s.is_empty());
         s.record(0, ms(5));
         assert!(s.is_empty(), "a request without a trace id is not kept");
+    }
+
+    #[test]
+    fn a_name_with_few_requests_still_has_its_slowest() {
+        use crate::stats::{Outcome, Sample, Stats};
+        let mut stats = Stats::default();
+        let mut traced = TracedSample::default();
+        // 40 requests from 250 ms: the histogram's p99 is the top of the
+        // slowest one's bucket, above it.
+        for i in 1..=40u64 {
+            let latency = Duration::from_micros(250_000 + i * 1_001);
+            stats.push(&Sample {
+                name: 0,
+                series: 0,
+                corrected: latency,
+                actual: latency,
+                at: Duration::from_millis(i),
+                outcome: Outcome::Ok(200),
+                trace_id: id(i),
+                reason: None,
+                body_bytes: 0,
+            });
+            traced.record(id(i), latency);
+        }
+        let c = choose(&["a".to_owned()], &[stats], &[traced], usize::MAX);
+        assert_eq!(c[0].slow.len(), 1);
+        assert_eq!(
+            c[0].slow[0].latency,
+            Duration::from_micros(250_000 + 40 * 1_001)
+        );
     }
 
     #[test]

@@ -110,8 +110,10 @@ pub(super) async fn run(args: DemoArgs) -> Result<Exit, CliError> {
     .await;
     drop(prometheus);
     app.shutdown().await;
-    // Not shut down: the sink has stopped, and spans still queued would
-    // only wait on it; the analysis has what the run's wait gathered.
+    // Not shut down: the sink has stopped, and a flush would only wait on
+    // it; the analysis has what the run's wait gathered. The app's tracer
+    // (a process-wide static) keeps the provider, whose exporter thread
+    // ends with the process.
     drop(tracer);
     code
 }

@@ -320,15 +320,20 @@ async fn refresh_live(
         let snap = live.snapshot();
         let stats = sink.stats();
         if stats.received_spans > 0 {
-            let chosen = &snap.traced;
-            let ids = crate::traced::trace_ids(chosen);
-            let spans = sink.spans_for(&ids);
-            state.set(build_panel(
-                &source,
-                chosen,
-                &spans,
-                (stats.received_spans, stats.kept_spans),
-            ));
+            // The copy out of the store and the analysis run off the
+            // runtime that sends the load.
+            let (sink, state, source) = (sink.clone(), state.clone(), source.clone());
+            let _ = tokio::task::spawn_blocking(move || {
+                let chosen = &snap.traced;
+                let spans = sink.spans_for(&crate::traced::trace_ids(chosen));
+                state.set(build_panel(
+                    &source,
+                    chosen,
+                    &spans,
+                    (stats.received_spans, stats.kept_spans),
+                ));
+            })
+            .await;
         }
         let until = Instant::now() + every;
         while Instant::now() < until && !stop.load(Ordering::Relaxed) {

@@ -289,8 +289,13 @@ impl Tui {
                     let snap = live.snapshot();
                     let panel = slo.panel(&snap);
                     let spans = traces.panel();
+                    // The selection follows its request as the list re-sorts.
+                    let picked = ui.listed.get(ui.selected).copied();
                     ui.listed = spans.slowest.iter().map(|t| t.trace_id).collect();
-                    ui.selected = ui.selected.min(ui.listed.len().saturating_sub(1));
+                    ui.selected = picked
+                        .and_then(|id| ui.listed.iter().position(|&t| t == id))
+                        .unwrap_or(ui.selected)
+                        .min(ui.listed.len().saturating_sub(1));
                     let _ = terminal.draw(|f| view::draw(f, &snap, &panel, &spans, &ui));
                     // Up to ~5 frames a second; keys are handled as they come.
                     if !event::poll(Duration::from_millis(200)).unwrap_or(false) {

@@ -218,11 +218,19 @@ pub fn breakdown_lines(p: &TracesPanel, width: usize) -> Vec<Line<'static>> {
     lines
 }
 
+/// Most lines of one opened span tree; the rest is counted on a line.
+pub const MAX_TREE_LINES: usize = 200;
+
 /// The slowest requests' lines, the expanded ones with their span trees,
-/// and the index of the selected request's line.
-pub fn slowest_lines(p: &TracesPanel, ui: &UiState, width: usize) -> (Vec<Line<'static>>, usize) {
+/// and the index of the selected request's line and of the line after its
+/// tree.
+pub fn slowest_lines(
+    p: &TracesPanel,
+    ui: &UiState,
+    width: usize,
+) -> (Vec<Line<'static>>, usize, usize) {
     let mut lines = Vec::new();
-    let mut at = 0;
+    let (mut at, mut end) = (0, 0);
     if p.slowest.is_empty() {
         lines.push(Line::styled("no slow requests yet", dim()));
     }
@@ -253,7 +261,7 @@ pub fn slowest_lines(p: &TracesPanel, ui: &UiState, width: usize) -> (Vec<Line<'
         };
         lines.push(Line::styled(fit(&text, width), style));
         if open {
-            for l in &t.tree {
+            for l in t.tree.iter().take(MAX_TREE_LINES) {
                 let attrs: Vec<String> = l
                     .attributes
                     .iter()
@@ -271,9 +279,18 @@ pub fn slowest_lines(p: &TracesPanel, ui: &UiState, width: usize) -> (Vec<Line<'
                 );
                 lines.push(Line::from(fit(text.trim_end(), width)));
             }
+            if t.tree.len() > MAX_TREE_LINES {
+                lines.push(Line::styled(
+                    format!("  ... {} more spans", t.tree.len() - MAX_TREE_LINES),
+                    dim(),
+                ));
+            }
+        }
+        if selected {
+            end = lines.len();
         }
     }
-    (lines, at)
+    (lines, at, end)
 }
 
 /// Draws the view into `area`.
@@ -281,16 +298,22 @@ pub fn draw(frame: &mut Frame, area: Rect, p: &TracesPanel, ui: &UiState) {
     let [top, bottom] =
         Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
     let width = usize::from(top.width.saturating_sub(2));
+    // The selected request's name first: its breakdown is the one in sight.
+    let mut shown = p.clone();
+    if let Some(name) = p.slowest.get(ui.selected).map(|t| t.request.as_str()) {
+        shown.breakdowns.sort_by_key(|b| b.request != name);
+    }
     frame.render_widget(
-        Paragraph::new(breakdown_lines(p, width))
+        Paragraph::new(breakdown_lines(&shown, width))
             .block(Block::bordered().title("Where the time goes (> bottleneck)")),
         top,
     );
     let width = usize::from(bottom.width.saturating_sub(2));
-    let (lines, at) = slowest_lines(p, ui, width);
-    // Scrolled so that the selected request is on screen.
+    let (lines, at, end) = slowest_lines(p, ui, width);
+    // Scrolled so that the selected request and as much of its tree as
+    // fits are on screen.
     let height = usize::from(bottom.height.saturating_sub(2)).max(1);
-    let skip = at.saturating_sub(height - 1);
+    let skip = end.saturating_sub(height).min(at);
     frame.render_widget(
         Paragraph::new(lines.into_iter().skip(skip).collect::<Vec<_>>()).block(
             Block::bordered().title("Slowest requests (Up/Down select, Enter opens its spans)"),
@@ -366,12 +389,12 @@ mod tests {
 
         // Collapsed: one line per request; expanded: its tree under it.
         let mut ui = UiState::default();
-        let (lines, at) = slowest_lines(&p, &ui, 120);
-        assert_eq!((lines.len(), at), (SLOWEST, 0));
+        let (lines, at, end) = slowest_lines(&p, &ui, 120);
+        assert_eq!((lines.len(), at, end), (SLOWEST, 0, 1));
         ui.expanded.insert(1);
         ui.selected = 1;
-        let (lines, at) = slowest_lines(&p, &ui, 120);
-        assert_eq!((lines.len(), at), (SLOWEST + 2, 3));
+        let (lines, at, end) = slowest_lines(&p, &ui, 120);
+        assert_eq!((lines.len(), at, end), (SLOWEST + 2, 3, 4));
         let text: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
         assert!(
             text[2].starts_with("    db  270ms (self 270ms) at +10ms  app.step=db"),
