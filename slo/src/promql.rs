@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use promql_parser::parser::{self, Expr};
+use promql_parser::parser::{self, Expr, LabelModifier, VectorSelector};
 
 use crate::model::{Sli, Slo};
 use crate::windows::promql_duration;
@@ -179,6 +179,106 @@ pub fn le_regex(threshold: f64) -> String {
 /// (rules, report, gate, `slo check`): `le=~"1(\\.0*)?|1(\\.0*)?[eE][+-]?0+"`.
 pub fn le_matcher(threshold: f64) -> String {
     format!("le=~\"{}\"", le_regex(threshold).replace('\\', "\\\\"))
+}
+
+/// Stands for `{{.window}}` while an events query is parsed: a range no
+/// spec writes by hand, so the selectors read over the window can be told
+/// from any other range in the query.
+const WINDOW_STANDIN: &str = "3d7h7m7s7ms";
+
+/// The counter an events SLI's query reads over its window. The query must
+/// be `sum(rate(SELECTOR[{{.window}}]))`, in parentheses or not, optionally
+/// followed by `or vector(0)`: the form of Sloth's examples, of OpenSLO's
+/// imports, and the only one whose value is the selector's events per second
+/// whatever series it matches. Anything else is an error saying what was
+/// found instead, so callers can name it.
+pub fn rate_selector(query: &str) -> Result<VectorSelector, String> {
+    let text = query.replace("{{.window}}", WINDOW_STANDIN);
+    let expr = parser::parse(&text).map_err(|e| {
+        format!(
+            "{{{{.window}}}} is not the range of a selector ([{{{{.window}}}}]): {}",
+            e.trim()
+        )
+    })?;
+    let window = match parser::parse(&format!("x[{WINDOW_STANDIN}]")) {
+        Ok(Expr::MatrixSelector(m)) => m.range,
+        _ => return Err("internal: the window stand-in does not parse".into()),
+    };
+    let uses = query.matches("{{.window}}").count();
+    let vs = sum_of_rate(&expr, window)?;
+    if uses != 1 {
+        return Err(format!(
+            "{{{{.window}}}} appears {uses} times; the query reads one counter over it"
+        ));
+    }
+    if vs.offset.is_some() || vs.at.is_some() {
+        return Err(format!(
+            "{vs} has an offset or @ modifier; the window must end at the evaluation time"
+        ));
+    }
+    if !vs.matchers.or_matchers.is_empty() {
+        return Err(format!(
+            "{vs} has `or` matchers; write one selector per query"
+        ));
+    }
+    Ok(vs.clone())
+}
+
+fn shown(e: &Expr) -> String {
+    crate::answer::snippet(&e.to_string().replace(WINDOW_STANDIN, "{{.window}}"), 120)
+}
+
+/// `sum(rate(S[window]))`, parenthesized, or that `or vector(0)`.
+fn sum_of_rate(e: &Expr, window: Duration) -> Result<&VectorSelector, String> {
+    let want = "sum(rate(SELECTOR[{{.window}}])), optionally with `or vector(0)`";
+    match e {
+        Expr::Paren(p) => sum_of_rate(&p.expr, window),
+        Expr::Binary(b) if b.op.to_string() == "or" && is_zero_vector(&b.rhs) => {
+            sum_of_rate(&b.lhs, window)
+        }
+        Expr::Aggregate(a)
+            if a.op.to_string() == "sum"
+                && a.param.is_none()
+                && a.modifier
+                    .as_ref()
+                    .is_none_or(|m| matches!(m, LabelModifier::Include(l) if l.is_empty())) =>
+        {
+            rate_of(&a.expr, window).ok_or_else(|| {
+                format!(
+                    "found sum({}); the sum must be of rate(SELECTOR[{{{{.window}}}}])",
+                    shown(&a.expr)
+                )
+            })
+        }
+        Expr::Aggregate(a) if a.op.to_string() == "sum" => Err(format!(
+            "found {}: a sum by or without labels gives one series per group; want {want}",
+            shown(e)
+        )),
+        _ => Err(format!("found {}; want {want}", shown(e))),
+    }
+}
+
+fn rate_of(e: &Expr, window: Duration) -> Option<&VectorSelector> {
+    match e {
+        Expr::Paren(p) => rate_of(&p.expr, window),
+        Expr::Call(c) if c.func.name == "rate" && c.args.args.len() == 1 => {
+            match c.args.args[0].as_ref() {
+                Expr::MatrixSelector(m) if m.range == window => Some(&m.vs),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn is_zero_vector(e: &Expr) -> bool {
+    match e {
+        Expr::Paren(p) => is_zero_vector(&p.expr),
+        Expr::Call(c) if c.func.name == "vector" && c.args.args.len() == 1 => {
+            matches!(c.args.args[0].as_ref(), Expr::NumberLiteral(n) if n.val == 0.0)
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
