@@ -196,7 +196,7 @@ pub fn rate_selector(query: &str) -> Result<VectorSelector, String> {
     let text = query.replace("{{.window}}", WINDOW_STANDIN);
     let expr = parser::parse(&text).map_err(|e| {
         format!(
-            "{{{{.window}}}} is not the range of a selector ([{{{{.window}}}}]): {}",
+            "it does not parse with a duration in place of {{{{.window}}}}: {}",
             e.trim()
         )
     })?;
@@ -447,6 +447,56 @@ mod tests {
             let q = events(&s, w);
             assert!(q.errors.contains(&le_matcher(1.0)), "{}", q.errors);
             assert!(!q.errors.contains("le=\""), "{}", q.errors);
+        }
+    }
+
+    #[test]
+    fn events_queries_give_their_counter() {
+        for (query, selector) in [
+            ("sum(rate(e_total[{{.window}}]))", "e_total"),
+            (
+                "sum(rate(http_requests_total{job=\"a\",code=~\"5..\"}[{{.window}}])) or vector(0)",
+                "http_requests_total{code=~\"5..\",job=\"a\"}",
+            ),
+            (
+                "(sum (rate ( x{a=\"1\"}[{{.window}}] ))) or (vector(0))",
+                "x{a=\"1\"}",
+            ),
+            ("sum by () (rate(x[{{.window}}]))", "x"),
+        ] {
+            match rate_selector(query) {
+                Ok(vs) => assert_eq!(vs.to_string(), selector, "{query}"),
+                Err(e) => panic!("{query}: {e}"),
+            }
+        }
+        for (query, why) in [
+            (
+                "rate(x[{{.window}}])",
+                "found rate(x[{{.window}}]); want sum(rate(",
+            ),
+            (
+                "sum without (a) (rate(x[{{.window}}]))",
+                "a sum by or without",
+            ),
+            (
+                "sum(rate(x[5m]))",
+                "the sum must be of rate(SELECTOR[{{.window}}])",
+            ),
+            ("sum(irate(x[{{.window}}]))", "the sum must be of rate("),
+            (
+                "sum(rate(x[{{.window}}])) or vector(1)",
+                "want sum(rate(SELECTOR",
+            ),
+            ("sum(rate(x[{{.window}}:1m]))", "the sum must be of rate("),
+            ("sum(rate(x[{{.window}}] @ 100))", "offset or @ modifier"),
+            (
+                "sum(rate(x[{{.window}}] offset {{.window}}))",
+                "{{.window}} appears 2 times",
+            ),
+            ("sum(rate(x[{{.window}}])", "does not parse with a duration"),
+        ] {
+            let e = rate_selector(query).unwrap_err();
+            assert!(e.contains(why), "{query}: {e}");
         }
     }
 
