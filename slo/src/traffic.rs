@@ -516,7 +516,7 @@ impl Traffic {
 
     /// ` (SLO "NAME")`, saying which SLO a panel reads.
     fn of_slo(from: Option<&str>) -> String {
-        from.map(|n| format!(" (SLO {n:?})")).unwrap_or_default()
+        from.map(|n| format!("SLO {n:?}")).unwrap_or_default()
     }
 
     fn rate_panel(&self, counts: &Counts) -> Value {
@@ -550,7 +550,7 @@ impl Traffic {
                 )
             }
             (Source::Slis, Counts::Counters { .. }) => format!(
-                "Requests per second{}, from {}{}.",
+                "Requests per second{}, from {}, the total of {}.",
                 if by.is_empty() {
                     String::new()
                 } else {
@@ -560,7 +560,7 @@ impl Traffic {
                 Self::of_slo(self.counts_from.as_deref())
             ),
             (Source::Slis, Counts::Queries { .. }) => format!(
-                "Events per second: the total query{} with $__rate_interval as its window.",
+                "Events per second: the total query of {}, with $__rate_interval as its window.",
                 Self::of_slo(self.counts_from.as_deref())
             ),
         };
@@ -586,23 +586,23 @@ impl Traffic {
                             "(\n  {}\n  or\n  {all} * 0\n)\n/\n{all}",
                             sum_rate(bad, &by)
                         ),
-                        "counted by the SLI's error selector",
+                        "matched by its error selector",
                     ),
                     Failed::Good(good) => (
                         format!(
                             "1 - (\n  {}\n  or\n  {all} * 0\n)\n/\n{all}",
                             sum_rate(good, &by)
                         ),
-                        "not counted by the SLI's good selector",
+                        "not matched by its good selector",
                     ),
                 };
                 let description = match self.source {
                     Source::Http => "Share of requests answered with a 5xx status, by route template. Routes without errors show 0.".to_owned(),
                     Source::Slis => format!(
-                        "Share of requests {what}{}{}, of {}.{}",
+                        "Share of the requests of {} that {} counts as failed ({what}){}.{}",
+                        self.series.first().map_or("", String::as_str),
                         Self::of_slo(self.counts_from.as_deref()),
                         route.map(|r| format!(", by {r}")).unwrap_or_default(),
-                        self.series.first().map_or("", String::as_str),
                         if route.is_some() {
                             " Values without errors show 0."
                         } else {
@@ -616,7 +616,7 @@ impl Traffic {
             Counts::Queries { total, errors } => (
                 format!("({errors})\n/\n({total})"),
                 format!(
-                    "The error query over the total query{}, each with $__rate_interval as its window.",
+                    "The error query of {} over its total query, each with $__rate_interval as its window.",
                     Self::of_slo(self.counts_from.as_deref())
                 ),
             ),
@@ -643,7 +643,7 @@ impl Traffic {
 
     fn latency_panels(&self, h: &Histogram) -> Vec<Value> {
         let m = &h.metric;
-        let u = unit::of(m);
+        let u = unit::latency(m);
         let quantile = |q: &str, by: &str| {
             format!(
                 "histogram_quantile({q}, sum by ({by}) (rate({}[$__rate_interval])))",
@@ -658,11 +658,15 @@ impl Traffic {
         let description = match self.source {
             Source::Http => "Request duration percentiles over all selected routes, from the histogram's buckets. Exemplars (dots) carry the trace id of a request in that bucket: click one to open the trace.".to_owned(),
             Source::Slis => format!(
-                "Percentiles of {m}{}, from the buckets of {}{} (unit {}, from the name).{} Exemplars (dots), where the exporter writes them, carry the trace id of a request in that bucket.",
+                "Percentiles of {m}{}, from the buckets of {}, the latency SLI of {}, in {}.{} Exemplars (dots), where the exporter writes them, carry the trace id of a request in that bucket.",
                 if self.route.is_some() { " over the selected routes" } else { "" },
                 self.series.last().map_or("", String::as_str),
                 Self::of_slo(self.latency_from.as_deref()),
-                u.grafana,
+                if unit::of(m).is_some() {
+                    format!("{} (the unit its name ends in)", u.grafana)
+                } else {
+                    "seconds (its name has no unit suffix)".to_owned()
+                },
                 h.threshold
                     .map(|t| format!(" The dashed line is the SLO's threshold, {}.", u.show(t)))
                     .unwrap_or_default()
