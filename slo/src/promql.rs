@@ -9,15 +9,42 @@ use promql_parser::parser::{self, Expr, LabelModifier, VectorSelector};
 use crate::model::{Sli, Slo};
 use crate::windows::promql_duration;
 
-/// Checks that `query` parses as PromQL.
+/// Checks that `query` parses as PromQL, without a comment: what slo
+/// checks is written into other queries, where a `#` would comment out the
+/// rest of them.
 pub fn check(query: &str) -> Result<(), String> {
+    no_comment(query)?;
     parser::parse(query)
         .map(|_| ())
         .map_err(|e| e.trim().to_owned())
 }
 
+/// A `#` outside string literals starts a comment to the end of the line.
+fn no_comment(query: &str) -> Result<(), String> {
+    let mut quote = None;
+    let mut escaped = false;
+    for (i, c) in query.char_indices() {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(q) if c == '\\' && q != '`' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if matches!(c, '"' | '\'' | '`') => quote = Some(c),
+            None if c == '#' => {
+                return Err(format!(
+                    "a # outside quotes (at character {}) starts a comment, which would cut the generated queries short",
+                    i + 1
+                ));
+            }
+            None => {}
+        }
+    }
+    Ok(())
+}
+
 /// Checks that `query` is a plain vector selector (a metric with matchers).
 pub fn check_selector(query: &str) -> Result<(), String> {
+    no_comment(query)?;
     match parser::parse(query).map_err(|e| e.trim().to_owned())? {
         Expr::VectorSelector(_) => Ok(()),
         _ => Err(format!("{query:?} is not a metric selector")),
@@ -505,5 +532,10 @@ mod tests {
         assert!(check_selector("up{job=\"x\"}").is_ok());
         assert!(check_selector("sum(up)").is_err());
         assert!(check("sum(rate(x[5m]").is_err());
+        // A comment would cut the queries a selector is written into.
+        let e = check_selector("http_serv#er_seconds_count").unwrap_err();
+        assert!(e.contains("a # outside quotes (at character 10)"), "{e}");
+        assert!(check("sum(rate(x[5m])) # why").is_err());
+        assert!(check_selector("x{path=\"/a#b\", q='#', r=~\"\\\"#\"}").is_ok());
     }
 }
