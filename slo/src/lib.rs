@@ -7,7 +7,7 @@
 //! The pure core: [`windows`] scales the SRE Workbook's multi-window
 //! burn-rate alerts to the SLO's period; [`promql`] builds exact SLI queries
 //! (ratios of increases) and checks every one with promql-parser; [`budget`]
-//! does the arithmetic (no traffic is "no traffic", never NaN); [`unit`]
+//! does the arithmetic (no traffic is "no traffic", never NaN); [`unit`](mod@unit)
 //! reads a metric's unit off its name.
 //!
 //! Generators, each returning typed values: [`rules`] (recording and alert
