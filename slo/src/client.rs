@@ -55,9 +55,14 @@ pub enum InjectError {
 /// `selector` (the spec's `client_selector`) narrows the requests.
 pub fn derive(sli: &Sli, selector: &str) -> ClientSli {
     match sli {
-        Sli::Latency { threshold, .. } => ClientSli::Latency {
+        // The server's bound is in its histogram's unit; loadgen's are seconds.
+        Sli::Latency {
+            threshold, metric, ..
+        } => ClientSli::Latency {
             selector: selector.to_owned(),
-            threshold: *threshold,
+            threshold: crate::unit::latency(metric)
+                .to_seconds(*threshold)
+                .unwrap_or(*threshold),
         },
         _ => ClientSli::Availability {
             selector: selector.to_owned(),
@@ -92,7 +97,10 @@ pub fn describe(c: &ClientSli) -> String {
         }
         ClientSli::Explicit(Sli::Latency {
             metric, threshold, ..
-        }) => format!("the spec's client latency: {metric} within {threshold}s"),
+        }) => format!(
+            "the spec's client latency: {metric} within {}",
+            crate::unit::threshold(*threshold, metric)
+        ),
         ClientSli::Explicit(Sli::Availability { .. }) => "the spec's client availability".into(),
     }
 }
@@ -424,6 +432,24 @@ mod tests {
         assert!(q.errors.ends_with("or vector(0))"), "{}", q.errors);
         assert!(!empty_errors_mean_zero(&c));
         assert!(describe(&c).contains("{loadgen_request=\"checkout\"}"));
+        // A bound in milliseconds is that many thousandths of a second on
+        // the client's histograms, which are in seconds.
+        let ms = derive(
+            &Sli::Latency {
+                metric: "request_latency_ms".into(),
+                selector: String::new(),
+                threshold: 250.0,
+            },
+            "",
+        );
+        assert_eq!(
+            ms,
+            ClientSli::Latency {
+                selector: String::new(),
+                threshold: 0.25
+            }
+        );
+        assert!(describe(&ms).contains("within 0.25s"), "{}", describe(&ms));
     }
 
     #[test]

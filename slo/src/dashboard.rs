@@ -1,8 +1,10 @@
 //! Grafana dashboards for a service's SLOs.
 //!
-//! One dashboard per service: a traffic row read from the OpenTelemetry HTTP
-//! server histogram (request rate by route and status, error ratio, latency
-//! percentiles with exemplars), then one row per SLO read from the recording
+//! One dashboard per service: a traffic row (request rate by route and
+//! status, error ratio, latency percentiles with exemplars) read from the
+//! OpenTelemetry HTTP server histogram or, for a spec that does not use it,
+//! from its SLIs' own selectors ([`crate::traffic`]), then one row per SLO
+//! read from the recording
 //! rules of [`crate::rules`] (SLI against objective, budget remaining over
 //! the period, burn rate per alert window with the alert thresholds drawn as
 //! lines, firing alerts). Every query goes through the `${datasource}`
@@ -17,29 +19,38 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 use crate::model::{Service, Slo};
-use crate::promql::{self, braces, with_matcher};
+use crate::promql::{self, with_matcher};
 use crate::rules::{RulesError, fmt_num, slo_rules};
+use crate::traffic::Traffic;
 use crate::windows::{Severity, alert_windows, promql_duration};
 
 /// The histogram of the OpenTelemetry HTTP server semantic conventions.
 pub const HTTP_METRIC: &str = "http_server_request_duration_seconds";
 
-/// What the traffic row reads.
-#[derive(Debug, Clone, PartialEq)]
+/// What the traffic row reads ([`crate::traffic::Traffic::resolve`]); the
+/// default follows the spec.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Options {
-    /// Label matchers of the service's HTTP series, e.g. `{job="target-app"}`.
-    pub selector: String,
-    /// The request-duration histogram (without `_bucket`).
-    pub metric: String,
+    /// Label matchers of the traffic row's series, e.g. `{job="target-app"}`:
+    /// of the HTTP histogram (default `{job="SERVICE"}`), or added to each
+    /// of the SLIs' own selectors when the row reads them (default none).
+    pub selector: Option<String>,
+    /// The request-duration histogram (without `_bucket`) of an HTTP row;
+    /// set, the row reads it whatever the SLIs read.
+    pub metric: Option<String>,
+    /// The label of a request's route (default: the OpenTelemetry
+    /// `http_route`, or a route label the SLIs' selectors name).
+    pub route_label: Option<String>,
+    /// The label of a response's status (default: the OpenTelemetry
+    /// `http_response_status_code`, or a status label the SLIs' selectors name).
+    pub status_label: Option<String>,
 }
 
 impl Options {
-    /// `{job="SERVICE"}` on the OpenTelemetry HTTP histogram.
-    pub fn for_service(service: &Service) -> Self {
-        Self {
-            selector: format!("{{job=\"{}\"}}", service.name),
-            metric: HTTP_METRIC.to_owned(),
-        }
+    /// The options of `slo dashboard SPEC` without flags: the row follows
+    /// the spec.
+    pub fn for_service(_service: &Service) -> Self {
+        Self::default()
     }
 }
 
@@ -52,6 +63,10 @@ pub enum DashboardError {
     Selector { selector: String, message: String },
     #[error("metric {metric:?} is not a metric name (e.g. {HTTP_METRIC})")]
     Metric { metric: String },
+    #[error(
+        "{what} {label:?} is not a label name (letters, digits and _, not starting with __; e.g. endpoint)"
+    )]
+    Label { what: &'static str, label: String },
     #[error(transparent)]
     Rules(#[from] RulesError),
     #[error("generated dashboard fails its own checks: {0}")]
@@ -216,96 +231,9 @@ pub(crate) fn stat(
     })
 }
 
-pub(crate) fn check_options(opts: &Options) -> Result<(), DashboardError> {
-    let name_ok = !opts.metric.is_empty()
-        && opts
-            .metric
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
-        && !opts.metric.starts_with(|c: char| c.is_ascii_digit());
-    if !name_ok {
-        return Err(DashboardError::Metric {
-            metric: opts.metric.clone(),
-        });
-    }
-    let sel = braces(&opts.selector);
-    let probe = format!("{}_count{sel}", opts.metric);
-    promql::check_selector(&probe).map_err(|message| DashboardError::Selector {
-        selector: opts.selector.clone(),
-        message,
-    })
-}
-
-/// The traffic row of the server's HTTP histogram, titled `title`: rate,
-/// errors and duration (RED), over the routes of the `route` variable
-/// ([`route_variable`]).
-pub(crate) fn traffic(grid: &mut Grid, opts: &Options, title: &str) {
-    let m = &opts.metric;
-    let sel = with_matcher(&opts.selector, "http_route=~\"$route\"");
-    let errors = with_matcher(&sel, "http_response_status_code=~\"5..\"");
-    grid.row(title);
-    let rate = |s: &str, by: &str| format!("sum by ({by}) (rate({m}_count{s}[$__rate_interval]))");
-    grid.put(
-        timeseries(
-            "Request rate by route and status",
-            &format!(
-                "Requests per second, by route template and response status code, from {m}_count."
-            ),
-            "reqps",
-            targets(&[(
-                "{{http_route}} {{http_response_status_code}}",
-                rate(&sel, "http_route, http_response_status_code"),
-            )]),
-        ),
-        0,
-        0,
-        12,
-        8,
-    );
-    let mut err = timeseries(
-        "Error ratio by route",
-        "Share of requests answered with a 5xx status, by route template. Routes without errors show 0.",
-        "percentunit",
-        targets(&[(
-            "{{http_route}}",
-            format!(
-                "(\n  {}\n  or\n  {} * 0\n)\n/\n{}",
-                rate(&errors, "http_route"),
-                rate(&sel, "http_route"),
-                rate(&sel, "http_route")
-            ),
-        )]),
-    );
-    err["fieldConfig"]["defaults"]["min"] = json!(0);
-    grid.put(err, 12, 0, 12, 8);
-    grid.advance(8);
-
-    let quantile = |q: &str, by: &str| {
-        format!("histogram_quantile({q}, sum by ({by}) (rate({m}_bucket{sel}[$__rate_interval])))")
-    };
-    let mut lat = timeseries(
-        "Latency p50 / p95 / p99",
-        "Request duration percentiles over all selected routes, from the histogram's buckets. Exemplars (dots) carry the trace id of a request in that bucket: click one to open the trace.",
-        "s",
-        targets(&[
-            ("p50", quantile("0.5", "le")),
-            ("p95", quantile("0.95", "le")),
-            ("p99", quantile("0.99", "le")),
-        ]),
-    );
-    for t in lat["targets"].as_array_mut().into_iter().flatten() {
-        t["exemplar"] = json!(true);
-    }
-    grid.put(lat, 0, 0, 12, 8);
-    let mut by_route = timeseries(
-        "Latency p99 by route",
-        "The 99th percentile of request duration per route template, from the histogram's buckets.",
-        "s",
-        targets(&[("{{http_route}}", quantile("0.99", "le, http_route"))]),
-    );
-    by_route["targets"][0]["exemplar"] = json!(true);
-    grid.put(by_route, 12, 0, 12, 8);
-    grid.advance(8);
+/// Checks the options against `service` (what [`dashboard`] refuses).
+pub(crate) fn check_options(service: &Service, opts: &Options) -> Result<Traffic, DashboardError> {
+    Traffic::resolve(service, opts)
 }
 
 /// One SLO's row.
@@ -526,31 +454,11 @@ pub(crate) fn datasource_variable(description: &str) -> Value {
     })
 }
 
-/// The `route` variable of [`traffic`]: the server's route templates
-/// (multi, All matching every route).
-pub(crate) fn route_variable(opts: &Options, description: &str) -> Value {
-    let route_selector = format!("{}_count{}", opts.metric, braces(&opts.selector));
-    json!({
-        "type": "query",
-        "name": "route",
-        "label": "Route",
-        "description": description,
-        "datasource": ds(),
-        "query": format!("label_values({route_selector}, http_route)"),
-        "refresh": 2,
-        "sort": 1,
-        "multi": true,
-        "includeAll": true,
-        "allValue": ".*",
-        "current": {"text": ["All"], "value": ["$__all"]},
-    })
-}
-
 /// The dashboard of a service.
 pub fn dashboard(service: &Service, opts: &Options) -> Result<Value, DashboardError> {
-    check_options(opts)?;
+    let traffic = check_options(service, opts)?;
     let mut grid = Grid::new();
-    traffic(&mut grid, opts, "Traffic");
+    traffic.row(&mut grid, "Traffic");
     for slo in &service.slos {
         slo_row(&mut grid, service, slo)?;
     }
@@ -588,10 +496,9 @@ pub fn dashboard(service: &Service, opts: &Options) -> Result<Value, DashboardEr
         "time": {"from": "now-6h", "to": "now"},
         "timepicker": {},
         "links": links,
-        "templating": {"list": [
+        "templating": {"list": std::iter::once(
             datasource_variable("The Prometheus that scrapes the service and evaluates its SLO rules."),
-            route_variable(opts, "Route templates of the traffic row."),
-        ]},
+        ).chain(traffic.variable("the traffic row")).collect::<Vec<_>>()},
         "annotations": {"list": [
             {
                 "builtIn": 1,
@@ -883,23 +790,10 @@ pub fn lint(d: &Value) -> Vec<String> {
                 continue;
             };
             if t["instant"] != true {
-                for f in RANGE_FUNCTIONS {
-                    let mut rest = expr;
-                    while let Some(i) = rest.find(f) {
-                        let after = &rest[i + f.len()..];
-                        // The range of this call: the first [...] after it.
-                        if let Some(open) = after.find('[') {
-                            let close = after[open..].find(']').map_or(after.len(), |c| open + c);
-                            let range = &after[open + 1..close];
-                            if range != "$__rate_interval" {
-                                out.push(format!(
-                                    "{name} target {r}: {} uses [{range}] instead of [$__rate_interval]",
-                                    f.trim_end_matches('(')
-                                ));
-                            }
-                        }
-                        rest = after;
-                    }
+                for (f, range) in fixed_ranges(expr) {
+                    out.push(format!(
+                        "{name} target {r}: {f} uses [{range}] instead of [$__rate_interval]"
+                    ));
                 }
             }
             if expr.contains("histogram_quantile") && t["exemplar"] != true {
@@ -919,6 +813,28 @@ pub fn lint(d: &Value) -> Vec<String> {
 
 /// Functions over a range of raw samples.
 const RANGE_FUNCTIONS: [&str; 3] = ["rate(", "irate(", "increase("];
+
+/// The calls of `rate`, `irate` and `increase` in `expr` whose range is not
+/// `$__rate_interval`: (function, range).
+pub(crate) fn fixed_ranges(expr: &str) -> Vec<(&'static str, &str)> {
+    let mut out = Vec::new();
+    for f in RANGE_FUNCTIONS {
+        let mut rest = expr;
+        while let Some(i) = rest.find(f) {
+            let after = &rest[i + f.len()..];
+            // The range of this call: the first [...] after it.
+            if let Some(open) = after.find('[') {
+                let close = after[open..].find(']').map_or(after.len(), |c| open + c);
+                let range = &after[open + 1..close];
+                if range != "$__rate_interval" {
+                    out.push((f.trim_end_matches('('), range));
+                }
+            }
+            rest = after;
+        }
+    }
+    out
+}
 
 #[cfg(test)]
 mod tests {
@@ -1093,8 +1009,9 @@ mod tests {
             let e = dashboard(
                 &s,
                 &Options {
-                    selector: selector.into(),
-                    metric: metric.into(),
+                    selector: Some(selector.into()),
+                    metric: Some(metric.into()),
+                    ..Options::default()
                 },
             )
             .unwrap_err()

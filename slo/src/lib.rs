@@ -8,12 +8,13 @@
 //! generates (`30d`, `1h30m`); [`windows`] scales the SRE Workbook's multi-window
 //! burn-rate alerts to the SLO's period; [`promql`] builds exact SLI queries
 //! (ratios of increases) and checks every one with promql-parser; [`budget`]
-//! does the arithmetic (no traffic is "no traffic", never NaN).
+//! does the arithmetic (no traffic is "no traffic", never NaN); [`unit`](mod@unit)
+//! reads a metric's unit off its name.
 //!
 //! Generators, each returning typed values: [`rules`] (recording and alert
 //! rules), [`lint`] (warnings about alerts that cannot work as meant),
 //! [`ruletest`] (promtool unit tests), [`alertmanager`] (routes),
-//! [`dashboard`] (Grafana; [`loadtest_dashboard`] the load test's), [`hpa`] (HPA, prometheus-adapter, KEDA, and the
+//! [`dashboard`] (Grafana; [`loadtest_dashboard`] the load test's; [`traffic`] their traffic row, for any metric shape), [`hpa`] (HPA, prometheus-adapter, KEDA, and the
 //! per-pod target from a stress run); [`yaml`] writes generated YAML and the
 //! header every generated file starts with.
 //!
@@ -51,5 +52,7 @@ pub mod rules;
 pub mod ruletest;
 pub mod run_window;
 pub mod spec;
+pub mod traffic;
+pub mod unit;
 pub mod windows;
 pub mod yaml;

@@ -46,7 +46,8 @@ pub fn bucket_problem(
     sorted.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(b.1)));
     let list: Vec<&str> = sorted.iter().map(|(_, le)| *le).collect();
     Some(format!(
-        "latency threshold {threshold}s is not a bucket of {bucket}: the buckets found over the last {lookback} are le = {}; use one of them as the threshold",
+        "latency threshold {} is not a bucket of {bucket}: the buckets found over the last {lookback} are le = {}; use one of them as the threshold",
+        crate::unit::threshold(threshold, bucket.split('{').next().unwrap_or(bucket)),
         list.join(", ")
     ))
 }
@@ -70,6 +71,27 @@ pub struct LiveCheck {
     pub series: f64,
     /// Everything that does not match the spec.
     pub problems: Vec<String>,
+    /// Each counter or histogram selector of the SLI (for an events SLI,
+    /// those [`promql::rate_selector`] reads in its queries) and the label
+    /// names of its series over the lookback.
+    pub labels: Vec<(String, Vec<String>)>,
+}
+
+/// The label names of the series `selector` matched over the last
+/// `lookback` (`/api/v1/labels`), without `__name__`.
+pub async fn label_names(
+    prom: &Prom,
+    selector: &str,
+    lookback: Duration,
+) -> Result<Vec<String>, PromError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let end = i64::try_from(now).unwrap_or(i64::MAX);
+    let start = end.saturating_sub(i64::try_from(lookback.as_secs()).unwrap_or(i64::MAX));
+    let mut names = prom.label_names(selector, start, end).await?;
+    names.retain(|n| n != "__name__");
+    Ok(names)
 }
 
 /// Checks an SLO against what Prometheus held over the last `lookback`.
@@ -96,11 +118,24 @@ pub async fn check(prom: &Prom, slo: &Slo, lookback: Duration) -> Result<LiveChe
             )),
         }
     }
+    let mut labeled = selectors.clone();
+    if let Sli::Latency {
+        metric, selector, ..
+    } = &slo.sli
+    {
+        labeled.push(format!("{metric}_bucket{}", promql::braces(selector)));
+    }
     if let Sli::Events {
         error_query,
         total_query,
     } = &slo.sli
     {
+        labeled.extend(
+            [total_query, error_query]
+                .into_iter()
+                .filter_map(|q| promql::rate_selector(q).ok())
+                .map(|vs| vs.to_string()),
+        );
         for q in [error_query, total_query] {
             if prom
                 .vector(&q.replace("{{.window}}", &range))
@@ -138,14 +173,24 @@ pub async fn check(prom: &Prom, slo: &Slo, lookback: Duration) -> Result<LiveChe
                 );
                 if series_over(prom, &matched, &range).await? <= 0.0 {
                     problems.push(format!(
-                        "the bucket of threshold {threshold}s exists, but {matched} does not select it (le values found: {})",
+                        "the bucket of threshold {} exists, but {matched} does not select it (le values found: {})",
+                        crate::unit::threshold(*threshold, metric),
                         les.join(", ")
                     ));
                 }
             }
         }
     }
-    Ok(LiveCheck { series, problems })
+    let mut labels = Vec::with_capacity(labeled.len());
+    for sel in labeled {
+        let names = label_names(prom, &sel, lookback).await?;
+        labels.push((sel, names));
+    }
+    Ok(LiveCheck {
+        series,
+        problems,
+        labels,
+    })
 }
 
 #[cfg(test)]

@@ -19,8 +19,8 @@
 use serde_json::{Value, json};
 
 use crate::dashboard::{
-    self, DashboardError, Grid, Options, datasource_variable, ds, route_variable,
-    sidecar_configmap, stat, steps, targets, timeseries, traffic,
+    self, DashboardError, Grid, Options, datasource_variable, ds, sidecar_configmap, stat, steps,
+    targets, timeseries,
 };
 use crate::model::Service;
 use crate::promql::with_matcher;
@@ -316,12 +316,12 @@ fn quantile(metric: &str, q: &str, by: &str) -> String {
 /// The load test dashboard of a service: loadgen's client metrics of one
 /// run beside the server's traffic row read through `opts`.
 pub fn dashboard(service: &Service, opts: &Options) -> Result<Value, DashboardError> {
-    dashboard::check_options(opts)?;
+    let traffic = dashboard::check_options(service, opts)?;
     let mut grid = Grid::new();
     run_row(&mut grid);
     client_row(&mut grid);
-    traffic(&mut grid, opts, &format!("Server ({})", service.name));
-    let d = json!({
+    traffic.row(&mut grid, &format!("Server ({})", service.name));
+    let mut d = json!({
         "uid": uid(&service.name),
         "title": format!("{} load test", service.name),
         "description": format!(
@@ -379,7 +379,6 @@ pub fn dashboard(service: &Service, opts: &Options) -> Result<Value, DashboardEr
                 "allValue": ".*",
                 "current": {"text": ["All"], "value": ["$__all"]},
             },
-            route_variable(opts, "Route templates of the server row."),
         ]},
         "annotations": {"list": [{
             "builtIn": 1,
@@ -392,6 +391,12 @@ pub fn dashboard(service: &Service, opts: &Options) -> Result<Value, DashboardEr
         }]},
         "panels": grid.panels,
     });
+    if let (Some(route), Some(list)) = (
+        traffic.variable("the server row"),
+        d["templating"]["list"].as_array_mut(),
+    ) {
+        list.push(route);
+    }
     let problems = dashboard::lint(&d);
     if !problems.is_empty() {
         return Err(DashboardError::Lint(problems.join("; ")));
@@ -517,7 +522,7 @@ mod tests {
     fn another_selector_reaches_the_server_row_only() {
         let s = service();
         let opts = Options {
-            selector: "{service=\"shop\"}".into(),
+            selector: Some("{service=\"shop\"}".into()),
             ..Options::for_service(&s)
         };
         let d = dashboard(&s, &opts).unwrap();
@@ -529,7 +534,7 @@ mod tests {
             }
         }
         let bad = Options {
-            selector: "{job=}".into(),
+            selector: Some("{job=}".into()),
             ..Options::for_service(&s)
         };
         assert!(

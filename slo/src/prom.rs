@@ -68,8 +68,8 @@ impl std::fmt::Debug for Prom {
 }
 
 /// One attempt's outcome.
-enum Attempt {
-    Done(Result<Answer, PromError>),
+enum Attempt<T> {
+    Done(Result<T, PromError>),
     Retry(String),
 }
 
@@ -117,17 +117,21 @@ impl Prom {
         })
     }
 
-    /// Sends an instant query, retrying transport failures and 5xx answers
-    /// without a Prometheus error body, with backoff.
-    pub async fn instant(&self, query: &str, at: Option<i64>) -> Result<Answer, PromError> {
+    /// Runs `attempt` until it is done, retrying with backoff what it asks
+    /// to retry.
+    async fn retrying<T, F, Fut>(&self, mut attempt: F) -> Result<T, PromError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Attempt<T>>,
+    {
         let mut delay = Duration::from_millis(200);
         let mut last = String::new();
-        for attempt in 0..=self.config.retries {
-            if attempt > 0 {
+        for n in 0..=self.config.retries {
+            if n > 0 {
                 tokio::time::sleep(delay).await;
                 delay = delay.saturating_mul(2);
             }
-            match self.attempt(query, at).await {
+            match attempt().await {
                 Attempt::Done(result) => return result,
                 Attempt::Retry(why) => last = why,
             }
@@ -139,24 +143,36 @@ impl Prom {
         })
     }
 
-    async fn attempt(&self, query: &str, at: Option<i64>) -> Attempt {
+    /// Sends an instant query, retrying transport failures and 5xx answers
+    /// without a Prometheus error body, with backoff.
+    pub async fn instant(&self, query: &str, at: Option<i64>) -> Result<Answer, PromError> {
+        self.retrying(|| self.attempt(query, at)).await
+    }
+
+    /// GETs `endpoint` with `form`: the status and body, or why to retry.
+    async fn get(
+        &self,
+        endpoint: reqwest::Url,
+        form: &[(&str, String)],
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), String> {
+        let response = self
+            .http
+            .get(endpoint)
+            .query(form)
+            .send()
+            .await
+            .map_err(|e| error_chain(&e))?;
+        let status = response.status();
+        Ok((status, read_body(response).await?))
+    }
+
+    async fn attempt(&self, query: &str, at: Option<i64>) -> Attempt<Answer> {
         let mut form = vec![("query", query.to_owned())];
         if let Some(t) = at {
             form.push(("time", t.to_string()));
         }
-        let response = match self
-            .http
-            .get(self.endpoint.clone())
-            .query(&form)
-            .send()
-            .await
-        {
+        let (status, body) = match self.get(self.endpoint.clone(), &form).await {
             Ok(r) => r,
-            Err(e) => return Attempt::Retry(error_chain(&e)),
-        };
-        let status = response.status();
-        let body = match read_body(response).await {
-            Ok(b) => b,
             Err(why) => return Attempt::Retry(why),
         };
         match answer::parse(&body) {
@@ -179,6 +195,55 @@ impl Prom {
         }
     }
 
+    /// The label names of the series `selector` matches between `start` and
+    /// `end` (Unix seconds), from `/api/v1/labels`, sorted; retried as
+    /// [`Prom::instant`] is.
+    pub async fn label_names(
+        &self,
+        selector: &str,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<String>, PromError> {
+        let mut endpoint = self.endpoint.clone();
+        let prefix = endpoint
+            .path()
+            .strip_suffix("/api/v1/query")
+            .unwrap_or_default()
+            .to_owned();
+        let path = format!("{prefix}/api/v1/labels");
+        endpoint.set_path(&path);
+        let form = [
+            ("match[]", selector.to_owned()),
+            ("start", start.to_string()),
+            ("end", end.to_string()),
+        ];
+        let what = format!("the label names of {selector}");
+        self.retrying(|| async {
+            let (status, body) = match self.get(endpoint.clone(), &form).await {
+                Ok(r) => r,
+                Err(why) => return Attempt::Retry(why),
+            };
+            let rejected = |message: String| {
+                Attempt::Done(Err(PromError::Query {
+                    query: answer::snippet(&what, answer::SNIPPET_CHARS),
+                    message,
+                }))
+            };
+            match names(&body) {
+                Names::Rejected(m) => rejected(m),
+                _ if status.is_server_error() || status.as_u16() == 429 => {
+                    Attempt::Retry(format!("HTTP {status}"))
+                }
+                Names::Found(names) if status.is_success() => Attempt::Done(Ok(names)),
+                _ => rejected(format!(
+                    "HTTP {status}: not the documented labels API JSON: {}",
+                    answer::snippet(String::from_utf8_lossy(&body).trim(), answer::SNIPPET_CHARS)
+                )),
+            }
+        })
+        .await
+    }
+
     /// Evaluates `query` now; every series' labels and value, each checked.
     pub async fn vector(
         &self,
@@ -197,6 +262,40 @@ impl Prom {
     pub async fn scalar(&self, query: &str, at: Option<i64>) -> Result<Option<f64>, PromError> {
         let a = self.instant(query, at).await?;
         Ok(answer::single(query, &a)?)
+    }
+}
+
+/// A `/api/v1/labels` answer.
+enum Names {
+    Found(Vec<String>),
+    /// `status: error`, with Prometheus' message.
+    Rejected(String),
+    Malformed,
+}
+
+fn names(body: &[u8]) -> Names {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Names::Malformed;
+    };
+    match v["status"].as_str() {
+        Some("error") => Names::Rejected(format!(
+            "{}: {}",
+            v["errorType"].as_str().unwrap_or("unknown"),
+            answer::snippet(v["error"].as_str().unwrap_or(""), answer::SNIPPET_CHARS)
+        )),
+        Some("success") => match v["data"].as_array() {
+            Some(items) => {
+                let mut names: Vec<String> = items
+                    .iter()
+                    .filter_map(|n| n.as_str().map(str::to_owned))
+                    .collect();
+                names.sort();
+                names.dedup();
+                Names::Found(names)
+            }
+            None => Names::Malformed,
+        },
+        _ => Names::Malformed,
     }
 }
 

@@ -4,20 +4,47 @@
 
 use std::time::Duration;
 
-use promql_parser::parser::{self, Expr};
+use promql_parser::parser::{self, Expr, LabelModifier, VectorSelector};
 
 use crate::model::{Sli, Slo};
 use crate::windows::promql_duration;
 
-/// Checks that `query` parses as PromQL.
+/// Checks that `query` parses as PromQL, without a comment: what slo
+/// checks is written into other queries, where a `#` would comment out the
+/// rest of them.
 pub fn check(query: &str) -> Result<(), String> {
+    no_comment(query)?;
     parser::parse(query)
         .map(|_| ())
         .map_err(|e| e.trim().to_owned())
 }
 
+/// A `#` outside string literals starts a comment to the end of the line.
+fn no_comment(query: &str) -> Result<(), String> {
+    let mut quote = None;
+    let mut escaped = false;
+    for (i, c) in query.char_indices() {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(q) if c == '\\' && q != '`' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if matches!(c, '"' | '\'' | '`') => quote = Some(c),
+            None if c == '#' => {
+                return Err(format!(
+                    "a # outside quotes (at character {}) starts a comment, which would cut the generated queries short",
+                    i + 1
+                ));
+            }
+            None => {}
+        }
+    }
+    Ok(())
+}
+
 /// Checks that `query` is a plain vector selector (a metric with matchers).
 pub fn check_selector(query: &str) -> Result<(), String> {
+    no_comment(query)?;
     match parser::parse(query).map_err(|e| e.trim().to_owned())? {
         Expr::VectorSelector(_) => Ok(()),
         _ => Err(format!("{query:?} is not a metric selector")),
@@ -179,6 +206,106 @@ pub fn le_regex(threshold: f64) -> String {
 /// (rules, report, gate, `slo check`): `le=~"1(\\.0*)?|1(\\.0*)?[eE][+-]?0+"`.
 pub fn le_matcher(threshold: f64) -> String {
     format!("le=~\"{}\"", le_regex(threshold).replace('\\', "\\\\"))
+}
+
+/// Stands for `{{.window}}` while an events query is parsed: a range no
+/// spec writes by hand, so the selectors read over the window can be told
+/// from any other range in the query.
+const WINDOW_STANDIN: &str = "3d7h7m7s7ms";
+
+/// The counter an events SLI's query reads over its window. The query must
+/// be `sum(rate(SELECTOR[{{.window}}]))`, in parentheses or not, optionally
+/// followed by `or vector(0)`: the form of Sloth's examples, of OpenSLO's
+/// imports, and the only one whose value is the selector's events per second
+/// whatever series it matches. Anything else is an error saying what was
+/// found instead, so callers can name it.
+pub fn rate_selector(query: &str) -> Result<VectorSelector, String> {
+    let text = query.replace("{{.window}}", WINDOW_STANDIN);
+    let expr = parser::parse(&text).map_err(|e| {
+        format!(
+            "it does not parse with a duration in place of {{{{.window}}}}: {}",
+            e.trim()
+        )
+    })?;
+    let window = match parser::parse(&format!("x[{WINDOW_STANDIN}]")) {
+        Ok(Expr::MatrixSelector(m)) => m.range,
+        _ => return Err("internal: the window stand-in does not parse".into()),
+    };
+    let uses = query.matches("{{.window}}").count();
+    let vs = sum_of_rate(&expr, window)?;
+    if uses != 1 {
+        return Err(format!(
+            "{{{{.window}}}} appears {uses} times; the query reads one counter over it"
+        ));
+    }
+    if vs.offset.is_some() || vs.at.is_some() {
+        return Err(format!(
+            "{vs} has an offset or @ modifier; the window must end at the evaluation time"
+        ));
+    }
+    if !vs.matchers.or_matchers.is_empty() {
+        return Err(format!(
+            "{vs} has `or` matchers; write one selector per query"
+        ));
+    }
+    Ok(vs.clone())
+}
+
+fn shown(e: &Expr) -> String {
+    crate::answer::snippet(&e.to_string().replace(WINDOW_STANDIN, "{{.window}}"), 120)
+}
+
+/// `sum(rate(S[window]))`, parenthesized, or that `or vector(0)`.
+fn sum_of_rate(e: &Expr, window: Duration) -> Result<&VectorSelector, String> {
+    let want = "sum(rate(SELECTOR[{{.window}}])), optionally with `or vector(0)`";
+    match e {
+        Expr::Paren(p) => sum_of_rate(&p.expr, window),
+        Expr::Binary(b) if b.op.to_string() == "or" && is_zero_vector(&b.rhs) => {
+            sum_of_rate(&b.lhs, window)
+        }
+        Expr::Aggregate(a)
+            if a.op.to_string() == "sum"
+                && a.param.is_none()
+                && a.modifier
+                    .as_ref()
+                    .is_none_or(|m| matches!(m, LabelModifier::Include(l) if l.is_empty())) =>
+        {
+            rate_of(&a.expr, window).ok_or_else(|| {
+                format!(
+                    "found sum({}); the sum must be of rate(SELECTOR[{{{{.window}}}}])",
+                    shown(&a.expr)
+                )
+            })
+        }
+        Expr::Aggregate(a) if a.op.to_string() == "sum" => Err(format!(
+            "found {}: a sum by or without labels gives one series per group; want {want}",
+            shown(e)
+        )),
+        _ => Err(format!("found {}; want {want}", shown(e))),
+    }
+}
+
+fn rate_of(e: &Expr, window: Duration) -> Option<&VectorSelector> {
+    match e {
+        Expr::Paren(p) => rate_of(&p.expr, window),
+        Expr::Call(c) if c.func.name == "rate" && c.args.args.len() == 1 => {
+            match c.args.args[0].as_ref() {
+                Expr::MatrixSelector(m) if m.range == window => Some(&m.vs),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn is_zero_vector(e: &Expr) -> bool {
+    match e {
+        Expr::Paren(p) => is_zero_vector(&p.expr),
+        Expr::Call(c) if c.func.name == "vector" && c.args.args.len() == 1 => {
+            matches!(c.args.args[0].as_ref(), Expr::NumberLiteral(n) if n.val == 0.0)
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -351,9 +478,64 @@ mod tests {
     }
 
     #[test]
+    fn events_queries_give_their_counter() {
+        for (query, selector) in [
+            ("sum(rate(e_total[{{.window}}]))", "e_total"),
+            (
+                "sum(rate(http_requests_total{job=\"a\",code=~\"5..\"}[{{.window}}])) or vector(0)",
+                "http_requests_total{code=~\"5..\",job=\"a\"}",
+            ),
+            (
+                "(sum (rate ( x{a=\"1\"}[{{.window}}] ))) or (vector(0))",
+                "x{a=\"1\"}",
+            ),
+            ("sum by () (rate(x[{{.window}}]))", "x"),
+        ] {
+            match rate_selector(query) {
+                Ok(vs) => assert_eq!(vs.to_string(), selector, "{query}"),
+                Err(e) => panic!("{query}: {e}"),
+            }
+        }
+        for (query, why) in [
+            (
+                "rate(x[{{.window}}])",
+                "found rate(x[{{.window}}]); want sum(rate(",
+            ),
+            (
+                "sum without (a) (rate(x[{{.window}}]))",
+                "a sum by or without",
+            ),
+            (
+                "sum(rate(x[5m]))",
+                "the sum must be of rate(SELECTOR[{{.window}}])",
+            ),
+            ("sum(irate(x[{{.window}}]))", "the sum must be of rate("),
+            (
+                "sum(rate(x[{{.window}}])) or vector(1)",
+                "want sum(rate(SELECTOR",
+            ),
+            ("sum(rate(x[{{.window}}:1m]))", "the sum must be of rate("),
+            ("sum(rate(x[{{.window}}] @ 100))", "offset or @ modifier"),
+            (
+                "sum(rate(x[{{.window}}] offset {{.window}}))",
+                "{{.window}} appears 2 times",
+            ),
+            ("sum(rate(x[{{.window}}])", "does not parse with a duration"),
+        ] {
+            let e = rate_selector(query).unwrap_err();
+            assert!(e.contains(why), "{query}: {e}");
+        }
+    }
+
+    #[test]
     fn selectors_are_checked() {
         assert!(check_selector("up{job=\"x\"}").is_ok());
         assert!(check_selector("sum(up)").is_err());
         assert!(check("sum(rate(x[5m]").is_err());
+        // A comment would cut the queries a selector is written into.
+        let e = check_selector("http_serv#er_seconds_count").unwrap_err();
+        assert!(e.contains("a # outside quotes (at character 10)"), "{e}");
+        assert!(check("sum(rate(x[5m])) # why").is_err());
+        assert!(check_selector("x{path=\"/a#b\", q='#', r=~\"\\\"#\"}").is_ok());
     }
 }

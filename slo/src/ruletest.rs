@@ -1,6 +1,8 @@
 //! promtool unit tests for the generated rules.
 //!
-//! For each SLO, synthetic counters that satisfy its SLI's selectors are
+//! For each SLO, synthetic counters that satisfy its SLI's selectors (for
+//! an events SLI, the selectors inside its queries, which must read
+//! `sum(rate(SELECTOR[{{.window}}]))`: [`crate::promql::rate_selector`]) are
 //! driven through scenarios: for every burn-rate alert, an error ratio 4%
 //! above its threshold (it must fire once its long window has filled, not
 //! while only its short window has, and stop once its short window is clean
@@ -30,9 +32,15 @@ use crate::windows::promql_duration;
 #[derive(Debug, thiserror::Error)]
 pub enum TestGenError {
     #[error(
-        "slo {0:?}: events SLIs are arbitrary queries; no input series can be synthesized for them (write its tests by hand)"
+        "slo {slo:?}: no input series can be synthesized for its events SLI: {query} {query_text}: {why}; write its tests by hand"
     )]
-    Events(String),
+    Events {
+        slo: String,
+        /// `error_query` or `total_query`.
+        query: &'static str,
+        query_text: String,
+        why: String,
+    },
     #[error(
         "slo {slo:?}: no series satisfies {selector} (and its counterpart); write its tests by hand"
     )]
@@ -200,7 +208,6 @@ fn input_series(r: &SloRules) -> Result<Vec<Series>, TestGenError> {
     };
     let parse = |s: &str| selector_matchers(s).ok_or_else(|| fail(s));
     match &slo.sli {
-        Sli::Events { .. } => Err(TestGenError::Events(slo.name.clone())),
         Sli::Availability { selector } => {
             let name = "http_server_request_duration_seconds_count";
             let total = format!("{name}{}", crate::promql::braces(selector));
@@ -262,59 +269,108 @@ fn input_series(r: &SloRules) -> Result<Vec<Series>, TestGenError> {
         Sli::Ratio { good, total } => {
             let (gn, gm) = parse(good)?;
             let (tn, tm) = parse(total)?;
-            if gn != tn {
-                let g = solve(&gm.iter().map(Constraint::Is).collect::<Vec<_>>())
-                    .ok_or_else(|| fail(good))?;
-                let t = solve(&tm.iter().map(Constraint::Is).collect::<Vec<_>>())
-                    .ok_or_else(|| fail(total))?;
-                let series = vec![
-                    Series {
-                        name: gn.clone().unwrap_or_default(),
-                        labels: g,
-                        role: Role::Good,
-                    },
-                    Series {
-                        name: tn.clone().unwrap_or_default(),
-                        labels: t,
-                        role: Role::Total,
-                    },
-                ];
-                let ok = series[0].matches(gn.as_deref(), &gm)
-                    && !series[0].matches(tn.as_deref(), &tm)
-                    && series[1].matches(tn.as_deref(), &tm)
-                    && !series[1].matches(gn.as_deref(), &gm);
-                return if ok { Ok(series) } else { Err(fail(good)) };
-            }
-            let name = gn.clone().unwrap_or_default();
-            let both: Vec<Constraint> = gm.iter().chain(&tm).map(Constraint::Is).collect();
-            let g = solve(&both).ok_or_else(|| fail(good))?;
-            // A bad series: every total matcher, and one good matcher broken.
-            let b = gm.iter().find_map(|broken| {
-                let mut cs: Vec<Constraint> = tm.iter().map(Constraint::Is).collect();
-                cs.push(Constraint::IsNot(broken));
-                solve(&cs)
-            });
-            let b = b.ok_or_else(|| fail(good))?;
-            let series = vec![
-                Series {
-                    name: name.clone(),
-                    labels: g,
-                    role: Role::Good,
-                },
-                Series {
-                    name,
-                    labels: b,
-                    role: Role::Bad,
-                },
-            ];
-            let ok = series[0].matches(gn.as_deref(), &gm)
-                && series[0].matches(tn.as_deref(), &tm)
-                && !series[1].matches(gn.as_deref(), &gm)
-                && series[1].matches(tn.as_deref(), &tm)
-                && series[0].labels != series[1].labels;
-            if ok { Ok(series) } else { Err(fail(good)) }
+            counters(
+                (&gn, &gm, Role::Good),
+                (&tn, &tm),
+                || fail(good),
+                || fail(total),
+            )
+        }
+        Sli::Events {
+            error_query,
+            total_query,
+        } => {
+            let read = |query: &'static str, text: &str| {
+                crate::promql::rate_selector(text)
+                    .map(|vs| (vs.name, vs.matchers.matchers))
+                    .map_err(|why| TestGenError::Events {
+                        slo: slo.name.clone(),
+                        query,
+                        query_text: text.to_owned(),
+                        why,
+                    })
+            };
+            let (en, em) = read("error_query", error_query)?;
+            let (tn, tm) = read("total_query", total_query)?;
+            let shown = |n: &Option<String>, m: &[Matcher]| {
+                let ms: Vec<String> = m.iter().map(ToString::to_string).collect();
+                format!("{}{{{}}}", n.as_deref().unwrap_or(""), ms.join(","))
+            };
+            counters(
+                (&en, &em, Role::Bad),
+                (&tn, &tm),
+                || fail(&shown(&en, &em)),
+                || fail(&shown(&tn, &tm)),
+            )
         }
     }
+}
+
+/// Counters for a selector of part of the events (`part`: the good ones of
+/// a ratio SLI, the failed ones of an events SLI) and one of all of them.
+/// On two metrics, one counter each, each selected by its own selector
+/// only. On one metric, two counters of it, both selected by the total
+/// selector: one by the part's selector too, the other not.
+fn counters(
+    (pn, pm, role): (&Option<String>, &[Matcher], Role),
+    (tn, tm): (&Option<String>, &[Matcher]),
+    fail_part: impl Fn() -> TestGenError,
+    fail_total: impl Fn() -> TestGenError,
+) -> Result<Vec<Series>, TestGenError> {
+    let rest = match role {
+        Role::Good => Role::Bad,
+        _ => Role::Good,
+    };
+    if pn != tn {
+        let p = solve(&pm.iter().map(Constraint::Is).collect::<Vec<_>>()).ok_or_else(&fail_part)?;
+        let t =
+            solve(&tm.iter().map(Constraint::Is).collect::<Vec<_>>()).ok_or_else(&fail_total)?;
+        let series = vec![
+            Series {
+                name: pn.clone().unwrap_or_default(),
+                labels: p,
+                role,
+            },
+            Series {
+                name: tn.clone().unwrap_or_default(),
+                labels: t,
+                role: Role::Total,
+            },
+        ];
+        let ok = series[0].matches(pn.as_deref(), pm)
+            && !series[0].matches(tn.as_deref(), tm)
+            && series[1].matches(tn.as_deref(), tm)
+            && !series[1].matches(pn.as_deref(), pm);
+        return if ok { Ok(series) } else { Err(fail_part()) };
+    }
+    let name = pn.clone().unwrap_or_default();
+    let both: Vec<Constraint> = pm.iter().chain(tm).map(Constraint::Is).collect();
+    let p = solve(&both).ok_or_else(&fail_part)?;
+    // The rest: every total matcher, and one of the part's broken.
+    let r = pm.iter().find_map(|broken| {
+        let mut cs: Vec<Constraint> = tm.iter().map(Constraint::Is).collect();
+        cs.push(Constraint::IsNot(broken));
+        solve(&cs)
+    });
+    let r = r.ok_or_else(&fail_part)?;
+    let series = vec![
+        Series {
+            name: name.clone(),
+            labels: p,
+            role,
+        },
+        Series {
+            name,
+            labels: r,
+            role: rest,
+        },
+    ];
+    let ok = series[0].matches(pn.as_deref(), pm)
+        && series[0].matches(tn.as_deref(), tm)
+        && !series[1].matches(pn.as_deref(), pm)
+        && series[1].matches(tn.as_deref(), tm)
+        && series[0].labels != series[1].labels;
+    if ok { Ok(series) } else { Err(fail_part()) }
 }
 
 // ---- the simulation ----
@@ -977,10 +1033,86 @@ slos:
         assert_eq!(s[0].labels.get("job").map(String::as_str), Some("shop"));
         assert_eq!(s[1].labels["code"], "500", "{:?}", s[1]);
         assert!(!s[0].labels.contains_key("code"), "{:?}", s[0]);
-        assert!(matches!(
-            input_series(&rules(SPEC, 2)),
-            Err(TestGenError::Events(_))
-        ));
+        // Events on two metrics: one counter each.
+        let s = input_series(&rules(SPEC, 2)).unwrap();
+        assert_eq!((s[0].name.as_str(), s[0].role), ("e", Role::Bad));
+        assert_eq!((s[1].name.as_str(), s[1].role), ("t", Role::Total));
+    }
+
+    fn events(error_query: &str, total_query: &str) -> SloRules {
+        let spec = format!(
+            "version: slo/v1\nservice: shop\nslos:\n  - name: ev\n    objective: 99\n    sli:\n      events:\n        error_query: '{error_query}'\n        total_query: '{total_query}'\n"
+        );
+        rules(&spec, 0)
+    }
+
+    #[test]
+    fn events_selectors_are_solved_inside_their_queries() {
+        // One metric, errors a part of it, as Sloth writes them.
+        let r = events(
+            r#"(sum(rate(reqs_total{job="shop",code=~"(5..|429)"}[{{.window}}]))) or vector(0)"#,
+            r#"sum(rate(reqs_total{job="shop"}[{{.window}}]))"#,
+        );
+        let s = input_series(&r).unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].role, Role::Bad);
+        assert_eq!(s[0].labels["code"], "500");
+        assert_eq!(s[1].role, Role::Good);
+        let (_, errors) = selector_matchers(r#"reqs_total{code=~"(5..|429)"}"#).unwrap();
+        assert!(!s[1].matches(None, &errors), "{:?}", s[1]);
+        for x in &s {
+            assert_eq!(x.name, "reqs_total");
+            assert_eq!(x.labels["job"], "shop");
+        }
+        let text = unit_tests(&r, "shop.rules.yml", "").unwrap();
+        assert!(
+            text.contains("series: reqs_total{code=\"500\", job=\"shop\"}"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn unsolvable_events_queries_are_refused_with_the_reason() {
+        for (error_query, total_query, which, why) in [
+            (
+                "sum by (code) (rate(e[{{.window}}]))",
+                "sum(rate(t[{{.window}}]))",
+                "error_query",
+                "a sum by or without labels",
+            ),
+            (
+                "sum(rate(e[{{.window}}]))",
+                "sum(rate(t[{{.window}}])) + sum(rate(u[{{.window}}]))",
+                "total_query",
+                "want sum(rate(SELECTOR[{{.window}}]))",
+            ),
+            (
+                "sum(increase(e[{{.window}}]))",
+                "sum(rate(t[{{.window}}]))",
+                "error_query",
+                "the sum must be of rate(SELECTOR[{{.window}}])",
+            ),
+            (
+                "sum(rate(e[{{.window}}] offset 1h))",
+                "sum(rate(t[{{.window}}]))",
+                "error_query",
+                "offset",
+            ),
+            // Errors that no series can count apart from the total.
+            (
+                "sum(rate(t{code=~\".*\"}[{{.window}}]))",
+                "sum(rate(t[{{.window}}]))",
+                "",
+                "no series satisfies",
+            ),
+        ] {
+            let e = input_series(&events(error_query, total_query))
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("slo \"ev\": "), "{e}");
+            assert!(e.contains(which) && e.contains(why), "{error_query}: {e}");
+            assert!(e.contains("write its tests by hand"), "{e}");
+        }
     }
 
     #[test]

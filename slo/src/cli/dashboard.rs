@@ -21,12 +21,28 @@ pub enum DashboardFormat {
 pub struct DashboardArgs {
     /// SLO spec (YAML), or - for standard input.
     pub spec: PathBuf,
-    /// Label matchers of the service's HTTP series [default: {job="SERVICE"}].
+    /// Label matchers of the traffic row's series: of the HTTP histogram
+    /// [default: {job="SERVICE"}], or, when the row reads the SLIs' own
+    /// selectors, added to each of them [default: none].
     #[arg(long)]
     pub selector: Option<String>,
-    /// The request-duration histogram.
-    #[arg(long, default_value = crate::dashboard::HTTP_METRIC)]
-    pub metric: String,
+    /// The request-duration histogram of the traffic row (without
+    /// _bucket), read whatever the SLIs read [default: the spec decides:
+    /// http_server_request_duration_seconds when an SLI reads it, else the
+    /// SLIs' own selectors].
+    #[arg(long, value_name = "METRIC")]
+    pub metric: Option<String>,
+    /// The label of a request's route (e.g. endpoint): adds the route
+    /// variable and the panels by route [default: http_route for the HTTP
+    /// histogram, else a route label the SLIs' selectors name; `slo check
+    /// SPEC --prometheus URL` lists the labels the series have].
+    #[arg(long, value_name = "LABEL")]
+    pub route_label: Option<String>,
+    /// The label of a response's status (e.g. status): adds the breakdown
+    /// by status [default: http_response_status_code for the HTTP
+    /// histogram, else a status label the SLIs' selectors name].
+    #[arg(long, value_name = "LABEL")]
+    pub status_label: Option<String>,
     #[arg(long, value_enum, default_value = "grafana")]
     pub format: DashboardFormat,
     /// The load test dashboard instead: loadgen's client metrics of one run
@@ -41,17 +57,44 @@ pub struct DashboardArgs {
 /// Runs `slo dashboard`.
 pub fn run(args: DashboardArgs) -> Result<Exit, CliError> {
     let service = crate::spec::load(&args.spec)?;
-    let mut opts = crate::dashboard::Options::for_service(&service);
-    if let Some(s) = args.selector {
-        opts.selector = s;
+    let opts = crate::dashboard::Options {
+        selector: args.selector,
+        metric: args.metric,
+        route_label: args.route_label,
+        status_label: args.status_label,
+    };
+    let traffic = crate::traffic::Traffic::resolve(&service, &opts)
+        .map_err(|e| CliError::Invalid(flagged(e)))?;
+    if traffic.source == crate::traffic::Source::Slis {
+        let missing: Vec<&str> = [
+            ("--route-label", traffic.route.is_none()),
+            ("--status-label", traffic.status.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, missing)| missing.then_some(flag))
+        .collect();
+        if !missing.is_empty() {
+            eprintln!(
+                "slo: note: the traffic row reads the SLIs' own selectors (the spec does not use {}) and has no {} breakdown: pass {} if the series have such a label (`slo check {} --prometheus URL` lists their labels)",
+                crate::dashboard::HTTP_METRIC,
+                if missing.len() == 2 {
+                    "route or status"
+                } else if traffic.route.is_none() {
+                    "route"
+                } else {
+                    "status"
+                },
+                missing.join(" / "),
+                args.spec.display()
+            );
+        }
     }
-    opts.metric = args.metric;
     let d = if args.loadtest {
         crate::loadtest_dashboard::dashboard(&service, &opts)
     } else {
         crate::dashboard::dashboard(&service, &opts)
     }
-    .map_err(|e| CliError::Invalid(e.to_string()))?;
+    .map_err(|e| CliError::Invalid(flagged(e)))?;
     let text = match args.format {
         DashboardFormat::Grafana => serde_json::to_string_pretty(&d).unwrap_or_default() + "\n",
         DashboardFormat::Configmap => {
@@ -79,4 +122,20 @@ pub fn run(args: DashboardArgs) -> Result<Exit, CliError> {
     };
     emit(&text, args.out.as_deref())?;
     Ok(Exit::Ok)
+}
+
+/// A dashboard error, naming the flag of the setting it is about.
+fn flagged(e: crate::dashboard::DashboardError) -> String {
+    use crate::dashboard::DashboardError as E;
+    let flag = match &e {
+        E::Selector { .. } => Some("--selector"),
+        E::Metric { .. } => Some("--metric"),
+        E::Label { what, .. } if what.starts_with("route") => Some("--route-label"),
+        E::Label { .. } => Some("--status-label"),
+        _ => None,
+    };
+    match flag {
+        Some(f) => format!("{f}: {e}"),
+        None => e.to_string(),
+    }
 }

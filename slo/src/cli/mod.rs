@@ -52,7 +52,7 @@ pub enum Command {
     /// exemplars, and per SLO its SLI, budget, burn rates and firing alerts;
     /// with --loadtest, a load test run's client metrics beside the traffic.
     #[command(
-        after_help = "Examples:\n  slo dashboard alerts/target-app.slo.yaml > dashboards/target-app.json\n  slo dashboard alerts/target-app.slo.yaml --format configmap --out k8s/base/target-app/grafana-dashboard.yaml\n  slo dashboard alerts/target-app.slo.yaml --loadtest > dashboards/loadtest.json\n\nThe traffic row reads METRIC_count and METRIC_bucket{SELECTOR} (OpenTelemetry\nHTTP server metrics); the SLO rows read the recording rules of `slo alerts`.\nThe load test dashboard reads loadgen's client metrics (--remote-write or\n--metrics-listen) of the run picked by its loadgen_run variable."
+        after_help = "Examples:\n  slo dashboard alerts/target-app.slo.yaml > dashboards/target-app.json\n  slo dashboard alerts/target-app.slo.yaml --format configmap --out k8s/base/target-app/grafana-dashboard.yaml\n  slo dashboard alerts/target-app.slo.yaml --loadtest > dashboards/loadtest.json\n  slo dashboard examples/slo/flask-app.slo.yaml --route-label endpoint\n\nThe traffic row reads METRIC_count and METRIC_bucket{SELECTOR} (OpenTelemetry\nHTTP server metrics) when the spec uses them, else the SLIs' own selectors, with\nroute and status panels for the labels known (`slo check SPEC --prometheus URL`\nlists the labels); the SLO rows read the recording rules of `slo alerts`.\nThe load test dashboard reads loadgen's client metrics (--remote-write or\n--metrics-listen) of the run picked by its loadgen_run variable."
     )]
     Dashboard(dashboard::DashboardArgs),
     /// Autoscaling on requests per second per pod: an HPA with a Pods metric,

@@ -303,14 +303,15 @@ slos:
     let out = tmp.path().join("out");
     let stderr = util::alerts_out(&spec, &out);
     assert!(!stderr.contains("alertmanager.yml not written"), "{stderr}");
-    // Events SLIs are arbitrary queries: rules, but no generated tests.
-    assert!(stderr.contains("slo \"raw\": events SLIs"), "{stderr}");
+    // The events SLI's selectors are solved inside its queries.
+    assert!(!stderr.contains("no promtool tests"), "{stderr}");
     assert_eq!(
         files(&out),
         [
             "alertmanager.yml",
             "shop-checkout.test.yml",
             "shop-quick.test.yml",
+            "shop-raw.test.yml",
             "shop.prometheusrule.yaml",
             "shop.rules.yml",
         ]
@@ -334,10 +335,17 @@ slos:
             "rules",
             "shop-checkout.test.yml",
             "shop-quick.test.yml",
+            "shop-raw.test.yml",
         ],
         &out,
     );
     assert!(ok, "{tests}");
+    assert_eq!(tests.matches("SUCCESS").count(), 3, "{tests}");
+    let raw = std::fs::read_to_string(out.join("shop-raw.test.yml")).unwrap();
+    assert!(
+        raw.contains("series: errors_total{}") && raw.contains("series: requests_total{}"),
+        "{raw}"
+    );
     let quick = std::fs::read_to_string(out.join("shop-quick.test.yml")).unwrap();
     assert!(
         quick.contains("long_window: 1m"),
@@ -541,5 +549,108 @@ fn latency_tests_use_an_exposition_with_integer_le() {
     assert!(
         !ok,
         "the tests pass with an exact le=\"1.0\" matcher:\n{result}"
+    );
+}
+
+/// The foreign-shape example (examples/slo/flask-app/): its generated
+/// tests, for a ratio SLI, an events SLI on the same counter and a latency
+/// SLI in milliseconds, pass promtool; broken events rules make them fail.
+/// (Broken thresholds and windows are the target app's cases above.)
+#[test]
+fn foreign_shape_tests_pass_and_catch_broken_rules() {
+    let dir = root().join("examples/slo/flask-app");
+    let tests = [
+        "flask-app-availability.test.yml",
+        "flask-app-checkout.test.yml",
+        "flask-app-latency.test.yml",
+    ];
+    let mut args = vec!["test", "rules"];
+    args.extend(tests);
+    let (ok, out) = tool("promtool", &args, &dir);
+    assert!(ok, "{out}");
+    assert_eq!(out.matches("SUCCESS").count(), 3, "{out}");
+    // The events SLI's input series satisfy the selectors in its queries.
+    let checkout = std::fs::read_to_string(dir.join("flask-app-checkout.test.yml")).unwrap();
+    assert!(
+        checkout.contains(
+            "series: requests_total{endpoint=\"/checkout\", job=\"flask-app\", status=\"500\"}"
+        ),
+        "{checkout}"
+    );
+
+    let broken = |from: &str, to: &str, test_file: &str| {
+        let tmp = tempfile::tempdir().unwrap();
+        for name in files(&dir) {
+            std::fs::copy(dir.join(&name), tmp.path().join(&name)).unwrap();
+        }
+        let rules = tmp.path().join("flask-app.rules.yml");
+        let text = std::fs::read_to_string(&rules).unwrap();
+        assert!(text.contains(from), "{from:?} is in the rules");
+        std::fs::write(&rules, text.replacen(from, to, 1)).unwrap();
+        let (ok, out) = tool("promtool", &["test", "rules", test_file], tmp.path());
+        assert!(
+            !ok,
+            "the tests passed with {from:?} replaced by {to:?}:\n{out}"
+        );
+        out
+    };
+    // The events SLI counts other errors: its first window's error query
+    // selects 4xx instead of 5xx.
+    let out = broken(
+        "endpoint=\"/checkout\", status=~\"5..\"}[5m]",
+        "endpoint=\"/checkout\", status=~\"4..\"}[5m]",
+        "flask-app-checkout.test.yml",
+    );
+    assert!(out.contains("FlaskAppCheckoutBudgetBurn"), "{out}");
+    // The events SLI reads its total as its errors.
+    broken(
+        "(sum(rate(requests_total{job=\"flask-app\", endpoint=\"/checkout\", status=~\"5..\"}[1h])) or vector(0)) * 3600",
+        "(sum(rate(requests_total{job=\"flask-app\", endpoint=\"/checkout\"}[1h])) or vector(0)) * 3600",
+        "flask-app-checkout.test.yml",
+    );
+}
+
+/// An events SLI of a form the generator cannot solve: the other SLOs get
+/// their tests, and a warning names the SLO, the query and why.
+#[test]
+fn unsolvable_events_slis_are_named_with_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("spec.yaml");
+    std::fs::write(
+        &spec,
+        r#"version: slo/v1
+service: shop
+slos:
+  - name: grouped
+    objective: 99
+    sli:
+      events:
+        error_query: 'sum by (code) (rate(errors_total[{{.window}}]))'
+        total_query: 'sum(rate(requests_total[{{.window}}]))'
+  - name: plain
+    objective: 99
+    sli:
+      events:
+        error_query: 'sum(rate(errors_total[{{.window}}]))'
+        total_query: 'sum(rate(requests_total[{{.window}}]))'
+"#,
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let stderr = util::alerts_out(&spec, &out);
+    assert!(
+        stderr.contains("no promtool tests: slo \"grouped\": no input series can be synthesized for its events SLI: error_query")
+            && stderr.contains("a sum by or without labels gives one series per group"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("\"plain\""), "{stderr}");
+    let written = files(&out);
+    assert!(
+        written.contains(&"shop-plain.test.yml".to_owned()),
+        "{written:?}"
+    );
+    assert!(
+        !written.contains(&"shop-grouped.test.yml".to_owned()),
+        "{written:?}"
     );
 }

@@ -309,3 +309,133 @@ fn the_dashboard_configmap_holds_the_checked_in_dashboard() {
     .unwrap();
     assert_eq!(inner, file);
 }
+
+/// The example in another metric shape (examples/slo/flask-app.slo.yaml):
+/// its checked-in dashboard passes the lint and Grafana's schemas, its
+/// traffic row reads only the spec's own series, and the flags and their
+/// defaults do what they say.
+#[test]
+fn a_foreign_shape_dashboard_reads_the_slis_own_series() {
+    let file = root().join("examples/slo/flask-app.dashboard.json");
+    let d: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(slo::dashboard::lint(&d), Vec::<String>::new());
+    let problems = schema_problems(&d, "");
+    assert!(problems.is_empty(), "{problems:#?}");
+    let traffic: Vec<&Value> = d["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .skip(1)
+        .take_while(|p| p["type"] != "row")
+        .collect();
+    let titles: Vec<&str> = traffic.iter().filter_map(|p| p["title"].as_str()).collect();
+    assert_eq!(
+        titles,
+        [
+            "Request rate by route and status",
+            "Error ratio by route",
+            "Latency p50 / p95 / p99",
+            "Latency p99 by route"
+        ]
+    );
+    for p in &traffic {
+        for t in p["targets"].as_array().unwrap() {
+            let e = t["expr"].as_str().unwrap();
+            assert!(!e.contains("http_server_"), "{e}");
+            assert!(
+                e.contains("requests_total{") || e.contains("request_latency_ms_bucket{"),
+                "{e}"
+            );
+            assert!(e.contains("endpoint=~\"$route\""), "{e}");
+        }
+    }
+    // Latency in milliseconds, with the SLO's 250 ms drawn.
+    let lat = traffic[2];
+    assert_eq!(lat["fieldConfig"]["defaults"]["unit"], "ms");
+    assert_eq!(
+        lat["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"],
+        "dashed"
+    );
+    assert_eq!(
+        lat["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"],
+        250.0
+    );
+    let route = &d["templating"]["list"][1];
+    assert_eq!(
+        route["query"],
+        "label_values(requests_total{job=\"flask-app\"}, endpoint)"
+    );
+
+    let spec = root().join("examples/slo/flask-app.slo.yaml");
+    let spec = spec.to_str().unwrap();
+    // Without --route-label: no route panels nor variable, and a note says
+    // what to pass; status is named by the spec's good selector.
+    let (code, out, err) = slo(&["dashboard", spec]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("no route breakdown: pass --route-label")
+            && err.contains("--prometheus URL` lists their labels"),
+        "{err}"
+    );
+    let plain: Value = serde_json::from_str(&out).unwrap();
+    let titles: Vec<String> = plain["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["title"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        titles.contains(&"Request rate by status".to_owned()),
+        "{titles:?}"
+    );
+    assert!(!titles.iter().any(|t| t.contains("by route")), "{titles:?}");
+    assert_eq!(plain["templating"]["list"].as_array().unwrap().len(), 1);
+    // --selector narrows every traffic query of the foreign row too.
+    let (code, out, err) = slo(&[
+        "dashboard",
+        spec,
+        "--route-label",
+        "endpoint",
+        "--selector",
+        "{env=\"prod\"}",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains("note"), "{err}");
+    let narrowed: Value = serde_json::from_str(&out).unwrap();
+    let exprs: Vec<String> = slo::dashboard::queries(&narrowed)
+        .into_iter()
+        .map(|q| q.expr)
+        .filter(|e| e.contains("requests_total") || e.contains("request_latency"))
+        .collect();
+    assert!(exprs.len() >= 7, "{exprs:?}");
+    for e in &exprs {
+        assert!(e.contains("env=\"prod\""), "{e}");
+    }
+    // --metric brings back the OpenTelemetry row on that histogram.
+    let (code, out, err) = slo(&[
+        "dashboard",
+        spec,
+        "--metric",
+        "http_server_request_duration_seconds",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("http_server_request_duration_seconds_count{job=\\\"flask-app\\\""));
+    // Bad labels: exit 2 naming the flag.
+    for (args, expect) in [
+        (
+            vec!["--route-label", "9x"],
+            "--route-label: route label \"9x\" is not a label name",
+        ),
+        (
+            vec!["--status-label", "a-b"],
+            "--status-label: status label \"a-b\"",
+        ),
+        (vec!["--selector", "{env=}"], "--selector: selector"),
+    ] {
+        let mut all = vec!["dashboard", spec];
+        all.extend(args);
+        let (code, _, err) = slo(&all);
+        assert_eq!(code, Some(2), "{all:?}: {err}");
+        assert!(err.contains(expect), "{all:?}: {err}");
+    }
+}

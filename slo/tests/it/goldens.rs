@@ -31,6 +31,22 @@ const ALERTS: &[&str] = &[
     "https://tickets.example.com/hooks/target-app",
 ];
 
+/// The example spec of a service in another metric shape (a counter with
+/// `endpoint` and `status`, a histogram in milliseconds).
+const FOREIGN: &str = "examples/slo/flask-app.slo.yaml";
+
+/// `slo alerts` for the foreign example, into examples/slo/flask-app/.
+const FOREIGN_ALERTS: &[&str] = &[
+    "alerts",
+    FOREIGN,
+    "--out",
+    "examples/slo/flask-app",
+    "--pager-url",
+    "https://pager.example.com/hooks/flask-app",
+    "--ticket-url",
+    "https://tickets.example.com/hooks/flask-app",
+];
+
 /// `slo hpa` from the checked-in stress run, with the format appended.
 macro_rules! hpa {
     ($($extra:literal),*) => {
@@ -146,6 +162,30 @@ const GOLDENS: &[Golden] = &[
         "k8s/base/loadgen/grafana-dashboard.yaml",
         &["dashboard", SPEC, "--loadtest", "--format", "configmap"],
     ),
+    // Another metric shape: the traffic row from the SLIs' own selectors,
+    // and promtool tests for its ratio, events and latency SLIs.
+    stdout(
+        "examples/slo/flask-app.dashboard.json",
+        &["dashboard", FOREIGN, "--route-label", "endpoint"],
+    ),
+    out_dir("examples/slo/flask-app/alertmanager.yml", FOREIGN_ALERTS),
+    out_dir(
+        "examples/slo/flask-app/flask-app-availability.test.yml",
+        FOREIGN_ALERTS,
+    ),
+    out_dir(
+        "examples/slo/flask-app/flask-app-checkout.test.yml",
+        FOREIGN_ALERTS,
+    ),
+    out_dir(
+        "examples/slo/flask-app/flask-app-latency.test.yml",
+        FOREIGN_ALERTS,
+    ),
+    out_dir(
+        "examples/slo/flask-app/flask-app.prometheusrule.yaml",
+        FOREIGN_ALERTS,
+    ),
+    out_dir("examples/slo/flask-app/flask-app.rules.yml", FOREIGN_ALERTS),
     stdout(
         "k8s/base/target-app/prometheusrule.yaml",
         &["alerts", SPEC, "--format", "operator"],

@@ -7,10 +7,8 @@
 use crate::util::{self, slo};
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A histogram that grows by 10 requests per scrape, 8 of them within 1 s.
 fn exposition(scrape: u64) -> String {
@@ -26,57 +24,6 @@ fn exposition(scrape: u64) -> String {
         5 * n,
         10 * n
     )
-}
-
-/// Serves `exposition` on 127.0.0.1 (one request per connection, at most
-/// 4 KiB read); with `idle` set it drops the histogram, as some exporters do
-/// for an idle route.
-async fn exporter(idle: Arc<AtomicBool>) -> (String, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let scrapes = Arc::new(AtomicU64::new(0));
-    let task = tokio::spawn(async move {
-        while let Ok((mut conn, _)) = listener.accept().await {
-            let (idle, scrapes) = (idle.clone(), scrapes.clone());
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let mut read = 0;
-                while read < buf.len() {
-                    match tokio::time::timeout(Duration::from_secs(2), conn.read(&mut buf[read..]))
-                        .await
-                    {
-                        Ok(Ok(n)) if n > 0 => read += n,
-                        _ => return,
-                    }
-                    if buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
-                        break;
-                    }
-                }
-                let n = scrapes.fetch_add(1, Ordering::Relaxed) + 1;
-                let body = if idle.load(Ordering::Relaxed) {
-                    "# TYPE up_marker gauge\nup_marker 1\n".to_owned()
-                } else {
-                    exposition(n)
-                };
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = conn.write_all(response.as_bytes()).await;
-                let _ = conn.shutdown().await;
-            });
-        }
-    });
-    (addr, task)
-}
-
-/// Aborts the exporter's accept loop when dropped.
-struct Abort(tokio::task::JoinHandle<()>);
-
-impl Drop for Abort {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 fn spec(dir: &std::path::Path, name: &str, threshold: &str) -> String {
@@ -101,8 +48,17 @@ async fn number(prom: &str, q: &str) -> Option<f64> {
 async fn integer_le_buckets_are_found_and_missing_buckets_are_listed() {
     let _alone = util::Alone::wait();
     let idle = Arc::new(AtomicBool::new(false));
-    let (addr, task) = exporter(idle.clone()).await;
-    let _abort = Abort(task);
+    // With `idle` set the exporter drops the histogram, as some exporters
+    // do for an idle route.
+    let dropped = idle.clone();
+    let (addr, _exporter) = util::serve_exposition(move |n| {
+        if dropped.load(Ordering::Relaxed) {
+            "# TYPE up_marker gauge\nup_marker 1\n".to_owned()
+        } else {
+            exposition(n)
+        }
+    })
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
         "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: exp\n    static_configs:\n      - targets: ['{addr}']\n"

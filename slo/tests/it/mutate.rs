@@ -138,7 +138,11 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
 
 fn seeds() -> Vec<(String, Vec<u8>)> {
     let root = util::root();
-    let mut paths: Vec<PathBuf> = vec![root.join("alerts/target-app.slo.yaml")];
+    let mut paths: Vec<PathBuf> = vec![
+        root.join("alerts/target-app.slo.yaml"),
+        // Another metric shape: its dashboard reads the SLIs' own selectors.
+        root.join("examples/slo/flask-app.slo.yaml"),
+    ];
     for name in [
         "sloth.yaml",
         "sloth-k8s.yaml",

@@ -1,6 +1,7 @@
 //! Test helpers shared by the slo integration tests: the slo binary, real
-//! Prometheus and the target app on loopback (stopped by their guards),
-//! check-jsonschema, and the workspace root.
+//! Prometheus and the target app on loopback (stopped by their guards), an
+//! exposition for Prometheus to scrape, check-jsonschema, and the workspace
+//! root.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -215,4 +216,58 @@ impl Drop for Alone {
         *BUSY.lock().unwrap_or_else(|e| e.into_inner()) = false;
         FREE.notify_one();
     }
+}
+
+/// Aborts a background task when dropped, also when a test fails.
+pub struct Abort(pub tokio::task::JoinHandle<()>);
+
+impl Drop for Abort {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Serves a Prometheus text exposition on 127.0.0.1 (ephemeral port): the
+/// body of the n-th scrape (from 1) is `body(n)`, one request per
+/// connection, at most 4 KiB of request read. Returns the address and the
+/// guard that stops it.
+pub async fn serve_exposition(
+    body: impl Fn(u64) -> String + Send + Sync + 'static,
+) -> (String, Abort) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let scrapes = Arc::new(AtomicU64::new(0));
+    let body = Arc::new(body);
+    let task = tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let (body, scrapes) = (body.clone(), scrapes.clone());
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut read = 0;
+                while read < buf.len() {
+                    match tokio::time::timeout(Duration::from_secs(2), conn.read(&mut buf[read..]))
+                        .await
+                    {
+                        Ok(Ok(n)) if n > 0 => read += n,
+                        _ => return,
+                    }
+                    if buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+                        break;
+                    }
+                }
+                let n = scrapes.fetch_add(1, Ordering::Relaxed) + 1;
+                let text = body(n);
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+                let _ = conn.write_all(response.as_bytes()).await;
+                let _ = conn.shutdown().await;
+            });
+        }
+    });
+    (addr, Abort(task))
 }
