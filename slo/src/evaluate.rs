@@ -405,6 +405,7 @@ mod tests {
             min_events: 10.0,
             labels: Default::default(),
             alerting: Alerting::default(),
+            timeslices: None,
         }
     }
 

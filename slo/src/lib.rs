@@ -6,12 +6,14 @@
 //!
 //! The pure core: [`windows`] scales the SRE Workbook's multi-window
 //! burn-rate alerts to the SLO's period; [`promql`] builds exact SLI queries
-//! (ratios of increases) and checks every one with promql-parser; [`budget`]
-//! does the arithmetic (no traffic is "no traffic", never NaN).
+//! (ratios of increases) and checks every one with promql-parser;
+//! [`timeslices`] judges time slices (the share of good slices as the SLI);
+//! [`budget`] does the arithmetic (no traffic is "no traffic", never NaN).
 //!
 //! Generators, each returning typed values: [`rules`] (recording and alert
 //! rules), [`lint`] (warnings about alerts that cannot work as meant),
-//! [`ruletest`] (promtool unit tests), [`alertmanager`] (routes),
+//! [`ruletest`] (promtool unit tests; [`slicetest`] for time-slice SLOs),
+//! [`alertmanager`] (routes),
 //! [`dashboard`] (Grafana; [`loadtest_dashboard`] the load test's), [`hpa`] (HPA, prometheus-adapter, KEDA, and the
 //! per-pod target from a stress run); [`yaml`] writes generated YAML and the
 //! header every generated file starts with.
@@ -48,6 +50,8 @@ pub mod promql;
 pub mod rules;
 pub mod ruletest;
 pub mod run_window;
+pub mod slicetest;
 pub mod spec;
+pub mod timeslices;
 pub mod windows;
 pub mod yaml;

@@ -70,9 +70,13 @@ impl EventQueries {
     }
 }
 
-/// The event-count queries of an SLO over a window.
+/// The event-count queries of an SLO over a window; for a time-slice SLO,
+/// its counted slices and bad slices (see [`crate::timeslices`]).
 pub fn events(slo: &Slo, window: Duration) -> EventQueries {
-    sli_events(&slo.sli, window)
+    match &slo.timeslices {
+        Some(t) => crate::timeslices::events(slo, t, window),
+        None => sli_events(&slo.sli, window),
+    }
 }
 
 /// The event-count queries of an SLI over a window.
@@ -199,6 +203,7 @@ mod tests {
             min_events: 0.0,
             labels: Default::default(),
             alerting: Alerting::default(),
+            timeslices: None,
         }
     }
 

@@ -243,6 +243,7 @@ pub fn from_openslo(docs: Vec<OpenSloDoc>) -> Result<SpecFile, Refusal> {
                 min_events: None,
                 alerting: None,
                 labels: BTreeMap::new(),
+                timeslices: None,
             });
         }
     }
