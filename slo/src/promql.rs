@@ -9,15 +9,20 @@ use promql_parser::parser::{self, Expr};
 use crate::model::{Sli, Slo};
 use crate::windows::promql_duration;
 
-/// Checks that `query` parses as PromQL.
+/// Checks that `query` parses as PromQL, also inside parentheses: a `#`
+/// comment would swallow whatever a generated query puts after it.
 pub fn check(query: &str) -> Result<(), String> {
-    parser::parse(query)
+    parser::parse(query).map_err(|e| e.trim().to_owned())?;
+    parser::parse(&format!("({query})"))
         .map(|_| ())
-        .map_err(|e| e.trim().to_owned())
+        .map_err(|_| {
+            format!("{query:?} ends in a comment (#), which would swallow what follows it")
+        })
 }
 
 /// Checks that `query` is a plain vector selector (a metric with matchers).
 pub fn check_selector(query: &str) -> Result<(), String> {
+    check(query)?;
     match parser::parse(query).map_err(|e| e.trim().to_owned())? {
         Expr::VectorSelector(_) => Ok(()),
         _ => Err(format!("{query:?} is not a metric selector")),
@@ -360,5 +365,8 @@ mod tests {
         assert!(check_selector("up{job=\"x\"}").is_ok());
         assert!(check_selector("sum(up)").is_err());
         assert!(check("sum(rate(x[5m]").is_err());
+        // A comment would swallow the rest of a generated query.
+        assert!(check_selector("ht#tp_requests_total{job=\"api\"}").is_err());
+        assert!(check("sum(rate(e[5m])) # errors").is_err());
     }
 }
