@@ -138,11 +138,15 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
 
 fn seeds() -> Vec<(String, Vec<u8>)> {
     let root = util::root();
-    let mut paths: Vec<PathBuf> = vec![root.join("alerts/target-app.slo.yaml")];
+    let mut paths: Vec<PathBuf> = vec![
+        root.join("alerts/target-app.slo.yaml"),
+        root.join("slo/testdata/timeslices/shop.slo.yaml"),
+    ];
     for name in [
         "sloth.yaml",
         "sloth-k8s.yaml",
         "openslo.yaml",
+        "openslo-timeslices.yaml",
         "sloth.native.yaml",
     ] {
         paths.push(root.join("slo/testdata/import").join(name));
