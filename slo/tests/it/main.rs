@@ -24,4 +24,5 @@ mod loadtest_dashboard_live;
 mod manual;
 mod mutate;
 mod pipe;
+mod timeslices;
 mod util;
