@@ -25,4 +25,5 @@ mod manual;
 mod mutate;
 mod pipe;
 mod timeslices;
+mod timeslices_live;
 mod util;
