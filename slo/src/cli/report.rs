@@ -68,7 +68,10 @@ fn report_text(r: &crate::evaluate::SloReport) -> String {
                 t.slice,
                 t.target.map_or_else(
                     || "each counts its share of good events".to_owned(),
-                    |x| format!("a slice is good at {}% good events or more", x * 100.0)
+                    |x| format!(
+                        "a slice is good at {}% good events or more",
+                        crate::rules::fmt_num(x * 100.0)
+                    )
                 )
             ))
         ),

@@ -200,6 +200,7 @@ async fn bad_slices_are_counted_within_one_slice_of_the_truth() {
     );
     assert_eq!(t["period_slices"], 8640);
     let (_, text, _) = util::slo(&["report", &spec, "--prometheus", &prom]);
+    eprintln!("{text}");
     assert!(text.contains("in 5s time slices"), "{text}");
     assert!(
         text.contains("budget in slices: 864 of the period's 8640"),
