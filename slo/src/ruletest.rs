@@ -778,8 +778,8 @@ pub(crate) fn labels_text(name: &str, labels: &BTreeMap<String, String>) -> Stri
 /// The promtool test file of one SLO, testing the rules in `rule_file`
 /// (a path relative to the test file).
 pub fn unit_tests(r: &SloRules, rule_file: &str, header: &str) -> Result<String, TestGenError> {
-    if r.slo.timeslices.is_some() {
-        return crate::slicetest::unit_tests(r, rule_file, header);
+    if let Some(t) = r.slo.timeslices {
+        return crate::slicetest::unit_tests(r, t, rule_file, header);
     }
     let series = input_series(r)?;
     let interval = promql_duration(r.interval);

@@ -562,15 +562,14 @@ fn values(slices: &[Load], role: Role, k: u64) -> String {
     parts.join(" ")
 }
 
-/// The promtool test file of a time-slice SLO, testing the rules in
-/// `rule_file` (a path relative to the test file).
-pub fn unit_tests(r: &SloRules, rule_file: &str, header: &str) -> Result<String, TestGenError> {
-    let Some(t) = r.slo.timeslices else {
-        return Err(TestGenError::Selector {
-            slo: r.slo.name.clone(),
-            selector: "(not a time-slice SLO)".into(),
-        });
-    };
+/// The promtool test file of a time-slice SLO (its slices `t`), testing
+/// the rules in `rule_file` (a path relative to the test file).
+pub fn unit_tests(
+    r: &SloRules,
+    t: Timeslices,
+    rule_file: &str,
+    header: &str,
+) -> Result<String, TestGenError> {
     let series = input_series(r)?;
     let sim = Sim::new(r, t);
     let at = |tick: u64| promql_duration(t.slice * u32::try_from(tick).unwrap_or(u32::MAX));
@@ -854,7 +853,7 @@ slos:
     #[test]
     fn the_file_evaluates_once_a_slice_in_group_order() {
         let r = rules(0);
-        let text = unit_tests(&r, "shop.rules.yml", "# test\n").unwrap();
+        let text = unit_tests(&r, r.slo.timeslices.unwrap(), "shop.rules.yml", "# test\n").unwrap();
         let v: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
         assert_eq!(v["evaluation_interval"], "1m");
         assert_eq!(
