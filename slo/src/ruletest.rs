@@ -37,6 +37,10 @@ pub enum TestGenError {
         "slo {slo:?}: no series satisfies {selector} (and its counterpart); write its tests by hand"
     )]
     Selector { slo: String, selector: String },
+    #[error(
+        "slo {slo:?}: its tests would evaluate {slices} time slices, more than {max}, which promtool takes too long to run (it evaluates every slice); use longer slices, or write its tests by hand"
+    )]
+    Slices { slo: String, slices: u64, max: u64 },
     #[error("slo {slo:?}: annotation {key:?} uses a template the generator cannot render: {value}")]
     Template {
         slo: String,

@@ -56,6 +56,11 @@ const QUIET: Load = Load {
 /// value exact, and leave room for slice targets to nine nines.
 const RATE: f64 = 1e8;
 
+/// The most slices a test group may evaluate: promtool's time grows with
+/// the square of it (a 30-day SLO with 1m slices, 5,040, takes it about half
+/// a minute).
+pub const MAX_SLICES: u64 = 6_000;
+
 /// Counter values stay below this, where every whole number is exact.
 const EXACT: f64 = 1e15;
 
@@ -570,6 +575,21 @@ pub fn unit_tests(
     rule_file: &str,
     header: &str,
 ) -> Result<String, TestGenError> {
+    // The longest scenario fills the longest window, then passes its
+    // threshold and waits out its short window.
+    let longest = r
+        .burns
+        .iter()
+        .map(|b| slices_in(b.condition.long, &t) + slices_in(b.condition.short, &t) * 2)
+        .max()
+        .unwrap_or(0);
+    if longest > MAX_SLICES {
+        return Err(TestGenError::Slices {
+            slo: r.slo.name.clone(),
+            slices: longest,
+            max: MAX_SLICES,
+        });
+    }
     let series = input_series(r)?;
     let sim = Sim::new(r, t);
     let at = |tick: u64| promql_duration(t.slice * u32::try_from(tick).unwrap_or(u32::MAX));
@@ -876,6 +896,22 @@ slos:
             ),
             "0 9+9x3 36+0x1"
         );
+    }
+
+    #[test]
+    fn too_many_slices_for_promtool_are_refused() {
+        let spec = SPEC.replace(
+            "period: 7d\n    timeslices: {slice: 1m, target",
+            "period: 90d\n    timeslices: {slice: 1m, target",
+        );
+        let s = crate::spec::parse(&spec, Path::new("spec.yaml")).unwrap();
+        let r = slo_rules(&s, &s.slos[0]).unwrap();
+        let e = unit_tests(&r, r.slo.timeslices.unwrap(), "r.yml", "").unwrap_err();
+        assert!(
+            matches!(e, TestGenError::Slices { slices: 15_120, .. }),
+            "{e}"
+        );
+        assert!(e.to_string().contains("use longer slices"), "{e}");
     }
 
     fn sim_load(total: f64, bad: f64) -> Load {
