@@ -1,6 +1,7 @@
 //! Error-budget arithmetic: SLI, budget consumed and remaining, burn rate,
 //! time to exhaustion. Windows without enough traffic are "no traffic",
-//! never NaN or infinity.
+//! never NaN or infinity. The same arithmetic counts events, or for a
+//! time-slice SLO slices (counted slices as the total, bad ones as errors).
 
 use std::time::Duration;
 
@@ -26,10 +27,15 @@ pub enum Verdict {
     },
 }
 
-/// Evaluates one window.
+/// Evaluates one window. For a time-slice SLO, `e` counts slices (each
+/// already held to `min_events`): one counted slice is traffic.
 pub fn verdict(slo: &Slo, e: Events) -> Verdict {
-    if !(e.total.is_finite() && e.errors.is_finite()) || e.total <= 0.0 || e.total < slo.min_events
-    {
+    let min = if slo.timeslices.is_some() {
+        0.0
+    } else {
+        slo.min_events
+    };
+    if !(e.total.is_finite() && e.errors.is_finite()) || e.total <= 0.0 || e.total < min {
         return Verdict::NoTraffic;
     }
     let errors = e.errors.clamp(0.0, e.total);
@@ -102,6 +108,7 @@ mod tests {
             min_events: 10.0,
             labels: Default::default(),
             alerting: Alerting::default(),
+            timeslices: None,
         }
     }
 

@@ -106,7 +106,12 @@ pub fn compare(
     max_burn: Option<f64>,
 ) -> Comparison {
     let s = evaluate::judge(slo, window, server, max_burn);
-    let mut c = evaluate::judge(slo, window, client, max_burn);
+    // The client side counts the run's requests, also for a time-slice SLO.
+    let by_events = Slo {
+        timeslices: None,
+        ..slo.clone()
+    };
+    let mut c = evaluate::judge(&by_events, window, client, max_burn);
     if let Reading::NoData { query } = client {
         c.reason = format!(
             "no client metrics of run {run_id:?} in Prometheus: {query} returned no series (were the run's metrics exported, with `loadgen run --remote-write URL` or scraped from `--metrics-listen ADDR`, into this Prometheus?): never a pass"
@@ -282,6 +287,7 @@ mod tests {
             min_events: 10.0,
             labels: Default::default(),
             alerting: Alerting::default(),
+            timeslices: None,
         }
     }
 

@@ -254,7 +254,14 @@ fn slo_row(grid: &mut Grid, service: &Service, slo: &Slo) -> Result<(), Dashboar
         stat(
             &format!("SLI over {period}"),
             &format!(
-                "Good events over all events in the last {period} (slo:sli_error:ratio_rate{period}). Green at or above the objective of {objective}%.{about}"
+                "{} in the last {period} (slo:sli_error:ratio_rate{period}). Green at or above the objective of {objective}%.{about}",
+                slo.timeslices.map_or_else(
+                    || "Good events over all events".to_owned(),
+                    |t| format!(
+                        "Good slices over the slices with traffic ({})",
+                        crate::timeslices::describe(&t)
+                    )
+                )
             ),
             "percentunit",
             format!("1 - slo:sli_error:ratio_rate{period}{sel}"),

@@ -174,12 +174,46 @@ pub struct AlertState {
     pub inconclusive: bool,
 }
 
+/// What the totals and errors of a report or a gate count.
+pub fn unit(slo: &Slo) -> &'static str {
+    if slo.timeslices.is_some() {
+        "slices"
+    } else {
+        "events"
+    }
+}
+
+/// A time-slice SLO's budget in slices.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SliceBudget {
+    /// The slice, e.g. `1m`.
+    pub slice: String,
+    /// A slice is good when at least this share of its events is; `None`:
+    /// each slice counts its share of good events (RatioTimeslices).
+    pub target: Option<f64>,
+    /// Slices in the whole period.
+    pub period_slices: u64,
+    /// The period's error budget in slices: (1 - objective) x period_slices.
+    pub budget_slices: f64,
+    /// Slices of the period with traffic (the others do not count).
+    pub counted_slices: Option<f64>,
+    /// Bad slices among them (for RatioTimeslices, the sum of the slices'
+    /// shares of bad events).
+    pub bad_slices: Option<f64>,
+}
+
 /// Where one SLO stands.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SloReport {
     pub name: String,
     pub objective: f64,
     pub period: String,
+    /// What totals, errors and the budget count: `events`, or `slices` for
+    /// a time-slice SLO (see `timeslices`).
+    pub unit: &'static str,
+    /// A time-slice SLO's slices and its budget in slices.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeslices: Option<SliceBudget>,
     /// Over the whole period; `None` for no traffic (or an inconclusive answer).
     pub sli: Option<f64>,
     /// The period's own answers could not be trusted: the SLI and budget are
@@ -188,7 +222,8 @@ pub struct SloReport {
     pub budget_total_errors: Option<f64>,
     pub budget_consumed_ratio: Option<f64>,
     pub budget_remaining_ratio: Option<f64>,
-    /// "N more failed requests allowed" at the period's traffic.
+    /// "N more failed requests allowed" at the period's traffic (for a
+    /// time-slice SLO, N more bad slices at its counted slices).
     pub budget_remaining_errors: Option<f64>,
     pub windows: Vec<WindowReport>,
     pub alerts: Vec<AlertState>,
@@ -259,10 +294,23 @@ pub async fn report(prom: &Prom, slo: &Slo, at: Option<i64>) -> Result<SloReport
         (Some(b), Some(burn)) => budget::time_to_exhaustion(slo, b.remaining_ratio, burn),
         _ => None,
     };
+    let timeslices = slo.timeslices.map(|t| {
+        let period_slices = crate::timeslices::slices_in(slo.period, &t);
+        SliceBudget {
+            slice: promql_duration(t.slice),
+            target: t.target,
+            period_slices,
+            budget_slices: slo.budget() * period_slices as f64,
+            counted_slices: period.events().map(|e| e.total),
+            bad_slices: period.events().map(|e| e.errors),
+        }
+    });
     Ok(SloReport {
         name: slo.name.clone(),
         objective: slo.objective,
         period: promql_duration(slo.period),
+        unit: unit(slo),
+        timeslices,
         sli: period_report.sli,
         period_inconclusive: period_report.inconclusive.is_some(),
         budget_total_errors: b.map(|b| b.allowed_errors),
@@ -291,6 +339,9 @@ pub struct GateResult {
     pub name: String,
     pub objective: f64,
     pub window_seconds: u64,
+    /// What total and errors count: `events`, or `slices` for a time-slice
+    /// SLO (counted slices of the window, and bad ones).
+    pub unit: &'static str,
     pub total: Option<f64>,
     pub errors: Option<f64>,
     pub sli: Option<f64>,
@@ -303,14 +354,21 @@ pub struct GateResult {
 
 /// The gate's verdict on one SLO from its window's reading (pure).
 pub fn judge(slo: &Slo, window: Duration, r: &Reading, max_burn: Option<f64>) -> GateResult {
-    let need = slo.min_events.max(1.0);
+    let need = match &slo.timeslices {
+        Some(t) => format!(
+            "at least 1 slice of {} with traffic",
+            promql_duration(t.slice)
+        ),
+        None => format!("at least {} events", slo.min_events.max(1.0)),
+    };
+    let unit = unit(slo);
     let e = r.events();
     let (verdict, reason, sli, burn) = match r {
         Reading::Inconclusive(m) => (GateVerdict::Inconclusive, m.clone(), None, None),
         Reading::NoData { query } => (
             GateVerdict::Inconclusive,
             format!(
-                "no traffic in the window: {query} returned no series (at least {need} events needed): never a pass"
+                "no traffic in the window: {query} returned no series ({need} needed): never a pass"
             ),
             None,
             None,
@@ -319,7 +377,7 @@ pub fn judge(slo: &Slo, window: Duration, r: &Reading, max_burn: Option<f64>) ->
             Verdict::NoTraffic => (
                 GateVerdict::Inconclusive,
                 format!(
-                    "no traffic in the window: {} events (at least {need} needed): never a pass",
+                    "no traffic in the window: {} {unit} ({need} needed): never a pass",
                     e.total
                 ),
                 None,
@@ -330,9 +388,18 @@ pub fn judge(slo: &Slo, window: Duration, r: &Reading, max_burn: Option<f64>) ->
                     (
                         GateVerdict::Fail,
                         format!(
-                            "SLI {:.4}% is below the objective {}%",
+                            "SLI {:.4}% is below the objective {}%{}",
                             sli * 100.0,
-                            slo.objective * 100.0
+                            slo.objective * 100.0,
+                            if slo.timeslices.is_some() {
+                                format!(
+                                    " ({} of {} slices bad)",
+                                    fmt_count(e.errors),
+                                    fmt_count(e.total)
+                                )
+                            } else {
+                                String::new()
+                            }
                         ),
                         Some(sli),
                         Some(burn_rate),
@@ -354,6 +421,7 @@ pub fn judge(slo: &Slo, window: Duration, r: &Reading, max_burn: Option<f64>) ->
         name: slo.name.clone(),
         objective: slo.objective,
         window_seconds: window.as_secs(),
+        unit,
         total: e.map(|e| e.total),
         errors: e.map(|e| e.errors),
         sli,
@@ -361,6 +429,16 @@ pub fn judge(slo: &Slo, window: Duration, r: &Reading, max_burn: Option<f64>) ->
         sustained_budget_share: burn,
         verdict,
         reason,
+    }
+}
+
+/// A count of slices for a message: whole, or to two decimals (a
+/// RatioTimeslices SLO's bad slices are sums of shares).
+pub fn fmt_count(x: f64) -> String {
+    if x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
     }
 }
 
@@ -405,6 +483,7 @@ mod tests {
             min_events: 10.0,
             labels: Default::default(),
             alerting: Alerting::default(),
+            timeslices: None,
         }
     }
 
@@ -548,6 +627,37 @@ mod tests {
         // Rounding is not a disagreement.
         let r = judged(&availability(), one(100.0), one(100.0 + 1e-12));
         assert_eq!(r.verdict, GateVerdict::Fail, "{r:?}");
+    }
+
+    #[test]
+    fn time_slices_are_judged_in_slices() {
+        let mut s = availability();
+        s.objective = 0.9;
+        s.timeslices = Some(crate::model::Timeslices {
+            slice: Duration::from_secs(10),
+            target: Some(0.9),
+        });
+        // 2 of 8 counted slices bad: 75% of slices good, below 90%. One
+        // counted slice is traffic, whatever min_events (it holds per slice).
+        let r = judged(&s, one(8.0), one(2.0));
+        assert_eq!(r.verdict, GateVerdict::Fail, "{r:?}");
+        assert_eq!(r.unit, "slices");
+        assert!(r.reason.contains("(2 of 8 slices bad)"), "{}", r.reason);
+        assert_eq!(r.sli, Some(0.75));
+        assert!((r.burn_rate.unwrap() - 2.5).abs() < 1e-9);
+        let r = judged(&s, one(1.0), one(0.0));
+        assert_eq!(r.verdict, GateVerdict::Pass, "{r:?}");
+        let r = judged(&s, empty(), empty());
+        assert_eq!(r.verdict, GateVerdict::Inconclusive);
+        assert!(
+            r.reason.contains("slice of 10s with traffic"),
+            "{}",
+            r.reason
+        );
+        // The queries count slices of the SLI's own series.
+        let q = promql::events(&s, Duration::from_secs(80));
+        assert!(q.total.starts_with("count_over_time(("), "{}", q.total);
+        assert!(q.total.ends_with(")[1m19s999ms:10s])"), "{}", q.total);
     }
 
     #[test]

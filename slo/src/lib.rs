@@ -7,13 +7,15 @@
 //! The pure core: [`duration`] writes every duration slo prints or
 //! generates (`30d`, `1h30m`); [`windows`] scales the SRE Workbook's multi-window
 //! burn-rate alerts to the SLO's period; [`promql`] builds exact SLI queries
-//! (ratios of increases) and checks every one with promql-parser; [`budget`]
-//! does the arithmetic (no traffic is "no traffic", never NaN); [`unit`](mod@unit)
-//! reads a metric's unit off its name.
+//! (ratios of increases) and checks every one with promql-parser;
+//! [`timeslices`] judges time slices (the share of good slices as the SLI);
+//! [`budget`] does the arithmetic (no traffic is "no traffic", never NaN);
+//! [`unit`](mod@unit) reads a metric's unit off its name.
 //!
 //! Generators, each returning typed values: [`rules`] (recording and alert
 //! rules), [`lint`] (warnings about alerts that cannot work as meant),
-//! [`ruletest`] (promtool unit tests), [`alertmanager`] (routes),
+//! [`ruletest`] (promtool unit tests; [`slicetest`] for time-slice SLOs),
+//! [`alertmanager`] (routes),
 //! [`dashboard`] (Grafana; [`loadtest_dashboard`] the load test's; [`traffic`] their traffic row, for any metric shape), [`hpa`] (HPA, prometheus-adapter, KEDA, and the
 //! per-pod target from a stress run); [`yaml`] writes generated YAML and the
 //! header every generated file starts with.
@@ -51,7 +53,9 @@ pub mod promql;
 pub mod rules;
 pub mod ruletest;
 pub mod run_window;
+pub mod slicetest;
 pub mod spec;
+pub mod timeslices;
 pub mod traffic;
 pub mod unit;
 pub mod windows;

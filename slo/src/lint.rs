@@ -3,7 +3,8 @@
 //! parsed), so what check accepts they generate; and warnings about
 //! generated alerts that build but cannot work as meant ([`alert_warnings`]):
 //! a burn-rate alert whose threshold needs an error ratio above 100% (it can
-//! never fire), and alert windows too short for a slow scrape to fill. Both
+//! never fire), and alert windows or time slices too short for a slow
+//! scrape to fill. Both
 //! `slo alerts` and `slo check` show them.
 
 use std::time::Duration;
@@ -101,6 +102,13 @@ pub enum AlertWarning {
         promql_duration(Duration::from_secs((window.as_secs() / 2).max(1)))
     )]
     ShortWindow { slo: String, window: Duration },
+    /// A time slice under a minute.
+    #[error(
+        "slo {slo:?}: time slices of {} need Prometheus to scrape at least every {}s, so that each slice holds two samples",
+        promql_duration(*slice),
+        (slice.as_secs() / 2).max(1)
+    )]
+    ShortSlice { slo: String, slice: Duration },
 }
 
 /// Windows shorter than this need a scrape interval below 30 s.
@@ -128,6 +136,14 @@ pub fn alert_warnings(all: &[SloRules]) -> Vec<AlertWarning> {
             out.push(AlertWarning::ShortWindow {
                 slo: r.slo.name.clone(),
                 window: b.condition.short,
+            });
+        }
+        if let Some(t) = r.slo.timeslices
+            && t.slice < SHORT_WINDOW
+        {
+            out.push(AlertWarning::ShortSlice {
+                slo: r.slo.name.clone(),
+                slice: t.slice,
             });
         }
     }
@@ -175,6 +191,25 @@ mod tests {
             "slo \"a\": the page alert over 1h needs an error ratio above 100% (14.4x a 20.0000% budget): it can never fire"
         );
         assert!(w[1].contains("the page alert over 6h"), "{w:?}");
+    }
+
+    #[test]
+    fn short_slices_need_a_fast_scrape() {
+        let spec = "version: slo/v1\nservice: s\nslos:\n  - name: a\n    objective: 99\n    period: 1d\n    timeslices: {slice: 10s}\n    sli:\n      availability: {}\n";
+        let s = crate::spec::parse(spec, Path::new("spec.yaml")).unwrap();
+        let w: Vec<String> = alert_warnings(&crate::rules::service_rules(&s).unwrap())
+            .iter()
+            .map(|w| w.to_string())
+            .collect();
+        assert!(
+            w.contains(&"slo \"a\": time slices of 10s need Prometheus to scrape at least every 5s, so that each slice holds two samples".to_owned()),
+            "{w:?}"
+        );
+        let one_minute = spec
+            .replace("period: 1d", "period: 30d")
+            .replace("10s", "1m");
+        let s = crate::spec::parse(&one_minute, Path::new("spec.yaml")).unwrap();
+        assert!(alert_warnings(&crate::rules::service_rules(&s).unwrap()).is_empty());
     }
 
     #[test]

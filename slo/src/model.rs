@@ -27,6 +27,22 @@ pub struct Slo {
     pub min_events: f64,
     pub labels: BTreeMap<String, String>,
     pub alerting: Alerting,
+    /// Time-slice budgeting: the SLI is the share of good slices, not of
+    /// good events (see [`Timeslices`]); `None` counts events.
+    pub timeslices: Option<Timeslices>,
+}
+
+/// Time slices (OpenSLO `Timeslices` and `RatioTimeslices`): the period is
+/// cut into slices of `slice`; a slice without traffic (fewer events than
+/// the SLO's `min_events`, or none) does not count. With `target`, a
+/// counted slice is good when its share of good events is at least
+/// `target`, and the SLI is the share of good slices; without it, the SLI
+/// is the average of the counted slices' shares of good events.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timeslices {
+    pub slice: Duration,
+    /// A fraction in (0, 1].
+    pub target: Option<f64>,
 }
 
 impl Slo {

@@ -14,9 +14,9 @@ use crate::windows::promql_duration;
 /// rest of them.
 pub fn check(query: &str) -> Result<(), String> {
     no_comment(query)?;
-    parser::parse(query)
-        .map(|_| ())
-        .map_err(|e| e.trim().to_owned())
+    parser::parse(query).map(|_| ()).map_err(|_| {
+        format!("{query:?} ends in a comment (#), which would swallow what follows it")
+    })
 }
 
 /// A `#` outside string literals starts a comment to the end of the line.
@@ -97,9 +97,13 @@ impl EventQueries {
     }
 }
 
-/// The event-count queries of an SLO over a window.
+/// The event-count queries of an SLO over a window; for a time-slice SLO,
+/// its counted slices and bad slices (see [`crate::timeslices`]).
 pub fn events(slo: &Slo, window: Duration) -> EventQueries {
-    sli_events(&slo.sli, window)
+    match &slo.timeslices {
+        Some(t) => crate::timeslices::events(slo, t, window),
+        None => sli_events(&slo.sli, window),
+    }
 }
 
 /// The event-count queries of an SLI over a window.
@@ -326,6 +330,7 @@ mod tests {
             min_events: 0.0,
             labels: Default::default(),
             alerting: Alerting::default(),
+            timeslices: None,
         }
     }
 
@@ -537,5 +542,8 @@ mod tests {
         assert!(e.contains("a # outside quotes (at character 10)"), "{e}");
         assert!(check("sum(rate(x[5m])) # why").is_err());
         assert!(check_selector("x{path=\"/a#b\", q='#', r=~\"\\\"#\"}").is_ok());
+        // A comment would swallow the rest of a generated query.
+        assert!(check_selector("ht#tp_requests_total{job=\"api\"}").is_err());
+        assert!(check("sum(rate(e[5m])) # errors").is_err());
     }
 }

@@ -11,6 +11,13 @@
 //! then the objective metadata, then the alerts, which read the recordings
 //! of the same evaluation. A second group, evaluated less often, records the
 //! same three series over the whole period and the budget remaining.
+//!
+//! A time-slice SLO's alert group is evaluated every slice and first records
+//! the slice's value (`slo:slice_good:ratio`); each window records the share
+//! of bad slices as `slo:sli_error:ratio_rateW`, so the alerts, the budget
+//! and the dashboard read the same names, and the period also its counted
+//! and bad slices (`slo:sli_slices:countP`, `slo:sli_bad_slices:countP`;
+//! see [`crate::timeslices`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -216,6 +223,17 @@ fn record(name: &str, expr: String, labels: &BTreeMap<String, String>) -> Rule {
 
 /// The three recordings of one window.
 fn window_rules(slo: &Slo, w: Duration, sel: &str, labels: &BTreeMap<String, String>) -> Vec<Rule> {
+    if slo.timeslices.is_some() {
+        let records = if w == slo.period {
+            crate::timeslices::period_records(w, sel)
+        } else {
+            crate::timeslices::window_records(w, sel)
+        };
+        return records
+            .into_iter()
+            .map(|(name, expr)| record(&name, expr, labels))
+            .collect();
+    }
     let q = promql::events(slo, w);
     let d = promql_duration(w);
     vec![
@@ -248,7 +266,11 @@ pub fn slo_rules(service: &Service, slo: &Slo) -> Result<SloRules, RulesError> {
     series_labels.insert("slo".into(), slo.name.clone());
 
     let conditions = burn_alerts(slo.period);
-    let interval = whole_seconds((conditions[0].short / 5).min(Duration::from_secs(60)));
+    // A time-slice SLO's windows change once a slice.
+    let interval = match &slo.timeslices {
+        Some(t) => t.slice,
+        None => whole_seconds((conditions[0].short / 5).min(Duration::from_secs(60))),
+    };
     let period_interval = whole_seconds(
         Duration::from_secs(300)
             .mul_f64(slo.period.as_secs_f64() / (30.0 * 86_400.0))
@@ -287,7 +309,8 @@ pub fn slo_rules(service: &Service, slo: &Slo) -> Result<SloRules, RulesError> {
         let mut expr = format!(
             "slo:sli_error:ratio_rate{long}{sel} / {budget} > {factor}\nand\nslo:sli_error:ratio_rate{short}{sel} / {budget} > {factor}"
         );
-        if slo.min_events > 0.0 {
+        // A time-slice SLO's guard is in each slice (see crate::timeslices).
+        if slo.min_events > 0.0 && slo.timeslices.is_none() {
             expr.push_str(&format!(
                 "\nand\nslo:sli_events:increase{long}{sel} >= {}",
                 fmt_num(slo.min_events)
@@ -315,7 +338,10 @@ pub fn slo_rules(service: &Service, slo: &Slo) -> Result<SloRules, RulesError> {
                 service.name,
                 slo.name,
                 share = fmt_num((c.budget_share * 1000.0).round() / 10.0),
-            ),
+            ) + &slo
+                .timeslices
+                .map(|t| format!(" Budget and burn rate count {}.", crate::timeslices::describe(&t)))
+                .unwrap_or_default(),
         );
         annotations.extend(spec.annotations.clone());
         burns.push(BurnRule {
@@ -360,8 +386,15 @@ pub fn slo_rules(service: &Service, slo: &Slo) -> Result<SloRules, RulesError> {
         }
     });
 
-    // The alert group: windows, metadata, alerts.
+    // The alert group: the slice, windows, metadata, alerts.
     let mut rules = Vec::new();
+    if let Some(t) = &slo.timeslices {
+        rules.push(record(
+            crate::timeslices::SLICE_RECORD,
+            crate::timeslices::slice_good(slo, t),
+            &series_labels,
+        ));
+    }
     for w in crate::windows::alert_windows(slo.period) {
         rules.extend(window_rules(slo, w, &sel, &series_labels));
     }
@@ -380,6 +413,20 @@ pub fn slo_rules(service: &Service, slo: &Slo) -> Result<SloRules, RulesError> {
         format!("vector({})", slo.period.as_secs()),
         &series_labels,
     ));
+    if let Some(t) = &slo.timeslices {
+        rules.push(record(
+            "slo:slice:seconds",
+            format!("vector({})", t.slice.as_secs()),
+            &series_labels,
+        ));
+        if let Some(target) = t.target {
+            rules.push(record(
+                "slo:slice_target:ratio",
+                format!("vector({})", fmt_num(target)),
+                &series_labels,
+            ));
+        }
+    }
     for b in &burns {
         rules.push(Rule::Alert {
             alert: alert.clone(),
@@ -746,6 +793,54 @@ slos:
         assert_eq!(r.burns[0].labels["long_window"], "1m");
         assert_eq!(r.burns[0].labels["short_window"], "5s");
         assert_eq!(r.interval, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn time_slices_record_each_slice_then_share_of_bad_slices() {
+        let spec = SPEC.replace(
+            "    objective: 99.9\n",
+            "    objective: 99.9\n    timeslices: {slice: 1m, target: 0.9}\n",
+        );
+        let s = crate::spec::parse(&spec, Path::new("spec.yaml")).unwrap();
+        let r = slo_rules(&s, &s.slos[0]).unwrap();
+        assert_eq!(r.interval, Duration::from_secs(60));
+        let records: Vec<(&str, &str)> = r
+            .groups
+            .iter()
+            .flat_map(|g| &g.rules)
+            .filter_map(|r| match r {
+                Rule::Record { record, expr, .. } => Some((record.as_str(), expr.as_str())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(records[0].0, "slo:slice_good:ratio");
+        assert!(records[0].1.ends_with(") >= bool 0.9"), "{}", records[0].1);
+        assert!(
+            records[0].1.contains(">= 10)"),
+            "min_events per slice: {}",
+            records[0].1
+        );
+        let sel = "{slo=\"availability\", slo_service=\"shop-api\"}";
+        assert!(records.contains(&(
+            "slo:sli_error:ratio_rate1h",
+            &*format!("1 - avg_over_time(slo:slice_good:ratio{sel}[59m59s999ms])")
+        )));
+        assert!(records.iter().any(|(n, _)| *n == "slo:sli_slices:count30d"));
+        assert!(
+            records
+                .iter()
+                .any(|(n, _)| *n == "slo:sli_bad_slices:count30d")
+        );
+        assert!(!records.iter().any(|(n, _)| *n == "slo:sli_slices:count1h"));
+        assert!(records.contains(&("slo:slice:seconds", "vector(60)")));
+        assert!(records.contains(&("slo:slice_target:ratio", "vector(0.9)")));
+        // The guard is in each slice, not on the alert.
+        assert!(
+            !r.burns[0].expr.contains("sli_events"),
+            "{}",
+            r.burns[0].expr
+        );
+        assert!(r.burns[0].annotations["description"].contains("1m time slices"));
     }
 
     #[test]

@@ -45,6 +45,10 @@ pub enum TestGenError {
         "slo {slo:?}: no series satisfies {selector} (and its counterpart); write its tests by hand"
     )]
     Selector { slo: String, selector: String },
+    #[error(
+        "slo {slo:?}: its tests would evaluate {slices} time slices, more than {max}, which promtool takes too long to run (it evaluates every slice); use longer slices, or write its tests by hand"
+    )]
+    Slices { slo: String, slices: u64, max: u64 },
     #[error("slo {slo:?}: annotation {key:?} uses a template the generator cannot render: {value}")]
     Template {
         slo: String,
@@ -164,14 +168,14 @@ fn selector_matchers(selector: &str) -> Option<(Option<String>, Vec<Matcher>)> {
 
 /// One synthetic counter and which events it counts.
 #[derive(Debug, Clone, PartialEq)]
-struct Series {
-    name: String,
-    labels: BTreeMap<String, String>,
-    role: Role,
+pub(crate) struct Series {
+    pub(crate) name: String,
+    pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) role: Role,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Role {
+pub(crate) enum Role {
     Total,
     Good,
     Bad,
@@ -189,7 +193,7 @@ impl Series {
                 m.is_match(v)
             })
     }
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let labels: Vec<String> = self
             .labels
             .iter()
@@ -200,7 +204,7 @@ impl Series {
 }
 
 /// Series that make the SLI's queries count good and bad events.
-fn input_series(r: &SloRules) -> Result<Vec<Series>, TestGenError> {
+pub(crate) fn input_series(r: &SloRules) -> Result<Vec<Series>, TestGenError> {
     let slo = &r.slo;
     let fail = |selector: &str| TestGenError::Selector {
         slo: slo.name.clone(),
@@ -579,7 +583,7 @@ fn values(tl: &Timeline, role: Role) -> String {
 }
 
 /// Renders the annotation templates the generator writes.
-fn render(
+pub(crate) fn render(
     slo: &str,
     annotations: &BTreeMap<String, String>,
     value: Option<f64>,
@@ -822,7 +826,7 @@ fn scenarios(r: &SloRules) -> Vec<Scenario> {
     out
 }
 
-fn labels_text(name: &str, labels: &BTreeMap<String, String>) -> String {
+pub(crate) fn labels_text(name: &str, labels: &BTreeMap<String, String>) -> String {
     Series {
         name: name.into(),
         labels: labels.clone(),
@@ -834,6 +838,9 @@ fn labels_text(name: &str, labels: &BTreeMap<String, String>) -> String {
 /// The promtool test file of one SLO, testing the rules in `rule_file`
 /// (a path relative to the test file).
 pub fn unit_tests(r: &SloRules, rule_file: &str, header: &str) -> Result<String, TestGenError> {
+    if let Some(t) = r.slo.timeslices {
+        return crate::slicetest::unit_tests(r, t, rule_file, header);
+    }
     let series = input_series(r)?;
     let interval = promql_duration(r.interval);
     let at = |step: u64| promql_duration(r.interval * step as u32);

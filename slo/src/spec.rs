@@ -9,8 +9,8 @@ use std::path::Path;
 use common::diagnostic::Diagnostic;
 use common::input::InputError;
 
-use crate::import::native::{AlertSpecFile, SliSpec, SpecFile};
-use crate::model::{AlertSpec, Alerting, ClientSli, Service, Sli, Slo};
+use crate::import::native::{AlertSpecFile, SliSpec, SloSpec, SpecFile};
+use crate::model::{AlertSpec, Alerting, ClientSli, Service, Sli, Slo, Timeslices};
 use crate::promql;
 
 /// Errors in a spec.
@@ -77,6 +77,11 @@ pub mod ranges {
     pub const MIN_EVENTS: (f64, f64) = (0.0, 1e12);
     /// A latency `threshold` in seconds: 1 ns to 1 day.
     pub const THRESHOLD: (f64, f64) = (1e-9, 86_400.0);
+    /// `timeslices.slice`: whole seconds, at least 5 s (and at most the
+    /// period's shortest alert window, checked with the period).
+    pub const SLICE_MIN: Duration = Duration::from_secs(5);
+    /// `timeslices.target`: a fraction above the first, up to the second.
+    pub const SLICE_TARGET: (f64, f64) = (0.0, 1.0);
 }
 
 /// A number for a message: scientific notation when fixed would be long.
@@ -360,6 +365,78 @@ fn to_sli(ctx: &Ctx, line: u64, slo_name: &str, sli: &SliSpec) -> Result<Sli, Sp
     })
 }
 
+/// The time slices of an SLO, validated against its period; errors are
+/// located from line `line` (the SLO's).
+fn timeslices(ctx: &Ctx, line: u64, s: &SloSpec) -> Result<Option<Timeslices>, SpecError> {
+    let Some(t) = &s.timeslices else {
+        return Ok(None);
+    };
+    let name = &s.name;
+    let from = ctx.line_of(line, "timeslices");
+    let shortest = crate::windows::alert_windows(s.period)
+        .first()
+        .copied()
+        .unwrap_or(s.period);
+    let period = crate::windows::promql_duration(s.period);
+    let slice_at = |message: String, hint: String| {
+        ctx.value_at(from, &["slice", "timeSliceWindow"], message, &hint)
+    };
+    if t.slice.subsec_nanos() != 0 {
+        return Err(slice_at(
+            format!(
+                "time slice of slo {name:?} must be a whole number of seconds, got {}",
+                humantime::format_duration(t.slice)
+            ),
+            "e.g. slice: 1m".into(),
+        ));
+    }
+    if t.slice < ranges::SLICE_MIN {
+        return Err(slice_at(
+            format!(
+                "time slice must be at least 5s, got {} (slo {name:?})",
+                humantime::format_duration(t.slice)
+            ),
+            "each slice must hold two scrapes or more, e.g. slice: 1m".into(),
+        ));
+    }
+    if t.slice > shortest {
+        return Err(slice_at(
+            format!(
+                "time slice {} of slo {name:?} is longer than the shortest alert window of its {period} period ({})",
+                humantime::format_duration(t.slice),
+                crate::windows::promql_duration(shortest)
+            ),
+            format!(
+                "every alert window must hold a slice: for period: {period}, a slice of at most {} (e.g. slice: 1m for 30d)",
+                crate::windows::promql_duration(shortest)
+            ),
+        ));
+    }
+    if let Some(target) = t.target {
+        let (lo, hi) = ranges::SLICE_TARGET;
+        if !(target > lo && target <= hi) {
+            let keys: &[&str] = if ctx.text.contains("timeSliceTarget:") {
+                &["timeSliceTarget"]
+            } else {
+                &["target"]
+            };
+            return Err(ctx.value_at(
+                from,
+                keys,
+                format!(
+                    "time-slice target must be above 0 and at most 1, got {} (slo {name:?})",
+                    shown_number(target)
+                ),
+                "a fraction of good events per slice: target: 0.95 for 95%",
+            ));
+        }
+    }
+    Ok(Some(Timeslices {
+        slice: t.slice,
+        target: t.target,
+    }))
+}
+
 /// The client-side SLI of an SLO: `client:` as written (a ratio, latency or
 /// events SLI), or derived from `sli`, narrowed by `client_selector`.
 fn client_sli(
@@ -566,6 +643,7 @@ fn validate(file: SpecFile, ctx: &Ctx) -> Result<Service, SpecError> {
                 "e.g. min_events: 10",
             ));
         }
+        let timeslices = timeslices(ctx, line, &s)?;
         let sli = to_sli(ctx, line, &s.name, &s.sli)?;
         let client = client_sli(
             ctx,
@@ -595,6 +673,7 @@ fn validate(file: SpecFile, ctx: &Ctx) -> Result<Service, SpecError> {
                 ticket: alert_spec(alerting.ticket.as_ref()),
                 absent: alerting.absent,
             },
+            timeslices,
         });
     }
     Ok(Service {

@@ -91,8 +91,16 @@ fn verdict_text(results: &[GateResult]) -> String {
             GateVerdict::Fail => "FAIL",
             GateVerdict::Inconclusive => "INCONCLUSIVE",
         };
+        let slices = match (r.unit, r.total, r.errors) {
+            ("slices", Some(total), Some(bad)) => format!(
+                " ({} of {} counted slices bad)",
+                crate::evaluate::fmt_count(bad),
+                crate::evaluate::fmt_count(total)
+            ),
+            _ => String::new(),
+        };
         text += &format!(
-            "{verdict} {}: SLI {} over {} (objective {}%), burn rate {}; {}\n",
+            "{verdict} {}: SLI {}{slices} over {} (objective {}%), burn rate {}; {}\n",
             r.name,
             match r.verdict {
                 GateVerdict::Inconclusive => "unknown".to_owned(),
@@ -329,6 +337,7 @@ mod tests {
             name: name.into(),
             objective: 0.99,
             window_seconds: 60,
+            unit: "events",
             total: Some(100.0),
             errors: Some(1.0),
             sli: Some(0.99),

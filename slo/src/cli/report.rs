@@ -55,22 +55,47 @@ pub(super) fn pct(v: Option<f64>) -> String {
 
 /// The text of one SLO's report.
 fn report_text(r: &crate::evaluate::SloReport) -> String {
+    use crate::evaluate::fmt_count;
+    let slices = r.timeslices.as_ref();
     let mut lines = vec![
         format!(
-            "{}: objective {}% over {}",
+            "{}: objective {}% over {}{}",
             r.name,
             r.objective * 100.0,
-            r.period
+            r.period,
+            slices.map_or_else(String::new, |t| format!(
+                ", in {} time slices ({})",
+                t.slice,
+                t.target.map_or_else(
+                    || "each counts its share of good events".to_owned(),
+                    |x| format!(
+                        "a slice is good at {}% good events or more",
+                        crate::rules::fmt_num(x * 100.0)
+                    )
+                )
+            ))
         ),
         format!(
-            "  SLI over the period: {}",
+            "  SLI over the period: {}{}",
             if r.period_inconclusive {
                 "inconclusive".to_owned()
             } else {
                 pct(r.sli)
+            },
+            match slices.map(|t| (t.counted_slices, t.bad_slices)) {
+                Some((Some(n), Some(bad))) => format!(
+                    " of the counted slices ({} bad of {n} with traffic; slices without traffic do not count)",
+                    fmt_count(bad)
+                ),
+                _ => String::new(),
             }
         ),
     ];
+    let allowed = if slices.is_some() {
+        "bad slices"
+    } else {
+        "failed requests"
+    };
     lines.push(
         match (
             r.budget_remaining_ratio,
@@ -78,7 +103,7 @@ fn report_text(r: &crate::evaluate::SloReport) -> String {
             r.budget_consumed_ratio,
         ) {
             (Some(rem), Some(n), Some(used)) => format!(
-                "  error budget: {:.1}% consumed, {:.1}% remaining ({:.0} more failed requests allowed)",
+                "  error budget: {:.1}% consumed, {:.1}% remaining ({:.0} more {allowed} allowed)",
                 used * 100.0,
                 rem * 100.0,
                 n
@@ -87,6 +112,15 @@ fn report_text(r: &crate::evaluate::SloReport) -> String {
             _ => "  error budget: no traffic".to_owned(),
         },
     );
+    if let Some(t) = slices {
+        lines.push(format!(
+            "  budget in slices: {} of the period's {} slices of {} ({}% of them may be bad)",
+            fmt_count((t.budget_slices * 100.0).round() / 100.0),
+            t.period_slices,
+            t.slice,
+            crate::rules::fmt_num((1.0 - r.objective) * 100.0)
+        ));
+    }
     let burns: Vec<String> = r
         .windows
         .iter()
@@ -146,6 +180,8 @@ mod tests {
             name: "a".into(),
             objective: 0.999,
             period: "28d".into(),
+            unit: "events",
+            timeslices: None,
             sli: Some(0.9995),
             period_inconclusive: false,
             budget_total_errors: Some(10.0),

@@ -52,6 +52,28 @@ pub struct SloSpec {
     pub alerting: Option<AlertingSpec>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Time-slice budgeting (OpenSLO `Timeslices`, or `RatioTimeslices`
+    /// without `target`): the SLI is the share of good slices of the
+    /// period instead of the share of good events. Slices without traffic
+    /// do not count. See slo/README.md, "Time slices".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeslices: Option<TimeslicesSpec>,
+}
+
+/// Time slices as written: `{slice: 1m, target: 0.95}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimeslicesSpec {
+    /// The length of a slice, in whole seconds: at least 5s and at most
+    /// the shortest alert window of the period (5m for 30d), e.g. 1m.
+    #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub slice: Duration,
+    /// A slice is good when its share of good events is at least this
+    /// fraction, in (0, 1] (0.95 for 95%). Without it, each slice counts
+    /// its share of good events (OpenSLO `RatioTimeslices`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<f64>,
 }
 
 fn default_period() -> Duration {

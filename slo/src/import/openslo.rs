@@ -1,7 +1,10 @@
 //! OpenSLO v1 documents into the native spec: SLO kinds with inline
 //! indicators or SLI kinds, `ratioMetric` on Prometheus counters, rolling
-//! windows and Occurrences budgeting. Threshold metrics, gauges, calendar
-//! windows and other budgeting methods do not map and are refused.
+//! windows, and the three budgeting methods: Occurrences, Timeslices
+//! (`timeSliceTarget` and `timeSliceWindow` of each objective, into
+//! `timeslices: {slice, target}`) and RatioTimeslices (`timeSliceWindow`,
+//! into `timeslices: {slice}`). Threshold metrics, gauges and calendar
+//! windows do not map and are refused.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -9,7 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::Refusal;
-use super::native::{SliSpec, SloSpec, SpecFile};
+use super::native::{SliSpec, SloSpec, SpecFile, TimeslicesSpec};
 
 /// One OpenSLO document, its `spec` left as JSON for the kind to read.
 /// A field OpenSLO v1 does not have is refused (with a suggestion).
@@ -111,7 +114,7 @@ fn opensli(spec: &serde_json::Value, slo: &str) -> Result<SliSpec, Refusal> {
     if !spec["thresholdMetric"].is_null() {
         return Err(Refusal::slo(
             slo,
-            "thresholdMetric is not supported; use ratioMetric, or a latency SLI in the native format",
+            "thresholdMetric is not supported (its query is any expression, compared with op and value); use ratioMetric, or in the native format a latency SLI, with timeslices: {slice, target: QUANTILE} for a percentile per slice",
         ));
     }
     let ratio = &spec["ratioMetric"];
@@ -139,6 +142,53 @@ fn opensli(spec: &serde_json::Value, slo: &str) -> Result<SliSpec, Refusal> {
     } else {
         Err(Refusal::slo(slo, "ratioMetric needs good or bad"))
     }
+}
+
+/// The time slices of objective `i` under `method`: Timeslices needs
+/// `timeSliceTarget` (a fraction) and `timeSliceWindow`, RatioTimeslices
+/// only the window; Occurrences takes neither.
+fn timeslices(
+    o: &serde_json::Value,
+    method: &str,
+    slo: &str,
+    i: usize,
+) -> Result<Option<TimeslicesSpec>, Refusal> {
+    let (target, window) = (&o["timeSliceTarget"], &o["timeSliceWindow"]);
+    let refuse = |what: String| Err(Refusal::slo(slo, format!("objective {i}: {what}")));
+    if method == "Occurrences" {
+        return match (target.is_null(), window.is_null()) {
+            (true, true) => Ok(None),
+            _ => refuse(
+                "timeSliceTarget and timeSliceWindow need budgetingMethod: Timeslices (or RatioTimeslices, with the window only)".into(),
+            ),
+        };
+    }
+    // A duration shorthand ("1m"), or a number of seconds.
+    let slice = match (window.as_str(), window.as_f64()) {
+        (Some(d), _) => humantime::parse_duration(d)
+            .map_err(|e| Refusal::slo(slo, format!("objective {i}: timeSliceWindow {d:?}: {e}")))?,
+        (None, Some(secs)) if secs.is_finite() && secs > 0.0 && secs < 1e9 => {
+            std::time::Duration::from_secs_f64(secs)
+        }
+        _ => {
+            return refuse(format!(
+                "budgetingMethod {method} needs a timeSliceWindow (e.g. 1m)"
+            ));
+        }
+    };
+    let target = match (method, target.is_null(), target.as_f64()) {
+        ("Timeslices", _, Some(t)) => Some(t),
+        ("Timeslices", _, None) => {
+            return refuse("budgetingMethod Timeslices needs a timeSliceTarget (e.g. 0.95)".into());
+        }
+        (_, true, _) => None,
+        _ => {
+            return refuse(
+                "timeSliceTarget is for budgetingMethod Timeslices; RatioTimeslices averages the slices' ratios".into(),
+            );
+        }
+    };
+    Ok(Some(TimeslicesSpec { slice, target }))
 }
 
 /// OpenSLO v1 documents (SLO kinds, with inline indicators or SLI kinds) as native.
@@ -169,12 +219,13 @@ pub fn from_openslo(docs: Vec<OpenSloDoc>) -> Result<SpecFile, Refusal> {
         for o in spec["objectives"].as_array().into_iter().flatten() {
             known_fields(o, OBJECTIVE, name)?;
         }
-        if let Some(m) = spec["budgetingMethod"].as_str()
-            && m != "Occurrences"
-        {
+        let method = spec["budgetingMethod"].as_str().unwrap_or("Occurrences");
+        if !matches!(method, "Occurrences" | "Timeslices" | "RatioTimeslices") {
             return Err(Refusal::slo(
                 name,
-                format!("budgetingMethod {m} is not supported (only Occurrences)"),
+                format!(
+                    "budgetingMethod {method} is not supported (Occurrences, Timeslices or RatioTimeslices)"
+                ),
             ));
         }
         let svc = spec["service"].as_str().unwrap_or("service").to_owned();
@@ -214,6 +265,7 @@ pub fn from_openslo(docs: Vec<OpenSloDoc>) -> Result<SpecFile, Refusal> {
                     ));
                 }
             };
+            let timeslices = timeslices(o, method, name, i)?;
             let suffix = o["displayName"]
                 .as_str()
                 .map(|n| {
@@ -243,6 +295,7 @@ pub fn from_openslo(docs: Vec<OpenSloDoc>) -> Result<SpecFile, Refusal> {
                 min_events: None,
                 alerting: None,
                 labels: BTreeMap::new(),
+                timeslices,
             });
         }
     }

@@ -146,6 +146,7 @@ fn sloth_slos(slos: Vec<SlothSlo>) -> Result<Vec<SloSpec>, Refusal> {
                 min_events: None,
                 alerting,
                 labels: s.labels,
+                timeslices: None,
             })
         })
         .collect()

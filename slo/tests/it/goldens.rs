@@ -47,6 +47,21 @@ const FOREIGN_ALERTS: &[&str] = &[
     "https://tickets.example.com/hooks/flask-app",
 ];
 
+/// The time-slice example, input of slo/testdata/timeslices/.
+const SLICES_SPEC: &str = "slo/testdata/timeslices/shop.slo.yaml";
+
+/// `slo alerts` for slo/testdata/timeslices/.
+const SLICES: &[&str] = &[
+    "alerts",
+    SLICES_SPEC,
+    "--out",
+    "slo/testdata/timeslices",
+    "--pager-url",
+    "https://pager.example.com/hooks/shop",
+    "--ticket-url",
+    "https://tickets.example.com/hooks/shop",
+];
+
 /// `slo hpa` from the checked-in stress run, with the format appended.
 macro_rules! hpa {
     ($($extra:literal),*) => {
@@ -146,6 +161,20 @@ const GOLDENS: &[Golden] = &[
     out_dir("alerts/target-app-orders-latency.test.yml", ALERTS),
     out_dir("alerts/target-app.prometheusrule.yaml", ALERTS),
     out_dir("alerts/target-app.rules.yml", ALERTS),
+    // The same for time-slice SLOs of every kind.
+    out_dir("slo/testdata/timeslices/alertmanager.yml", SLICES),
+    out_dir(
+        "slo/testdata/timeslices/shop-availability-minutes.test.yml",
+        SLICES,
+    ),
+    out_dir("slo/testdata/timeslices/shop-checkout.test.yml", SLICES),
+    out_dir(
+        "slo/testdata/timeslices/shop-p90-under-300ms.test.yml",
+        SLICES,
+    ),
+    out_dir("slo/testdata/timeslices/shop-search.test.yml", SLICES),
+    out_dir("slo/testdata/timeslices/shop.prometheusrule.yaml", SLICES),
+    out_dir("slo/testdata/timeslices/shop.rules.yml", SLICES),
     // The Grafana dashboard, as a file and as the ConfigMap k8s/ deploys.
     stdout("dashboards/target-app.json", &["dashboard", SPEC]),
     stdout(
@@ -212,6 +241,10 @@ const GOLDENS: &[Golden] = &[
     stdout(
         "slo/testdata/import/openslo.native.yaml",
         &["import", "slo/testdata/import/openslo.yaml"],
+    ),
+    stdout(
+        "slo/testdata/import/openslo-timeslices.native.yaml",
+        &["import", "slo/testdata/import/openslo-timeslices.yaml"],
     ),
     // The JSON Schemas of the input formats.
     stdout("slo/spec.schema.json", &["schema"]),

@@ -12,7 +12,7 @@ use std::path::Path;
 #[test]
 fn imports_keep_their_meaning() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/import");
-    for name in ["sloth", "sloth-k8s", "openslo"] {
+    for name in ["sloth", "sloth-k8s", "openslo", "openslo-timeslices"] {
         let input = dir.join(format!("{name}.yaml"));
         let golden = dir.join(format!("{name}.native.yaml"));
         let (code, stdout, stderr) = slo(&["import", input.to_str().unwrap()]);
@@ -61,7 +61,15 @@ fn unsupported_and_malformed_imports_are_refused() {
         ("sloth k8s wrong kind", "apiVersion: sloth.slok.dev/v1\nkind: ServiceLevel\nspec:\n  service: s\n  slos: []\n".into(), "PrometheusServiceLevel"),
         ("sloth missing service", "version: prometheus/v1\nslos: []\n".into(), "missing field"),
         ("openslo threshold", format!("{OPENSLO_SLO}  indicator:\n    spec:\n      thresholdMetric:\n        metricSource: {{type: Prometheus, spec: {{query: x}}}}\n{objectives}"), "thresholdMetric is not supported"),
-        ("openslo timeslices", format!("{OPENSLO_SLO}  budgetingMethod: Timeslices\n{ratio}{objectives}"), "budgetingMethod Timeslices"),
+        ("openslo timeslices without a window", format!("{OPENSLO_SLO}  budgetingMethod: Timeslices\n{ratio}{objectives}"), "budgetingMethod Timeslices needs a timeSliceWindow"),
+        ("openslo timeslices without a target", format!("{OPENSLO_SLO}  budgetingMethod: Timeslices\n{ratio}  objectives:\n    - target: 0.99\n      timeSliceWindow: 1m\n"), "needs a timeSliceTarget"),
+        ("openslo ratio timeslices with a target", format!("{OPENSLO_SLO}  budgetingMethod: RatioTimeslices\n{ratio}  objectives:\n    - target: 0.99\n      timeSliceWindow: 1m\n      timeSliceTarget: 0.9\n"), "timeSliceTarget is for budgetingMethod Timeslices"),
+        ("openslo occurrences with slices", format!("{OPENSLO_SLO}{ratio}  objectives:\n    - target: 0.99\n      timeSliceWindow: 1m\n"), "need budgetingMethod: Timeslices"),
+        ("openslo other budgeting", format!("{OPENSLO_SLO}  budgetingMethod: Calendar\n{ratio}{objectives}"), "budgetingMethod Calendar is not supported"),
+        ("openslo bad slice window", format!("{OPENSLO_SLO}  budgetingMethod: RatioTimeslices\n{ratio}  objectives:\n    - target: 0.99\n      timeSliceWindow: soon\n"), "timeSliceWindow \"soon\""),
+        ("openslo slice too long", format!("{OPENSLO_SLO}  budgetingMethod: Timeslices\n{ratio}  objectives:\n    - target: 0.99\n      timeSliceTarget: 0.9\n      timeSliceWindow: 10m\n"), "longer than the shortest alert window of its 30d period (5m)"),
+        ("openslo slice too short", format!("{OPENSLO_SLO}  budgetingMethod: Timeslices\n{ratio}  objectives:\n    - target: 0.99\n      timeSliceTarget: 0.9\n      timeSliceWindow: 2\n"), "at least 5s"),
+        ("openslo slice target above 1", format!("{OPENSLO_SLO}  budgetingMethod: Timeslices\n{ratio}  objectives:\n    - target: 0.99\n      timeSliceTarget: 95\n      timeSliceWindow: 1m\n"), "at most 1, got 95"),
         ("openslo calendar", format!("{OPENSLO_SLO}  timeWindow:\n    - duration: 1M\n      isRolling: false\n{ratio}{objectives}"), "calendar"),
         ("openslo datadog", format!("{OPENSLO_SLO}  indicator:\n    spec:\n      ratioMetric:\n        good: {{metricSource: {{type: Datadog, spec: {{query: g}}}}}}\n        total: {{metricSource: {{type: Datadog, spec: {{query: t}}}}}}\n{objectives}"), "only Prometheus"),
         ("openslo not a selector", format!("{OPENSLO_SLO}  indicator:\n    spec:\n      ratioMetric:\n        good: {{metricSource: {{type: Prometheus, spec: {{query: 'sum(rate(g[5m]))'}}}}}}\n        total: {{metricSource: {{type: Prometheus, spec: {{query: t}}}}}}\n{objectives}"), "counter selector"),

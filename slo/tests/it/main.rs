@@ -25,4 +25,6 @@ mod manual;
 mod mutate;
 mod pipe;
 mod shape_live;
+mod timeslices;
+mod timeslices_live;
 mod util;

@@ -142,11 +142,13 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
         root.join("alerts/target-app.slo.yaml"),
         // Another metric shape: its dashboard reads the SLIs' own selectors.
         root.join("examples/slo/flask-app.slo.yaml"),
+        root.join("slo/testdata/timeslices/shop.slo.yaml"),
     ];
     for name in [
         "sloth.yaml",
         "sloth-k8s.yaml",
         "openslo.yaml",
+        "openslo-timeslices.yaml",
         "sloth.native.yaml",
     ] {
         paths.push(root.join("slo/testdata/import").join(name));
