@@ -29,10 +29,11 @@ fn promtool(args: &[&str], dir: &Path) -> (bool, String) {
     )
 }
 
-const TESTS: [&str; 3] = [
+const TESTS: [&str; 4] = [
     "shop-availability-minutes.test.yml",
     "shop-checkout.test.yml",
     "shop-p90-under-300ms.test.yml",
+    "shop-search.test.yml",
 ];
 
 #[test]
@@ -55,15 +56,15 @@ fn time_slice_rules_and_their_tests_pass_promtool() {
     args.extend(TESTS);
     let (ok, out) = promtool(&args, &dir());
     assert!(ok, "{out}");
-    assert_eq!(out.matches("SUCCESS").count(), 3, "{out}");
-    // The events SLO has rules but no generated tests.
+    assert_eq!(out.matches("SUCCESS").count(), 4, "{out}");
+    // The events SLO's tests too (its selectors solved inside its queries).
     let names: Vec<String> = std::fs::read_dir(dir())
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".test.yml"))
         .collect();
-    assert_eq!(names.len(), 3, "{names:?}");
+    assert_eq!(names.len(), 4, "{names:?}");
 }
 
 /// The test file `file` with only its test groups whose name holds
@@ -163,7 +164,7 @@ const MUTANTS: &[Mutant] = &[
     },
     Mutant {
         what: "no short window: the alert outlives the bad slices",
-        from: "\n      and\n      slo:sli_error:ratio_rate70s{slo=\"availability-minutes\", slo_service=\"shop\"} / 0.01 > 14.4",
+        from: "\n      and\n      slo:sli_error:ratio_rate1m10s{slo=\"availability-minutes\", slo_service=\"shop\"} / 0.01 > 14.4",
         to: "",
         file: AVAILABILITY,
         scenario: PAGE,
@@ -245,9 +246,9 @@ fn bad_time_slices_are_refused_at_their_place() {
         ),
         (
             "    period: 7d\n    timeslices: {slice: 2m}\n",
-            "shortest alert window of its 7d period (70s)",
+            "shortest alert window of its 7d period (1m10s)",
             ":7:25:",
-            "at most 70s",
+            "at most 1m10s",
         ),
         (
             "    timeslices: {slice: 1m, target: 1.5}\n",
