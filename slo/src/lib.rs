@@ -8,7 +8,8 @@
 //! generates (`30d`, `1h30m`); [`windows`] scales the SRE Workbook's multi-window
 //! burn-rate alerts to the SLO's period; [`promql`] builds exact SLI queries
 //! (ratios of increases) and checks every one with promql-parser; [`budget`]
-//! does the arithmetic (no traffic is "no traffic", never NaN).
+//! does the arithmetic (no traffic is "no traffic", never NaN); [`calendar`]
+//! places calendar-aligned periods (month, week, quarter) in a time zone.
 //!
 //! Generators, each returning typed values: [`rules`] (recording and alert
 //! rules), [`lint`] (warnings about alerts that cannot work as meant),
@@ -33,6 +34,7 @@
 pub mod alertmanager;
 pub mod answer;
 pub mod budget;
+pub mod calendar;
 pub mod cli;
 pub mod client;
 pub mod compare;
