@@ -93,6 +93,7 @@ mod tests {
             description: None,
             objective,
             period: Duration::from_secs(30 * 86_400),
+            calendar: None,
             sli: Sli::Availability {
                 selector: String::new(),
             },

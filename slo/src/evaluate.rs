@@ -398,6 +398,7 @@ mod tests {
             description: None,
             objective: 0.99,
             period: Duration::from_secs(30 * 86_400),
+            calendar: None,
             client: crate::model::ClientSli::Availability {
                 selector: String::new(),
             },

@@ -9,7 +9,8 @@ use std::path::Path;
 use common::diagnostic::Diagnostic;
 use common::input::InputError;
 
-use crate::import::native::{AlertSpecFile, SliSpec, SpecFile};
+use crate::calendar::{Calendar, Unit};
+use crate::import::native::{AlertSpecFile, CalendarUnitSpec, PeriodSpec, SliSpec, SpecFile};
 use crate::model::{AlertSpec, Alerting, ClientSli, Service, Sli, Slo};
 use crate::promql;
 
@@ -418,6 +419,52 @@ fn client_sli(
     Ok(c)
 }
 
+/// The period's length (for a calendar period, its unit's nominal length)
+/// and its calendar, if it is one.
+fn period(
+    ctx: &Ctx,
+    line: u64,
+    name: &str,
+    spec: &PeriodSpec,
+) -> Result<(std::time::Duration, Option<Calendar>), SpecError> {
+    match spec {
+        PeriodSpec::Rolling(d) => {
+            let (lo, hi) = ranges::PERIOD;
+            if !(lo..=hi).contains(d) {
+                return Err(ctx.value_at(
+                    line,
+                    &["period", "duration"],
+                    format!(
+                        "period must be between 1h and 366d, got {} (slo {name:?})",
+                        crate::duration::format(*d),
+                    ),
+                    "e.g. period: 30d",
+                ));
+            }
+            Ok((*d, None))
+        }
+        PeriodSpec::Calendar(c) => {
+            let unit = match c.calendar {
+                CalendarUnitSpec::Week => Unit::Week,
+                CalendarUnitSpec::Month => Unit::Month,
+                CalendarUnitSpec::Quarter => Unit::Quarter,
+            };
+            let calendar = Calendar::new(unit, &c.timezone).ok_or_else(|| {
+                ctx.value_at(
+                    line,
+                    &["timezone", "timeZone"],
+                    format!(
+                        "unknown time zone {:?} (slo {name:?})",
+                        c.timezone
+                    ),
+                    "write an IANA time zone name such as Europe/Berlin, America/New_York or UTC (the names under /usr/share/zoneinfo)",
+                )
+            })?;
+            Ok((unit.nominal(), Some(calendar)))
+        }
+    }
+}
+
 fn validate(file: SpecFile, ctx: &Ctx) -> Result<Service, SpecError> {
     if file.version != "slo/v1" {
         return Err(ctx.near(
@@ -538,19 +585,7 @@ fn validate(file: SpecFile, ctx: &Ctx) -> Result<Service, SpecError> {
                 "objectives are percentages such as 99.9",
             ));
         }
-        let (lo, hi) = ranges::PERIOD;
-        if !(lo..=hi).contains(&s.period) {
-            return Err(ctx.value_at(
-                line,
-                &["period", "duration"],
-                format!(
-                    "period must be between 1h and 366d, got {} (slo {:?})",
-                    crate::duration::format(s.period),
-                    s.name
-                ),
-                "e.g. period: 30d",
-            ));
-        }
+        let (period, calendar) = period(ctx, line, &s.name, &s.period)?;
         let (lo, hi) = ranges::MIN_EVENTS;
         if let Some(m) = s.min_events
             && !(m >= lo && m <= hi)
@@ -580,7 +615,8 @@ fn validate(file: SpecFile, ctx: &Ctx) -> Result<Service, SpecError> {
             name: s.name.clone(),
             description: s.description.clone(),
             objective: s.objective / 100.0,
-            period: s.period,
+            period,
+            calendar,
             sli,
             client,
             min_events: s.min_events.unwrap_or(0.0),

@@ -173,6 +173,10 @@ const GOLDENS: &[Golden] = &[
         "slo/testdata/import/openslo.native.yaml",
         &["import", "slo/testdata/import/openslo.yaml"],
     ),
+    stdout(
+        "slo/testdata/import/openslo-calendar.native.yaml",
+        &["import", "slo/testdata/import/openslo-calendar.yaml"],
+    ),
     // The JSON Schemas of the input formats.
     stdout("slo/spec.schema.json", &["schema"]),
     Golden {
