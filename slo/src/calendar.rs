@@ -155,6 +155,368 @@ pub fn starts_period(unit: Unit, d: Date) -> bool {
     unit.first_day(d) == d
 }
 
+/// A zone's local time as PromQL (which has no time zones) sees it: a
+/// fixed offset, or a standard offset and a yearly daylight saving rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalRule {
+    /// Seconds east of UTC, all year.
+    Fixed(i32),
+    /// Daylight saving time: `delta` seconds more than `standard` from
+    /// `start` to `end`, both written in standard local time.
+    Dst {
+        standard: i32,
+        delta: i32,
+        start: Change,
+        end: Change,
+    },
+}
+
+/// A yearly change of offset, in standard local time: the `nth` (`None`:
+/// the last) `weekday` (0 is Sunday, as PromQL's `day_of_week()`) of
+/// `month`, at `minute` of that day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub month: i8,
+    pub weekday: i8,
+    pub nth: Option<i8>,
+    pub minute: i32,
+}
+
+/// The years a derived [`LocalRule`] is checked against the zone's own
+/// transitions in.
+const RULE_YEARS: (i16, i16) = (2026, 2045);
+
+/// Why rules cannot place a zone's periods.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "time zone {zone} changes its offset other than once a year each way on a fixed weekday ({years}), which the generated rules cannot follow"
+)]
+pub struct NoYearlyRule {
+    pub zone: String,
+    pub years: String,
+}
+
+fn change_at(t: Timestamp, standard: i32) -> Option<(Date, i32)> {
+    let off = jiff::tz::Offset::from_seconds(standard).ok()?;
+    let dt = t.to_zoned(TimeZone::fixed(off)).datetime();
+    (dt.second() == 0 && dt.subsec_nanosecond() == 0).then(|| {
+        (
+            dt.date(),
+            i32::from(dt.hour()) * 60 + i32::from(dt.minute()),
+        )
+    })
+}
+
+impl Change {
+    /// The day of `year` this change falls on.
+    fn day(self, year: i16) -> Option<Date> {
+        let first = Date::new(year, self.month, 1).ok()?;
+        let w = |d: Date| d.weekday().to_sunday_zero_offset();
+        match self.nth {
+            Some(n) => {
+                let skip = (self.weekday - w(first)).rem_euclid(7) + 7 * (n - 1);
+                first.checked_add(i64::from(skip).days()).ok()
+            }
+            None => {
+                let last = first.last_of_month();
+                let back = (w(last) - self.weekday).rem_euclid(7);
+                last.checked_sub(i64::from(back).days()).ok()
+            }
+        }
+    }
+
+    /// The change that falls on `d` at `minute`: `last` or `nth` weekday.
+    fn on(d: Date, minute: i32, last: bool) -> Change {
+        Change {
+            month: d.month(),
+            weekday: d.weekday().to_sunday_zero_offset(),
+            nth: (!last).then_some((d.day() - 1) / 7 + 1),
+            minute,
+        }
+    }
+}
+
+impl Calendar {
+    /// The zone's offsets as a yearly rule, derived from its transitions
+    /// and checked against every one of them in 2026-2045.
+    pub fn local_rule(&self) -> Result<LocalRule, NoYearlyRule> {
+        let err = || NoYearlyRule {
+            zone: self.zone.clone(),
+            years: format!("checked in {}-{}", RULE_YEARS.0, RULE_YEARS.1),
+        };
+        let from = Date::new(RULE_YEARS.0, 1, 1)
+            .and_then(|d| d.to_zoned(TimeZone::UTC))
+            .map_err(|_| err())?
+            .timestamp();
+        let to = Date::new(RULE_YEARS.1 + 1, 1, 1)
+            .and_then(|d| d.to_zoned(TimeZone::UTC))
+            .map_err(|_| err())?
+            .timestamp();
+        let actual: Vec<(Timestamp, i32)> = self
+            .tz
+            .following(from)
+            .take_while(|t| t.timestamp() < to)
+            .map(|t| (t.timestamp(), t.offset().seconds()))
+            .collect();
+        let before = self.tz.to_offset(from).seconds();
+        if actual.is_empty() {
+            return Ok(LocalRule::Fixed(before));
+        }
+        let offsets: Vec<i32> = std::iter::once(before)
+            .chain(actual.iter().map(|a| a.1))
+            .collect();
+        let standard = offsets.iter().copied().min().ok_or_else(err)?;
+        let summer = offsets.iter().copied().max().ok_or_else(err)?;
+        if offsets.iter().any(|o| *o != standard && *o != summer) {
+            return Err(err());
+        }
+        let first_of = |to_summer: bool| {
+            actual
+                .iter()
+                .find(|a| (a.1 == summer) == to_summer)
+                .and_then(|a| change_at(a.0, standard))
+        };
+        let (start_day, start_minute) = first_of(true).ok_or_else(err)?;
+        let (end_day, end_minute) = first_of(false).ok_or_else(err)?;
+        let last_week = |d: Date| d.day() + 7 > d.days_in_month();
+        let candidates = |d: Date, m: i32| {
+            let mut c = vec![Change::on(d, m, false)];
+            if last_week(d) {
+                c.insert(0, Change::on(d, m, true));
+            }
+            c
+        };
+        for start in candidates(start_day, start_minute) {
+            for end in candidates(end_day, end_minute) {
+                let rule = LocalRule::Dst {
+                    standard,
+                    delta: summer - standard,
+                    start,
+                    end,
+                };
+                if rule_transitions(start, end, standard, summer)
+                    .is_some_and(|expected| expected == actual)
+                {
+                    return Ok(rule);
+                }
+            }
+        }
+        Err(err())
+    }
+}
+
+/// The transitions a yearly rule makes in [`RULE_YEARS`], in order.
+fn rule_transitions(
+    start: Change,
+    end: Change,
+    standard: i32,
+    summer: i32,
+) -> Option<Vec<(Timestamp, i32)>> {
+    let off = jiff::tz::Offset::from_seconds(standard).ok()?;
+    let std_tz = TimeZone::fixed(off);
+    let mut out = Vec::new();
+    for year in RULE_YEARS.0..=RULE_YEARS.1 {
+        for (c, to) in [(start, summer), (end, standard)] {
+            let d = c.day(year)?;
+            let dt = d.to_datetime(jiff::civil::Time::midnight());
+            let t = std_tz.to_timestamp(dt).ok()?;
+            out.push((t.checked_add(i64::from(c.minute).minutes()).ok()?, to));
+        }
+    }
+    out.sort();
+    Some(out)
+}
+
+/// The offsets at month starts: for a zone with daylight saving time,
+/// which local months (bit `m - 1` for month `m`) start in daylight saving
+/// time, checked at every month start of 2026-2045 from `margin` before to
+/// `margin` after it. Months and quarters start only there, so this is all
+/// their rules need (and far less PromQL than the yearly rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MonthStarts {
+    pub standard: i32,
+    pub delta: i32,
+    pub summer_months: u16,
+}
+
+impl Calendar {
+    /// The zone's offsets at month starts, if they follow the months.
+    pub fn month_starts(&self, margin: Duration) -> Result<MonthStarts, NoYearlyRule> {
+        let err = || NoYearlyRule {
+            zone: self.zone.clone(),
+            years: format!("at month starts in {}-{}", RULE_YEARS.0, RULE_YEARS.1),
+        };
+        let (standard, delta) = match self.local_rule()? {
+            LocalRule::Fixed(o) => (o, 0),
+            LocalRule::Dst {
+                standard, delta, ..
+            } => (standard, delta),
+        };
+        let margin = i64::try_from(margin.as_secs()).map_err(|_| err())?;
+        let mut summer: [Option<bool>; 12] = [None; 12];
+        for year in RULE_YEARS.0..=RULE_YEARS.1 {
+            for month in 1..=12i8 {
+                let start = Date::new(year, month, 1)
+                    .ok()
+                    .and_then(|d| self.midnight(d))
+                    .ok_or_else(err)?;
+                for at in [start - margin.seconds(), start + margin.seconds()] {
+                    let dst = self.tz.to_offset(at).seconds() != standard;
+                    let slot = &mut summer[usize::from(month.unsigned_abs() - 1)];
+                    if slot.is_some_and(|s| s != dst) {
+                        return Err(err());
+                    }
+                    *slot = Some(dst);
+                }
+            }
+        }
+        let summer_months = summer
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| **s == Some(true))
+            .fold(0u16, |m, (i, _)| m | (1 << i));
+        Ok(MonthStarts {
+            standard,
+            delta,
+            summer_months,
+        })
+    }
+}
+
+/// `vector(time() + offset - shift)` in short form.
+fn shifted(offset: i32, shift: u32) -> String {
+    let o = i64::from(offset) - i64::from(shift);
+    match o.cmp(&0) {
+        std::cmp::Ordering::Less => format!("vector(time() - {})", -o),
+        std::cmp::Ordering::Equal => "vector(time())".to_owned(),
+        std::cmp::Ordering::Greater => format!("vector(time() + {o})"),
+    }
+}
+
+/// PromQL for the local time (as seconds, an instant vector without
+/// labels) of `time() - shift` near any month start, from `starts`.
+///
+/// Keyed by the month of standard time plus the daylight saving delta: at
+/// a month start into daylight saving time that is already the new month,
+/// and at one out of it the standard time is.
+fn month_local(starts: MonthStarts, shift: u32) -> String {
+    let s = shifted(starts.standard, shift);
+    if starts.delta == 0 || starts.summer_months == 0 {
+        return s;
+    }
+    let ahead = shifted(starts.standard + starts.delta, shift);
+    let m = format!("month({ahead})");
+    let range = |(a, b): (u16, u16)| {
+        if a == b {
+            format!("({m} == bool {a})")
+        } else {
+            format!("({m} >= bool {a}) * ({m} <= bool {b})")
+        }
+    };
+    let summer = match (
+        run(starts.summer_months),
+        run(!starts.summer_months & 0xfff),
+    ) {
+        (Some(r), _) => range(r),
+        (None, Some(r)) => format!("(1 - {})", range(r)),
+        (None, None) => (1..=12u16)
+            .filter(|i| starts.summer_months & (1 << (i - 1)) != 0)
+            .map(|i| format!("({m} == bool {i})"))
+            .collect::<Vec<_>>()
+            .join(" + "),
+    };
+    format!("({s} + {} * ({summer}))", starts.delta)
+}
+
+/// The months of `set` (bit `m - 1` for month `m`) as one run `(first,
+/// last)`, if they are one.
+fn run(set: u16) -> Option<(u16, u16)> {
+    if set == 0 {
+        return None;
+    }
+    let first = set.trailing_zeros() as u16;
+    let len = (set >> first).trailing_ones() as u16;
+    (set >> (first + len) == 0).then_some((first + 1, first + len))
+}
+
+/// PromQL for the local time of `time() - shift` all year, from a yearly rule.
+fn rule_local(rule: LocalRule, shift: u32) -> String {
+    match rule {
+        LocalRule::Fixed(offset) => shifted(offset, shift),
+        LocalRule::Dst {
+            standard,
+            delta,
+            start,
+            end,
+        } => {
+            let s = shifted(standard, shift);
+            let after = |c: Change| {
+                let day = match c.nth {
+                    Some(n) => format!(
+                        "(1 + (({w} + 35 - day_of_week({s}) + day_of_month({s}) - 1) % 7) + {weeks})",
+                        w = c.weekday,
+                        weeks = 7 * i32::from(n - 1),
+                    ),
+                    None => format!(
+                        "(days_in_month({s}) - ((day_of_week({s}) + days_in_month({s}) - day_of_month({s}) + {back}) % 7))",
+                        back = 7 - c.weekday,
+                    ),
+                };
+                format!(
+                    "((month({s}) > bool {m}) + (month({s}) == bool {m}) * (day_of_month({s}) * 1440 + hour({s}) * 60 + minute({s}) >= bool {day} * 1440 + {minute}))",
+                    m = c.month,
+                    minute = c.minute,
+                )
+            };
+            let summer = if start.month < end.month {
+                format!("{} * (1 - {})", after(start), after(end))
+            } else {
+                format!("(1 - (1 - {}) * {})", after(start), after(end))
+            };
+            format!("({s} + {delta} * {summer})")
+        }
+    }
+}
+
+/// What the rules of a calendar period need to know of its zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Local {
+    /// Weeks: the yearly rule.
+    Rule(LocalRule),
+    /// Months and quarters: the offsets at month starts.
+    MonthStarts(MonthStarts),
+}
+
+impl Calendar {
+    /// The zone as the rules of this period need it, for sums in `step`s.
+    pub fn local(&self, step: Duration) -> Result<Local, NoYearlyRule> {
+        match self.unit {
+            Unit::Week => self.local_rule().map(Local::Rule),
+            Unit::Month | Unit::Quarter => {
+                let margin = step + Duration::from_secs(2 * 3_600);
+                self.month_starts(margin).map(Local::MonthStarts)
+            }
+        }
+    }
+}
+
+/// PromQL for the period index modulo 3 of the instant `time() - shift`,
+/// an instant vector without labels: the current period and the two before
+/// it have different values. Consecutive months, weeks and quarters count
+/// up by one, so `(year * 12 + month) % 3` is `month % 3`.
+pub fn period_residue_promql(unit: Unit, local: Local, shift: u32) -> String {
+    let l = match local {
+        Local::Rule(r) => rule_local(r, shift),
+        Local::MonthStarts(m) => month_local(m, shift),
+    };
+    match unit {
+        Unit::Month => format!("month({l}) % 3"),
+        Unit::Quarter => format!("(year({l}) + floor((month({l}) - 1) / 3)) % 3"),
+        // 1969-12-29, a Monday, is 3 days before the epoch.
+        Unit::Week => format!("floor(({l} + 259200) / 604800) % 3"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
