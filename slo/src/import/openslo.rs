@@ -197,14 +197,14 @@ fn period(window: &serde_json::Value, slo: &str) -> Result<PeriodSpec, Refusal> 
             return Err(Refusal::slo(
                 slo,
                 format!(
-                    "calendar.startTime {start:?} is not the start of a {} (periods start at 00:00 {}); write e.g. startTime: {}",
+                    "calendar.startTime {start:?} is not the start of a {} (periods start at 00:00 {}); write e.g. startTime: \"{} 00:00:00\"",
                     unit.as_str(),
                     match unit {
                         Unit::Week => "on a Monday",
                         Unit::Month => "on the 1st",
                         Unit::Quarter => "on January, April, July or October 1st",
                     },
-                    format!("\"{} 00:00:00\"", unit.first_day(at.date())),
+                    unit.first_day(at.date()),
                 ),
             ));
         }
