@@ -715,4 +715,50 @@ mod tests {
         assert!(starts_period(Unit::Week, Date::new(2026, 3, 23).unwrap()));
         assert!(!starts_period(Unit::Week, Date::new(2026, 3, 24).unwrap()));
     }
+
+    #[test]
+    fn yearly_rules_are_derived_from_the_zones_transitions() {
+        let rule = |zone: &str| cal(Unit::Week, zone).local_rule();
+        let change = |month, weekday, nth, minute| Change {
+            month,
+            weekday,
+            nth,
+            minute,
+        };
+        // Last Sunday of March at 02:00 CET to last Sunday of October at 02:00 CET.
+        assert_eq!(
+            rule("Europe/Berlin"),
+            Ok(LocalRule::Dst {
+                standard: 3_600,
+                delta: 3_600,
+                start: change(3, 0, None, 120),
+                end: change(10, 0, None, 120),
+            })
+        );
+        // Second Sunday of March to first Sunday of November, 02:00 and 01:00 EST.
+        assert_eq!(
+            rule("America/New_York"),
+            Ok(LocalRule::Dst {
+                standard: -18_000,
+                delta: 3_600,
+                start: change(3, 0, Some(2), 120),
+                end: change(11, 0, Some(1), 60),
+            })
+        );
+        assert_eq!(rule("UTC"), Ok(LocalRule::Fixed(0)));
+        assert_eq!(rule("Asia/Kolkata"), Ok(LocalRule::Fixed(19_800)));
+        // Months and quarters: which months start in summer time.
+        let margin = Duration::from_secs(3 * 3_600);
+        let m = cal(Unit::Month, "Europe/Berlin")
+            .month_starts(margin)
+            .unwrap();
+        assert_eq!(m.summer_months, 0b0011_1111_1000);
+        // Sydney leaves summer time on the first Sunday of April at 03:00,
+        // which can be 3 hours after April starts: too close to tell.
+        assert!(
+            cal(Unit::Month, "Australia/Sydney")
+                .month_starts(margin)
+                .is_err()
+        );
+    }
 }
