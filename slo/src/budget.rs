@@ -88,6 +88,61 @@ pub fn time_to_exhaustion(slo: &Slo, remaining_ratio: f64, burn_rate: f64) -> Op
     secs.is_finite().then(|| Duration::from_secs_f64(secs))
 }
 
+/// Where a calendar period's budget is headed: the period's traffic so far
+/// goes on at its average rate to the period's end, and errors at the
+/// current burn rate. The budget of a calendar period is a share of the
+/// whole period's events, so it grows with the traffic still to come.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Projection {
+    /// Errors over allowed errors at the period's end (above 1: overspent).
+    pub end_consumed_ratio: f64,
+    /// The budget still holds at the period's end.
+    pub lasts: bool,
+    /// From now until the budget is gone, when that happens before the
+    /// period ends (zero when it is gone already).
+    pub exhausted_in: Option<Duration>,
+}
+
+/// The projection of `period`'s events (counted over `elapsed`, with
+/// `left` to go) at `burn_rate`; `None` without traffic or elapsed time.
+pub fn project(
+    slo: &Slo,
+    period: Events,
+    elapsed: Duration,
+    left: Duration,
+    burn_rate: f64,
+) -> Option<Projection> {
+    let (total, secs) = (period.total, elapsed.as_secs_f64());
+    if !(total.is_finite() && period.errors.is_finite() && burn_rate.is_finite())
+        || total <= 0.0
+        || secs <= 0.0
+        || burn_rate < 0.0
+    {
+        return None;
+    }
+    let b = slo.budget();
+    let consumed = period.errors.clamp(0.0, total);
+    let rate = total / secs;
+    let future = rate * left.as_secs_f64();
+    let end_consumed_ratio = (consumed + burn_rate * b * future) / (b * (total + future));
+    // Budget left now; each second adds `rate * b` allowed errors and spends
+    // `rate * b * burn_rate`.
+    let margin = b * total - consumed;
+    let exhausted_in = if margin <= 0.0 {
+        Some(Duration::ZERO)
+    } else if burn_rate > 1.0 {
+        let t = margin / (rate * b * (burn_rate - 1.0));
+        (t < left.as_secs_f64()).then(|| Duration::from_secs_f64(t))
+    } else {
+        None
+    };
+    Some(Projection {
+        end_consumed_ratio,
+        lasts: end_consumed_ratio <= 1.0,
+        exhausted_in,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +154,7 @@ mod tests {
             description: None,
             objective,
             period: Duration::from_secs(30 * 86_400),
+            calendar: None,
             sli: Sli::Availability {
                 selector: String::new(),
             },
@@ -163,6 +219,49 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn a_calendar_budget_grows_with_the_traffic_to_come() {
+        let s = slo(0.99);
+        let day = Duration::from_secs(86_400);
+        // 10 days in, 100k events, 500 errors: half of the budget so far.
+        let e = Events {
+            total: 100_000.0,
+            errors: 500.0,
+        };
+        // At burn 1 the rest of the month spends exactly its own share.
+        let p = project(&s, e, day * 10, day * 20, 1.0).unwrap();
+        // (500 + 1 * 0.01 * 200k) / (0.01 * 300k) = 2500 / 3000.
+        assert!((p.end_consumed_ratio - 2_500.0 / 3_000.0).abs() < 1e-12);
+        assert!(p.lasts);
+        assert_eq!(p.exhausted_in, None);
+        // At burn 3: 500 more allowed now, 10k events a day, 200 more
+        // errors than allowed a day: gone in 2.5 days.
+        let p = project(&s, e, day * 10, day * 20, 3.0).unwrap();
+        assert_eq!(p.exhausted_in, Some(day * 5 / 2));
+        assert!(!p.lasts);
+        assert!((p.end_consumed_ratio - 6_500.0 / 3_000.0).abs() < 1e-12);
+        // Still burning at 3, but with a day left: it lasts.
+        let p = project(&s, e, day * 29, day, 3.0).unwrap();
+        assert_eq!(p.exhausted_in, None);
+        assert!(p.lasts, "{p:?}");
+        // Overspent now: gone already, yet a quiet rest of the period recovers it.
+        let over = Events {
+            total: 100_000.0,
+            errors: 1_500.0,
+        };
+        let p = project(&s, over, day * 10, day * 20, 0.0).unwrap();
+        assert_eq!(p.exhausted_in, Some(Duration::ZERO));
+        assert!(p.lasts);
+        // No traffic, no elapsed time or nonsense: no projection.
+        let none = Events {
+            total: 0.0,
+            errors: 0.0,
+        };
+        assert_eq!(project(&s, none, day, day, 1.0), None);
+        assert_eq!(project(&s, e, Duration::ZERO, day, 1.0), None);
+        assert_eq!(project(&s, e, day, day, f64::NAN), None);
     }
 
     #[test]

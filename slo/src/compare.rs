@@ -282,6 +282,7 @@ mod tests {
             description: None,
             objective: 0.99,
             period: Duration::from_secs(30 * 86_400),
+            calendar: None,
             client: crate::client::derive(&sli, ""),
             sli,
             min_events: 10.0,

@@ -227,11 +227,56 @@ pub struct SloReport {
     pub budget_remaining_errors: Option<f64>,
     pub windows: Vec<WindowReport>,
     pub alerts: Vec<AlertState>,
-    /// At the 1h burn rate; `None` when the budget is not being spent.
+    /// At the 1h burn rate; `None` when the budget is not being spent (for
+    /// a calendar period: when it lasts to the period's end).
     pub exhaustion_seconds: Option<f64>,
+    /// For a calendar period: where in the period the report stands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<CalendarReport>,
     /// Every distinct answer that could not be trusted, naming its query and
     /// what came back; empty when every number above is sound.
     pub inconclusive: Vec<String>,
+}
+
+/// Where a calendar SLO's current period stands.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CalendarReport {
+    /// `week`, `month` or `quarter`.
+    pub calendar: &'static str,
+    pub timezone: String,
+    /// The period's start and end, RFC 3339 with the zone's offset.
+    pub start: String,
+    pub end: String,
+    pub elapsed_seconds: f64,
+    pub left_seconds: f64,
+    /// At the 1h burn rate and the period's average traffic so far: whether
+    /// the budget lasts to the period's end, and how much of it is spent
+    /// then (above 1: overspent); `None` without the numbers.
+    pub budget_lasts: Option<bool>,
+    pub projected_consumed_ratio: Option<f64>,
+}
+
+/// The range the period's SLI and budget are read over at `at` (Unix
+/// seconds): the SLO's period, or for a calendar period the time since the
+/// current period's start (at least a second), with the period's bounds.
+pub fn period_range(
+    slo: &Slo,
+    at: i64,
+) -> Result<(Duration, Option<crate::calendar::Bounds>), String> {
+    let Some(c) = &slo.calendar else {
+        return Ok((slo.period, None));
+    };
+    let now = jiff::Timestamp::from_second(at).map_err(|e| format!("time {at}: {e}"))?;
+    let b = c.bounds(now).map_err(|e| e.to_string())?;
+    let elapsed = Duration::from_secs(b.elapsed(now).as_secs().max(1));
+    Ok((elapsed, Some(b)))
+}
+
+/// A period's bound as RFC 3339 in the calendar's zone.
+fn local(c: &crate::calendar::Calendar, t: jiff::Timestamp) -> String {
+    t.to_zoned(c.tz.clone())
+        .strftime("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
 }
 
 /// Builds the report of one SLO at time `at` (now when `None`).
@@ -245,9 +290,21 @@ pub async fn report(prom: &Prom, slo: &Slo, at: Option<i64>) -> Result<SloReport
             inconclusive.push(m.to_owned());
         }
     };
-    let period = events(prom, slo, slo.period, at).await?;
+    let (range, bounds) = match at.map(|at| period_range(slo, at)) {
+        Some(Ok(r)) => (r.0, r.1.map(Ok)),
+        Some(Err(e)) => (slo.period, Some(Err(e))),
+        None => (slo.period, None),
+    };
+    let period = match &bounds {
+        Some(Err(e)) => Reading::Inconclusive(format!(
+            "the calendar period of slo {:?} could not be placed: {e}",
+            slo.name
+        )),
+        _ => events(prom, slo, range, at).await?,
+    };
+    let bounds = bounds.and_then(Result::ok);
     note(&period);
-    let period_report = window_report(slo.period, slo, &period);
+    let period_report = window_report(range, slo, &period);
     let b = period.events().and_then(|p| budget::budget(slo, p));
     let mut windows = Vec::new();
     for secs in REPORT_WINDOWS {
@@ -290,7 +347,15 @@ pub async fn report(prom: &Prom, slo: &Slo, at: Option<i64>) -> Result<SloReport
         .iter()
         .find(|w| w.window == "1h")
         .and_then(|w| w.burn_rate);
+    let now = at.and_then(|t| jiff::Timestamp::from_second(t).ok());
+    let projection = match (&bounds, now, period.events(), hour_burn) {
+        (Some(bo), Some(now), Some(e), Some(burn)) => {
+            budget::project(slo, e, bo.elapsed(now), bo.left(now), burn)
+        }
+        _ => None,
+    };
     let exhaustion = match (b, hour_burn) {
+        _ if bounds.is_some() => projection.and_then(|p| p.exhausted_in),
         (Some(b), Some(burn)) => budget::time_to_exhaustion(slo, b.remaining_ratio, burn),
         _ => None,
     };
@@ -305,6 +370,19 @@ pub async fn report(prom: &Prom, slo: &Slo, at: Option<i64>) -> Result<SloReport
             bad_slices: period.events().map(|e| e.errors),
         }
     });
+    let calendar = match (&slo.calendar, &bounds, now) {
+        (Some(c), Some(bo), Some(now)) => Some(CalendarReport {
+            calendar: c.unit.as_str(),
+            timezone: c.zone.clone(),
+            start: local(c, bo.start),
+            end: local(c, bo.end),
+            elapsed_seconds: bo.elapsed(now).as_secs_f64(),
+            left_seconds: bo.left(now).as_secs_f64(),
+            budget_lasts: projection.map(|p| p.lasts),
+            projected_consumed_ratio: projection.map(|p| p.end_consumed_ratio),
+        }),
+        _ => None,
+    };
     Ok(SloReport {
         name: slo.name.clone(),
         objective: slo.objective,
@@ -320,6 +398,7 @@ pub async fn report(prom: &Prom, slo: &Slo, at: Option<i64>) -> Result<SloReport
         windows,
         alerts,
         exhaustion_seconds: exhaustion.map(|d| d.as_secs_f64()),
+        calendar,
         inconclusive,
     })
 }
@@ -476,6 +555,7 @@ mod tests {
             description: None,
             objective: 0.99,
             period: Duration::from_secs(30 * 86_400),
+            calendar: None,
             client: crate::model::ClientSli::Availability {
                 selector: String::new(),
             },

@@ -10,7 +10,8 @@
 //! (ratios of increases) and checks every one with promql-parser;
 //! [`timeslices`] judges time slices (the share of good slices as the SLI);
 //! [`budget`] does the arithmetic (no traffic is "no traffic", never NaN);
-//! [`unit`](mod@unit) reads a metric's unit off its name.
+//! [`unit`](mod@unit) reads a metric's unit off its name; [`calendar`]
+//! places calendar-aligned periods (month, week, quarter) in a time zone.
 //!
 //! Generators, each returning typed values: [`rules`] (recording and alert
 //! rules), [`lint`] (warnings about alerts that cannot work as meant),
@@ -36,6 +37,7 @@
 pub mod alertmanager;
 pub mod answer;
 pub mod budget;
+pub mod calendar;
 pub mod cli;
 pub mod client;
 pub mod compare;

@@ -18,7 +18,13 @@ pub struct Slo {
     pub description: Option<String>,
     /// Target as a fraction (0.999 for 99.9%).
     pub objective: f64,
+    /// The period's length; for a calendar period its nominal length
+    /// (30d a month, 7d a week, 91d a quarter), which the alert windows
+    /// and rule intervals are scaled to.
     pub period: Duration,
+    /// Set for a calendar period: the SLI and budget count from the
+    /// current month's, week's or quarter's start in its zone.
+    pub calendar: Option<crate::calendar::Calendar>,
     pub sli: Sli,
     /// The same SLI as the load generator measured it (`slo gate
     /// --compare-client`): written in the spec, or derived from `sli`.

@@ -323,6 +323,7 @@ mod tests {
             description: None,
             objective: 0.999,
             period: Duration::from_secs(30 * 86_400),
+            calendar: None,
             client: crate::model::ClientSli::Availability {
                 selector: String::new(),
             },

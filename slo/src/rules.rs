@@ -101,6 +101,12 @@ pub enum RulesError {
         first: String,
         second: String,
     },
+    /// A calendar period whose zone the rules cannot follow.
+    #[error("slo {slo:?}: {source}")]
+    Calendar {
+        slo: String,
+        source: crate::calendar::NoYearlyRule,
+    },
     #[error("slo {slo:?}: generated PromQL does not parse: {expr}: {message}")]
     Query {
         slo: String,
@@ -255,6 +261,81 @@ fn window_rules(slo: &Slo, w: Duration, sel: &str, labels: &BTreeMap<String, Str
             labels,
         ),
     ]
+}
+
+/// The step of a calendar period's sums: each step's increase covers the
+/// hour before it, and steps are aligned to whole hours (so to every local
+/// midnight in a zone whose offsets are whole hours). The current hour is
+/// counted once it is over.
+pub const CALENDAR_STEP: Duration = Duration::from_secs(3_600);
+
+/// How far back a calendar period's sums look: more than the longest
+/// period (plus an hour of daylight saving and a step), less than the two
+/// shortest before it, so only the current period's steps have its index
+/// modulo 3.
+pub fn calendar_lookback(unit: crate::calendar::Unit) -> Duration {
+    use crate::calendar::Unit;
+    let days = match unit {
+        Unit::Week => 8,
+        Unit::Month => 32,
+        Unit::Quarter => 93,
+    };
+    Duration::from_secs(days * 86_400)
+}
+
+/// The period recordings of a calendar SLO, under the names of its nominal
+/// period so that everything reading them works unchanged: the events of
+/// the current month, week or quarter so far, which start again from zero
+/// at each boundary. Each is a subquery summing the increase over every
+/// hour of the lookback, grouped by the step's period index modulo
+/// 3 (computed in the zone's local time, at one second into the step's
+/// interval), of which the group of the evaluation time's own index is
+/// kept. See slo/README.md, "Calendar periods".
+fn calendar_window_rules(
+    slo: &Slo,
+    c: &crate::calendar::Calendar,
+    sel: &str,
+    labels: &BTreeMap<String, String>,
+) -> Result<Vec<Rule>, RulesError> {
+    let local = c
+        .local(CALENDAR_STEP)
+        .map_err(|source| RulesError::Calendar {
+            slo: slo.name.clone(),
+            source,
+        })?;
+    let step_index = crate::calendar::period_residue_promql(c.unit, local, 1);
+    let now_index = crate::calendar::period_residue_promql(c.unit, local, 0);
+    let q = promql::events(slo, CALENDAR_STEP);
+    let lookback = promql_duration(calendar_lookback(c.unit));
+    let step = promql_duration(CALENDAR_STEP);
+    let sum = |inner: &str| {
+        format!(
+            "sum without (slo_period) (\n  sum_over_time(\n    (\n      ({inner})\n      * on () group_left (slo_period)\n      count_values(\"slo_period\", {step_index})\n    )[{lookback}:{step}]\n  )\n  and on (slo_period)\n  count_values(\"slo_period\", {now_index})\n)"
+        )
+    };
+    let d = promql_duration(slo.period);
+    let errors = sum(&q.errors);
+    Ok(vec![
+        record(
+            &format!("slo:sli_errors:increase{d}"),
+            if matches!(slo.sli, Sli::Availability { .. }) {
+                format!("{errors}\nor vector(0)")
+            } else {
+                errors
+            },
+            labels,
+        ),
+        record(
+            &format!("slo:sli_events:increase{d}"),
+            sum(&q.total),
+            labels,
+        ),
+        record(
+            &format!("slo:sli_error:ratio_rate{d}"),
+            format!("slo:sli_errors:increase{d}{sel}\n/\nslo:sli_events:increase{d}{sel}"),
+            labels,
+        ),
+    ])
 }
 
 /// Builds the rules of one SLO.
@@ -445,7 +526,10 @@ pub fn slo_rules(service: &Service, slo: &Slo) -> Result<SloRules, RulesError> {
             annotations: a.annotations.clone(),
         });
     }
-    let mut period_rules = window_rules(slo, slo.period, &sel, &series_labels);
+    let mut period_rules = match &slo.calendar {
+        Some(c) => calendar_window_rules(slo, c, &sel, &series_labels)?,
+        None => window_rules(slo, slo.period, &sel, &series_labels),
+    };
     period_rules.push(record(
         "slo:error_budget_remaining:ratio",
         format!("1 - slo:sli_error:ratio_rate{period}{sel} / {budget}"),

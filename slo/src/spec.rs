@@ -9,7 +9,10 @@ use std::path::Path;
 use common::diagnostic::Diagnostic;
 use common::input::InputError;
 
-use crate::import::native::{AlertSpecFile, SliSpec, SloSpec, SpecFile};
+use crate::calendar::{Calendar, Unit};
+use crate::import::native::{
+    AlertSpecFile, CalendarUnitSpec, PeriodSpec, SliSpec, SloSpec, SpecFile,
+};
 use crate::model::{AlertSpec, Alerting, ClientSli, Service, Sli, Slo, Timeslices};
 use crate::promql;
 
@@ -367,17 +370,22 @@ fn to_sli(ctx: &Ctx, line: u64, slo_name: &str, sli: &SliSpec) -> Result<Sli, Sp
 
 /// The time slices of an SLO, validated against its period; errors are
 /// located from line `line` (the SLO's).
-fn timeslices(ctx: &Ctx, line: u64, s: &SloSpec) -> Result<Option<Timeslices>, SpecError> {
+fn timeslices(
+    ctx: &Ctx,
+    line: u64,
+    s: &SloSpec,
+    period_len: std::time::Duration,
+) -> Result<Option<Timeslices>, SpecError> {
     let Some(t) = &s.timeslices else {
         return Ok(None);
     };
     let name = &s.name;
     let from = ctx.line_of(line, "timeslices");
-    let shortest = crate::windows::alert_windows(s.period)
+    let shortest = crate::windows::alert_windows(period_len)
         .first()
         .copied()
-        .unwrap_or(s.period);
-    let period = crate::windows::promql_duration(s.period);
+        .unwrap_or(period_len);
+    let period = crate::windows::promql_duration(period_len);
     let slice_at = |message: String, hint: String| {
         ctx.value_at(from, &["slice", "timeSliceWindow"], message, &hint)
     };
@@ -493,6 +501,52 @@ fn client_sli(
         )
     })?;
     Ok(c)
+}
+
+/// The period's length (for a calendar period, its unit's nominal length)
+/// and its calendar, if it is one.
+fn period(
+    ctx: &Ctx,
+    line: u64,
+    name: &str,
+    spec: &PeriodSpec,
+) -> Result<(std::time::Duration, Option<Calendar>), SpecError> {
+    match spec {
+        PeriodSpec::Rolling(d) => {
+            let (lo, hi) = ranges::PERIOD;
+            if !(lo..=hi).contains(d) {
+                return Err(ctx.value_at(
+                    line,
+                    &["period", "duration"],
+                    format!(
+                        "period must be between 1h and 366d, got {} (slo {name:?})",
+                        crate::duration::format(*d),
+                    ),
+                    "e.g. period: 30d",
+                ));
+            }
+            Ok((*d, None))
+        }
+        PeriodSpec::Calendar(c) => {
+            let unit = match c.calendar {
+                CalendarUnitSpec::Week => Unit::Week,
+                CalendarUnitSpec::Month => Unit::Month,
+                CalendarUnitSpec::Quarter => Unit::Quarter,
+            };
+            let calendar = Calendar::new(unit, &c.timezone).ok_or_else(|| {
+                ctx.value_at(
+                    line,
+                    &["timezone", "timeZone"],
+                    format!(
+                        "unknown time zone {:?} (slo {name:?})",
+                        c.timezone
+                    ),
+                    "write an IANA time zone name such as Europe/Berlin, America/New_York or UTC (the names under /usr/share/zoneinfo)",
+                )
+            })?;
+            Ok((unit.nominal(), Some(calendar)))
+        }
+    }
 }
 
 fn validate(file: SpecFile, ctx: &Ctx) -> Result<Service, SpecError> {
@@ -615,19 +669,7 @@ fn validate(file: SpecFile, ctx: &Ctx) -> Result<Service, SpecError> {
                 "objectives are percentages such as 99.9",
             ));
         }
-        let (lo, hi) = ranges::PERIOD;
-        if !(lo..=hi).contains(&s.period) {
-            return Err(ctx.value_at(
-                line,
-                &["period", "duration"],
-                format!(
-                    "period must be between 1h and 366d, got {} (slo {:?})",
-                    crate::duration::format(s.period),
-                    s.name
-                ),
-                "e.g. period: 30d",
-            ));
-        }
+        let (period, calendar) = period(ctx, line, &s.name, &s.period)?;
         let (lo, hi) = ranges::MIN_EVENTS;
         if let Some(m) = s.min_events
             && !(m >= lo && m <= hi)
@@ -643,7 +685,18 @@ fn validate(file: SpecFile, ctx: &Ctx) -> Result<Service, SpecError> {
                 "e.g. min_events: 10",
             ));
         }
-        let timeslices = timeslices(ctx, line, &s)?;
+        let timeslices = timeslices(ctx, line, &s, period)?;
+        if timeslices.is_some() && calendar.is_some() {
+            return Err(ctx.value_at(
+                line,
+                &["timeslices"],
+                format!(
+                    "slo {:?}: time slices over a calendar period are not supported yet",
+                    s.name
+                ),
+                "use a rolling period (e.g. period: 30d) with timeslices, or drop timeslices",
+            ));
+        }
         let sli = to_sli(ctx, line, &s.name, &s.sli)?;
         let client = client_sli(
             ctx,
@@ -658,7 +711,8 @@ fn validate(file: SpecFile, ctx: &Ctx) -> Result<Service, SpecError> {
             name: s.name.clone(),
             description: s.description.clone(),
             objective: s.objective / 100.0,
-            period: s.period,
+            period,
+            calendar,
             sli,
             client,
             min_events: s.min_events.unwrap_or(0.0),

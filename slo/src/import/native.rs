@@ -30,10 +30,12 @@ pub struct SloSpec {
     pub description: Option<String>,
     /// Target in percent, e.g. 99.9.
     pub objective: f64,
-    /// Any duration: 7d, 28d, 30d...
-    #[serde(default = "default_period", with = "humantime_serde")]
-    #[schemars(with = "String")]
-    pub period: Duration,
+    /// A rolling window (any duration: 7d, 28d, 30d...), or a calendar
+    /// period whose budget resets at each boundary:
+    /// `{calendar: month, timezone: Europe/Berlin}`.
+    #[serde(default = "default_period")]
+    #[schemars(with = "PeriodSchema")]
+    pub period: PeriodSpec,
     pub sli: SliSpec,
     /// The client-side SLI, over the metrics loadgen exports during a run
     /// (`slo gate --compare-client`): a ratio, latency or events SLI. Without
@@ -76,8 +78,97 @@ pub struct TimeslicesSpec {
     pub target: Option<f64>,
 }
 
-fn default_period() -> Duration {
-    Duration::from_secs(30 * 86_400)
+fn default_period() -> PeriodSpec {
+    PeriodSpec::Rolling(Duration::from_secs(30 * 86_400))
+}
+
+/// `period:` as written: a rolling window or a calendar period.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PeriodSpec {
+    /// The last `duration`, whenever it is asked (`period: 30d`).
+    Rolling(Duration),
+    /// The current month, week or quarter in a time zone.
+    Calendar(CalendarSpec),
+}
+
+impl From<Duration> for PeriodSpec {
+    fn from(d: Duration) -> Self {
+        PeriodSpec::Rolling(d)
+    }
+}
+
+/// A calendar period as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarSpec {
+    /// Which calendar unit: `month` (from the 1st, 00:00), `week` (from
+    /// Monday, 00:00) or `quarter` (from January, April, July or October
+    /// 1st, 00:00), local time.
+    pub calendar: CalendarUnitSpec,
+    /// The IANA time zone the boundaries are local to, e.g. `Europe/Berlin`.
+    #[serde(default = "utc")]
+    pub timezone: String,
+}
+
+fn utc() -> String {
+    "UTC".to_owned()
+}
+
+/// A calendar unit as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CalendarUnitSpec {
+    Week,
+    Month,
+    Quarter,
+}
+
+/// A period: a rolling duration or a calendar period.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum PeriodSchema {
+    /// A rolling window: 7d, 28d, 30d...
+    Rolling(String),
+    /// A calendar period: `{calendar: month, timezone: Europe/Berlin}`.
+    Calendar(CalendarSpec),
+}
+
+impl Serialize for PeriodSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            PeriodSpec::Rolling(d) => s.collect_str(&humantime::format_duration(*d)),
+            PeriodSpec::Calendar(c) => c.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PeriodSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = PeriodSpec;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a duration such as 30d, or {calendar: month, timezone: Europe/Berlin}")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PeriodSpec, E> {
+                humantime::parse_duration(v)
+                    .map(PeriodSpec::Rolling)
+                    .map_err(|e| E::custom(format!("invalid duration {v:?}: {e}")))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<PeriodSpec, A::Error> {
+                CalendarSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(PeriodSpec::Calendar)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// The SLI as written: exactly one kind.

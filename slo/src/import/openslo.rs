@@ -1,10 +1,11 @@
 //! OpenSLO v1 documents into the native spec: SLO kinds with inline
 //! indicators or SLI kinds, `ratioMetric` on Prometheus counters, rolling
-//! windows, and the three budgeting methods: Occurrences, Timeslices
-//! (`timeSliceTarget` and `timeSliceWindow` of each objective, into
-//! `timeslices: {slice, target}`) and RatioTimeslices (`timeSliceWindow`,
-//! into `timeslices: {slice}`). Threshold metrics, gauges and calendar
-//! windows do not map and are refused.
+//! windows, calendar windows of a week, month or quarter, and the three
+//! budgeting methods: Occurrences, Timeslices (`timeSliceTarget` and
+//! `timeSliceWindow` of each objective, into `timeslices: {slice, target}`)
+//! and RatioTimeslices (`timeSliceWindow`, into `timeslices: {slice}`).
+//! Threshold metrics, gauges and other calendar durations do not map and
+//! are refused.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -12,7 +13,10 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::Refusal;
-use super::native::{SliSpec, SloSpec, SpecFile, TimeslicesSpec};
+use super::native::{
+    CalendarSpec, CalendarUnitSpec, PeriodSpec, SliSpec, SloSpec, SpecFile, TimeslicesSpec,
+};
+use crate::calendar::{Unit, starts_period};
 
 /// One OpenSLO document, its `spec` left as JSON for the kind to read.
 /// A field OpenSLO v1 does not have is refused (with a suggestion).
@@ -58,6 +62,8 @@ const INDICATOR: &[&str] = &["metadata", "spec"];
 const RATIO_METRIC: &[&str] = &["counter", "good", "bad", "total", "rawType", "raw"];
 /// The fields of one `timeWindow`.
 const TIME_WINDOW: &[&str] = &["duration", "isRolling", "calendar"];
+/// The fields of a time window's `calendar`.
+const CALENDAR: &[&str] = &["startTime", "timeZone"];
 /// The fields of one objective.
 const OBJECTIVE: &[&str] = &[
     "displayName",
@@ -191,6 +197,76 @@ fn timeslices(
     Ok(Some(TimeslicesSpec { slice, target }))
 }
 
+/// The period of an SLO from its (first) time window: rolling
+/// (`isRolling: true`, the default) for any duration, or a calendar period
+/// (`isRolling: false`) of `1w`, `1M` or `1Q` in `calendar.timeZone`
+/// (UTC without one). A `calendar.startTime` must be a boundary of that
+/// unit (00:00 on a Monday, a month's or a quarter's first day): periods
+/// start there, not at an arbitrary instant.
+fn period(window: &serde_json::Value, slo: &str) -> Result<PeriodSpec, Refusal> {
+    let calendar = &window["calendar"];
+    known_fields(calendar, CALENDAR, slo)?;
+    let rolling = window["isRolling"].as_bool();
+    let duration = window["duration"].as_str();
+    if rolling == Some(true) && !calendar.is_null() {
+        return Err(Refusal::slo(
+            slo,
+            "timeWindow has isRolling: true and a calendar (a calendar window is isRolling: false)",
+        ));
+    }
+    if rolling != Some(false) {
+        return Ok(PeriodSpec::Rolling(match duration {
+            Some(d) => humantime::parse_duration(d)
+                .map_err(|e| Refusal::slo(slo, format!("timeWindow duration {d:?}: {e}")))?,
+            None => Duration::from_secs(30 * 86_400),
+        }));
+    }
+    let (unit, native) = match duration {
+        Some("1w") => (Unit::Week, CalendarUnitSpec::Week),
+        Some("1M") => (Unit::Month, CalendarUnitSpec::Month),
+        Some("1Q") => (Unit::Quarter, CalendarUnitSpec::Quarter),
+        d => {
+            return Err(Refusal::slo(
+                slo,
+                format!(
+                    "calendar timeWindow duration {}: only 1w, 1M and 1Q are supported (a week, month or quarter)",
+                    d.map_or_else(|| "missing".to_owned(), |d| format!("{d:?}"))
+                ),
+            ));
+        }
+    };
+    if let Some(start) = calendar["startTime"].as_str() {
+        let at = start
+            .replacen(' ', "T", 1)
+            .parse::<jiff::civil::DateTime>()
+            .map_err(|e| {
+                Refusal::slo(
+                    slo,
+                    format!("calendar.startTime {start:?} is not a date and time (2024-01-01 00:00:00): {e}"),
+                )
+            })?;
+        if at.time() != jiff::civil::Time::midnight() || !starts_period(unit, at.date()) {
+            return Err(Refusal::slo(
+                slo,
+                format!(
+                    "calendar.startTime {start:?} is not the start of a {} (periods start at 00:00 {}); write e.g. startTime: \"{} 00:00:00\"",
+                    unit.as_str(),
+                    match unit {
+                        Unit::Week => "on a Monday",
+                        Unit::Month => "on the 1st",
+                        Unit::Quarter => "on January, April, July or October 1st",
+                    },
+                    unit.first_day(at.date()),
+                ),
+            ));
+        }
+    }
+    Ok(PeriodSpec::Calendar(CalendarSpec {
+        calendar: native,
+        timezone: calendar["timeZone"].as_str().unwrap_or("UTC").to_owned(),
+    }))
+}
+
 /// OpenSLO v1 documents (SLO kinds, with inline indicators or SLI kinds) as native.
 pub fn from_openslo(docs: Vec<OpenSloDoc>) -> Result<SpecFile, Refusal> {
     for d in &docs {
@@ -238,18 +314,7 @@ pub fn from_openslo(docs: Vec<OpenSloDoc>) -> Result<SpecFile, Refusal> {
             &spec["indicator"]["spec"]
         };
         let sli = opensli(indicator, name)?;
-        let window = &spec["timeWindow"][0];
-        if window["isRolling"].as_bool() == Some(false) {
-            return Err(Refusal::slo(
-                name,
-                "calendar time windows are not supported (use isRolling: true)",
-            ));
-        }
-        let period = match window["duration"].as_str() {
-            Some(d) => humantime::parse_duration(d)
-                .map_err(|e| Refusal::slo(name, format!("timeWindow duration {d:?}: {e}")))?,
-            None => Duration::from_secs(30 * 86_400),
-        };
+        let period = period(&spec["timeWindow"][0], name)?;
         let objectives = spec["objectives"]
             .as_array()
             .filter(|o| !o.is_empty())
@@ -288,7 +353,7 @@ pub fn from_openslo(docs: Vec<OpenSloDoc>) -> Result<SpecFile, Refusal> {
                 },
                 description: spec["description"].as_str().map(str::to_owned),
                 objective: target,
-                period,
+                period: period.clone(),
                 sli: sli.clone(),
                 client: None,
                 client_selector: None,

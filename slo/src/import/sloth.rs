@@ -139,7 +139,7 @@ fn sloth_slos(slos: Vec<SlothSlo>) -> Result<Vec<SloSpec>, Refusal> {
                 description: s.description,
                 objective: s.objective,
                 // Sloth's default period.
-                period: Duration::from_secs(30 * 86_400),
+                period: Duration::from_secs(30 * 86_400).into(),
                 sli,
                 client: None,
                 client_selector: None,

@@ -376,3 +376,65 @@ fn gate_run_refuses_a_report_without_a_window() {
         assert!(stderr.contains(says), "{fields}: {stderr}");
     }
 }
+
+/// A calendar SLO's report reads the SLI and budget from the period's
+/// start in its zone to the report's time, says how much of the period is
+/// left, and projects the budget to the period's end.
+#[test]
+fn a_calendar_report_counts_from_the_period_start_in_its_zone() {
+    let spec = "version: slo/v1\nservice: app\nslos:\n  - name: availability\n    objective: 99\n    period: {calendar: month, timezone: Europe/Berlin}\n    sli:\n      availability:\n        selector: '{job=\"app\"}'\n";
+    let service = slo::spec::parse(spec, std::path::Path::new("spec.yaml")).unwrap();
+    // 2026-03-29T12:00:00Z: the day clocks go forward in Berlin; March
+    // started at 2026-02-28T23:00:00Z (00:00 CET) and ends at
+    // 2026-03-31T22:00:00Z (00:00 CEST).
+    let at = 1_774_785_600;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let report = |errors: &str| {
+        let prom = FakeProm::start(vector(&["1000"]), vector(&[errors]));
+        let mut config = slo::prom::PromConfig::new(&prom.url);
+        config.retries = 0;
+        let client = slo::prom::Prom::new(config).unwrap();
+        let r = rt
+            .block_on(slo::evaluate::report(&client, &service.slos[0], Some(at)))
+            .unwrap();
+        (r, prom.seen())
+    };
+    let (r, seen) = report("1");
+    // The period's queries cover 28d13h, from the month's start to `at`.
+    let period: Vec<&(String, Option<String>)> = seen
+        .iter()
+        .filter(|(q, _)| q.contains("[28d13h]"))
+        .collect();
+    assert_eq!(period.len(), 2, "{seen:?}");
+    assert!(seen.iter().all(|(_, t)| t.as_deref() == Some("1774785600")));
+    assert!(!seen.iter().any(|(q, _)| q.contains("[30d]")), "{seen:?}");
+    let c = r.calendar.as_ref().expect("a calendar report");
+    assert_eq!(c.start, "2026-03-01T00:00:00+01:00");
+    assert_eq!(c.end, "2026-04-01T00:00:00+02:00");
+    assert_eq!(c.elapsed_seconds, (28 * 86_400 + 13 * 3_600) as f64);
+    assert_eq!(c.left_seconds, (2 * 86_400 + 10 * 3_600) as f64);
+    // 1 error in 1000 against a 1% budget: a tenth spent, burning at 0.1.
+    assert_eq!(r.sli, Some(0.999));
+    assert!((r.budget_consumed_ratio.unwrap() - 0.1).abs() < 1e-9);
+    assert_eq!(c.budget_lasts, Some(true));
+    assert!((c.projected_consumed_ratio.unwrap() - 0.1).abs() < 1e-9);
+    assert_eq!(r.exhaustion_seconds, None);
+    // 20 errors in 1000 against a 1% budget: gone already, and burning at 2
+    // it does not come back by the period's end.
+    let (r, _) = report("20");
+    let c = r.calendar.as_ref().unwrap();
+    assert_eq!(r.exhaustion_seconds, Some(0.0));
+    assert_eq!(c.budget_lasts, Some(false));
+    // The JSON of a rolling SLO has no calendar key.
+    let rolling = slo::spec::parse(SPEC, std::path::Path::new("spec.yaml")).unwrap();
+    let prom = FakeProm::start(vector(&["1000"]), vector(&["1"]));
+    let client = slo::prom::Prom::new(slo::prom::PromConfig::new(&prom.url)).unwrap();
+    let r = rt
+        .block_on(slo::evaluate::report(&client, &rolling.slos[0], Some(at)))
+        .unwrap();
+    assert!(r.calendar.is_none());
+    assert!(!serde_json::to_string(&r).unwrap().contains("calendar"));
+}

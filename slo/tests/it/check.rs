@@ -132,6 +132,32 @@ fn malformed_specs_exit_2_with_location_and_hint() {
             "not a valid Prometheus label name",
         ),
         (
+            "unknown time zone",
+            format!(
+                "{HEAD}  - name: a\n    objective: 99\n    period:\n      calendar: month\n      timezone: Europe/Berlinn\n{GOOD_SLI}"
+            ),
+            "spec.yaml:8:17: unknown time zone \"Europe/Berlinn\"",
+        ),
+        (
+            "unknown calendar unit",
+            format!(
+                "{HEAD}  - name: a\n    objective: 99\n    period: {{calendar: fortnight, timezone: UTC}}\n{GOOD_SLI}"
+            ),
+            "spec.yaml:6:",
+        ),
+        (
+            "calendar without a unit",
+            format!(
+                "{HEAD}  - name: a\n    objective: 99\n    period: {{timezone: UTC}}\n{GOOD_SLI}"
+            ),
+            "calendar",
+        ),
+        (
+            "bad period duration",
+            format!("{HEAD}  - name: a\n    objective: 99\n    period: 30 days or so\n{GOOD_SLI}"),
+            "spec.yaml:6:",
+        ),
+        (
             "reserved slo label",
             format!("{HEAD}  - name: a\n    objective: 99\n    labels: {{slo: x}}\n{GOOD_SLI}"),
             "set by the generated rules",
@@ -321,7 +347,15 @@ fn schema_describes_the_spec() {
         v["required"],
         serde_json::json!(["version", "service", "slos"])
     );
-    for kind in ["events", "ratio", "latency", "availability"] {
+    for kind in [
+        "events",
+        "ratio",
+        "latency",
+        "availability",
+        "calendar",
+        "month",
+        "quarter",
+    ] {
         assert!(fresh.contains(&format!("\"{kind}\"")), "{kind}");
     }
 }

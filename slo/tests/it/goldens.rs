@@ -246,6 +246,15 @@ const GOLDENS: &[Golden] = &[
         "slo/testdata/import/openslo-timeslices.native.yaml",
         &["import", "slo/testdata/import/openslo-timeslices.yaml"],
     ),
+    stdout(
+        "slo/testdata/import/openslo-calendar.native.yaml",
+        &["import", "slo/testdata/import/openslo-calendar.yaml"],
+    ),
+    // Calendar periods: the rules of a month, a week and a quarter.
+    stdout(
+        "slo/testdata/calendar/shop.rules.yml",
+        &["alerts", "slo/testdata/calendar/shop.slo.yaml"],
+    ),
     // The JSON Schemas of the input formats.
     stdout("slo/spec.schema.json", &["schema"]),
     Golden {

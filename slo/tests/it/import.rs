@@ -12,7 +12,13 @@ use std::path::Path;
 #[test]
 fn imports_keep_their_meaning() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/import");
-    for name in ["sloth", "sloth-k8s", "openslo", "openslo-timeslices"] {
+    for name in [
+        "sloth",
+        "sloth-k8s",
+        "openslo",
+        "openslo-timeslices",
+        "openslo-calendar",
+    ] {
         let input = dir.join(format!("{name}.yaml"));
         let golden = dir.join(format!("{name}.native.yaml"));
         let (code, stdout, stderr) = slo(&["import", input.to_str().unwrap()]);
@@ -25,6 +31,33 @@ fn imports_keep_their_meaning() {
         let (code, _, stderr) = slo(&["check", input.to_str().unwrap()]);
         assert_eq!(code, Some(0), "{name}: {stderr}");
     }
+}
+
+#[test]
+fn openslo_calendar_windows_become_calendar_periods() {
+    let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/import/openslo-calendar.yaml");
+    let s = slo::spec::parse(&std::fs::read_to_string(&input).unwrap(), &input).unwrap();
+    let shown: Vec<(String, &str, String, u64)> = s
+        .slos
+        .iter()
+        .map(|o| {
+            let c = o.calendar.as_ref().expect("a calendar period");
+            (
+                o.name.clone(),
+                c.unit.as_str(),
+                c.zone.clone(),
+                o.period.as_secs() / 86_400,
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("api-monthly".into(), "month", "Europe/Berlin".into(), 30),
+            ("api-weekly".into(), "week", "America/New_York".into(), 7),
+            ("api-quarterly".into(), "quarter", "UTC".into(), 91),
+        ]
+    );
 }
 
 #[test]
@@ -70,7 +103,13 @@ fn unsupported_and_malformed_imports_are_refused() {
         ("openslo slice too long", format!("{OPENSLO_SLO}  budgetingMethod: Timeslices\n{ratio}  objectives:\n    - target: 0.99\n      timeSliceTarget: 0.9\n      timeSliceWindow: 10m\n"), "longer than the shortest alert window of its 30d period (5m)"),
         ("openslo slice too short", format!("{OPENSLO_SLO}  budgetingMethod: Timeslices\n{ratio}  objectives:\n    - target: 0.99\n      timeSliceTarget: 0.9\n      timeSliceWindow: 2\n"), "at least 5s"),
         ("openslo slice target above 1", format!("{OPENSLO_SLO}  budgetingMethod: Timeslices\n{ratio}  objectives:\n    - target: 0.99\n      timeSliceTarget: 95\n      timeSliceWindow: 1m\n"), "at most 1, got 95"),
-        ("openslo calendar", format!("{OPENSLO_SLO}  timeWindow:\n    - duration: 1M\n      isRolling: false\n{ratio}{objectives}"), "calendar"),
+        ("openslo calendar 2M", format!("{OPENSLO_SLO}  timeWindow:\n    - duration: 2M\n      isRolling: false\n{ratio}{objectives}"), "only 1w, 1M and 1Q"),
+        ("openslo calendar mid-month", format!("{OPENSLO_SLO}  timeWindow:\n    - duration: 1M\n      isRolling: false\n      calendar: {{startTime: '2024-01-15 00:00:00', timeZone: UTC}}\n{ratio}{objectives}"), "not the start of a month"),
+        ("openslo calendar noon", format!("{OPENSLO_SLO}  timeWindow:\n    - duration: 1w\n      isRolling: false\n      calendar: {{startTime: '2024-01-01 12:00:00', timeZone: UTC}}\n{ratio}{objectives}"), "startTime: \"2024-01-01 00:00:00\""),
+        ("openslo calendar bad start", format!("{OPENSLO_SLO}  timeWindow:\n    - duration: 1Q\n      isRolling: false\n      calendar: {{startTime: yesterday}}\n{ratio}{objectives}"), "not a date and time"),
+        ("openslo calendar bad zone", format!("{OPENSLO_SLO}  timeWindow:\n    - duration: 1M\n      isRolling: false\n      calendar: {{timeZone: Mars/Olympus}}\n{ratio}{objectives}"), "in.yaml:10:28: unknown time zone"),
+        ("openslo calendar field", format!("{OPENSLO_SLO}  timeWindow:\n    - duration: 1M\n      isRolling: false\n      calendar: {{timezone: UTC}}\n{ratio}{objectives}"), "timezone"),
+        ("openslo rolling calendar", format!("{OPENSLO_SLO}  timeWindow:\n    - duration: 1M\n      isRolling: true\n      calendar: {{timeZone: UTC}}\n{ratio}{objectives}"), "isRolling: true and a calendar"),
         ("openslo datadog", format!("{OPENSLO_SLO}  indicator:\n    spec:\n      ratioMetric:\n        good: {{metricSource: {{type: Datadog, spec: {{query: g}}}}}}\n        total: {{metricSource: {{type: Datadog, spec: {{query: t}}}}}}\n{objectives}"), "only Prometheus"),
         ("openslo not a selector", format!("{OPENSLO_SLO}  indicator:\n    spec:\n      ratioMetric:\n        good: {{metricSource: {{type: Prometheus, spec: {{query: 'sum(rate(g[5m]))'}}}}}}\n        total: {{metricSource: {{type: Prometheus, spec: {{query: t}}}}}}\n{objectives}"), "counter selector"),
         ("openslo missing ref", format!("{OPENSLO_SLO}  indicatorRef: nowhere\n{objectives}"), "names no SLI"),

@@ -7,6 +7,7 @@ mod alerts;
 mod alerts_live;
 mod answers;
 mod auth;
+mod calendar;
 mod check;
 mod client_gate;
 mod dashboard;

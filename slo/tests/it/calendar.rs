@@ -1,0 +1,215 @@
+//! Calendar periods in the generated rules, under the real promtool: the
+//! period recordings count the current month or week only, start again at
+//! its boundary in local time (Europe/Berlin, daylight saving included),
+//! and each broken variant of the reset logic fails the same tests.
+
+use crate::util::{alerts_out, root};
+
+use std::path::Path;
+use std::process::Command;
+
+/// The checks: (hours since 1970-01-01T00:00Z, recorded series of one
+/// SLO, its value then or `None` for no series). Input: 1 event a second,
+/// 0.5% of them failing, scraped every 5 minutes from promtool's time 0.
+/// Europe/Berlin is UTC+1, UTC+2 from the last Sunday of March (the
+/// current rule, which the rules apply to every year).
+const CHECKS: &[(u32, &str, Option<f64>)] = &[
+    // January so far at 1970-01-31T22:00Z (23:00 local): 742 whole hours.
+    (
+        742,
+        "slo:sli_events:increase30d{slo=\"checkout-monthly\"}",
+        Some(2_671_200.0),
+    ),
+    (
+        742,
+        "slo:sli_errors:increase30d{slo=\"checkout-monthly\"}",
+        Some(13_356.0),
+    ),
+    // February 1st, 00:00 local: nothing of February yet.
+    (
+        743,
+        "slo:sli_events:increase30d{slo=\"checkout-monthly\"}",
+        None,
+    ),
+    // 01:00 local: one hour of February, its budget half spent.
+    (
+        744,
+        "slo:sli_events:increase30d{slo=\"checkout-monthly\"}",
+        Some(3_600.0),
+    ),
+    (
+        744,
+        "slo:error_budget_remaining:ratio{slo=\"checkout-monthly\"}",
+        Some(0.5),
+    ),
+    // April starts at 1970-03-31T22:00Z, 00:00 CEST.
+    (
+        2158,
+        "slo:sli_events:increase30d{slo=\"checkout-monthly\"}",
+        None,
+    ),
+    (
+        2159,
+        "slo:sli_events:increase30d{slo=\"checkout-monthly\"}",
+        Some(3_600.0),
+    ),
+    // The week of Monday 1970-01-05 starts at 1970-01-04T23:00Z (CET).
+    (
+        94,
+        "slo:sli_events:increase7d{slo=\"checkout-weekly\"}",
+        Some(338_400.0),
+    ),
+    (
+        95,
+        "slo:sli_events:increase7d{slo=\"checkout-weekly\"}",
+        None,
+    ),
+    (
+        96,
+        "slo:sli_events:increase7d{slo=\"checkout-weekly\"}",
+        Some(3_600.0),
+    ),
+    // The week of Monday 1970-03-23 (from 1970-03-22T23:00Z, CET) holds
+    // the change to CEST: at 1970-03-29T21:00Z, 166 whole hours of it. The
+    // next one starts on Monday at 00:00 CEST, 1970-03-29T22:00Z.
+    (
+        2109,
+        "slo:sli_events:increase7d{slo=\"checkout-weekly\"}",
+        Some(597_600.0),
+    ),
+    (
+        2110,
+        "slo:sli_events:increase7d{slo=\"checkout-weekly\"}",
+        None,
+    ),
+    (
+        2111,
+        "slo:sli_events:increase7d{slo=\"checkout-weekly\"}",
+        Some(3_600.0),
+    ),
+];
+
+/// One promtool test file per check, each evaluating the rules at time 0
+/// and at the check's time only (its evaluation interval), so that a
+/// missing series is not hidden by an earlier sample; their names.
+fn write_tests(dir: &Path) -> Vec<String> {
+    CHECKS
+        .iter()
+        .enumerate()
+        .map(|(i, (hours, expr, value))| {
+            let exp = match value {
+                Some(v) => {
+                    let name = expr.split('{').next().unwrap_or_default();
+                    let slo = expr.split('"').nth(1).unwrap_or_default();
+                    format!(
+                        "\n          - labels: '{name}{{slo=\"{slo}\", slo_service=\"shop\"}}'\n            value: {v}"
+                    )
+                }
+                None => " []".to_owned(),
+            };
+            let text = format!(
+                "rule_files:\n  - shop.rules.yml\nevaluation_interval: {hours}h\ntests:\n  - interval: 5m\n    input_series:\n      - series: 'requests_total{{code=\"200\"}}'\n        values: '0+298.5x26000'\n      - series: 'requests_total{{code=\"500\"}}'\n        values: '0+1.5x26000'\n    promql_expr_test:\n      - expr: '{expr}'\n        eval_time: {hours}h\n        exp_samples:{exp}\n"
+            );
+            let name = format!("calendar-{i}.test.yml");
+            std::fs::write(dir.join(&name), text).unwrap();
+            name
+        })
+        .collect()
+}
+
+/// Runs promtool's unit tests in `dir`; (passed, output).
+fn promtool_test(dir: &Path, files: &[String]) -> (bool, String) {
+    let out = Command::new("promtool")
+        .args(["test", "rules"])
+        .args(files)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("promtool runs (scripts/test.sh installs it): {e}"));
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Removes each line holding `needle` and the line after it.
+fn drop_with_next(text: &str, needle: &str) -> String {
+    let mut out = Vec::new();
+    let mut skip = false;
+    for line in text.lines() {
+        if skip {
+            skip = false;
+        } else if line.contains(needle) {
+            skip = true;
+        } else {
+            out.push(line);
+        }
+    }
+    out.join("\n") + "\n"
+}
+
+fn replace_all(text: &str, pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .fold(text.to_owned(), |t, (from, to)| t.replace(from, to))
+}
+
+#[test]
+fn calendar_periods_reset_at_their_local_boundaries() {
+    let tmp = tempfile::tempdir().unwrap();
+    alerts_out(
+        &root().join("slo/testdata/calendar/shop.slo.yaml"),
+        tmp.path(),
+    );
+    let files = write_tests(tmp.path());
+    let (ok, out) = promtool_test(tmp.path(), &files);
+    assert!(ok, "{out}");
+
+    let rules_path = tmp.path().join("shop.rules.yml");
+    let rules = std::fs::read_to_string(&rules_path).unwrap();
+    type Mutation = fn(&str) -> String;
+    let mutants: [(&str, Mutation); 5] = [
+        // A step's increase is the hour before it: classified at its end,
+        // the hour before a boundary is counted in the new period.
+        ("steps classified at their end", |r| {
+            replace_all(
+                r,
+                &[
+                    ("time() + 3599)", "time() + 3600)"),
+                    ("time() + 7199)", "time() + 7200)"),
+                ],
+            )
+        }),
+        // Boundaries at UTC midnight.
+        ("the zone ignored", |r| {
+            replace_all(
+                r,
+                &[
+                    ("time() + 3599)", "time() - 1)"),
+                    ("time() + 3600)", "time())"),
+                    ("time() + 7199)", "time() + 3599)"),
+                    ("time() + 7200)", "time() + 3600)"),
+                ],
+            )
+        }),
+        // Standard time all year.
+        ("daylight saving time ignored", |r| {
+            r.replace("+ 3600 * (", "+ 0 * (")
+        }),
+        // Every step of the lookback summed: no reset at all.
+        ("no reset", |r| drop_with_next(r, "and on (slo_period)")),
+        // The index of two periods back shares the current one's residue.
+        ("modulo 2", |r| r.replace(") % 3)", ") % 2)")),
+    ];
+    for (what, mutate) in mutants {
+        let mutant = mutate(&rules);
+        assert_ne!(mutant, rules, "{what}: the mutation changes the rules");
+        std::fs::write(&rules_path, &mutant).unwrap();
+        let (ok, out) = promtool_test(tmp.path(), &files);
+        assert!(!ok, "{what}: the tests still pass:\n{out}");
+        assert!(out.contains("FAILED"), "{what}: {out}");
+    }
+}
