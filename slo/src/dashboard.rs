@@ -3,7 +3,7 @@
 //! One dashboard per service: a traffic row (request rate by route and
 //! status, error ratio, latency percentiles with exemplars) read from the
 //! OpenTelemetry HTTP server histogram or, for a spec that does not use it,
-//! from its SLIs' own selectors ([`crate::traffic`]), then one row per SLO
+//! from its SLIs' own selectors ([`crate::dashboard::traffic`]), then one row per SLO
 //! read from the recording
 //! rules of [`crate::rules`] (SLI against objective, budget remaining over
 //! the period, burn rate per alert window with the alert thresholds drawn as
@@ -14,6 +14,8 @@
 //! a little more); [`queries`] lists every PromQL in it, so tests can parse
 //! and run them.
 
+pub mod traffic;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
@@ -21,13 +23,13 @@ use serde_json::{Value, json};
 use crate::model::{Service, Slo};
 use crate::promql::{self, with_matcher};
 use crate::rules::{RulesError, fmt_num, slo_rules};
-use crate::traffic::Traffic;
 use crate::windows::{Severity, alert_windows, promql_duration};
+use traffic::Traffic;
 
 /// The histogram of the OpenTelemetry HTTP server semantic conventions.
 pub const HTTP_METRIC: &str = "http_server_request_duration_seconds";
 
-/// What the traffic row reads ([`crate::traffic::Traffic::resolve`]); the
+/// What the traffic row reads ([`crate::dashboard::traffic::Traffic::resolve`]); the
 /// default follows the spec.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Options {

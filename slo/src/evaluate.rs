@@ -9,7 +9,7 @@ use crate::answer::{self, Answer, SNIPPET_CHARS, snippet};
 use crate::budget::{self, Events, Verdict};
 use crate::model::{Service, Sli, Slo};
 use crate::prom::{Prom, PromError};
-use crate::promql::{self, EventQueries};
+use crate::promql::EventQueries;
 use crate::windows::{Severity, burn_alerts, promql_duration};
 
 /// The burn-rate windows every report shows.
@@ -126,7 +126,7 @@ pub async fn events(
     at: Option<i64>,
 ) -> Result<Reading, PromError> {
     let at = pinned(at);
-    let q = promql::events(slo, window);
+    let q = crate::timeslices::slo_events(slo, window);
     let total = prom.instant(&q.total, at).await?;
     let errors = prom.instant(&q.errors, at).await?;
     Ok(reading(slo, &q, &total, &errors))
@@ -600,7 +600,7 @@ mod tests {
     }
 
     fn read(s: &Slo, total: Answer, errors: Answer) -> Reading {
-        let q = promql::events(s, Duration::from_secs(300));
+        let q = crate::timeslices::slo_events(s, Duration::from_secs(300));
         reading(s, &q, &total, &errors)
     }
 
@@ -643,7 +643,7 @@ mod tests {
             for s in [availability(), latency(), events_sli()] {
                 let r = judged(&s, one(1000.0), errors.clone());
                 assert_eq!(r.verdict, GateVerdict::Inconclusive, "{what}: {r:?}");
-                let q = promql::events(&s, Duration::from_secs(300)).errors;
+                let q = crate::timeslices::slo_events(&s, Duration::from_secs(300)).errors;
                 assert!(
                     r.reason.contains(&q),
                     "{what}: names the query: {}",
@@ -677,7 +677,7 @@ mod tests {
         let s = availability();
         let r = judged(&s, empty(), one(0.0));
         assert_eq!(r.verdict, GateVerdict::Inconclusive);
-        let q = promql::events(&s, Duration::from_secs(300)).total;
+        let q = crate::timeslices::slo_events(&s, Duration::from_secs(300)).total;
         assert!(r.reason.contains(&q), "{}", r.reason);
         assert!(r.reason.contains("no series"), "{}", r.reason);
     }
@@ -735,7 +735,7 @@ mod tests {
             r.reason
         );
         // The queries count slices of the SLI's own series.
-        let q = promql::events(&s, Duration::from_secs(80));
+        let q = crate::timeslices::slo_events(&s, Duration::from_secs(80));
         assert!(q.total.starts_with("count_over_time(("), "{}", q.total);
         assert!(q.total.ends_with(")[1m19s999ms:10s])"), "{}", q.total);
     }

@@ -15,9 +15,9 @@
 //!
 //! Generators, each returning typed values: [`rules`] (recording and alert
 //! rules), [`lint`] (warnings about alerts that cannot work as meant),
-//! [`ruletest`] (promtool unit tests; [`slicetest`] for time-slice SLOs),
+//! [`ruletest`] (promtool unit tests; [`ruletest::slicetest`] for time-slice SLOs),
 //! [`alertmanager`] (routes),
-//! [`dashboard`] (Grafana; [`loadtest_dashboard`] the load test's; [`traffic`] their traffic row, for any metric shape), [`hpa`] (HPA, prometheus-adapter, KEDA, and the
+//! [`dashboard`] (Grafana; [`loadtest_dashboard`] the load test's; [`dashboard::traffic`] their traffic row, for any metric shape), [`hpa`] (HPA, prometheus-adapter, KEDA, and the
 //! per-pod target from a stress run); [`yaml`] writes generated YAML and the
 //! header every generated file starts with.
 //!
@@ -55,10 +55,8 @@ pub mod promql;
 pub mod rules;
 pub mod ruletest;
 pub mod run_window;
-pub mod slicetest;
 pub mod spec;
 pub mod timeslices;
-pub mod traffic;
 pub mod unit;
 pub mod windows;
 pub mod yaml;

@@ -58,7 +58,7 @@ pub fn offline(service: &Service) -> Result<Offline, OfflineError> {
             .into_iter()
             .chain([s.period])
         {
-            let q = crate::promql::events(s, w);
+            let q = crate::timeslices::slo_events(s, w);
             for text in [&q.errors, &q.total] {
                 crate::promql::check(text).map_err(|error| OfflineError::Query {
                     slo: s.name.clone(),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use promql_parser::parser::{self, Expr, LabelModifier, VectorSelector};
 
-use crate::model::{Sli, Slo};
+use crate::model::Sli;
 use crate::windows::promql_duration;
 
 /// Checks that `query` parses as PromQL, without a comment: what slo
@@ -94,15 +94,6 @@ impl EventQueries {
     /// tool reads errors and total separately to report "no traffic").
     pub fn ratio(&self) -> String {
         format!("({}) / ({})", self.errors, self.total)
-    }
-}
-
-/// The event-count queries of an SLO over a window; for a time-slice SLO,
-/// its counted slices and bad slices (see [`crate::timeslices`]).
-pub fn events(slo: &Slo, window: Duration) -> EventQueries {
-    match &slo.timeslices {
-        Some(t) => crate::timeslices::events(slo, t, window),
-        None => sli_events(&slo.sli, window),
     }
 }
 
@@ -312,10 +303,31 @@ fn is_zero_vector(e: &Expr) -> bool {
     }
 }
 
+/// A number as PromQL and YAML read it back: no float noise (0.001, not
+/// 0.0010000000000000009), no trailing zeros.
+pub fn fmt_num(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return if x.is_finite() {
+            "0".into()
+        } else {
+            x.to_string()
+        };
+    }
+    // 10 significant digits: exact for objectives to five nines, no float noise.
+    let decimals = (9 - x.abs().log10().floor() as i32).clamp(0, 30) as usize;
+    let s = format!("{x:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &s
+    };
+    if s == "-0" { "0".into() } else { s.into() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Alerting;
+    use crate::model::{Alerting, Slo};
 
     fn slo(sli: Sli) -> Slo {
         Slo {
@@ -366,7 +378,7 @@ mod tests {
         for sli in kinds {
             let s = slo(sli.clone());
             for w in crate::windows::alert_windows(s.period) {
-                let q = events(&s, w);
+                let q = sli_events(&s.sli, w);
                 for text in [&q.errors, &q.total, &q.ratio()] {
                     check(text).unwrap_or_else(|e| panic!("{sli:?}: {text}: {e}"));
                 }
@@ -376,10 +388,11 @@ mod tests {
 
     #[test]
     fn availability_counts_5xx_over_increases() {
-        let q = events(
+        let q = sli_events(
             &slo(Sli::Availability {
                 selector: "job=\"target-app\"".into(),
-            }),
+            })
+            .sli,
             Duration::from_secs(3600),
         );
         assert_eq!(
@@ -394,12 +407,13 @@ mod tests {
 
     #[test]
     fn latency_uses_the_bucket_bound() {
-        let q = events(
+        let q = sli_events(
             &slo(Sli::Latency {
                 metric: "m".into(),
                 selector: String::new(),
                 threshold: 1.0,
-            }),
+            })
+            .sli,
             Duration::from_secs(300),
         );
         assert_eq!(
@@ -477,7 +491,7 @@ mod tests {
             threshold: 1.0,
         });
         for w in crate::windows::alert_windows(s.period) {
-            let q = events(&s, w);
+            let q = sli_events(&s.sli, w);
             assert!(q.errors.contains(&le_matcher(1.0)), "{}", q.errors);
             assert!(!q.errors.contains("le=\""), "{}", q.errors);
         }

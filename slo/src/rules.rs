@@ -115,26 +115,7 @@ pub enum RulesError {
     },
 }
 
-/// A number as PromQL and YAML read it back: no float noise (0.001, not
-/// 0.0010000000000000009), no trailing zeros.
-pub fn fmt_num(x: f64) -> String {
-    if x == 0.0 || !x.is_finite() {
-        return if x.is_finite() {
-            "0".into()
-        } else {
-            x.to_string()
-        };
-    }
-    // 10 significant digits: exact for objectives to five nines, no float noise.
-    let decimals = (9 - x.abs().log10().floor() as i32).clamp(0, 30) as usize;
-    let s = format!("{x:.decimals$}");
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        &s
-    };
-    if s == "-0" { "0".into() } else { s.into() }
-}
+pub use crate::promql::fmt_num;
 
 /// `target-app` -> `TargetApp`.
 fn camel(s: &str) -> String {
@@ -240,7 +221,7 @@ fn window_rules(slo: &Slo, w: Duration, sel: &str, labels: &BTreeMap<String, Str
             .map(|(name, expr)| record(&name, expr, labels))
             .collect();
     }
-    let q = promql::events(slo, w);
+    let q = crate::timeslices::slo_events(slo, w);
     let d = promql_duration(w);
     vec![
         // No 5xx series yet means no errors, not no data (the other kinds
@@ -305,7 +286,7 @@ fn calendar_window_rules(
         })?;
     let step_index = crate::calendar::period_residue_promql(c.unit, local, 1);
     let now_index = crate::calendar::period_residue_promql(c.unit, local, 0);
-    let q = promql::events(slo, CALENDAR_STEP);
+    let q = crate::timeslices::slo_events(slo, CALENDAR_STEP);
     let lookback = promql_duration(calendar_lookback(c.unit));
     let step = promql_duration(CALENDAR_STEP);
     let sum = |inner: &str| {

@@ -17,6 +17,8 @@
 //! firing alert's burn rate (`%.1f` in its description) must be the same at
 //! both ends of the uncertainty. Other evaluations are not asserted.
 
+pub mod slicetest;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -839,7 +841,7 @@ pub(crate) fn labels_text(name: &str, labels: &BTreeMap<String, String>) -> Stri
 /// (a path relative to the test file).
 pub fn unit_tests(r: &SloRules, rule_file: &str, header: &str) -> Result<String, TestGenError> {
     if let Some(t) = r.slo.timeslices {
-        return crate::slicetest::unit_tests(r, t, rule_file, header);
+        return slicetest::unit_tests(r, t, rule_file, header);
     }
     let series = input_series(r)?;
     let interval = promql_duration(r.interval);

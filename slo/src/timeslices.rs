@@ -26,8 +26,8 @@
 use std::time::Duration;
 
 use crate::model::{Sli, Slo, Timeslices};
+use crate::promql::fmt_num;
 use crate::promql::{self, EventQueries};
-use crate::rules::fmt_num;
 use crate::windows::promql_duration;
 
 /// The recording of every slice's value (1 good, 0 bad; or the share of
@@ -142,6 +142,15 @@ pub fn describe(t: &Timeslices) -> String {
             fmt_num(target * 100.0)
         ),
         None => format!("{slice} time slices: each slice counts its share of good events"),
+    }
+}
+
+/// The event-count queries of an SLO over a window; for a time-slice SLO,
+/// its counted slices and bad slices.
+pub fn slo_events(slo: &Slo, window: Duration) -> EventQueries {
+    match &slo.timeslices {
+        Some(t) => events(slo, t, window),
+        None => promql::sli_events(&slo.sli, window),
     }
 }
 

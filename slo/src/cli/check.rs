@@ -145,7 +145,9 @@ async fn traffic_labels(
     lookback: Duration,
     labels: &mut BTreeMap<String, Vec<String>>,
 ) -> Result<(), CliError> {
-    use crate::traffic::{Advice, Known, ROUTE_LABELS, STATUS_LABELS, Source, Traffic, advise};
+    use crate::dashboard::traffic::{
+        Advice, Known, ROUTE_LABELS, STATUS_LABELS, Source, Traffic, advise,
+    };
     let Ok(traffic) = Traffic::resolve(service, &crate::dashboard::Options::default()) else {
         return Ok(());
     };

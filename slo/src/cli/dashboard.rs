@@ -63,9 +63,9 @@ pub fn run(args: DashboardArgs) -> Result<Exit, CliError> {
         route_label: args.route_label,
         status_label: args.status_label,
     };
-    let traffic = crate::traffic::Traffic::resolve(&service, &opts)
+    let traffic = crate::dashboard::traffic::Traffic::resolve(&service, &opts)
         .map_err(|e| CliError::Invalid(flagged(e)))?;
-    if traffic.source == crate::traffic::Source::Slis {
+    if traffic.source == crate::dashboard::traffic::Source::Slis {
         let missing: Vec<&str> = [
             ("--route-label", traffic.route.is_none()),
             ("--status-label", traffic.status.is_none()),

@@ -257,7 +257,7 @@ fn check(
             .into_iter()
             .chain([s.period])
         {
-            let q = slo::promql::events(s, w);
+            let q = slo::timeslices::slo_events(s, w);
             for query in [&q.errors, &q.total] {
                 slo::promql::check(query)
                     .unwrap_or_else(|e| panic!("{query} does not parse: {e}\n{text}"));

@@ -821,7 +821,7 @@ slos:
 
     #[test]
     fn the_otel_metric_keeps_the_http_row() {
-        let s = service(include_str!("../../alerts/target-app.slo.yaml"));
+        let s = service(include_str!("../../../alerts/target-app.slo.yaml"));
         let t = Traffic::resolve(&s, &Options::default()).unwrap();
         assert_eq!(t.source, Source::Http);
         assert_eq!(t.route.as_ref().unwrap().name, "http_route");
