@@ -51,8 +51,18 @@ fn in_flight_request_completes_after_sigterm_while_not_ready() {
         .wait_exit(Duration::from_secs(15))
         .expect("did not exit after draining");
     assert!(status.success(), "{status:?}");
-    let lines = app.json_lines();
-    assert!(lines.iter().any(|l| l["message"] == "drained"));
+    // The reader of the child's stdout may be a moment behind its exit.
+    let drained = wait_for(Duration::from_secs(5), || {
+        app.json_lines()
+            .iter()
+            .any(|l| l["message"] == "drained")
+            .then_some(())
+    });
+    assert!(
+        drained.is_some(),
+        "no \"drained\" line: {:?}",
+        app.json_lines()
+    );
 }
 
 #[test]
@@ -88,6 +98,13 @@ fn drain_is_bounded_by_the_drain_timeout() {
         stuck.join().unwrap().is_err(),
         "the stalled request was cut"
     );
+    // The reader of the child's stdout may be a moment behind its exit.
+    wait_for(Duration::from_secs(5), || {
+        app.json_lines()
+            .iter()
+            .any(|l| l["message"] == "drained")
+            .then_some(())
+    });
     let lines = app.json_lines();
     let drained = lines
         .iter()
