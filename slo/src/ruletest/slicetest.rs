@@ -29,14 +29,16 @@
 //! its description) must be the same at both ends of it; an evaluation
 //! whose prediction is not certain is not asserted.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::model::Timeslices;
 use crate::rules::{BurnRule, SloRules, fmt_num};
-use crate::ruletest::{Role, Series, TestGenError, input_series, labels_text, render};
+use crate::ruletest::{
+    AlertTest, ExpAlert, ExpSample, ExprTest, InputSeries, Role, Series, TestGenError, TestGroup,
+    input_series, labels_text, render,
+};
 use crate::timeslices::{SLICE_RECORD, slices_in};
 use crate::windows::promql_duration;
 
@@ -496,49 +498,6 @@ struct TestFile {
     /// same evaluation: without an order, promtool evaluates groups in any.
     group_eval_order: Vec<String>,
     tests: Vec<TestGroup>,
-}
-
-#[derive(Serialize)]
-struct TestGroup {
-    name: String,
-    interval: String,
-    input_series: Vec<InputSeries>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    alert_rule_test: Vec<AlertTest>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    promql_expr_test: Vec<ExprTest>,
-}
-
-#[derive(Serialize)]
-struct InputSeries {
-    series: String,
-    values: String,
-}
-
-#[derive(Serialize)]
-struct AlertTest {
-    eval_time: String,
-    alertname: String,
-    exp_alerts: Vec<ExpAlert>,
-}
-
-#[derive(Serialize)]
-struct ExpAlert {
-    exp_labels: BTreeMap<String, String>,
-    exp_annotations: BTreeMap<String, String>,
-}
-
-#[derive(Serialize)]
-struct ExprTest {
-    expr: String,
-    eval_time: String,
-    exp_samples: Vec<ExpSample>,
-}
-
-#[derive(Serialize)]
-struct ExpSample {
-    labels: String,
-    value: f64,
 }
 
 /// A counter's values in promtool's expanding notation, `k` steps a slice.
