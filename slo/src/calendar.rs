@@ -481,7 +481,8 @@ fn rule_local(rule: LocalRule, shift: u32) -> String {
 /// What the rules of a calendar period need to know of its zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Local {
-    /// Weeks: the yearly rule.
+    /// Weeks, and months and quarters of a zone whose offset can change
+    /// near a month start: the yearly rule.
     Rule(LocalRule),
     /// Months and quarters: the offsets at month starts.
     MonthStarts(MonthStarts),
@@ -494,7 +495,13 @@ impl Calendar {
             Unit::Week => self.local_rule().map(Local::Rule),
             Unit::Month | Unit::Quarter => {
                 let margin = step + Duration::from_secs(2 * 3_600);
-                self.month_starts(margin).map(Local::MonthStarts)
+                // A zone whose change can fall near a month start
+                // (Australia/Sydney leaves summer time on the first Sunday
+                // of April) needs the whole yearly rule.
+                match self.month_starts(margin) {
+                    Ok(m) => Ok(Local::MonthStarts(m)),
+                    Err(_) => self.local_rule().map(Local::Rule),
+                }
             }
         }
     }
@@ -760,5 +767,25 @@ mod tests {
                 .month_starts(margin)
                 .is_err()
         );
+        // Its months and quarters follow the yearly rule instead: the
+        // first Sunday of October at 02:00 and of April at 02:00 standard
+        // time (03:00 summer time), south of the equator.
+        let sydney = LocalRule::Dst {
+            standard: 36_000,
+            delta: 3_600,
+            start: change(10, 0, Some(1), 120),
+            end: change(4, 0, Some(1), 120),
+        };
+        for unit in [Unit::Month, Unit::Quarter] {
+            assert_eq!(
+                cal(unit, "Australia/Sydney").local(Duration::from_secs(3_600)),
+                Ok(Local::Rule(sydney))
+            );
+        }
+        // Berlin's months keep the shorter form.
+        assert!(matches!(
+            cal(Unit::Month, "Europe/Berlin").local(Duration::from_secs(3_600)),
+            Ok(Local::MonthStarts(_))
+        ));
     }
 }

@@ -429,6 +429,110 @@ pub struct GateResult {
     pub sustained_budget_share: Option<f64>,
     pub verdict: GateVerdict,
     pub reason: String,
+    /// For a calendar period: the period holding the window's end, read
+    /// from its start (informative: the verdict is the window's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<GateCalendar>,
+}
+
+/// A calendar SLO's period around a gate's window: what its budget was at
+/// the window's end, and where this load's burn rate would take it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct GateCalendar {
+    /// `week`, `month` or `quarter`.
+    pub calendar: &'static str,
+    pub timezone: String,
+    /// The period's start and end, RFC 3339 with the zone's offset
+    /// (`None` only when the period cannot be placed, near year 9999).
+    pub start: Option<String>,
+    pub end: Option<String>,
+    /// From the window's end to the period's end.
+    pub left_seconds: f64,
+    /// From the period's start to the window's end (the window included);
+    /// `None` without traffic or when it could not be read.
+    pub sli: Option<f64>,
+    pub budget_consumed_ratio: Option<f64>,
+    pub budget_remaining_ratio: Option<f64>,
+    /// If the window's burn rate went on to the period's end, at the
+    /// period's average traffic so far: the share of the budget spent
+    /// then (above 1: overspent), and whether it lasts.
+    pub projected_consumed_ratio: Option<f64>,
+    pub budget_lasts: Option<bool>,
+    /// Why the period's numbers are missing although Prometheus answered.
+    pub inconclusive: Option<String>,
+}
+
+/// The calendar context of a gate's window ending at `to` (Unix seconds)
+/// whose burn rate was `burn`; `None` for a rolling period.
+pub async fn gate_calendar(
+    prom: &Prom,
+    slo: &Slo,
+    to: i64,
+    burn: Option<f64>,
+) -> Result<Option<GateCalendar>, PromError> {
+    let Some(c) = &slo.calendar else {
+        return Ok(None);
+    };
+    let placed = period_range(slo, to).and_then(|(range, b)| match b {
+        Some(b) => Ok((range, b)),
+        None => Err("no calendar period".to_owned()),
+    });
+    let (range, bounds) = match placed {
+        Ok(p) => p,
+        Err(e) => {
+            return Ok(Some(GateCalendar {
+                calendar: c.unit.as_str(),
+                timezone: c.zone.clone(),
+                start: None,
+                end: None,
+                left_seconds: 0.0,
+                sli: None,
+                budget_consumed_ratio: None,
+                budget_remaining_ratio: None,
+                projected_consumed_ratio: None,
+                budget_lasts: None,
+                inconclusive: Some(format!(
+                    "the calendar period of slo {:?} could not be placed: {e}",
+                    slo.name
+                )),
+            }));
+        }
+    };
+    let reading = events(prom, slo, range, Some(to)).await?;
+    Ok(Some(calendar_context(slo, c, bounds, to, &reading, burn)))
+}
+
+/// The calendar context from the period's reading (pure).
+pub fn calendar_context(
+    slo: &Slo,
+    c: &crate::calendar::Calendar,
+    bounds: crate::calendar::Bounds,
+    to: i64,
+    period: &Reading,
+    burn: Option<f64>,
+) -> GateCalendar {
+    let now = jiff::Timestamp::from_second(to).unwrap_or(bounds.end);
+    let w = window_report(bounds.elapsed(now), slo, period);
+    let b = period.events().and_then(|e| budget::budget(slo, e));
+    let projection = match (period.events(), burn) {
+        (Some(e), Some(burn)) => {
+            budget::project(slo, e, bounds.elapsed(now), bounds.left(now), burn)
+        }
+        _ => None,
+    };
+    GateCalendar {
+        calendar: c.unit.as_str(),
+        timezone: c.zone.clone(),
+        start: Some(local(c, bounds.start)),
+        end: Some(local(c, bounds.end)),
+        left_seconds: bounds.left(now).as_secs_f64(),
+        sli: w.sli,
+        budget_consumed_ratio: b.map(|b| b.consumed_ratio),
+        budget_remaining_ratio: b.map(|b| b.remaining_ratio),
+        projected_consumed_ratio: projection.map(|p| p.end_consumed_ratio),
+        budget_lasts: projection.map(|p| p.lasts),
+        inconclusive: w.inconclusive,
+    }
 }
 
 /// The gate's verdict on one SLO from its window's reading (pure).
@@ -508,6 +612,7 @@ pub fn judge(slo: &Slo, window: Duration, r: &Reading, max_burn: Option<f64>) ->
         sustained_budget_share: burn,
         verdict,
         reason,
+        calendar: None,
     }
 }
 
@@ -538,7 +643,9 @@ pub async fn gate(
     let mut out = Vec::new();
     for slo in &service.slos {
         let r = events(prom, slo, window, Some(to)).await?;
-        out.push(judge(slo, window, &r, max_burn));
+        let mut g = judge(slo, window, &r, max_burn);
+        g.calendar = gate_calendar(prom, slo, to, g.burn_rate).await?;
+        out.push(g);
     }
     Ok(out)
 }
@@ -745,5 +852,52 @@ mod tests {
         let r = judged(&availability(), one(5.0), one(0.0));
         assert_eq!(r.verdict, GateVerdict::Inconclusive);
         assert!(r.reason.contains("5 events"), "{}", r.reason);
+    }
+
+    #[test]
+    fn a_calendar_gate_projects_the_windows_burn_to_the_periods_end() {
+        let spec = "version: slo/v1\nservice: app\nslos:\n  - name: a\n    objective: 99\n    period: {calendar: month, timezone: Europe/Berlin}\n    sli:\n      availability: {}\n";
+        let service = crate::spec::parse(spec, std::path::Path::new("s.yaml")).unwrap();
+        let slo = &service.slos[0];
+        let c = slo.calendar.as_ref().unwrap();
+        // 2026-03-29T12:00:00Z: 28d13h of the Berlin March gone, 2d10h left.
+        let to = 1_774_785_600;
+        let bounds = c.bounds(jiff::Timestamp::from_second(to).unwrap()).unwrap();
+        let period = Reading::Events(Events {
+            total: 1000.0,
+            errors: 1.0,
+        });
+        let (gone, left) = (2_466_000.0, 208_800.0);
+        let future = 1000.0 / gone * left;
+        let end = |burn: f64| (1.0 + burn * 0.01 * future) / (0.01 * (1000.0 + future));
+        // A gentle load: a tenth of the budget spent, and it lasts.
+        let g = calendar_context(slo, c, bounds, to, &period, Some(5.0));
+        assert_eq!(g.sli, Some(0.999));
+        assert!((g.budget_remaining_ratio.unwrap() - 0.9).abs() < 1e-9);
+        assert!((g.projected_consumed_ratio.unwrap() - end(5.0)).abs() < 1e-9);
+        assert_eq!(g.budget_lasts, Some(true));
+        assert_eq!(g.left_seconds, left);
+        assert_eq!(g.start.as_deref(), Some("2026-03-01T00:00:00+01:00"));
+        // Burning at 20 for the rest of the month overspends it.
+        let g = calendar_context(slo, c, bounds, to, &period, Some(20.0));
+        assert!(end(20.0) > 1.0);
+        assert!((g.projected_consumed_ratio.unwrap() - end(20.0)).abs() < 1e-9);
+        assert_eq!(g.budget_lasts, Some(false));
+        // An unreadable period has no numbers and says why.
+        let g = calendar_context(
+            slo,
+            c,
+            bounds,
+            to,
+            &Reading::Inconclusive("NaN".into()),
+            Some(1.0),
+        );
+        assert_eq!(g.sli, None);
+        assert_eq!(g.budget_lasts, None);
+        assert_eq!(g.inconclusive.as_deref(), Some("NaN"));
+        // Without a burn rate (no traffic in the window), no projection.
+        let g = calendar_context(slo, c, bounds, to, &period, None);
+        assert_eq!(g.projected_consumed_ratio, None);
+        assert!(g.budget_remaining_ratio.is_some());
     }
 }

@@ -117,7 +117,50 @@ fn verdict_text(results: &[GateResult]) -> String {
                 share * 100.0
             );
         }
+        if let Some(c) = &r.calendar {
+            text += &calendar_text(c);
+        }
     }
+    text
+}
+
+/// A calendar SLO's period around the window, in two lines.
+fn calendar_text(c: &crate::evaluate::GateCalendar) -> String {
+    let (Some(start), Some(end)) = (&c.start, &c.end) else {
+        return format!(
+            "  calendar {} ({}): {}\n",
+            c.calendar,
+            c.timezone,
+            c.inconclusive.as_deref().unwrap_or("not placed")
+        );
+    };
+    let left = seconds(c.left_seconds as u64);
+    let mut text = format!(
+        "  calendar {} ({}): {start} to {end}, {left} left after the window\n",
+        c.calendar, c.timezone
+    );
+    let pct0 = |x: f64| format!("{:.0}%", x * 100.0);
+    text += &match (c.sli, c.budget_remaining_ratio) {
+        (Some(sli), Some(rem)) => {
+            let mut line = format!(
+                "  period so far: SLI {}, {} of the budget left",
+                pct(Some(sli)),
+                pct0(rem.max(0.0))
+            );
+            if let (Some(end), Some(lasts)) = (c.projected_consumed_ratio, c.budget_lasts) {
+                line += &format!(
+                    "; at this load's burn rate until the period ends, {} of it would be spent ({})",
+                    pct0(end),
+                    if lasts { "it lasts" } else { "overspent" }
+                );
+            }
+            line + "\n"
+        }
+        _ => format!(
+            "  period so far: unknown ({})\n",
+            c.inconclusive.as_deref().unwrap_or("no traffic")
+        ),
+    };
     text
 }
 
@@ -345,6 +388,7 @@ mod tests {
             sustained_budget_share: Some(1.0),
             verdict,
             reason: "SLI <99% & more".into(),
+            calendar: None,
         }
     }
 

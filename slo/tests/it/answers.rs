@@ -438,3 +438,64 @@ fn a_calendar_report_counts_from_the_period_start_in_its_zone() {
     assert!(r.calendar.is_none());
     assert!(!serde_json::to_string(&r).unwrap().contains("calendar"));
 }
+
+/// The gate on a calendar SLO judges the window as before, and beside it
+/// reads the period from its start in the zone to the window's end.
+#[test]
+fn a_calendar_gate_reads_the_period_up_to_the_windows_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.yaml");
+    std::fs::write(&spec, "version: slo/v1\nservice: app\nslos:\n  - name: availability\n    objective: 99\n    period: {calendar: month, timezone: Europe/Berlin}\n    sli:\n      availability:\n        selector: '{job=\"app\"}'\n").unwrap();
+    let json = dir.path().join("gate.json");
+    let prom = FakeProm::start(vector(&["1000"]), vector(&["5"]));
+    // A window of an hour ending at 2026-03-29T12:00:00Z: 28d13h into the
+    // Berlin March, 2d10h before it ends.
+    let mut args = vec![
+        "gate",
+        spec.to_str().unwrap(),
+        "--prometheus",
+        &prom.url,
+        "--from",
+        "1774782000",
+        "--to",
+        "1774785600",
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    args.extend(PROM_FLAGS);
+    let (code, stdout, stderr) = slo(&args);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("PASS availability: SLI 99.5000% over 1h (objective 99%)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  calendar month (Europe/Berlin): 2026-03-01T00:00:00+01:00 to 2026-04-01T00:00:00+02:00, 2d10h left after the window\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  period so far: SLI 99.5000%, 50% of the budget left; at this load's burn rate until the period ends, 50% of it would be spent (it lasts)\n"),
+        "{stdout}"
+    );
+    let seen = prom.seen();
+    assert!(seen.iter().all(|(_, t)| t.as_deref() == Some("1774785600")));
+    assert_eq!(
+        seen.iter().filter(|(q, _)| q.contains("[1h]")).count(),
+        2,
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.iter().filter(|(q, _)| q.contains("[28d13h]")).count(),
+        2,
+        "{seen:?}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let c = &v[0]["calendar"];
+    assert_eq!(c["start"], "2026-03-01T00:00:00+01:00", "{v}");
+    assert_eq!(c["end"], "2026-04-01T00:00:00+02:00");
+    assert_eq!(c["left_seconds"], (2 * 86_400 + 10 * 3_600) as f64);
+    assert_eq!(c["budget_lasts"], true);
+    assert!((c["budget_remaining_ratio"].as_f64().unwrap() - 0.5).abs() < 1e-9);
+    assert_eq!(v[0]["verdict"], "pass");
+}

@@ -1,6 +1,7 @@
 //! Calendar periods in the generated rules, under the real promtool: the
 //! period recordings count the current month or week only, start again at
-//! its boundary in local time (Europe/Berlin, daylight saving included),
+//! its boundary in local time (Europe/Berlin and Australia/Sydney,
+//! daylight saving included),
 //! and each broken variant of the reset logic fails the same tests.
 
 use crate::util::{alerts_out, root};
@@ -51,6 +52,24 @@ const CHECKS: &[(u32, &str, Option<f64>)] = &[
     (
         2159,
         "slo:sli_events:increase30d{slo=\"checkout-monthly\"}",
+        Some(3_600.0),
+    ),
+    // Sydney (UTC+11 in summer, its March): April starts at
+    // 1970-03-31T13:00Z, 00:00 AEDT; March started at 1970-02-28T13:00Z,
+    // 743 whole hours before.
+    (
+        2148,
+        "slo:sli_events:increase30d{slo=\"checkout-sydney\"}",
+        Some(2_674_800.0),
+    ),
+    (
+        2149,
+        "slo:sli_events:increase30d{slo=\"checkout-sydney\"}",
+        None,
+    ),
+    (
+        2150,
+        "slo:sli_events:increase30d{slo=\"checkout-sydney\"}",
         Some(3_600.0),
     ),
     // The week of Monday 1970-01-05 starts at 1970-01-04T23:00Z (CET).
