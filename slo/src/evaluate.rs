@@ -249,11 +249,32 @@ pub struct CalendarReport {
     pub end: String,
     pub elapsed_seconds: f64,
     pub left_seconds: f64,
-    /// At the 1h burn rate and the period's average traffic so far: whether
-    /// the budget lasts to the period's end, and how much of it is spent
-    /// then (above 1: overspent); `None` without the numbers.
+    /// At the burn rate of the last hour (`slo gate`: of its window) and
+    /// the period's average traffic so far: whether the budget lasts to
+    /// the period's end, and how much of it is spent then (above 1:
+    /// overspent); `None` without the numbers.
     pub budget_lasts: Option<bool>,
     pub projected_consumed_ratio: Option<f64>,
+}
+
+/// Where the period `b` of `c` stands at `now`, with the budget's
+/// projection to its end.
+fn calendar_report(
+    c: &crate::calendar::Calendar,
+    b: &crate::calendar::Bounds,
+    now: jiff::Timestamp,
+    projection: Option<budget::Projection>,
+) -> CalendarReport {
+    CalendarReport {
+        calendar: c.unit.as_str(),
+        timezone: c.zone.clone(),
+        start: local(c, b.start),
+        end: local(c, b.end),
+        elapsed_seconds: b.elapsed(now).as_secs_f64(),
+        left_seconds: b.left(now).as_secs_f64(),
+        budget_lasts: projection.map(|p| p.lasts),
+        projected_consumed_ratio: projection.map(|p| p.end_consumed_ratio),
+    }
 }
 
 /// The range the period's SLI and budget are read over at `at` (Unix
@@ -266,10 +287,20 @@ pub fn period_range(
     let Some(c) = &slo.calendar else {
         return Ok((slo.period, None));
     };
+    let (_, b, elapsed) = calendar_range(c, at)?;
+    Ok((elapsed, Some(b)))
+}
+
+/// The instant `at` (Unix seconds), the period of `c` holding it, and the
+/// range from the period's start to it (at least a second).
+fn calendar_range(
+    c: &crate::calendar::Calendar,
+    at: i64,
+) -> Result<(jiff::Timestamp, crate::calendar::Bounds, Duration), String> {
     let now = jiff::Timestamp::from_second(at).map_err(|e| format!("time {at}: {e}"))?;
     let b = c.bounds(now).map_err(|e| e.to_string())?;
     let elapsed = Duration::from_secs(b.elapsed(now).as_secs().max(1));
-    Ok((elapsed, Some(b)))
+    Ok((now, b, elapsed))
 }
 
 /// A period's bound as RFC 3339 in the calendar's zone.
@@ -371,16 +402,7 @@ pub async fn report(prom: &Prom, slo: &Slo, at: Option<i64>) -> Result<SloReport
         }
     });
     let calendar = match (&slo.calendar, &bounds, now) {
-        (Some(c), Some(bo), Some(now)) => Some(CalendarReport {
-            calendar: c.unit.as_str(),
-            timezone: c.zone.clone(),
-            start: local(c, bo.start),
-            end: local(c, bo.end),
-            elapsed_seconds: bo.elapsed(now).as_secs_f64(),
-            left_seconds: bo.left(now).as_secs_f64(),
-            budget_lasts: projection.map(|p| p.lasts),
-            projected_consumed_ratio: projection.map(|p| p.end_consumed_ratio),
-        }),
+        (Some(c), Some(bo), Some(now)) => Some(calendar_report(c, bo, now, projection)),
         _ => None,
     };
     Ok(SloReport {
@@ -439,25 +461,16 @@ pub struct GateResult {
 /// the window's end, and where this load's burn rate would take it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct GateCalendar {
-    /// `week`, `month` or `quarter`.
-    pub calendar: &'static str,
-    pub timezone: String,
-    /// The period's start and end, RFC 3339 with the zone's offset
-    /// (`None` only when the period cannot be placed, near year 9999).
-    pub start: Option<String>,
-    pub end: Option<String>,
-    /// From the window's end to the period's end.
-    pub left_seconds: f64,
+    /// The period holding the window's end, the time left after the window
+    /// and the projection at the window's burn rate, as `slo report` gives
+    /// them; `None` only when the period cannot be placed (near year 9999).
+    #[serde(flatten)]
+    pub period: Option<CalendarReport>,
     /// From the period's start to the window's end (the window included);
     /// `None` without traffic or when it could not be read.
     pub sli: Option<f64>,
     pub budget_consumed_ratio: Option<f64>,
     pub budget_remaining_ratio: Option<f64>,
-    /// If the window's burn rate went on to the period's end, at the
-    /// period's average traffic so far: the share of the budget spent
-    /// then (above 1: overspent), and whether it lasts.
-    pub projected_consumed_ratio: Option<f64>,
-    pub budget_lasts: Option<bool>,
     /// Why the period's numbers are missing although Prometheus answered.
     pub inconclusive: Option<String>,
 }
@@ -473,24 +486,14 @@ pub async fn gate_calendar(
     let Some(c) = &slo.calendar else {
         return Ok(None);
     };
-    let placed = period_range(slo, to).and_then(|(range, b)| match b {
-        Some(b) => Ok((range, b)),
-        None => Err("no calendar period".to_owned()),
-    });
-    let (range, bounds) = match placed {
+    let (now, bounds, range) = match calendar_range(c, to) {
         Ok(p) => p,
         Err(e) => {
             return Ok(Some(GateCalendar {
-                calendar: c.unit.as_str(),
-                timezone: c.zone.clone(),
-                start: None,
-                end: None,
-                left_seconds: 0.0,
+                period: None,
                 sli: None,
                 budget_consumed_ratio: None,
                 budget_remaining_ratio: None,
-                projected_consumed_ratio: None,
-                budget_lasts: None,
                 inconclusive: Some(format!(
                     "the calendar period of slo {:?} could not be placed: {e}",
                     slo.name
@@ -499,7 +502,7 @@ pub async fn gate_calendar(
         }
     };
     let reading = events(prom, slo, range, Some(to)).await?;
-    Ok(Some(calendar_context(slo, c, bounds, to, &reading, burn)))
+    Ok(Some(calendar_context(slo, c, bounds, now, &reading, burn)))
 }
 
 /// The calendar context from the period's reading (pure).
@@ -507,11 +510,10 @@ pub fn calendar_context(
     slo: &Slo,
     c: &crate::calendar::Calendar,
     bounds: crate::calendar::Bounds,
-    to: i64,
+    now: jiff::Timestamp,
     period: &Reading,
     burn: Option<f64>,
 ) -> GateCalendar {
-    let now = jiff::Timestamp::from_second(to).unwrap_or(bounds.end);
     let w = window_report(bounds.elapsed(now), slo, period);
     let b = period.events().and_then(|e| budget::budget(slo, e));
     let projection = match (period.events(), burn) {
@@ -521,16 +523,10 @@ pub fn calendar_context(
         _ => None,
     };
     GateCalendar {
-        calendar: c.unit.as_str(),
-        timezone: c.zone.clone(),
-        start: Some(local(c, bounds.start)),
-        end: Some(local(c, bounds.end)),
-        left_seconds: bounds.left(now).as_secs_f64(),
+        period: Some(calendar_report(c, &bounds, now, projection)),
         sli: w.sli,
         budget_consumed_ratio: b.map(|b| b.consumed_ratio),
         budget_remaining_ratio: b.map(|b| b.remaining_ratio),
-        projected_consumed_ratio: projection.map(|p| p.end_consumed_ratio),
-        budget_lasts: projection.map(|p| p.lasts),
         inconclusive: w.inconclusive,
     }
 }
@@ -861,8 +857,8 @@ mod tests {
         let slo = &service.slos[0];
         let c = slo.calendar.as_ref().unwrap();
         // 2026-03-29T12:00:00Z: 28d13h of the Berlin March gone, 2d10h left.
-        let to = 1_774_785_600;
-        let bounds = c.bounds(jiff::Timestamp::from_second(to).unwrap()).unwrap();
+        let to = jiff::Timestamp::from_second(1_774_785_600).unwrap();
+        let bounds = c.bounds(to).unwrap();
         let period = Reading::Events(Events {
             total: 1000.0,
             errors: 1.0,
@@ -874,15 +870,17 @@ mod tests {
         let g = calendar_context(slo, c, bounds, to, &period, Some(5.0));
         assert_eq!(g.sli, Some(0.999));
         assert!((g.budget_remaining_ratio.unwrap() - 0.9).abs() < 1e-9);
-        assert!((g.projected_consumed_ratio.unwrap() - end(5.0)).abs() < 1e-9);
-        assert_eq!(g.budget_lasts, Some(true));
-        assert_eq!(g.left_seconds, left);
-        assert_eq!(g.start.as_deref(), Some("2026-03-01T00:00:00+01:00"));
+        let p = g.period.unwrap();
+        assert!((p.projected_consumed_ratio.unwrap() - end(5.0)).abs() < 1e-9);
+        assert_eq!(p.budget_lasts, Some(true));
+        assert_eq!(p.left_seconds, left);
+        assert_eq!(p.start, "2026-03-01T00:00:00+01:00");
         // Burning at 20 for the rest of the month overspends it.
         let g = calendar_context(slo, c, bounds, to, &period, Some(20.0));
         assert!(end(20.0) > 1.0);
-        assert!((g.projected_consumed_ratio.unwrap() - end(20.0)).abs() < 1e-9);
-        assert_eq!(g.budget_lasts, Some(false));
+        let p = g.period.unwrap();
+        assert!((p.projected_consumed_ratio.unwrap() - end(20.0)).abs() < 1e-9);
+        assert_eq!(p.budget_lasts, Some(false));
         // An unreadable period has no numbers and says why.
         let g = calendar_context(
             slo,
@@ -893,11 +891,11 @@ mod tests {
             Some(1.0),
         );
         assert_eq!(g.sli, None);
-        assert_eq!(g.budget_lasts, None);
+        assert_eq!(g.period.unwrap().budget_lasts, None);
         assert_eq!(g.inconclusive.as_deref(), Some("NaN"));
         // Without a burn rate (no traffic in the window), no projection.
         let g = calendar_context(slo, c, bounds, to, &period, None);
-        assert_eq!(g.projected_consumed_ratio, None);
+        assert_eq!(g.period.unwrap().projected_consumed_ratio, None);
         assert!(g.budget_remaining_ratio.is_some());
     }
 }

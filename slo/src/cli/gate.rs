@@ -126,18 +126,16 @@ fn verdict_text(results: &[GateResult]) -> String {
 
 /// A calendar SLO's period around the window, in two lines.
 fn calendar_text(c: &crate::evaluate::GateCalendar) -> String {
-    let (Some(start), Some(end)) = (&c.start, &c.end) else {
+    let Some(p) = &c.period else {
         return format!(
-            "  calendar {} ({}): {}\n",
-            c.calendar,
-            c.timezone,
+            "  calendar period: {}\n",
             c.inconclusive.as_deref().unwrap_or("not placed")
         );
     };
-    let left = seconds(c.left_seconds as u64);
+    let left = seconds(p.left_seconds as u64);
     let mut text = format!(
-        "  calendar {} ({}): {start} to {end}, {left} left after the window\n",
-        c.calendar, c.timezone
+        "  calendar {} ({}): {} to {}, {left} left after the window\n",
+        p.calendar, p.timezone, p.start, p.end
     );
     let pct0 = |x: f64| format!("{:.0}%", x * 100.0);
     text += &match (c.sli, c.budget_remaining_ratio) {
@@ -147,7 +145,7 @@ fn calendar_text(c: &crate::evaluate::GateCalendar) -> String {
                 pct(Some(sli)),
                 pct0(rem.max(0.0))
             );
-            if let (Some(end), Some(lasts)) = (c.projected_consumed_ratio, c.budget_lasts) {
+            if let (Some(end), Some(lasts)) = (p.projected_consumed_ratio, p.budget_lasts) {
                 line += &format!(
                     "; at this load's burn rate until the period ends, {} of it would be spent ({})",
                     pct0(end),
