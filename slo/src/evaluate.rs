@@ -191,7 +191,7 @@ pub struct SliceBudget {
     /// A slice is good when at least this share of its events is; `None`:
     /// each slice counts its share of good events (RatioTimeslices).
     pub target: Option<f64>,
-    /// Slices in the whole period.
+    /// Slices in the whole period (for a calendar period, the current one).
     pub period_slices: u64,
     /// The period's error budget in slices: (1 - objective) x period_slices.
     pub budget_slices: f64,
@@ -310,6 +310,28 @@ fn local(c: &crate::calendar::Calendar, t: jiff::Timestamp) -> String {
         .to_string()
 }
 
+/// A time-slice SLO's budget in slices, over its period (for a calendar
+/// period, the current one, `bounds`) read as `period`.
+fn slice_budget(
+    slo: &Slo,
+    t: crate::model::Timeslices,
+    bounds: Option<&crate::calendar::Bounds>,
+    period: &Reading,
+) -> SliceBudget {
+    // A calendar period's own length: a month of 28 to 31 days, an hour
+    // more or less where it holds a daylight saving change.
+    let length = bounds.map_or(slo.period, |b| b.length());
+    let period_slices = crate::timeslices::slices_in(length, &t);
+    SliceBudget {
+        slice: promql_duration(t.slice),
+        target: t.target,
+        period_slices,
+        budget_slices: slo.budget() * period_slices as f64,
+        counted_slices: period.events().map(|e| e.total),
+        bad_slices: period.events().map(|e| e.errors),
+    }
+}
+
 /// Builds the report of one SLO at time `at` (now when `None`).
 pub async fn report(prom: &Prom, slo: &Slo, at: Option<i64>) -> Result<SloReport, PromError> {
     let at = pinned(at);
@@ -390,17 +412,9 @@ pub async fn report(prom: &Prom, slo: &Slo, at: Option<i64>) -> Result<SloReport
         (Some(b), Some(burn)) => budget::time_to_exhaustion(slo, b.remaining_ratio, burn),
         _ => None,
     };
-    let timeslices = slo.timeslices.map(|t| {
-        let period_slices = crate::timeslices::slices_in(slo.period, &t);
-        SliceBudget {
-            slice: promql_duration(t.slice),
-            target: t.target,
-            period_slices,
-            budget_slices: slo.budget() * period_slices as f64,
-            counted_slices: period.events().map(|e| e.total),
-            bad_slices: period.events().map(|e| e.errors),
-        }
-    });
+    let timeslices = slo
+        .timeslices
+        .map(|t| slice_budget(slo, t, bounds.as_ref(), &period));
     let calendar = match (&slo.calendar, &bounds, now) {
         (Some(c), Some(bo), Some(now)) => Some(calendar_report(c, bo, now, projection)),
         _ => None,
@@ -848,6 +862,32 @@ mod tests {
         let r = judged(&availability(), one(5.0), one(0.0));
         assert_eq!(r.verdict, GateVerdict::Inconclusive);
         assert!(r.reason.contains("5 events"), "{}", r.reason);
+    }
+
+    #[test]
+    fn a_calendar_months_slices_are_its_own() {
+        let spec = "version: slo/v1\nservice: app\nslos:\n  - name: a\n    objective: 99\n    period: {calendar: month, timezone: Europe/Berlin}\n    timeslices: {slice: 1m, target: 0.95}\n    sli:\n      availability: {}\n";
+        let service = crate::spec::parse(spec, std::path::Path::new("s.yaml")).unwrap();
+        let slo = &service.slos[0];
+        let (c, t) = (slo.calendar.as_ref().unwrap(), slo.timeslices.unwrap());
+        let read = Reading::Events(Events {
+            total: 600.0,
+            errors: 3.0,
+        });
+        let at = |s: &str| c.bounds(s.parse::<jiff::Timestamp>().unwrap()).unwrap();
+        // March loses an hour to summer time, May has 31 days, February 28.
+        for (when, slices) in [
+            ("2026-03-10T00:00:00Z", 44_580),
+            ("2026-05-10T00:00:00Z", 44_640),
+            ("2026-02-10T00:00:00Z", 40_320),
+        ] {
+            let b = slice_budget(slo, t, Some(&at(when)), &read);
+            assert_eq!(b.period_slices, slices, "{when}");
+            assert!((b.budget_slices - slices as f64 * 0.01).abs() < 1e-6);
+            assert_eq!((b.counted_slices, b.bad_slices), (Some(600.0), Some(3.0)));
+        }
+        // A rolling period: its own length (the nominal 30d here).
+        assert_eq!(slice_budget(slo, t, None, &read).period_slices, 43_200);
     }
 
     #[test]

@@ -265,9 +265,9 @@ pub fn calendar_lookback(unit: crate::calendar::Unit) -> Duration {
 }
 
 /// The period recordings of a calendar SLO, under the names of its nominal
-/// period so that everything reading them works unchanged: the events of
-/// the current month, week or quarter so far, which start again from zero
-/// at each boundary. Each is a subquery summing the increase over every
+/// period so that everything reading them works unchanged: the events (for
+/// a time-slice SLO, the counted and bad slices) of the current month, week
+/// or quarter so far, which start again from zero at each boundary. Each is a subquery summing the increase over every
 /// hour of the lookback, grouped by the step's period index modulo
 /// 3 (computed in the zone's local time, at one second into the step's
 /// interval), of which the group of the evaluation time's own index is
@@ -286,7 +286,6 @@ fn calendar_window_rules(
         })?;
     let step_index = crate::calendar::period_residue_promql(c.unit, local, 1);
     let now_index = crate::calendar::period_residue_promql(c.unit, local, 0);
-    let q = crate::timeslices::slo_events(slo, CALENDAR_STEP);
     let lookback = promql_duration(calendar_lookback(c.unit));
     let step = promql_duration(CALENDAR_STEP);
     let sum = |inner: &str| {
@@ -295,6 +294,17 @@ fn calendar_window_rules(
         )
     };
     let d = promql_duration(slo.period);
+    if slo.timeslices.is_some() {
+        // The recorded slices of each hour, by the sample's time: a slice
+        // belongs to the period in which it ends.
+        return Ok(
+            crate::timeslices::calendar_period_records(slo.period, CALENDAR_STEP, sel, sum)
+                .into_iter()
+                .map(|(name, expr)| record(&name, expr, labels))
+                .collect(),
+        );
+    }
+    let q = crate::timeslices::slo_events(slo, CALENDAR_STEP);
     let errors = sum(&q.errors);
     Ok(vec![
         record(

@@ -686,17 +686,6 @@ fn validate(file: SpecFile, ctx: &Ctx) -> Result<Service, SpecError> {
             ));
         }
         let timeslices = timeslices(ctx, line, &s, period)?;
-        if timeslices.is_some() && calendar.is_some() {
-            return Err(ctx.value_at(
-                line,
-                &["timeslices"],
-                format!(
-                    "slo {:?}: time slices over a calendar period are not supported yet",
-                    s.name
-                ),
-                "use a rolling period (e.g. period: 30d) with timeslices, or drop timeslices",
-            ));
-        }
         let sli = to_sli(ctx, line, &s.name, &s.sli)?;
         let client = client_sli(
             ctx,

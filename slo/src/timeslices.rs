@@ -110,6 +110,35 @@ pub fn period_records(period: Duration, sel: &str) -> Vec<(String, String)> {
     ]
 }
 
+/// The period recordings of a calendar period, as [`period_records`]: the
+/// recorded slices of each `step` (`count_over_time` over the step, 1 ms
+/// short, so that consecutive steps share no sample), which `sum` adds up
+/// over the steps of the current period (see `rules::calendar_window_rules`).
+pub fn calendar_period_records(
+    period: Duration,
+    step: Duration,
+    sel: &str,
+    sum: impl Fn(&str) -> String,
+) -> Vec<(String, String)> {
+    let d = promql_duration(period);
+    let x = format!("{SLICE_RECORD}{sel}[{}]", range(step));
+    let (count, bad) = (
+        format!("slo:sli_slices:count{d}"),
+        format!("slo:sli_bad_slices:count{d}"),
+    );
+    vec![
+        (count.clone(), sum(&format!("count_over_time({x})"))),
+        (
+            bad.clone(),
+            sum(&format!("count_over_time({x}) - sum_over_time({x})")),
+        ),
+        (
+            format!("slo:sli_error:ratio_rate{d}"),
+            format!("{bad}{sel}\n/\n{count}{sel}"),
+        ),
+    ]
+}
+
 /// The counted slices (as `total`) and bad slices (as `errors`) of the
 /// window ending at the query's time, straight from the SLI's series: the
 /// slice value as a subquery stepped by the slice.

@@ -6,6 +6,7 @@
 
 use crate::fake_prom::{FakeProm, vector};
 use crate::util::slo;
+use std::path::Path;
 
 const SPEC: &str = "version: slo/v1\nservice: app\nslos:\n  - name: availability\n    objective: 99\n    period: 30d\n    min_events: 10\n    sli:\n      availability:\n        selector: '{job=\"app\"}'\n";
 
@@ -439,6 +440,25 @@ fn a_calendar_report_counts_from_the_period_start_in_its_zone() {
     assert!(!serde_json::to_string(&r).unwrap().contains("calendar"));
 }
 
+/// `slo gate` on `spec` over the hour ending at 2026-03-29T12:00:00Z, 28d13h
+/// into the Berlin March and 2d10h before it ends, writing `json`.
+fn march_gate(spec: &Path, url: &str, json: &Path) -> (Option<i32>, String, String) {
+    let mut args = vec![
+        "gate",
+        spec.to_str().unwrap(),
+        "--prometheus",
+        url,
+        "--from",
+        "1774782000",
+        "--to",
+        "1774785600",
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    args.extend(PROM_FLAGS);
+    slo(&args)
+}
+
 /// The gate on a calendar SLO judges the window as before, and beside it
 /// reads the period from its start in the zone to the window's end.
 #[test]
@@ -448,22 +468,7 @@ fn a_calendar_gate_reads_the_period_up_to_the_windows_end() {
     std::fs::write(&spec, "version: slo/v1\nservice: app\nslos:\n  - name: availability\n    objective: 99\n    period: {calendar: month, timezone: Europe/Berlin}\n    sli:\n      availability:\n        selector: '{job=\"app\"}'\n").unwrap();
     let json = dir.path().join("gate.json");
     let prom = FakeProm::start(vector(&["1000"]), vector(&["5"]));
-    // A window of an hour ending at 2026-03-29T12:00:00Z: 28d13h into the
-    // Berlin March, 2d10h before it ends.
-    let mut args = vec![
-        "gate",
-        spec.to_str().unwrap(),
-        "--prometheus",
-        &prom.url,
-        "--from",
-        "1774782000",
-        "--to",
-        "1774785600",
-        "--json",
-        json.to_str().unwrap(),
-    ];
-    args.extend(PROM_FLAGS);
-    let (code, stdout, stderr) = slo(&args);
+    let (code, stdout, stderr) = march_gate(&spec, &prom.url, &json);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(
         stdout.starts_with("PASS availability: SLI 99.5000% over 1h (objective 99%)"),
@@ -498,4 +503,45 @@ fn a_calendar_gate_reads_the_period_up_to_the_windows_end() {
     assert_eq!(c["budget_lasts"], true);
     assert!((c["budget_remaining_ratio"].as_f64().unwrap() - 0.5).abs() < 1e-9);
     assert_eq!(v[0]["verdict"], "pass");
+}
+
+/// A time-slice SLO over a calendar month: the gate reads the period's
+/// slices from the month's start, stepped by the slice.
+#[test]
+fn a_calendar_time_slice_gate_counts_the_periods_slices() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.yaml");
+    std::fs::write(&spec, "version: slo/v1\nservice: app\nslos:\n  - name: minutes\n    objective: 99\n    period: {calendar: month, timezone: Europe/Berlin}\n    timeslices: {slice: 1m, target: 0.95}\n    sli:\n      availability:\n        selector: '{job=\"app\"}'\n").unwrap();
+    let json = dir.path().join("gate.json");
+    // Counted slices, and (count minus good) the bad ones.
+    let prom = FakeProm::marked("- sum_over_time(", vector(&["6000"]), vector(&["30"]));
+    let (code, stdout, stderr) = march_gate(&spec, &prom.url, &json);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("PASS minutes: SLI 99.5000% (30 of 6000 counted slices bad) over 1h"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  calendar month (Europe/Berlin): 2026-03-01T00:00:00+01:00 to 2026-04-01T00:00:00+02:00, 2d10h left after the window\n"),
+        "{stdout}"
+    );
+    let seen = prom.seen();
+    // The window's 60 slices, and the period's: 28d13h from March 1st,
+    // 00:00 CET, each range a millisecond short.
+    for range in ["[59m59s999ms:1m]", "[28d12h59m59s999ms:1m]"] {
+        assert_eq!(
+            seen.iter().filter(|(q, _)| q.contains(range)).count(),
+            2,
+            "{range}: {seen:?}"
+        );
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let c = &v[0]["calendar"];
+    assert!((c["sli"].as_f64().unwrap() - 0.995).abs() < 1e-9, "{v}");
+    assert!(
+        (c["budget_remaining_ratio"].as_f64().unwrap() - 0.5).abs() < 1e-9,
+        "{v}"
+    );
+    assert_eq!(c["budget_lasts"], true, "{v}");
 }

@@ -1,8 +1,9 @@
 //! Calendar periods in the generated rules, under the real promtool: the
-//! period recordings count the current month or week only, start again at
-//! its boundary in local time (Europe/Berlin and Australia/Sydney,
-//! daylight saving included),
-//! and each broken variant of the reset logic fails the same tests.
+//! period recordings count the current month or week only (its events, or
+//! for a time-slice SLO its slices), start again at its boundary in local
+//! time (Europe/Berlin and Australia/Sydney, daylight saving included),
+//! and each broken variant of the reset logic fails the same tests. The
+//! promtool tests `slo alerts` writes for the time-slice SLO pass too.
 
 use crate::util::{alerts_out, root};
 
@@ -108,14 +109,67 @@ const CHECKS: &[(u32, &str, Option<f64>)] = &[
     ),
 ];
 
+/// The input of [`CHECKS`]: 1 event a second, 0.5% failing, for 90 days.
+const REQUESTS: &str = "      - series: 'requests_total{code=\"200\"}'\n        values: '0+298.5x26000'\n      - series: 'requests_total{code=\"500\"}'\n        values: '0+1.5x26000'\n";
+
+/// The time-slice SLO `orders-slices` (a Berlin month of 1m slices): its
+/// period rules count the recorded slices (`slo:slice_good:ratio`, given
+/// here as input, one a minute from time 0, so that the test evaluates at
+/// two instants only) by the hour each ends in. Minutes 6000 to 6059 are
+/// bad, and so is the last slice of January (minute 44580, which ends at
+/// February 1st, 00:00 local); of February's first hour (minutes 44581 to
+/// 44640) the second half is bad.
+const SLICES: &str = "      - series: 'slo:slice_good:ratio{slo=\"orders-slices\", slo_service=\"shop\"}'\n        values: '1x5999 0x59 1x38519 0 1x29 0x29 1x59'\n";
+
+/// The checks of `orders-slices`, as [`CHECKS`].
+const SLICE_CHECKS: &[(u32, &str, Option<f64>)] = &[
+    // January so far at 22:00Z: the slices of minutes 0 to 44520.
+    (
+        742,
+        "slo:sli_slices:count30d{slo=\"orders-slices\"}",
+        Some(44_521.0),
+    ),
+    (
+        742,
+        "slo:sli_bad_slices:count30d{slo=\"orders-slices\"}",
+        Some(60.0),
+    ),
+    // February 1st, 00:00 local: the slice ending then is January's.
+    (743, "slo:sli_slices:count30d{slo=\"orders-slices\"}", None),
+    (
+        743,
+        "slo:sli_bad_slices:count30d{slo=\"orders-slices\"}",
+        None,
+    ),
+    // 01:00 local: February's 60 slices, 30 of them bad, the budget
+    // (1% of them) spent 50 times.
+    (
+        744,
+        "slo:sli_slices:count30d{slo=\"orders-slices\"}",
+        Some(60.0),
+    ),
+    (
+        744,
+        "slo:sli_bad_slices:count30d{slo=\"orders-slices\"}",
+        Some(30.0),
+    ),
+    (
+        744,
+        "slo:error_budget_remaining:ratio{slo=\"orders-slices\"}",
+        Some(-49.0),
+    ),
+];
+
 /// One promtool test file per check, each evaluating the rules at time 0
 /// and at the check's time only (its evaluation interval), so that a
 /// missing series is not hidden by an earlier sample; their names.
 fn write_tests(dir: &Path) -> Vec<String> {
-    CHECKS
-        .iter()
+    let requests = CHECKS.iter().map(|c| (REQUESTS, "5m", c));
+    let slices = SLICE_CHECKS.iter().map(|c| (SLICES, "1m", c));
+    requests
+        .chain(slices)
         .enumerate()
-        .map(|(i, (hours, expr, value))| {
+        .map(|(i, (input, interval, (hours, expr, value)))| {
             let exp = match value {
                 Some(v) => {
                     let name = expr.split('{').next().unwrap_or_default();
@@ -127,7 +181,7 @@ fn write_tests(dir: &Path) -> Vec<String> {
                 None => " []".to_owned(),
             };
             let text = format!(
-                "rule_files:\n  - shop.rules.yml\nevaluation_interval: {hours}h\ntests:\n  - interval: 5m\n    input_series:\n      - series: 'requests_total{{code=\"200\"}}'\n        values: '0+298.5x26000'\n      - series: 'requests_total{{code=\"500\"}}'\n        values: '0+1.5x26000'\n    promql_expr_test:\n      - expr: '{expr}'\n        eval_time: {hours}h\n        exp_samples:{exp}\n"
+                "rule_files:\n  - shop.rules.yml\nevaluation_interval: {hours}h\ntests:\n  - interval: {interval}\n    input_series:\n{input}    promql_expr_test:\n      - expr: '{expr}'\n        eval_time: {hours}h\n        exp_samples:{exp}\n"
             );
             let name = format!("calendar-{i}.test.yml");
             std::fs::write(dir.join(&name), text).unwrap();
@@ -190,7 +244,7 @@ fn calendar_periods_reset_at_their_local_boundaries() {
     let rules_path = tmp.path().join("shop.rules.yml");
     let rules = std::fs::read_to_string(&rules_path).unwrap();
     type Mutation = fn(&str) -> String;
-    let mutants: [(&str, Mutation); 5] = [
+    let mutants: [(&str, Mutation); 6] = [
         // A step's increase is the hour before it: classified at its end,
         // the hour before a boundary is counted in the new period.
         ("steps classified at their end", |r| {
@@ -222,6 +276,10 @@ fn calendar_periods_reset_at_their_local_boundaries() {
         ("no reset", |r| drop_with_next(r, "and on (slo_period)")),
         // The index of two periods back shares the current one's residue.
         ("modulo 2", |r| r.replace(") % 3)", ") % 2)")),
+        // A slice ending on the hour counted in both hours around it.
+        ("hours of slices that overlap", |r| {
+            r.replace("[59m59s999ms])", "[1h])")
+        }),
     ];
     for (what, mutate) in mutants {
         let mutant = mutate(&rules);
@@ -231,4 +289,52 @@ fn calendar_periods_reset_at_their_local_boundaries() {
         assert!(!ok, "{what}: the tests still pass:\n{out}");
         assert!(out.contains("FAILED"), "{what}: {out}");
     }
+}
+
+/// The promtool tests `slo alerts --out` writes for a time-slice SLO over a
+/// calendar month pass: its alerts are the rolling windows', and its
+/// period recordings are left to the tests above. They run against the
+/// SLO's rolling group alone: promtool evaluates every group of a rules
+/// file at every step, and the period groups' month-long subqueries over
+/// the tests' three days of input take promtool longer than a test may.
+#[test]
+fn generated_tests_of_a_calendar_time_slice_slo_pass() {
+    let tmp = tempfile::tempdir().unwrap();
+    alerts_out(
+        &root().join("slo/testdata/calendar/shop.slo.yaml"),
+        tmp.path(),
+    );
+    let name = "shop-orders-slices.test.yml";
+    let test = std::fs::read_to_string(tmp.path().join(name)).unwrap();
+    assert!(!test.contains("count30d"), "{test}");
+    assert!(test.contains("slo:sli_error:ratio_rate1h"), "{test}");
+    let rules = std::fs::read_to_string(tmp.path().join("shop.rules.yml")).unwrap();
+    let group = rules
+        .split_inclusive('\n')
+        .skip_while(|l| *l != "- name: slo-shop-orders-slices\n")
+        .enumerate()
+        .take_while(|(i, l)| *i == 0 || !l.starts_with("- name:"))
+        .map(|(_, l)| l)
+        .collect::<String>();
+    assert!(group.contains("slo:sli_error:ratio_rate1h"), "{rules}");
+    std::fs::write(
+        tmp.path().join("rolling.rules.yml"),
+        format!("groups:\n{group}"),
+    )
+    .unwrap();
+    let test = replace_all(
+        &test,
+        &[
+            ("- shop.rules.yml\n", "- rolling.rules.yml\n"),
+            ("- slo-shop-orders-slices-period\n", ""),
+        ],
+    );
+    assert!(
+        test.contains("- rolling.rules.yml\n") && !test.contains("-period\n"),
+        "{test}"
+    );
+    std::fs::write(tmp.path().join(name), test).unwrap();
+    let (ok, out) = promtool_test(tmp.path(), &[name.to_owned()]);
+    assert!(ok, "{out}");
+    assert!(out.contains("SUCCESS"), "{out}");
 }

@@ -38,6 +38,11 @@ pub struct FakeProm {
 
 impl FakeProm {
     pub fn start(total: String, errors: String) -> FakeProm {
+        FakeProm::marked(ERRORS_MARK, total, errors)
+    }
+
+    /// As [`FakeProm::start`], answering `errors` to queries holding `mark`.
+    pub fn marked(mark: &'static str, total: String, errors: String) -> FakeProm {
         let seen: Seen = Arc::default();
         let log = seen.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -60,7 +65,7 @@ impl FakeProm {
                             log.lock()
                                 .unwrap()
                                 .push((query.clone(), q.get("time").cloned()));
-                            let body = if query.contains(ERRORS_MARK) {
+                            let body = if query.contains(mark) {
                                 errors.clone()
                             } else {
                                 total.clone()

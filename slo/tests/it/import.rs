@@ -56,8 +56,17 @@ fn openslo_calendar_windows_become_calendar_periods() {
             ("api-monthly".into(), "month", "Europe/Berlin".into(), 30),
             ("api-weekly".into(), "week", "America/New_York".into(), 7),
             ("api-quarterly".into(), "quarter", "UTC".into(), 91),
+            (
+                "api-good-minutes".into(),
+                "month",
+                "Europe/Berlin".into(),
+                30
+            ),
         ]
     );
+    // Timeslices over a calendar month keep their slices.
+    let t = s.slos[3].timeslices.expect("time slices");
+    assert_eq!((t.slice.as_secs(), t.target), (60, Some(0.95)));
 }
 
 #[test]
