@@ -219,7 +219,9 @@ async fn a_scrape_of_metrics_listen_gets_what_the_report_counts() {
     assert_eq!(r["run_id"], "scrape-1");
     let listen = &r["metrics"]["listen"];
     assert_eq!(listen["final_scraped"], true, "{r}");
-    assert!(listen["scrapes"].as_u64().unwrap() >= 2, "{listen}");
+    // At least the final scrape: a Prometheus slow to start on a busy
+    // machine may first scrape after the 8 s of load, in the linger.
+    assert!(listen["scrapes"].as_u64().unwrap() >= 1, "{listen}");
     assert_eq!(r["metrics"]["labels"]["team"], "shop");
     // The final scrape is in once Prometheus has stored it.
     let sel = "http_client_request_duration_seconds_count{loadgen_run=\"scrape-1\"}";
