@@ -673,8 +673,11 @@ async fn forwarding_reaches_a_second_sink() {
         .export(batch(&[ours(3)], 3))
         .await
         .unwrap();
+    // The collector keeps the spans before it answers, and the front
+    // counts a forward when the answer arrives: wait for both.
     let got = wait_for(Duration::from_secs(10), || {
-        (collector.stats().kept_spans >= 7).then(|| collector.stats())
+        (collector.stats().kept_spans >= 7 && front.stats().forwarded >= 2)
+            .then(|| collector.stats())
     })
     .await
     .unwrap_or_else(|| panic!("not forwarded: {:?} {:?}", front.stats(), collector.stats()));
