@@ -91,23 +91,7 @@ pub fn window_records(window: Duration, sel: &str) -> Vec<(String, String)> {
 /// their ratio, as (record, expr). Each reads every slice of the period,
 /// so the ratio divides the two counts instead of reading them a third time.
 pub fn period_records(period: Duration, sel: &str) -> Vec<(String, String)> {
-    let d = promql_duration(period);
-    let x = format!("{SLICE_RECORD}{sel}[{}]", range(period));
-    let (count, bad) = (
-        format!("slo:sli_slices:count{d}"),
-        format!("slo:sli_bad_slices:count{d}"),
-    );
-    vec![
-        (count.clone(), format!("count_over_time({x})")),
-        (
-            bad.clone(),
-            format!("count_over_time({x})\n-\nsum_over_time({x})"),
-        ),
-        (
-            format!("slo:sli_error:ratio_rate{d}"),
-            format!("{bad}{sel}\n/\n{count}{sel}"),
-        ),
-    ]
+    slice_records(period, period, sel, "\n-\n", str::to_owned)
 }
 
 /// The period recordings of a calendar period, as [`period_records`]: the
@@ -120,8 +104,21 @@ pub fn calendar_period_records(
     sel: &str,
     sum: impl Fn(&str) -> String,
 ) -> Vec<(String, String)> {
+    slice_records(period, step, sel, " - ", sum)
+}
+
+/// The counted slices, bad slices and their ratio of a period named by
+/// `period`: the recorded slices over `over`, their counts passed through
+/// `sum`, the bad ones' subtraction written with `minus`.
+fn slice_records(
+    period: Duration,
+    over: Duration,
+    sel: &str,
+    minus: &str,
+    sum: impl Fn(&str) -> String,
+) -> Vec<(String, String)> {
     let d = promql_duration(period);
-    let x = format!("{SLICE_RECORD}{sel}[{}]", range(step));
+    let x = format!("{SLICE_RECORD}{sel}[{}]", range(over));
     let (count, bad) = (
         format!("slo:sli_slices:count{d}"),
         format!("slo:sli_bad_slices:count{d}"),
@@ -130,7 +127,7 @@ pub fn calendar_period_records(
         (count.clone(), sum(&format!("count_over_time({x})"))),
         (
             bad.clone(),
-            sum(&format!("count_over_time({x}) - sum_over_time({x})")),
+            sum(&format!("count_over_time({x}){minus}sum_over_time({x})")),
         ),
         (
             format!("slo:sli_error:ratio_rate{d}"),
