@@ -51,6 +51,10 @@ pub enum TestGenError {
         "slo {slo:?}: its tests would evaluate {slices} time slices, more than {max}, which promtool takes too long to run (it evaluates every slice); use longer slices, or write its tests by hand"
     )]
     Slices { slo: String, slices: u64, max: u64 },
+    #[error(
+        "slo {slo:?}: its tests would load {samples} samples in one query, more than promtool's limit of {max}, even with input sampled as coarsely as its shortest alert window allows; write its tests by hand"
+    )]
+    Samples { slo: String, samples: u64, max: u64 },
     #[error("slo {slo:?}: annotation {key:?} uses a template the generator cannot render: {value}")]
     Template {
         slo: String,
@@ -828,6 +832,53 @@ fn scenarios(r: &SloRules) -> Vec<Scenario> {
     out
 }
 
+/// promtool's unit tests refuse a query that loads more samples than this
+/// (a fixed limit of its query engine, not a flag).
+pub(crate) const PROMTOOL_MAX_SAMPLES: u64 = 10_000;
+
+/// The fewest input samples the shortest short window must hold.
+const MIN_SHORT_STEPS: u32 = 4;
+
+/// The rules as the tests step through them: input sampled at the alert
+/// group's interval, or at the smallest whole multiple of it at which the
+/// longest scenario holds fewer samples of all input series together than
+/// promtool loads in one query (a long window, or a rolling period's range,
+/// reads every sample of the series it selects). Only periods longer than
+/// about a month need it (a quarter's longest window is 9 days).
+fn stepped(r: &SloRules, series: usize) -> Result<SloRules, TestGenError> {
+    let shortest = r
+        .burns
+        .iter()
+        .map(|b| b.condition.short)
+        .min()
+        .unwrap_or(r.interval);
+    let mut s = r.clone();
+    let mut samples = 0;
+    for k in 1..=60u32 {
+        let Some(interval) = r.interval.checked_mul(k) else {
+            break;
+        };
+        if k > 1 && shortest < interval * MIN_SHORT_STEPS {
+            break;
+        }
+        s.interval = interval;
+        let longest = scenarios(&s)
+            .iter()
+            .map(|sc| sc.timeline.segments.iter().map(|g| g.steps).sum::<u64>() + 1)
+            .max()
+            .unwrap_or(0);
+        samples = (series as u64).saturating_mul(longest);
+        if samples < PROMTOOL_MAX_SAMPLES {
+            return Ok(s);
+        }
+    }
+    Err(TestGenError::Samples {
+        slo: r.slo.name.clone(),
+        samples,
+        max: PROMTOOL_MAX_SAMPLES,
+    })
+}
+
 pub(crate) fn labels_text(name: &str, labels: &BTreeMap<String, String>) -> String {
     Series {
         name: name.into(),
@@ -844,6 +895,8 @@ pub fn unit_tests(r: &SloRules, rule_file: &str, header: &str) -> Result<String,
         return slicetest::unit_tests(r, t, rule_file, header);
     }
     let series = input_series(r)?;
+    let stepped = stepped(r, series.len())?;
+    let r = &stepped;
     let interval = promql_duration(r.interval);
     let at = |step: u64| promql_duration(r.interval * step as u32);
     let burn_alert = |tl: &Timeline, step: u64| -> Result<Option<AlertTest>, TestGenError> {
@@ -1201,6 +1254,50 @@ slos:
             assert_eq!(fires(above, 3), Fires::No, "{}", above.name);
             assert_eq!(fires(below, 0), Fires::No, "{}", below.name);
         }
+    }
+
+    /// The most samples of all input series together in one scenario.
+    fn samples(r: &SloRules) -> u64 {
+        let series = input_series(r).unwrap().len() as u64;
+        scenarios(r)
+            .iter()
+            .map(|sc| series * (sc.timeline.segments.iter().map(|g| g.steps).sum::<u64>() + 1))
+            .max()
+            .unwrap()
+    }
+
+    #[test]
+    fn input_is_stepped_coarser_only_past_promtools_sample_limit() {
+        // 30 days: the rules' own interval, just under the limit.
+        let month = rules(SPEC, 1);
+        let stepped_month = stepped(&month, 2).unwrap();
+        assert_eq!(stepped_month.interval, month.interval);
+        assert!(samples(&month) < PROMTOOL_MAX_SAMPLES);
+        // 90 days: its 9-day window at 1m would hold 12,960 samples a series.
+        let quarter = rules(&SPEC.replace("period: 28d", "period: 90d"), 1);
+        assert_eq!(quarter.interval, Duration::from_secs(60));
+        assert!(samples(&quarter) > PROMTOOL_MAX_SAMPLES);
+        let stepped_quarter = stepped(&quarter, 2).unwrap();
+        assert_eq!(stepped_quarter.interval, Duration::from_secs(180));
+        assert!(samples(&stepped_quarter) < PROMTOOL_MAX_SAMPLES);
+        // Every alert keeps its above, below and burst cases.
+        let text = unit_tests(&quarter, "shop.rules.yml", "").unwrap();
+        let v: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+        assert_eq!(v["tests"].as_array().unwrap().len(), 4 * 3 + 1, "{text}");
+        assert_eq!(v["tests"][0]["interval"], "3m");
+        // A year steps every 12m; with fifty input series no step that
+        // leaves its 1h50s short window four samples fits.
+        let year = rules(&SPEC.replace("period: 28d", "period: 365d"), 1);
+        assert_eq!(
+            stepped(&year, 2).unwrap().interval,
+            Duration::from_secs(720)
+        );
+        let e = stepped(&year, 50).unwrap_err();
+        assert!(
+            matches!(e, TestGenError::Samples { max: 10_000, samples, .. } if samples >= 10_000),
+            "{e}"
+        );
+        assert!(e.to_string().contains("write its tests by hand"), "{e}");
     }
 
     #[test]
