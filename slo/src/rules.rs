@@ -645,11 +645,9 @@ fn expr_out(e: &str) -> out::Expr {
     }
 }
 
-fn file_out(all: &[SloRules]) -> out::File {
+fn file_out<'a>(groups: impl Iterator<Item = &'a Group>) -> out::File {
     out::File {
-        groups: all
-            .iter()
-            .flat_map(|s| &s.groups)
+        groups: groups
             .map(|g| out::Group {
                 name: g.name.clone(),
                 interval: promql_duration(g.interval),
@@ -699,9 +697,61 @@ fn header(service: &Service, regenerate: &str) -> String {
     )
 }
 
-/// A plain Prometheus rule file.
+impl SloRules {
+    /// Whether `g` is a calendar period's group, whose subqueries read back
+    /// to the period's start at every evaluation.
+    pub fn is_calendar_period(&self, g: &Group) -> bool {
+        self.slo.calendar.is_some()
+            && self
+                .groups
+                .first()
+                .is_some_and(|first| first.name != g.name)
+    }
+}
+
+/// A plain Prometheus rule file with every group.
 pub fn rule_file(service: &Service, all: &[SloRules], regenerate: &str) -> String {
-    crate::yaml::document(&header(service, regenerate), &file_out(all))
+    let groups = all.iter().flat_map(|s| &s.groups);
+    crate::yaml::document(&header(service, regenerate), &file_out(groups))
+}
+
+/// The plain rule files `slo alerts --out` writes, (file name, text):
+/// `NAME.rules.yml` with every group but the calendar periods' ones, which
+/// go to `NAME.period.rules.yml` (only when there are any). Prometheus
+/// loads both; the generated promtool tests, which promtool runs by
+/// evaluating every group of their rule files at each step, read the
+/// first only, since a calendar period's group reads back to the period's
+/// start at every evaluation and would take them minutes.
+pub fn rule_files(service: &Service, all: &[SloRules], regenerate: &str) -> Vec<(String, String)> {
+    let of = |period: bool| {
+        all.iter().flat_map(move |r| {
+            r.groups
+                .iter()
+                .filter(move |g| r.is_calendar_period(g) == period)
+        })
+    };
+    let mut files = vec![(
+        rules_file_name(service),
+        crate::yaml::document(&header(service, regenerate), &file_out(of(false))),
+    )];
+    if of(true).next().is_some() {
+        let period_header = crate::yaml::header(
+            &format!("SLO calendar period rules for {}", service.name),
+            "alerts",
+            &[],
+            regenerate,
+        );
+        files.push((
+            format!("{}.period.rules.yml", service.name),
+            crate::yaml::document(&period_header, &file_out(of(true))),
+        ));
+    }
+    files
+}
+
+/// The name of the rule file the generated promtool tests read.
+pub fn rules_file_name(service: &Service) -> String {
+    format!("{}.rules.yml", service.name)
 }
 
 /// A prometheus-operator PrometheusRule with the same groups.
@@ -720,7 +770,7 @@ pub fn prometheus_rule(service: &Service, all: &[SloRules], regenerate: &str) ->
             name: format!("{}-slos", service.name),
             labels,
         },
-        spec: file_out(all),
+        spec: file_out(all.iter().flat_map(|s| &s.groups)),
     };
     crate::yaml::document(&header(service, regenerate), &doc)
 }
@@ -933,5 +983,51 @@ slos:
         let v: serde_json::Value = serde_saphyr::from_str(&op).unwrap();
         assert_eq!(v["kind"], "PrometheusRule");
         assert_eq!(v["spec"]["groups"].as_array().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn calendar_period_groups_get_a_file_of_their_own() {
+        let groups = |text: &str| -> Vec<String> {
+            let v: serde_json::Value = serde_saphyr::from_str(text).unwrap();
+            v["groups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| g["name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        // Rolling periods only: one file with every group.
+        let s = service();
+        let all = service_rules(&s).unwrap();
+        let files = rule_files(&s, &all, "x");
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].0, "shop-api.rules.yml");
+        assert_eq!(groups(&files[0].1).len(), 4);
+        // A calendar month: its period group moves, the rolling one's stays.
+        let spec = SPEC.replace(
+            "period: 28d",
+            "period: {calendar: month, timezone: Europe/Berlin}",
+        );
+        let s = crate::spec::parse(&spec, Path::new("spec.yaml")).unwrap();
+        let all = service_rules(&s).unwrap();
+        let files = rule_files(&s, &all, "x");
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["shop-api.rules.yml", "shop-api.period.rules.yml"]);
+        assert_eq!(
+            groups(&files[0].1),
+            [
+                "slo-shop-api-availability",
+                "slo-shop-api-availability-period",
+                "slo-shop-api-latency"
+            ]
+        );
+        assert_eq!(groups(&files[1].1), ["slo-shop-api-latency-period"]);
+        assert!(
+            files[1]
+                .1
+                .starts_with("# SLO calendar period rules for shop-api")
+        );
+        // The one-document forms keep all four.
+        assert_eq!(groups(&rule_file(&s, &all, "x")).len(), 4);
     }
 }

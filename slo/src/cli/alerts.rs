@@ -102,17 +102,12 @@ fn alerts(
         return print_out(&text);
     };
     create_dir(dir)?;
-    let rules_name = format!("{}.rules.yml", service.name);
-    let mut written = vec![
-        (
-            rules_name.clone(),
-            crate::rules::rule_file(&service, &all, &regenerate),
-        ),
-        (
-            format!("{}.prometheusrule.yaml", service.name),
-            crate::rules::prometheus_rule(&service, &all, &regenerate),
-        ),
-    ];
+    let rules_name = crate::rules::rules_file_name(&service);
+    let mut written = crate::rules::rule_files(&service, &all, &regenerate);
+    written.push((
+        format!("{}.prometheusrule.yaml", service.name),
+        crate::rules::prometheus_rule(&service, &all, &regenerate),
+    ));
     let tests_header = header(
         &format!("promtool unit tests for the SLO rules of {}", service.name),
         "alerts",

@@ -64,7 +64,7 @@ pub enum Command {
     /// Prometheus rules (SLI recordings, multi-window burn-rate alerts), promtool
     /// tests and Alertmanager routes for a spec's SLOs.
     #[command(
-        after_help = "Examples:\n  slo alerts spec.yaml > rules.yml\n  slo alerts spec.yaml --format operator | kubectl apply -f -\n  slo alerts spec.yaml --out alerts\n  slo alerts spec.yaml --out alerts --pager-url https://pager.example.com/hook --ticket-url https://tickets.example.com/hook\n\nWith --out, DIR gets SERVICE.rules.yml, SERVICE.prometheusrule.yaml and one\nSERVICE-SLO.test.yml per SLO (run: promtool test rules DIR/*.test.yml); with\n--pager-url and --ticket-url (both or neither) also alertmanager.yml."
+        after_help = "Examples:\n  slo alerts spec.yaml > rules.yml\n  slo alerts spec.yaml --format operator | kubectl apply -f -\n  slo alerts spec.yaml --out alerts\n  slo alerts spec.yaml --out alerts --pager-url https://pager.example.com/hook --ticket-url https://tickets.example.com/hook\n\nWith --out, DIR gets SERVICE.rules.yml, SERVICE.prometheusrule.yaml and one\nSERVICE-SLO.test.yml per SLO (run: promtool test rules DIR/*.test.yml); with\ncalendar periods also SERVICE.period.rules.yml (their period groups, which\nthe tests do not read); with --pager-url and --ticket-url (both or neither)\nalso alertmanager.yml."
     )]
     Alerts(alerts::AlertsArgs),
     /// Print the JSON Schema of the native spec (for editors).

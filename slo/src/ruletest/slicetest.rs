@@ -686,7 +686,12 @@ pub fn unit_tests(
     let file = TestFile {
         rule_files: vec![rule_file.to_owned()],
         evaluation_interval: promql_duration(t.slice),
-        group_eval_order: r.groups.iter().map(|g| g.name.clone()).collect(),
+        group_eval_order: r
+            .groups
+            .iter()
+            .filter(|g| !r.is_calendar_period(g))
+            .map(|g| g.name.clone())
+            .collect(),
         tests,
     };
     Ok(crate::yaml::document(header, &file))

@@ -62,6 +62,15 @@ const SLICES: &[&str] = &[
     "https://tickets.example.com/hooks/shop",
 ];
 
+/// `slo alerts` for slo/testdata/calendar/ (no webhooks: no
+/// alertmanager.yml).
+const CALENDAR: &[&str] = &[
+    "alerts",
+    "slo/testdata/calendar/shop.slo.yaml",
+    "--out",
+    "slo/testdata/calendar",
+];
+
 /// `slo hpa` from the checked-in stress run, with the format appended.
 macro_rules! hpa {
     ($($extra:literal),*) => {
@@ -250,10 +259,30 @@ const GOLDENS: &[Golden] = &[
         "slo/testdata/import/openslo-calendar.native.yaml",
         &["import", "slo/testdata/import/openslo-calendar.yaml"],
     ),
-    // Calendar periods: the rules of a month, a week and a quarter.
-    stdout(
-        "slo/testdata/calendar/shop.rules.yml",
-        &["alerts", "slo/testdata/calendar/shop.slo.yaml"],
+    // Calendar periods: the rules of a month, a week and a quarter (the
+    // period groups in a file of their own) and their tests.
+    out_dir("slo/testdata/calendar/shop.rules.yml", CALENDAR),
+    out_dir("slo/testdata/calendar/shop.period.rules.yml", CALENDAR),
+    out_dir("slo/testdata/calendar/shop.prometheusrule.yaml", CALENDAR),
+    out_dir(
+        "slo/testdata/calendar/shop-checkout-monthly.test.yml",
+        CALENDAR,
+    ),
+    out_dir(
+        "slo/testdata/calendar/shop-checkout-weekly.test.yml",
+        CALENDAR,
+    ),
+    out_dir(
+        "slo/testdata/calendar/shop-checkout-sydney.test.yml",
+        CALENDAR,
+    ),
+    out_dir(
+        "slo/testdata/calendar/shop-checkout-quarterly.test.yml",
+        CALENDAR,
+    ),
+    out_dir(
+        "slo/testdata/calendar/shop-orders-slices.test.yml",
+        CALENDAR,
     ),
     // The JSON Schemas of the input formats.
     stdout("slo/spec.schema.json", &["schema"]),
