@@ -645,16 +645,20 @@ fn phases(rate: f64, warm: u64, bad: f64, t1: u64, after: u64) -> Timeline {
     Timeline { segments }
 }
 
-/// Steps between evaluations: promtool evaluates every group on one grid,
-/// as coarse as the shortest alert window allows.
-fn eval_steps(r: &SloRules) -> u64 {
-    let short = r
-        .burns
+/// The shortest short window of the SLO's burn-rate alerts (its interval
+/// when it has none).
+fn shortest_short(r: &SloRules) -> Duration {
+    r.burns
         .iter()
         .map(|b| b.condition.short)
         .min()
-        .unwrap_or(r.interval);
-    ((short.as_secs_f64() / r.interval.as_secs_f64()).floor() as u64).max(1)
+        .unwrap_or(r.interval)
+}
+
+/// Steps between evaluations: promtool evaluates every group on one grid,
+/// as coarse as the shortest alert window allows.
+fn eval_steps(r: &SloRules) -> u64 {
+    ((shortest_short(r).as_secs_f64() / r.interval.as_secs_f64()).floor() as u64).max(1)
 }
 
 /// Whether every burn alert's state is predictable at every check.
@@ -846,37 +850,38 @@ const MIN_SHORT_STEPS: u32 = 4;
 /// reads every sample of the series it selects). Only periods longer than
 /// about a month need it (a quarter's longest window is 9 days).
 fn stepped(r: &SloRules, series: usize) -> Result<SloRules, TestGenError> {
-    let shortest = r
-        .burns
-        .iter()
-        .map(|b| b.condition.short)
-        .min()
-        .unwrap_or(r.interval);
+    // The coarsest multiple that leaves the shortest short window its
+    // samples (the rules' own interval in any case); it is at most that
+    // window, so the product cannot overflow.
+    let coarsest = (shortest_short(r).as_secs_f64()
+        / (r.interval.as_secs_f64() * f64::from(MIN_SHORT_STEPS)))
+    .floor()
+    .max(1.0) as u32;
     let mut s = r.clone();
-    let mut samples = 0;
-    for k in 1..=60u32 {
-        let Some(interval) = r.interval.checked_mul(k) else {
-            break;
-        };
-        if k > 1 && shortest < interval * MIN_SHORT_STEPS {
-            break;
-        }
-        s.interval = interval;
-        let longest = scenarios(&s)
-            .iter()
-            .map(|sc| sc.timeline.segments.iter().map(|g| g.steps).sum::<u64>() + 1)
-            .max()
-            .unwrap_or(0);
-        samples = (series as u64).saturating_mul(longest);
-        if samples < PROMTOOL_MAX_SAMPLES {
+    let mut most = 0;
+    for k in 1..=coarsest {
+        s.interval = r.interval * k;
+        most = samples(&s, series);
+        if most < PROMTOOL_MAX_SAMPLES {
             return Ok(s);
         }
     }
     Err(TestGenError::Samples {
         slo: r.slo.name.clone(),
-        samples,
+        samples: most,
         max: PROMTOOL_MAX_SAMPLES,
     })
+}
+
+/// The most samples that `series` input series hold together in one
+/// scenario (each has one more sample than its timeline has steps).
+fn samples(r: &SloRules, series: usize) -> u64 {
+    scenarios(r)
+        .iter()
+        .map(|sc| sc.timeline.segments.iter().map(|g| g.steps).sum::<u64>() + 1)
+        .max()
+        .unwrap_or(0)
+        .saturating_mul(series as u64)
 }
 
 pub(crate) fn labels_text(name: &str, labels: &BTreeMap<String, String>) -> String {
@@ -1256,30 +1261,21 @@ slos:
         }
     }
 
-    /// The most samples of all input series together in one scenario.
-    fn samples(r: &SloRules) -> u64 {
-        let series = input_series(r).unwrap().len() as u64;
-        scenarios(r)
-            .iter()
-            .map(|sc| series * (sc.timeline.segments.iter().map(|g| g.steps).sum::<u64>() + 1))
-            .max()
-            .unwrap()
-    }
-
     #[test]
     fn input_is_stepped_coarser_only_past_promtools_sample_limit() {
         // 30 days: the rules' own interval, just under the limit.
         let month = rules(SPEC, 1);
+        assert_eq!(input_series(&month).unwrap().len(), 2);
         let stepped_month = stepped(&month, 2).unwrap();
         assert_eq!(stepped_month.interval, month.interval);
-        assert!(samples(&month) < PROMTOOL_MAX_SAMPLES);
+        assert!(samples(&month, 2) < PROMTOOL_MAX_SAMPLES);
         // 90 days: its 9-day window at 1m would hold 12,960 samples a series.
         let quarter = rules(&SPEC.replace("period: 28d", "period: 90d"), 1);
         assert_eq!(quarter.interval, Duration::from_secs(60));
-        assert!(samples(&quarter) > PROMTOOL_MAX_SAMPLES);
+        assert!(samples(&quarter, 2) > PROMTOOL_MAX_SAMPLES);
         let stepped_quarter = stepped(&quarter, 2).unwrap();
         assert_eq!(stepped_quarter.interval, Duration::from_secs(180));
-        assert!(samples(&stepped_quarter) < PROMTOOL_MAX_SAMPLES);
+        assert!(samples(&stepped_quarter, 2) < PROMTOOL_MAX_SAMPLES);
         // Every alert keeps its above, below and burst cases.
         let text = unit_tests(&quarter, "shop.rules.yml", "").unwrap();
         let v: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
