@@ -402,7 +402,9 @@ fn keeping_a_response_costs_a_bounded_number_of_allocations() {
     let (plain, _) = direct_run(addr, "/kept", none, &[], 2000);
     let (kept, kept_bytes) = direct_run(addr, "/kept", all, &cookie, 2000);
     let (big, big_bytes) = direct_run(addr, "/big", all, &cookie, 20);
-    let (big_plain, big_plain_bytes) = direct_run(addr, "/big", none, &[], 20);
+    // 100, not 20: one stray allocation seen once in 20 requests of a
+    // 4 MiB body (3 bytes, 0.05 a request) is not one per request.
+    let (big_plain, big_plain_bytes) = direct_run(addr, "/big", none, &[], 100);
     drop(server);
     eprintln!(
         "allocations per request: nothing kept {plain:.2}; kept (2 set-cookie, 35-byte body, extra cookie) \
