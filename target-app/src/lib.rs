@@ -19,6 +19,7 @@ pub mod logfmt;
 pub mod metrics;
 pub mod observe;
 pub mod orders;
+pub mod otlp;
 pub mod process;
 pub mod server;
 pub mod spans;

@@ -318,11 +318,13 @@ fn exit_of(e: &anyhow::Error) -> Exit {
             .is_some_and(|s| matches!(s, target_app::ServerError::Tls(_)))
             || c.downcast_ref::<target_app::telemetry::TelemetryError>()
                 .is_some_and(|t| {
-                    matches!(
-                        t,
-                        target_app::telemetry::TelemetryError::Protocol { .. }
-                            | target_app::telemetry::TelemetryError::Filter(_)
-                    )
+                    use target_app::otlp::ConfigError;
+                    use target_app::telemetry::TelemetryError;
+                    match t {
+                        TelemetryError::Protocol { .. } | TelemetryError::Filter(_) => true,
+                        TelemetryError::Otlp(c) => !matches!(c, ConfigError::Client(_)),
+                        _ => false,
+                    }
                 })
     });
     if invalid_input {

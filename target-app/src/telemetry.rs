@@ -2,8 +2,9 @@
 //! requests), and traces and logs exported over OTLP, to the console, or not
 //! at all.
 //!
-//! The standard `OTEL_*` variables are honoured: the endpoint, headers and
-//! timeout by the OTLP exporter, `OTEL_EXPORTER_OTLP_PROTOCOL` (and its
+//! The standard `OTEL_*` variables are honoured: the endpoint, headers,
+//! timeout and compression by the OTLP exporters (the span exporter over
+//! HTTP is [`crate::otlp`]'s), `OTEL_EXPORTER_OTLP_PROTOCOL` (and its
 //! `_TRACES_`/`_LOGS_` forms) here to pick gRPC or HTTP, the sampler and its
 //! ratio (`OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`), batch settings
 //! (`OTEL_BSP_*`), and the resource (`OTEL_SERVICE_NAME`,
@@ -28,6 +29,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::logfmt::JsonLog;
+use crate::otlp::{HttpConfig, HttpSpanExporter};
 
 /// Where traces (and OTLP logs) go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +62,8 @@ pub enum TelemetryError {
     Protocol { variable: String, value: String },
     #[error("failed to build the OTLP exporter")]
     Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
+    #[error(transparent)]
+    Otlp(#[from] crate::otlp::ConfigError),
     #[error(
         "invalid RUST_LOG filter: {0} (expected a level like \"info\" or \"target=level,...\")"
     )]
@@ -110,11 +114,20 @@ fn resource() -> Resource {
         .build()
 }
 
-fn span_exporter() -> Result<SpanExporter, TelemetryError> {
+/// A tracer provider exporting to OTLP over the configured transport:
+/// HTTP/protobuf with the encoder of [`crate::otlp`], gRPC with the OTLP
+/// crate's exporter.
+fn otlp_tracer_provider(resource: Resource) -> Result<SdkTracerProvider, TelemetryError> {
+    let builder = SdkTracerProvider::builder().with_resource(resource);
     Ok(match otlp_protocol("TRACES", env)? {
-        OtlpProtocol::Grpc => SpanExporter::builder().with_tonic().build()?,
-        OtlpProtocol::HttpProtobuf => SpanExporter::builder().with_http().build()?,
-    })
+        OtlpProtocol::Grpc => {
+            builder.with_batch_exporter(SpanExporter::builder().with_tonic().build()?)
+        }
+        OtlpProtocol::HttpProtobuf => {
+            builder.with_batch_exporter(HttpSpanExporter::new(HttpConfig::from_env(env)?)?)
+        }
+    }
+    .build())
 }
 
 fn log_exporter() -> Result<LogExporter, TelemetryError> {
@@ -167,14 +180,15 @@ pub fn embedded_tracer(
     endpoint: &str,
     every: std::time::Duration,
 ) -> Result<Option<SdkTracerProvider>, TelemetryError> {
-    use opentelemetry_otlp::WithExportConfig;
     if TRACER.get().is_some() {
         return Ok(None);
     }
-    let exporter = SpanExporter::builder()
-        .with_http()
-        .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
-        .build()?;
+    let exporter = HttpSpanExporter::new(HttpConfig {
+        endpoint: HttpConfig::signal_url("the embedded endpoint", endpoint)?,
+        headers: Vec::new(),
+        timeout: crate::otlp::DEFAULT_TIMEOUT,
+        gzip: false,
+    })?;
     let batch = opentelemetry_sdk::trace::BatchSpanProcessor::builder(exporter)
         .with_batch_config(
             opentelemetry_sdk::trace::BatchConfigBuilder::default()
@@ -234,10 +248,7 @@ impl Telemetry {
             }
             TelemetryMode::Otlp => {
                 let resource = resource();
-                let provider = SdkTracerProvider::builder()
-                    .with_resource(resource.clone())
-                    .with_batch_exporter(span_exporter()?)
-                    .build();
+                let provider = otlp_tracer_provider(resource.clone())?;
                 let logs = SdkLoggerProvider::builder()
                     .with_resource(resource)
                     .with_batch_exporter(log_exporter()?)

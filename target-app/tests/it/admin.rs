@@ -302,6 +302,26 @@ fn invalid_environment_exits_2() {
             "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
         ),
         ("RUST_LOG", "nonsense=loud", "invalid RUST_LOG filter"),
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "collector:4318",
+            "invalid OTLP endpoint \"collector:4318\" in OTEL_EXPORTER_OTLP_ENDPOINT",
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            "api-key",
+            "invalid header \"api-key\" in OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_TIMEOUT",
+            "10s",
+            "invalid timeout \"10s\" in OTEL_EXPORTER_OTLP_TIMEOUT",
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_COMPRESSION",
+            "zstd",
+            "unsupported compression \"zstd\" in OTEL_EXPORTER_OTLP_COMPRESSION",
+        ),
     ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_target-app"))
             .args(["--telemetry", "otlp", "--listen", "127.0.0.1:0"])

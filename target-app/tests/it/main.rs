@@ -5,6 +5,7 @@ mod connections;
 mod mutation;
 mod orders;
 mod otlp;
+mod otlp_http;
 mod pipes;
 mod prometheus;
 mod protection;
