@@ -26,12 +26,23 @@ const CONTEXT_HAS_IS_REMOTE: u32 = 0x100;
 /// `SpanFlags`: the parent is remote.
 const CONTEXT_IS_REMOTE: u32 = 0x200;
 
+#[inline(always)]
 fn varint_len(v: u64) -> usize {
-    // 1 byte for 0..=127, one more for each further 7 bits.
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+    // 1 byte for 0..=127 (nearly every length and key here), one more for
+    // each further 7 bits.
+    if v < 0x80 {
+        1
+    } else {
+        (64 - v.leading_zeros() as usize).div_ceil(7)
+    }
 }
 
+#[inline(always)]
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    if v < 0x80 {
+        out.push(v as u8);
+        return;
+    }
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -39,30 +50,41 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
+#[inline(always)]
 fn key_len(field: u32) -> usize {
     varint_len(u64::from(field) << 3)
 }
 
+#[inline(always)]
 fn put_key(out: &mut Vec<u8>, field: u32, wire: u64) {
     put_varint(out, (u64::from(field) << 3) | wire);
 }
 
 /// A length-delimited field of `len` bytes, key and length included.
+#[inline(always)]
 fn nested_len(field: u32, len: usize) -> usize {
     key_len(field) + varint_len(len as u64) + len
 }
 
+#[inline(always)]
 fn put_nested(out: &mut Vec<u8>, field: u32, len: usize) {
-    put_key(out, field, LEN);
-    put_varint(out, len as u64);
+    if field < 16 && len < 0x80 {
+        // The common case, a one-byte key and a one-byte length.
+        out.extend_from_slice(&[((field << 3) as u8) | LEN as u8, len as u8]);
+    } else {
+        put_key(out, field, LEN);
+        put_varint(out, len as u64);
+    }
 }
 
+#[inline(always)]
 fn put_bytes(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
     put_nested(out, field, bytes.len());
     out.extend_from_slice(bytes);
 }
 
 /// A proto3 string or bytes field: left out when empty.
+#[inline(always)]
 fn opt_bytes_len(field: u32, bytes: &[u8]) -> usize {
     if bytes.is_empty() {
         0
@@ -71,6 +93,7 @@ fn opt_bytes_len(field: u32, bytes: &[u8]) -> usize {
     }
 }
 
+#[inline(always)]
 fn put_opt_bytes(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
     if !bytes.is_empty() {
         put_bytes(out, field, bytes);
@@ -78,6 +101,7 @@ fn put_opt_bytes(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
 }
 
 /// A proto3 integer field: left out when 0.
+#[inline(always)]
 fn opt_varint_len(field: u32, v: u64) -> usize {
     if v == 0 {
         0
@@ -126,6 +150,7 @@ fn nanos(t: SystemTime) -> u64 {
 /// The body of an `AnyValue`; its one-of field is always written, default or
 /// not, as one-of fields are. A kind of value this encoder does not know
 /// gives an empty `AnyValue`.
+#[inline(always)]
 fn any_len(v: &Value) -> usize {
     match (v, scalar(v)) {
         (Value::Array(a), _) => nested_len(5, array_len(a)),
@@ -145,6 +170,7 @@ fn put_any(out: &mut Vec<u8>, v: &Value) {
     }
 }
 
+#[inline(always)]
 fn scalar(v: &Value) -> Option<Scalar<'_>> {
     match v {
         Value::Bool(b) => Some(Scalar::Bool(*b)),
@@ -175,6 +201,7 @@ enum Scalar<'a> {
     Str(&'a str),
 }
 
+#[inline(always)]
 fn scalar_len(s: Scalar<'_>) -> usize {
     match s {
         Scalar::Bool(_) => key_len(2) + 1,
@@ -184,6 +211,7 @@ fn scalar_len(s: Scalar<'_>) -> usize {
     }
 }
 
+#[inline(always)]
 fn put_scalar(out: &mut Vec<u8>, s: Scalar<'_>) {
     match s {
         Scalar::Bool(b) => {
@@ -217,13 +245,20 @@ fn put_array(out: &mut Vec<u8>, a: &Array) {
 }
 
 /// The body of a `KeyValue`: `key` (1), `value` (2, always present).
+#[inline(always)]
 fn kv_len(key: &str, value: &Value) -> usize {
     opt_bytes_len(1, key.as_bytes()) + nested_len(2, any_len(value))
 }
 
-fn put_kv(out: &mut Vec<u8>, key: &str, value: &Value) {
+/// A `KeyValue` as field `field` of its parent: key, lengths and value, the
+/// value's length computed once.
+#[inline(always)]
+fn put_kv(out: &mut Vec<u8>, field: u32, key: &str, value: &Value) {
+    let value_len = any_len(value);
+    let body = opt_bytes_len(1, key.as_bytes()) + nested_len(2, value_len);
+    put_nested(out, field, body);
     put_opt_bytes(out, 1, key.as_bytes());
-    put_nested(out, 2, any_len(value));
+    put_nested(out, 2, value_len);
     put_any(out, value);
 }
 
@@ -236,8 +271,7 @@ fn attributes_len(field: u32, attributes: &[KeyValue]) -> usize {
 
 fn put_attributes(out: &mut Vec<u8>, field: u32, attributes: &[KeyValue]) {
     for kv in attributes {
-        put_nested(out, field, kv_len(kv.key.as_str(), &kv.value));
-        put_kv(out, kv.key.as_str(), &kv.value);
+        put_kv(out, field, kv.key.as_str(), &kv.value);
     }
 }
 
@@ -255,8 +289,7 @@ impl EncodedResource {
     pub fn new(resource: &Resource) -> Self {
         let mut body = Vec::new();
         for (key, value) in resource.iter() {
-            put_nested(&mut body, 1, kv_len(key.as_str(), value));
-            put_kv(&mut body, key.as_str(), value);
+            put_kv(&mut body, 1, key.as_str(), value);
         }
         EncodedResource {
             body,
@@ -281,8 +314,7 @@ fn put_scope(out: &mut Vec<u8>, scope: &InstrumentationScope) {
     put_opt_bytes(out, 1, scope.name().as_bytes());
     put_opt_bytes(out, 2, scope.version().unwrap_or_default().as_bytes());
     for kv in scope.attributes() {
-        put_nested(out, 3, kv_len(kv.key.as_str(), &kv.value));
-        put_kv(out, kv.key.as_str(), &kv.value);
+        put_kv(out, 3, kv.key.as_str(), &kv.value);
     }
 }
 
@@ -361,6 +393,8 @@ fn put_link(out: &mut Vec<u8>, l: &Link, state: &str) {
 /// trace state headers (its own and its links', usually all empty).
 struct Prepared {
     len: usize,
+    start: u64,
+    end: u64,
     state: String,
     link_states: Vec<String>,
 }
@@ -374,6 +408,7 @@ fn prepare(s: &SpanData) -> Prepared {
         .map(|l| l.span_context.trace_state().header())
         .collect();
     let parent = s.parent_span_id != SpanId::INVALID;
+    let (start, end) = (nanos(s.start_time), nanos(s.end_time));
     let mut len = nested_len(1, 16)
         + nested_len(2, 8)
         + opt_bytes_len(3, state.as_bytes())
@@ -381,8 +416,8 @@ fn prepare(s: &SpanData) -> Prepared {
         + opt_fixed32_len(16, flags(&s.span_context, s.parent_span_is_remote))
         + opt_bytes_len(5, s.name.as_bytes())
         + opt_varint_len(6, kind(&s.span_kind))
-        + opt_fixed64_len(7, nanos(s.start_time))
-        + opt_fixed64_len(8, nanos(s.end_time))
+        + opt_fixed64_len(7, start)
+        + opt_fixed64_len(8, end)
         + attributes_len(9, &s.attributes)
         + opt_varint_len(10, u64::from(s.dropped_attributes_count))
         + opt_varint_len(12, u64::from(s.events.dropped_count))
@@ -403,6 +438,8 @@ fn prepare(s: &SpanData) -> Prepared {
         .sum::<usize>();
     Prepared {
         len,
+        start,
+        end,
         state,
         link_states,
     }
@@ -417,8 +454,8 @@ fn put_span(out: &mut Vec<u8>, s: &SpanData, p: &Prepared) {
     }
     put_opt_bytes(out, 5, s.name.as_bytes());
     put_opt_varint(out, 6, kind(&s.span_kind));
-    put_opt_fixed64(out, 7, nanos(s.start_time));
-    put_opt_fixed64(out, 8, nanos(s.end_time));
+    put_opt_fixed64(out, 7, p.start);
+    put_opt_fixed64(out, 8, p.end);
     put_attributes(out, 9, &s.attributes);
     put_opt_varint(out, 10, u64::from(s.dropped_attributes_count));
     for e in &s.events.events {
@@ -440,6 +477,22 @@ fn put_span(out: &mut Vec<u8>, s: &SpanData, p: &Prepared) {
 
 // ---- the request ----
 
+/// Whether two scopes are equal; spans of one tracer share the name's and
+/// version's static text, which settles it without comparing bytes.
+fn same_scope(a: &InstrumentationScope, b: &InstrumentationScope) -> bool {
+    let same_text = |x: Option<&str>, y: Option<&str>| match (x, y) {
+        (None, None) => true,
+        (Some(x), Some(y)) => std::ptr::eq(x, y),
+        _ => false,
+    };
+    let shared = std::ptr::eq(a.name(), b.name())
+        && same_text(a.version(), b.version())
+        && same_text(a.schema_url(), b.schema_url())
+        && a.attributes().next().is_none()
+        && b.attributes().next().is_none();
+    shared || a == b
+}
+
 /// Appends the `ExportTraceServiceRequest` for `spans` to `out`.
 pub fn encode_traces(resource: &EncodedResource, spans: &[SpanData], out: &mut Vec<u8>) {
     // Scopes in the order they first appear; a batch rarely has more than one.
@@ -447,7 +500,7 @@ pub fn encode_traces(resource: &EncodedResource, spans: &[SpanData], out: &mut V
     for (i, s) in spans.iter().enumerate() {
         match scopes
             .iter_mut()
-            .find(|(scope, _)| **scope == s.instrumentation_scope)
+            .find(|(scope, _)| same_scope(scope, &s.instrumentation_scope))
         {
             Some((_, members)) => members.push(i),
             None => scopes.push((&s.instrumentation_scope, vec![i])),
