@@ -329,7 +329,12 @@ impl HttpSpanExporter {
             return Err(OTelSdkError::AlreadyShutdown);
         }
         let body = bytes::Bytes::from(body);
-        let deadline = Instant::now() + self.timeout;
+        let now = Instant::now();
+        // A timeout too long to add (from the environment) waits as long as
+        // a day does.
+        let deadline = now
+            .checked_add(self.timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(86_400));
         let mut delay = FIRST_DELAY;
         let mut retries = 0;
         loop {
@@ -487,6 +492,10 @@ mod tests {
         ])
         .unwrap();
         assert_eq!((c.timeout, c.gzip), (Duration::from_millis(10), false));
+        // The largest whole number is a valid timeout; the exporter must not
+        // overflow adding it to the clock.
+        let c = config(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "18446744073709551615")]).unwrap();
+        assert_eq!(c.timeout, Duration::from_millis(u64::MAX));
         let err = config(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "10s")])
             .unwrap_err()
             .to_string();
