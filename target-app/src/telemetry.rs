@@ -185,7 +185,7 @@ pub fn embedded_tracer(
     }
     let exporter = HttpSpanExporter::new(HttpConfig {
         endpoint: HttpConfig::signal_url("the embedded endpoint", endpoint)?,
-        headers: Vec::new(),
+        headers: Default::default(),
         timeout: crate::otlp::DEFAULT_TIMEOUT,
         gzip: false,
     })?;

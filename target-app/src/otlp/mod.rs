@@ -11,6 +11,8 @@
 //! OTLP specification asks, on 429, 502, 503 and 504 and when no answer
 //! came, with exponential back-off (100 ms doubling to 1.6 s, at most three
 //! retries, a `Retry-After` in seconds honoured), all within the timeout.
+//! Redirects that keep the post (307, 308) are followed, up to ten; others
+//! fail the export with their status.
 
 pub mod encode;
 
@@ -30,6 +32,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_ENDPOINT: &str = "http://localhost:4318";
 const TRACES_PATH: &str = "/v1/traces";
 const MAX_RETRIES: u32 = 3;
+const MAX_REDIRECTS: usize = 10;
 const FIRST_DELAY: Duration = Duration::from_millis(100);
 const MAX_DELAY: Duration = Duration::from_millis(1600);
 /// How much of an error response's body is kept for the message.
@@ -64,7 +67,8 @@ pub enum ConfigError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpConfig {
     pub endpoint: reqwest::Url,
-    pub headers: Vec<(String, String)>,
+    /// From `..._HEADERS`; a key given twice keeps its last value.
+    pub headers: HeaderMap,
     pub timeout: Duration,
     pub gzip: bool,
 }
@@ -115,8 +119,8 @@ fn percent_decode(value: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn parse_headers(variable: &str, value: &str) -> Result<Vec<(String, String)>, ConfigError> {
-    let mut headers = Vec::new();
+fn parse_headers(variable: &str, value: &str) -> Result<HeaderMap, ConfigError> {
+    let mut headers = HeaderMap::new();
     for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
         let bad = |reason: &str| ConfigError::Header {
             variable: variable.to_owned(),
@@ -127,9 +131,10 @@ fn parse_headers(variable: &str, value: &str) -> Result<Vec<(String, String)>, C
         let key = key.trim();
         let decoded = percent_decode(raw.trim())
             .ok_or_else(|| bad("the value is not percent-encoded UTF-8"))?;
-        HeaderName::from_bytes(key.as_bytes()).map_err(|_| bad("not a valid header name"))?;
-        HeaderValue::from_str(&decoded).map_err(|_| bad("not a valid header value"))?;
-        headers.push((key.to_owned(), decoded));
+        let name =
+            HeaderName::from_bytes(key.as_bytes()).map_err(|_| bad("not a valid header name"))?;
+        let value = HeaderValue::from_str(&decoded).map_err(|_| bad("not a valid header value"))?;
+        headers.insert(name, value);
     }
     Ok(headers)
 }
@@ -153,7 +158,7 @@ impl HttpConfig {
             };
         let headers = match lookup(&get, "HEADERS") {
             Some((variable, value)) => parse_headers(&variable, &value)?,
-            None => Vec::new(),
+            None => HeaderMap::new(),
         };
         let timeout = match lookup(&get, "TIMEOUT") {
             Some((variable, value)) => value
@@ -211,27 +216,17 @@ pub struct HttpSpanExporter {
 
 impl HttpSpanExporter {
     pub fn new(config: HttpConfig) -> Result<Self, ConfigError> {
-        let mut headers = HeaderMap::new();
+        // The body's type and encoding are the exporter's: a user's
+        // `content-type` or `content-encoding` would misdescribe it.
+        let mut headers = config.headers;
         headers.insert(
             CONTENT_TYPE,
             HeaderValue::from_static("application/x-protobuf"),
         );
         if config.gzip {
             headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        }
-        for (key, value) in &config.headers {
-            // Checked by `parse_headers`; a configuration built by hand with
-            // a bad one fails here instead.
-            let bad = |reason: &str| ConfigError::Header {
-                variable: "headers".to_owned(),
-                entry: format!("{key}={value}"),
-                reason: reason.to_owned(),
-            };
-            let name = HeaderName::from_bytes(key.as_bytes())
-                .map_err(|_| bad("not a valid header name"))?;
-            let value =
-                HeaderValue::from_str(value).map_err(|_| bad("not a valid header value"))?;
-            headers.append(name, value);
+        } else {
+            headers.remove(CONTENT_ENCODING);
         }
         // The blocking client owns a runtime of its own, which must not be
         // built inside another one (the app's): build it on a thread.
@@ -239,7 +234,7 @@ impl HttpSpanExporter {
         let client = std::thread::spawn(move || {
             reqwest::blocking::Client::builder()
                 .user_agent(user_agent)
-                .redirect(reqwest::redirect::Policy::none())
+                .redirect(redirect_policy())
                 .build()
         })
         .join()
@@ -356,6 +351,23 @@ impl HttpSpanExporter {
     }
 }
 
+/// Follows the redirects that keep the method and the body (307, 308), up
+/// to ten as the OTLP crate's client does. Any other (301, 302, 303 would
+/// turn the post into a GET without the spans) is answered as it is, so
+/// the export fails with its status instead of reading an unrelated page's
+/// 200 as the spans' receipt.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error("too many redirects")
+        } else if matches!(attempt.status().as_u16(), 307 | 308) {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
+
 /// The outcome of a failed post.
 enum Attempt {
     /// Worth trying again (after the collector's `Retry-After`, if any).
@@ -398,6 +410,13 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         HttpConfig::from_env(move |k| map.get(k).cloned())
+    }
+
+    fn header_pairs(headers: &HeaderMap) -> Vec<(&str, &str)> {
+        headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.to_str().unwrap()))
+            .collect()
     }
 
     #[test]
@@ -456,19 +475,19 @@ mod tests {
         )])
         .unwrap();
         assert_eq!(
-            c.headers,
-            [
-                ("api-key".to_owned(), "s ecret".to_owned()),
-                ("x-tenant".to_owned(), "a=b".to_owned())
-            ]
+            header_pairs(&c.headers),
+            [("api-key", "s ecret"), ("x-tenant", "a=b")]
         );
+        // A key given twice is sent once, with its last value.
+        let c = config(&[("OTEL_EXPORTER_OTLP_HEADERS", "k=1,K=2")]).unwrap();
+        assert_eq!(header_pairs(&c.headers), [("k", "2")]);
         // The signal's variable replaces the general one.
         let c = config(&[
             ("OTEL_EXPORTER_OTLP_HEADERS", "a=1"),
             ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "b=2"),
         ])
         .unwrap();
-        assert_eq!(c.headers, [("b".to_owned(), "2".to_owned())]);
+        assert_eq!(header_pairs(&c.headers), [("b", "2")]);
         for bad in ["novalue", "bad key=1", "k=%zz", "k=%0A"] {
             let err = config(&[("OTEL_EXPORTER_OTLP_HEADERS", bad)])
                 .unwrap_err()

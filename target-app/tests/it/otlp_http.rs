@@ -38,30 +38,45 @@ fn receiver(failures: usize, status: u16, body: &'static str) -> Receiver {
     let seen = Seen::default();
     let count = Arc::new(AtomicUsize::new(0));
     let log = seen.clone();
-    let app = axum::Router::new().route(
-        "/v1/traces",
-        axum::routing::post(move |headers: HeaderMap, raw: Bytes| async move {
-            let body_bytes = if headers.get("content-encoding").is_some_and(|v| v == "gzip") {
-                let mut out = Vec::new();
-                flate2::read::GzDecoder::new(raw.as_ref())
-                    .read_to_end(&mut out)
-                    .unwrap();
-                out
-            } else {
-                raw.to_vec()
-            };
-            log.lock().unwrap().push((headers, body_bytes));
-            if count.fetch_add(1, Ordering::SeqCst) < failures {
-                (
-                    StatusCode::from_u16(status).unwrap(),
-                    [("retry-after", "0")],
-                    body,
-                )
-            } else {
-                (StatusCode::OK, [("retry-after", "0")], "")
-            }
-        }),
-    );
+    let redirect = |status: u16, to: &'static str| {
+        axum::routing::post(move || async move {
+            (
+                StatusCode::from_u16(status).unwrap(),
+                [("location", to)],
+                "",
+            )
+        })
+    };
+    let app = axum::Router::new()
+        .route("/moved-permanently", redirect(308, "/v1/traces"))
+        .route("/moved-temporarily", redirect(307, "/moved-permanently"))
+        .route("/found", redirect(302, "/v1/traces"))
+        .route("/see-other", redirect(303, "/v1/traces"))
+        .route("/loop", redirect(307, "/loop"))
+        .route(
+            "/v1/traces",
+            axum::routing::post(move |headers: HeaderMap, raw: Bytes| async move {
+                let body_bytes = if headers.get("content-encoding").is_some_and(|v| v == "gzip") {
+                    let mut out = Vec::new();
+                    flate2::read::GzDecoder::new(raw.as_ref())
+                        .read_to_end(&mut out)
+                        .unwrap();
+                    out
+                } else {
+                    raw.to_vec()
+                };
+                log.lock().unwrap().push((headers, body_bytes));
+                if count.fetch_add(1, Ordering::SeqCst) < failures {
+                    (
+                        StatusCode::from_u16(status).unwrap(),
+                        [("retry-after", "0")],
+                        body,
+                    )
+                } else {
+                    (StatusCode::OK, [("retry-after", "0")], "")
+                }
+            }),
+        );
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
@@ -80,11 +95,30 @@ fn exporter(
     gzip: bool,
     timeout: Duration,
 ) -> HttpSpanExporter {
+    exporter_at(
+        HttpConfig::signal_url("test", &format!("http://{addr}")).unwrap(),
+        headers,
+        gzip,
+        timeout,
+    )
+}
+
+fn exporter_at(
+    endpoint: reqwest::Url,
+    headers: &[(&str, &str)],
+    gzip: bool,
+    timeout: Duration,
+) -> HttpSpanExporter {
     let mut e = HttpSpanExporter::new(HttpConfig {
-        endpoint: HttpConfig::signal_url("test", &format!("http://{addr}")).unwrap(),
+        endpoint,
         headers: headers
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| {
+                (
+                    reqwest::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    reqwest::header::HeaderValue::from_str(v).unwrap(),
+                )
+            })
             .collect(),
         timeout,
         gzip,
@@ -212,6 +246,54 @@ fn retries_stop_at_three_and_within_the_timeout() {
         "{:?}",
         start.elapsed()
     );
+}
+
+#[test]
+fn redirects_that_keep_the_post_are_followed_and_others_fail() {
+    let r = receiver(0, 200, "");
+    let at = |path: &str| {
+        exporter_at(
+            format!("http://{}{path}", r.addr).parse().unwrap(),
+            &[("api-key", "k")],
+            true,
+            Duration::from_secs(5),
+        )
+    };
+    // 307 then 308: the spans, headers and encoding arrive at the end.
+    export(&at("/moved-temporarily"), &[span("a")]).unwrap();
+    {
+        let seen = r.seen.lock().unwrap();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].0["api-key"], "k");
+        let req = ExportTraceServiceRequest::decode(seen[0].1.as_slice()).unwrap();
+        assert_eq!(req.resource_spans[0].scope_spans[0].spans[0].name, "a");
+    }
+    // 302 and 303 would turn the post into a GET without the spans: the
+    // export fails with the status instead of passing.
+    for (path, status) in [("/found", "302"), ("/see-other", "303")] {
+        let err = export(&at(path), &[span("a")]).unwrap_err().to_string();
+        assert!(err.contains(status), "{path}: {err}");
+    }
+    // A redirect loop ends.
+    let err = export(&at("/loop"), &[span("a")]).unwrap_err().to_string();
+    assert!(err.contains("redirect"), "{err}");
+    assert_eq!(r.seen.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn a_user_content_type_does_not_replace_the_exporters() {
+    let r = receiver(0, 200, "");
+    let e = exporter(
+        r.addr,
+        &[("content-type", "text/plain"), ("content-encoding", "br")],
+        false,
+        Duration::from_secs(5),
+    );
+    export(&e, &[span("a")]).unwrap();
+    let seen = r.seen.lock().unwrap();
+    let values: Vec<_> = seen[0].0.get_all("content-type").iter().collect();
+    assert_eq!(values, ["application/x-protobuf"]);
+    assert!(seen[0].0.get("content-encoding").is_none());
 }
 
 #[test]
