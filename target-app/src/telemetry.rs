@@ -29,7 +29,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::logfmt::JsonLog;
-use crate::otlp::{HttpConfig, HttpSpanExporter};
+use crate::otlp::{BatchConfig, EncodingProcessor, HttpConfig, HttpSpanExporter};
 
 /// Where traces (and OTLP logs) go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +68,8 @@ pub enum TelemetryError {
         "invalid RUST_LOG filter: {0} (expected a level like \"info\" or \"target=level,...\")"
     )]
     Filter(#[from] tracing_subscriber::filter::ParseError),
+    #[error("failed to start the thread that exports spans")]
+    Thread(#[from] std::io::Error),
     #[error("a global tracing subscriber is already installed")]
     AlreadyInstalled,
 }
@@ -115,7 +117,7 @@ fn resource() -> Resource {
 }
 
 /// A tracer provider exporting to OTLP over the configured transport:
-/// HTTP/protobuf with the encoder of [`crate::otlp`], gRPC with the OTLP
+/// HTTP/protobuf with the encoding span processor of [`crate::otlp`], gRPC with the OTLP
 /// crate's exporter.
 fn otlp_tracer_provider(resource: Resource) -> Result<SdkTracerProvider, TelemetryError> {
     let builder = SdkTracerProvider::builder().with_resource(resource);
@@ -123,9 +125,10 @@ fn otlp_tracer_provider(resource: Resource) -> Result<SdkTracerProvider, Telemet
         OtlpProtocol::Grpc => {
             builder.with_batch_exporter(SpanExporter::builder().with_tonic().build()?)
         }
-        OtlpProtocol::HttpProtobuf => {
-            builder.with_batch_exporter(HttpSpanExporter::new(HttpConfig::from_env(env)?)?)
-        }
+        OtlpProtocol::HttpProtobuf => builder.with_span_processor(EncodingProcessor::new(
+            HttpSpanExporter::new(HttpConfig::from_env(env)?)?,
+            BatchConfig::from_env(env)?,
+        )?),
     }
     .build())
 }
@@ -146,6 +149,7 @@ fn export_filter() -> Targets {
             "opentelemetry_sdk",
             "opentelemetry_otlp",
             "opentelemetry_http",
+            "target_app::otlp",
             "hyper",
             "hyper_util",
             "h2",
@@ -189,13 +193,13 @@ pub fn embedded_tracer(
         timeout: crate::otlp::DEFAULT_TIMEOUT,
         gzip: false,
     })?;
-    let batch = opentelemetry_sdk::trace::BatchSpanProcessor::builder(exporter)
-        .with_batch_config(
-            opentelemetry_sdk::trace::BatchConfigBuilder::default()
-                .with_scheduled_delay(every)
-                .build(),
-        )
-        .build();
+    let batch = EncodingProcessor::new(
+        exporter,
+        BatchConfig {
+            scheduled_delay: every,
+            ..BatchConfig::default()
+        },
+    )?;
     let provider = SdkTracerProvider::builder()
         .with_resource(resource())
         .with_span_processor(batch)

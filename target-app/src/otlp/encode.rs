@@ -493,52 +493,99 @@ fn same_scope(a: &InstrumentationScope, b: &InstrumentationScope) -> bool {
     shared || a == b
 }
 
-/// Appends the `ExportTraceServiceRequest` for `spans` to `out`.
-pub fn encode_traces(resource: &EncodedResource, spans: &[SpanData], out: &mut Vec<u8>) {
-    // Scopes in the order they first appear; a batch rarely has more than one.
-    let mut scopes: Vec<(&InstrumentationScope, Vec<usize>)> = Vec::new();
-    for (i, s) in spans.iter().enumerate() {
-        match scopes
-            .iter_mut()
-            .find(|(scope, _)| same_scope(scope, &s.instrumentation_scope))
-        {
-            Some((_, members)) => members.push(i),
-            None => scopes.push((&s.instrumentation_scope, vec![i])),
-        }
-    }
-    let prepared: Vec<Prepared> = spans.iter().map(prepare).collect();
+/// Appends `span` as a `ScopeSpans.spans` entry (field 2, its length
+/// first) to `out`: the form [`encode_request`] puts together. A span
+/// processor can encode each span as it ends, on its own thread, and hand
+/// over bytes instead of the span.
+pub fn put_span_entry(out: &mut Vec<u8>, span: &SpanData) {
+    let prepared = prepare(span);
+    out.reserve(nested_len(2, prepared.len));
+    put_nested(out, 2, prepared.len);
+    put_span(out, span, &prepared);
+}
 
+/// Spans of one instrumentation scope, already encoded by
+/// [`put_span_entry`] one after the other.
+#[derive(Debug, Clone, Copy)]
+pub struct ScopeEntries<'a> {
+    pub scope: &'a InstrumentationScope,
+    pub spans: &'a [u8],
+}
+
+/// Appends the `ExportTraceServiceRequest` of the resource and the scopes'
+/// encoded spans to `out`.
+pub fn encode_request(resource: &EncodedResource, scopes: &[ScopeEntries<'_>], out: &mut Vec<u8>) {
     // ScopeSpans: scope (1, always present), spans (2), schema URL (3).
-    let scope_lens: Vec<usize> = scopes
-        .iter()
-        .map(|(scope, members)| {
-            nested_len(1, scope_len(scope))
-                + members
-                    .iter()
-                    .map(|&i| nested_len(2, prepared[i].len))
-                    .sum::<usize>()
-                + opt_bytes_len(3, scope.schema_url().unwrap_or_default().as_bytes())
-        })
-        .collect();
+    let scope_len_of = |e: &ScopeEntries<'_>| {
+        nested_len(1, scope_len(e.scope))
+            + e.spans.len()
+            + opt_bytes_len(3, e.scope.schema_url().unwrap_or_default().as_bytes())
+    };
     // ResourceSpans: resource (1, always present), scope spans (2), schema URL (3).
     let resource_spans_len = nested_len(1, resource.body.len())
-        + scope_lens.iter().map(|&l| nested_len(2, l)).sum::<usize>()
+        + scopes
+            .iter()
+            .map(|e| nested_len(2, scope_len_of(e)))
+            .sum::<usize>()
         + opt_bytes_len(3, resource.schema_url.as_bytes());
 
     out.reserve(nested_len(1, resource_spans_len));
     put_nested(out, 1, resource_spans_len);
     put_bytes(out, 1, &resource.body);
-    for ((scope, members), &len) in scopes.iter().zip(&scope_lens) {
-        put_nested(out, 2, len);
-        put_nested(out, 1, scope_len(scope));
-        put_scope(out, scope);
-        for &i in members {
-            put_nested(out, 2, prepared[i].len);
-            put_span(out, &spans[i], &prepared[i]);
-        }
-        put_opt_bytes(out, 3, scope.schema_url().unwrap_or_default().as_bytes());
+    for e in scopes {
+        put_nested(out, 2, scope_len_of(e));
+        put_nested(out, 1, scope_len(e.scope));
+        put_scope(out, e.scope);
+        out.extend_from_slice(e.spans);
+        put_opt_bytes(out, 3, e.scope.schema_url().unwrap_or_default().as_bytes());
     }
     put_opt_bytes(out, 3, resource.schema_url.as_bytes());
+}
+
+/// Spans grouped by instrumentation scope, in the order the scopes first
+/// appear (one, almost always), each group's spans encoded in their order.
+#[derive(Debug, Default)]
+pub struct ScopeGroups {
+    groups: Vec<(InstrumentationScope, Vec<u8>)>,
+    spans: usize,
+}
+
+impl ScopeGroups {
+    /// Adds the encoded span `entry` (from [`put_span_entry`]) of `scope`.
+    pub fn push(&mut self, scope: &InstrumentationScope, entry: &[u8]) {
+        match self.groups.iter_mut().find(|(s, _)| same_scope(s, scope)) {
+            Some((_, bytes)) => bytes.extend_from_slice(entry),
+            None => self.groups.push((scope.clone(), entry.to_vec())),
+        }
+        self.spans += 1;
+    }
+
+    /// How many spans were pushed.
+    pub fn spans(&self) -> usize {
+        self.spans
+    }
+
+    /// Appends the request of these spans to `out`.
+    pub fn encode(&self, resource: &EncodedResource, out: &mut Vec<u8>) {
+        let scopes: Vec<ScopeEntries<'_>> = self
+            .groups
+            .iter()
+            .map(|(scope, spans)| ScopeEntries { scope, spans })
+            .collect();
+        encode_request(resource, &scopes, out);
+    }
+}
+
+/// Appends the `ExportTraceServiceRequest` for `spans` to `out`.
+pub fn encode_traces(resource: &EncodedResource, spans: &[SpanData], out: &mut Vec<u8>) {
+    let mut groups = ScopeGroups::default();
+    let mut entry = Vec::new();
+    for span in spans {
+        entry.clear();
+        put_span_entry(&mut entry, span);
+        groups.push(&span.instrumentation_scope, &entry);
+    }
+    groups.encode(resource, out);
 }
 
 #[cfg(test)]

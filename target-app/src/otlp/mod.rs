@@ -1,6 +1,7 @@
 //! The OTLP/HTTP protobuf span exporter: spans are encoded straight from the
-//! SDK's span data ([`encode`]) and posted with a blocking HTTP client from
-//! the batch processor's thread, off the request path.
+//! SDK's span data ([`encode`]), each as it ends, by the batching span
+//! processor [`EncodingProcessor`], and posted in batches with a blocking
+//! HTTP client from the processor's own thread, off the request path.
 //!
 //! Configured by the standard variables, signal-specific first
 //! ([`HttpConfig::from_env`]): `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (used as
@@ -15,6 +16,9 @@
 //! fail the export with their status.
 
 pub mod encode;
+mod processor;
+
+pub use processor::{BatchConfig, EncodingProcessor};
 
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -59,6 +63,12 @@ pub enum ConfigError {
     Timeout { variable: String, value: String },
     #[error("unsupported compression {value:?} in {variable}: use \"gzip\" or \"none\"")]
     Compression { variable: String, value: String },
+    #[error("invalid {variable} {value:?}: expected {expected}")]
+    Batch {
+        variable: String,
+        value: String,
+        expected: &'static str,
+    },
     #[error("failed to build the HTTP client of the OTLP exporter: {0}")]
     Client(String),
 }
@@ -255,6 +265,11 @@ impl HttpSpanExporter {
     pub fn body(&self, spans: &[SpanData]) -> Result<Vec<u8>, OTelSdkError> {
         let mut body = Vec::new();
         encode::encode_traces(&self.resource, spans, &mut body);
+        self.compressed(body)
+    }
+
+    /// An encoded request as the body to post: gzipped when configured.
+    pub fn compressed(&self, body: Vec<u8>) -> Result<Vec<u8>, OTelSdkError> {
         if !self.gzip {
             return Ok(body);
         }
@@ -399,17 +414,22 @@ impl SpanExporter for HttpSpanExporter {
     }
 }
 
+/// An environment of `vars` alone, for the configurations' tests.
+#[cfg(test)]
+fn environment(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let map: std::collections::HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |k| map.get(k).cloned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<HttpConfig, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        HttpConfig::from_env(move |k| map.get(k).cloned())
+        HttpConfig::from_env(environment(vars))
     }
 
     fn header_pairs(headers: &HeaderMap) -> Vec<(&str, &str)> {

@@ -322,6 +322,16 @@ fn invalid_environment_exits_2() {
             "zstd",
             "unsupported compression \"zstd\" in OTEL_EXPORTER_OTLP_COMPRESSION",
         ),
+        (
+            "OTEL_BSP_MAX_QUEUE_SIZE",
+            "lots",
+            "invalid OTEL_BSP_MAX_QUEUE_SIZE \"lots\"",
+        ),
+        (
+            "OTEL_BSP_SCHEDULE_DELAY",
+            "5s",
+            "invalid OTEL_BSP_SCHEDULE_DELAY \"5s\"",
+        ),
     ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_target-app"))
             .args(["--telemetry", "otlp", "--listen", "127.0.0.1:0"])

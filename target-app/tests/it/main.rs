@@ -6,6 +6,7 @@ mod mutation;
 mod orders;
 mod otlp;
 mod otlp_http;
+mod otlp_processor;
 mod pipes;
 mod prometheus;
 mod protection;

@@ -23,17 +23,18 @@ use prost::Message;
 use target_app::otlp::{HttpConfig, HttpSpanExporter};
 
 /// What the receiver got: each request's headers and (gunzipped) body.
-type Seen = Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>;
+pub(crate) type Seen = Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>;
 
-struct Receiver {
-    addr: SocketAddr,
-    seen: Seen,
+pub(crate) struct Receiver {
+    pub(crate) addr: SocketAddr,
+    pub(crate) seen: Seen,
     _rt: tokio::runtime::Runtime,
 }
 
 /// Answers the first `failures` requests with `status` (and `body`), the
-/// rest with 200.
-fn receiver(failures: usize, status: u16, body: &'static str) -> Receiver {
+/// rest with 200. `/slow/v1/traces` answers a second later with a redirect
+/// to `/v1/traces`.
+pub(crate) fn receiver(failures: usize, status: u16, body: &'static str) -> Receiver {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let seen = Seen::default();
     let count = Arc::new(AtomicUsize::new(0));
@@ -53,6 +54,13 @@ fn receiver(failures: usize, status: u16, body: &'static str) -> Receiver {
         .route("/found", redirect(302, "/v1/traces"))
         .route("/see-other", redirect(303, "/v1/traces"))
         .route("/loop", redirect(307, "/loop"))
+        .route(
+            "/slow/v1/traces",
+            axum::routing::post(|| async {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                (StatusCode::TEMPORARY_REDIRECT, [("location", "/v1/traces")])
+            }),
+        )
         .route(
             "/v1/traces",
             axum::routing::post(move |headers: HeaderMap, raw: Bytes| async move {
@@ -89,7 +97,7 @@ fn receiver(failures: usize, status: u16, body: &'static str) -> Receiver {
     }
 }
 
-fn exporter(
+pub(crate) fn exporter(
     addr: SocketAddr,
     headers: &[(&str, &str)],
     gzip: bool,
@@ -103,7 +111,7 @@ fn exporter(
     )
 }
 
-fn exporter_at(
+pub(crate) fn exporter_at(
     endpoint: reqwest::Url,
     headers: &[(&str, &str)],
     gzip: bool,
@@ -132,7 +140,7 @@ fn exporter_at(
     e
 }
 
-fn span(name: &'static str) -> SpanData {
+pub(crate) fn span(name: &'static str) -> SpanData {
     SpanData {
         span_context: SpanContext::new(
             TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736),
